@@ -1,0 +1,61 @@
+/* tape.h: reverse-mode autograd on a tape.
+ *
+ * The idea in one paragraph (as in micrograd): every op, called in forward
+ * order, appends a node that knows its inputs, its output, the values it saved
+ * and a local backward function. rg_backward(loss) seeds d loss/d loss = 1 and
+ * walks the nodes newest first; each node reads its output's gradient and adds
+ * its contribution into its inputs' gradients. Because contributions are
+ * added, a value used twice receives both. Parameter gradients live with the
+ * model and keep accumulating until zeroed (rg_model_zero_grad).
+ *
+ * Nodes come from the arena and are linked to their predecessor, so the tape
+ * needs no growing array and costs nothing to reset.
+ */
+#ifndef RELGRAD_TAPE_H
+#define RELGRAD_TAPE_H
+
+#include "relgrad/tensor.h"
+
+#define RG_MAX_INPUTS 4
+
+struct rg_node;
+typedef void (*rg_backward_fn)(rg_ctx *ctx, struct rg_node *node);
+
+typedef struct rg_node {
+    struct rg_node *prev;         /* previous node in forward order          */
+    const char *op;               /* op name, for errors and debugging       */
+    rg_backward_fn backward;      /* adds out->grad's contributions to inputs */
+    rg_tensor *out;
+    rg_tensor *in[RG_MAX_INPUTS]; /* inputs, in the op's argument order     */
+    int n_in;
+    void *saved;                  /* op-specific saved values (arena)        */
+    int iarg[4];                  /* small integer arguments                 */
+    real rarg[2];                 /* small real arguments                    */
+} rg_node;
+
+/* True when an op with these inputs must be recorded: grad mode is on and at
+ * least one input requires a gradient. */
+bool rg_needs_grad(const rg_ctx *ctx, rg_tensor *const *inputs, int n);
+
+/* Record a node for `out` (and mark out->requires_grad). Returns the node so
+ * the op can fill saved/iarg/rarg. All inputs are stored (their values stay
+ * valid for the step); a backward function adds into input i only when
+ * rg_wants_grad(node, i). */
+rg_node *rg_record(rg_ctx *ctx, const char *op, rg_backward_fn backward, rg_tensor *out,
+                   rg_tensor *const *inputs, int n);
+
+static inline bool rg_wants_grad(const rg_node *node, int i) {
+    return node->in[i] && node->in[i]->requires_grad;
+}
+
+/* Backpropagate from a scalar (size-1) tensor. */
+void rg_backward(rg_ctx *ctx, rg_tensor *loss);
+/* Backpropagate from any tensor, seeding its gradient with `seed` (same size):
+ * a vector-Jacobian product. Gradient checks use it. */
+void rg_backward_seeded(rg_ctx *ctx, rg_tensor *out, const real *seed);
+
+/* Grad mode. Returns the previous setting so calls can nest:
+ *   bool was = rg_set_no_grad(ctx, true); ... rg_set_no_grad(ctx, was); */
+bool rg_set_no_grad(rg_ctx *ctx, bool no_grad);
+
+#endif

@@ -1,0 +1,128 @@
+/* tensor.h: the real type, tensors, the per-step arena and the context.
+ *
+ * One source tree builds in two precisions: `real` is float by default and
+ * double when RELGRAD_F64 is defined (the float64 build used by gradient
+ * checks). Tensors are row-major, contiguous, up to 4 dimensions.
+ *
+ * Memory has two lifetimes:
+ *   - parameters (value, gradient, optimizer state) live as long as the model
+ *     and are owned by it (nn.h);
+ *   - everything one training step creates (activations, saved values,
+ *     activation gradients, tape nodes) comes from the context's arena, which
+ *     is reset at the start of every step. After the first step the arena has
+ *     grown to fit, so a warm step calls no malloc.
+ */
+#ifndef RELGRAD_TENSOR_H
+#define RELGRAD_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef RELGRAD_F64
+typedef double real;
+#define RG_REAL_NAME "float64"
+#else
+typedef float real;
+#define RG_REAL_NAME "float32"
+#endif
+
+#define RG_MAX_DIMS 4
+
+typedef struct rg_tensor {
+    real *data;         /* [size] values, row-major                          */
+    real *grad;         /* [size] d loss / d data; NULL until first needed   */
+    int ndim;           /* 1..RG_MAX_DIMS (a scalar is shape [1])            */
+    int shape[RG_MAX_DIMS];
+    long size;          /* product of shape                                  */
+    bool requires_grad; /* true for parameters and anything computed from them */
+    const char *name;   /* parameter name, or the op that made it            */
+} rg_tensor;
+
+/* ---- arena: bump allocation for one step ------------------------------ */
+
+typedef struct rg_arena_block {
+    struct rg_arena_block *next;
+    size_t cap, used;
+    /* 64-byte aligned payload follows */
+} rg_arena_block;
+
+typedef struct rg_arena {
+    rg_arena_block *head; /* current block (newest first)                   */
+    size_t in_use;        /* bytes handed out since the last reset          */
+    size_t high_water;    /* most bytes ever handed out between resets      */
+    long n_mallocs;       /* blocks ever allocated (a test watches this)    */
+} rg_arena;
+
+void rg_arena_init(rg_arena *a, size_t initial_bytes);
+void rg_arena_free(rg_arena *a);
+/* Forget everything allocated since the last reset. If the step needed more
+ * than one block, the blocks are replaced by one block big enough for all of
+ * it, so the next step of the same shape allocates nothing. */
+void rg_arena_reset(rg_arena *a);
+/* 64-byte aligned, uninitialised. Never returns NULL (dies on OOM). */
+void *rg_arena_alloc(rg_arena *a, size_t bytes);
+void *rg_arena_calloc(rg_arena *a, size_t bytes);
+
+/* ---- context: everything an op needs, passed explicitly ---------------- */
+
+struct rg_node;
+
+typedef struct rg_ctx {
+    rg_arena arena;       /* per-step memory                                 */
+    struct rg_node *tape; /* last recorded node; nodes link to their prev    */
+    long n_nodes;         /* nodes recorded since the last reset             */
+    bool no_grad;         /* when true, ops record nothing                   */
+    int threads;          /* drives OpenMP and BLIS                          */
+} rg_ctx;
+
+void rg_ctx_init(rg_ctx *ctx, int threads);
+void rg_ctx_free(rg_ctx *ctx);
+/* Start a new step: empty tape, reset arena. Tensors from the previous step
+ * become invalid. */
+void rg_ctx_reset(rg_ctx *ctx);
+/* Set the thread count for OpenMP loops and BLIS. */
+void rg_set_threads(rg_ctx *ctx, int threads);
+
+/* ---- tensors ----------------------------------------------------------- */
+
+/* A new arena tensor with uninitialised data (zeroed with rg_zeros). */
+rg_tensor *rg_empty(rg_ctx *ctx, int ndim, const int *shape);
+rg_tensor *rg_zeros(rg_ctx *ctx, int ndim, const int *shape);
+/* Convenience forms: rg_new2(ctx, 3, 4) is a [3,4] tensor. */
+rg_tensor *rg_new1(rg_ctx *ctx, int d0);
+rg_tensor *rg_new2(rg_ctx *ctx, int d0, int d1);
+rg_tensor *rg_new3(rg_ctx *ctx, int d0, int d1, int d2);
+rg_tensor *rg_new4(rg_ctx *ctx, int d0, int d1, int d2, int d3);
+/* A tensor header over memory someone else owns (parameters). */
+rg_tensor rg_wrap(real *data, real *grad, int ndim, const int *shape, const char *name);
+
+/* The tensor's gradient buffer, allocated from the arena and zeroed the first
+ * time it is asked for. Backward functions accumulate into it. */
+real *rg_grad(rg_ctx *ctx, rg_tensor *t);
+
+long rg_shape_size(int ndim, const int *shape);
+bool rg_same_shape(const rg_tensor *a, const rg_tensor *b);
+/* "[2,3,4]" into buf; returns buf. */
+const char *rg_shape_str(const rg_tensor *t, char *buf, size_t n);
+
+/* Report a programming error (wrong shapes, bad arguments to an op) and exit
+ * with status 1. printf-style. */
+_Noreturn void rg_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Die with "op: shapes [..] and [..] ..." */
+_Noreturn void rg_die_shapes(const char *op, const char *what, const rg_tensor *a,
+                             const rg_tensor *b);
+
+/* ---- random numbers (explicit state, no globals) ------------------------ */
+
+typedef struct rg_rng {
+    uint64_t s[4]; /* xoshiro256** state */
+} rg_rng;
+
+void rg_rng_seed(rg_rng *r, uint64_t seed);
+uint64_t rg_rng_u64(rg_rng *r);
+double rg_rng_uniform(rg_rng *r);       /* [0, 1) */
+double rg_rng_normal(rg_rng *r);        /* N(0, 1), Box-Muller */
+int rg_rng_int(rg_rng *r, int lo, int hi); /* uniform in [lo, hi] */
+
+#endif

@@ -1,0 +1,42 @@
+/* internal.h: helpers shared by the op files, not part of the public API. */
+#ifndef RELGRAD_INTERNAL_H
+#define RELGRAD_INTERNAL_H
+
+#include "relgrad/ops.h"
+
+#include <blis.h>
+
+/* C = beta C + alpha op(A) op(B), with C [m,n], op(A) [m,k], op(B) [k,n], each
+ * matrix given by its row and column strides (so a transpose is just swapped
+ * strides). `single_thread` runs BLIS on the calling thread only: used inside
+ * OpenMP loops that already spread work across the cores. */
+static inline void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
+                           const real *B, long rsb, long csb, real beta, real *C, long rsc,
+                           long csc, bool single_thread) {
+    if (m == 0 || n == 0) return;
+    rntm_t one = BLIS_RNTM_INITIALIZER; /* default-initialised: one thread */
+    rntm_t *rntm = single_thread ? &one : NULL;
+    if (k == 0) { /* BLIS handles k = 0, but make the meaning explicit */
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++) C[i * rsc + j * csc] *= beta;
+        return;
+    }
+#ifdef RELGRAD_F64
+    bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (real *)A, rsa, csa,
+                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, rntm);
+#else
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (real *)A, rsa, csa,
+                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, rntm);
+#endif
+}
+
+/* Number of rows when the last dim is taken as the row length. */
+static inline long rg_rows(const rg_tensor *t) { return t->size / t->shape[t->ndim - 1]; }
+static inline int rg_last(const rg_tensor *t) { return t->shape[t->ndim - 1]; }
+
+/* An output tensor shaped like x. */
+static inline rg_tensor *rg_like(rg_ctx *ctx, const rg_tensor *x) {
+    return rg_empty(ctx, x->ndim, x->shape);
+}
+
+#endif

@@ -1,0 +1,157 @@
+/* ops_elementwise.c: sums, products, scaling, broadcast biases and GELU.
+ *
+ * Each of these is a map applied entry by entry, so each backward is the
+ * chain rule entry by entry; a broadcast input sums the gradient over the
+ * dims it was broadcast along.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- add: y = a + b -------------------------------------------------------- */
+
+static void add_backward(rg_ctx *ctx, rg_node *node) {
+    const real *dy = node->out->grad;
+    long n = node->out->size;
+    for (int i = 0; i < 2; i++) { /* dy/da = dy/db = 1 */
+        if (!rg_wants_grad(node, i)) continue;
+        real *g = rg_grad(ctx, node->in[i]);
+        for (long j = 0; j < n; j++) g[j] += dy[j];
+    }
+}
+
+rg_tensor *rg_add(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
+    if (!rg_same_shape(a, b)) rg_die_shapes("add", "shapes must match", a, b);
+    rg_tensor *y = rg_like(ctx, a);
+    for (long j = 0; j < y->size; j++) y->data[j] = a->data[j] + b->data[j];
+    rg_tensor *in[2] = {a, b};
+    if (rg_needs_grad(ctx, in, 2)) rg_record(ctx, "add", add_backward, y, in, 2);
+    return y;
+}
+
+/* ---- mul: y = a * b (entrywise) --------------------------------------------- */
+
+static void mul_backward(rg_ctx *ctx, rg_node *node) {
+    const real *a = node->in[0]->data, *b = node->in[1]->data, *dy = node->out->grad;
+    long n = node->out->size;
+    if (rg_wants_grad(node, 0)) { /* dy/da = b */
+        real *g = rg_grad(ctx, node->in[0]);
+        for (long j = 0; j < n; j++) g[j] += dy[j] * b[j];
+    }
+    if (rg_wants_grad(node, 1)) { /* dy/db = a */
+        real *g = rg_grad(ctx, node->in[1]);
+        for (long j = 0; j < n; j++) g[j] += dy[j] * a[j];
+    }
+}
+
+rg_tensor *rg_mul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
+    if (!rg_same_shape(a, b)) rg_die_shapes("mul", "shapes must match", a, b);
+    rg_tensor *y = rg_like(ctx, a);
+    for (long j = 0; j < y->size; j++) y->data[j] = a->data[j] * b->data[j];
+    rg_tensor *in[2] = {a, b};
+    if (rg_needs_grad(ctx, in, 2)) rg_record(ctx, "mul", mul_backward, y, in, 2);
+    return y;
+}
+
+/* ---- scale: y = s x ------------------------------------------------------- */
+
+static void scale_backward(rg_ctx *ctx, rg_node *node) {
+    real s = node->rarg[0], *g = rg_grad(ctx, node->in[0]);
+    const real *dy = node->out->grad;
+    for (long j = 0; j < node->out->size; j++) g[j] += s * dy[j];
+}
+
+rg_tensor *rg_scale(rg_ctx *ctx, rg_tensor *x, real s) {
+    rg_tensor *y = rg_like(ctx, x);
+    for (long j = 0; j < y->size; j++) y->data[j] = s * x->data[j];
+    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "scale", scale_backward, y, &x, 1)->rarg[0] = s;
+    return y;
+}
+
+/* ---- broadcast additions ----------------------------------------------------
+ * All three are y = x + expand(b), b repeated over some dims of x:
+ *   bias_add:      x [R, n],     b [n]      repeated over R rows
+ *   add_bcast:     x [B, S...],  b [S...]   repeated over B
+ *   add_head_bias: x [B,H,T,D],  b [H,D]    repeated over B and T
+ * so one backward serves them: dx = dy, and db sums dy over the repeats.
+ * bias_index maps entry j of x to the entry of b added to it; node->iarg
+ * holds {b size, D, T} with T = 0 for the first two (b simply repeats). */
+
+static long bias_index(const rg_node *node, long j) {
+    long bsize = node->iarg[0], D = node->iarg[1], T = node->iarg[2];
+    if (T == 0) return j % bsize;
+    long h = (j / (T * D)) % (bsize / D); /* j = ((b*H + h)*T + t)*D + d */
+    return h * D + j % D;
+}
+
+static void bcast_backward(rg_ctx *ctx, rg_node *node) {
+    const real *dy = node->out->grad;
+    long n = node->out->size;
+    if (rg_wants_grad(node, 0)) {
+        real *gx = rg_grad(ctx, node->in[0]);
+        for (long j = 0; j < n; j++) gx[j] += dy[j];
+    }
+    if (rg_wants_grad(node, 1)) {
+        real *gb = rg_grad(ctx, node->in[1]);
+        for (long j = 0; j < n; j++) gb[bias_index(node, j)] += dy[j];
+    }
+}
+
+static rg_tensor *bcast_add(rg_ctx *ctx, const char *op, rg_tensor *x, rg_tensor *b, int D,
+                            int T) {
+    rg_tensor *y = rg_like(ctx, x);
+    rg_node probe = {.iarg = {(int)b->size, D, T}};
+    for (long j = 0; j < y->size; j++) y->data[j] = x->data[j] + b->data[bias_index(&probe, j)];
+    rg_tensor *in[2] = {x, b};
+    if (rg_needs_grad(ctx, in, 2)) {
+        rg_node *node = rg_record(ctx, op, bcast_backward, y, in, 2);
+        memcpy(node->iarg, probe.iarg, sizeof probe.iarg);
+    }
+    return y;
+}
+
+rg_tensor *rg_bias_add(rg_ctx *ctx, rg_tensor *x, rg_tensor *b) {
+    if (b->ndim != 1 || b->shape[0] != rg_last(x)) rg_die_shapes("bias_add", "need x [..,n], b [n]", x, b);
+    return bcast_add(ctx, "bias_add", x, b, 0, 0);
+}
+
+rg_tensor *rg_add_bcast(rg_ctx *ctx, rg_tensor *x, rg_tensor *b) {
+    bool ok = b->ndim == x->ndim - 1;
+    for (int i = 0; ok && i < b->ndim; i++) ok = b->shape[i] == x->shape[i + 1];
+    if (!ok) rg_die_shapes("add_bcast", "need x [B,...], b [...]", x, b);
+    return bcast_add(ctx, "add_bcast", x, b, 0, 0);
+}
+
+rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u) {
+    if (x->ndim != 4 || u->ndim != 2 || u->shape[0] != x->shape[1] || u->shape[1] != x->shape[3])
+        rg_die_shapes("add_head_bias", "need x [B,H,T,D], u [H,D]", x, u);
+    if (x->shape[2] == 0) return rg_like(ctx, x);
+    return bcast_add(ctx, "add_head_bias", x, u, x->shape[3], x->shape[2]);
+}
+
+/* ---- GELU, exact form ---------------------------------------------------------
+ * y = x Phi(x) with Phi(x) = 0.5 (1 + erf(x / sqrt 2)) the normal CDF, so
+ * dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi). */
+
+static void gelu_backward(rg_ctx *ctx, rg_node *node) {
+    const real *x = node->in[0]->data, *dy = node->out->grad;
+    real *g = rg_grad(ctx, node->in[0]);
+    long n = node->out->size;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (long j = 0; j < n; j++) {
+        real cdf = (real)0.5 * (1 + erf(x[j] * (real)M_SQRT1_2));
+        real pdf = exp((real)-0.5 * x[j] * x[j]) * (real)(0.5 * M_2_SQRTPI * M_SQRT1_2);
+        g[j] += dy[j] * (cdf + x[j] * pdf);
+    }
+}
+
+rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
+    rg_tensor *y = rg_like(ctx, x);
+    long n = y->size;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (long j = 0; j < n; j++)
+        y->data[j] = x->data[j] * (real)0.5 * (1 + erf(x->data[j] * (real)M_SQRT1_2));
+    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "gelu", gelu_backward, y, &x, 1);
+    return y;
+}

@@ -1,0 +1,192 @@
+/* ops_shape.c: embedding lookup and the ops that only move values around
+ * (reshape, split/merge heads, concat/slice along time).
+ *
+ * A pure data movement y = P x (P picks or permutes entries) has backward
+ * dx = P^T dy: every output gradient flows back to the entry it was copied
+ * from, added where one entry was copied to several places (embedding rows
+ * used twice receive both gradients).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* ---- embedding: out[n] = table[idx[n]] --------------------------------------- */
+
+static void embedding_backward(rg_ctx *ctx, rg_node *node) {
+    rg_tensor *table = node->in[0];
+    const int *idx = node->saved;
+    int C = rg_last(table);
+    long n = rg_rows(node->out);
+    real *dt = rg_grad(ctx, table);
+    const real *dy = node->out->grad;
+    for (long r = 0; r < n; r++) /* scatter-add; serial so repeated rows add safely */
+        for (int c = 0; c < C; c++) dt[(long)idx[r] * C + c] += dy[r * C + c];
+}
+
+rg_tensor *rg_embedding(rg_ctx *ctx, rg_tensor *table, const int *idx, int n) {
+    if (table->ndim != 2) rg_die_shapes("embedding", "table must be [V, C]", table, NULL);
+    int V = table->shape[0], C = table->shape[1];
+    rg_tensor *y = rg_new2(ctx, n, C);
+    for (int r = 0; r < n; r++) {
+        if (idx[r] < 0 || idx[r] >= V)
+            rg_die("embedding: index %d at position %d is outside the table's %d rows", idx[r], r, V);
+        memcpy(y->data + (long)r * C, table->data + (long)idx[r] * C, (size_t)C * sizeof(real));
+    }
+    if (rg_needs_grad(ctx, &table, 1)) {
+        int *saved = rg_arena_alloc(&ctx->arena, (size_t)(n > 0 ? n : 1) * sizeof(int));
+        memcpy(saved, idx, (size_t)n * sizeof(int));
+        rg_record(ctx, "embedding", embedding_backward, y, &table, 1)->saved = saved;
+    }
+    return y;
+}
+
+/* ---- reshape: same values, new shape ------------------------------------------- */
+
+static void copy_grad_backward(rg_ctx *ctx, rg_node *node) {
+    real *dx = rg_grad(ctx, node->in[0]);
+    for (long j = 0; j < node->out->size; j++) dx[j] += node->out->grad[j];
+}
+
+rg_tensor *rg_reshape(rg_ctx *ctx, rg_tensor *x, int ndim, const int *shape) {
+    if (ndim < 1 || ndim > RG_MAX_DIMS || rg_shape_size(ndim, shape) != x->size)
+        rg_die("reshape: cannot view %ld values as %d dims of total %ld", x->size, ndim,
+               ndim >= 1 && ndim <= RG_MAX_DIMS ? rg_shape_size(ndim, shape) : -1L);
+    rg_tensor *y = rg_arena_alloc(&ctx->arena, sizeof *y);
+    memset(y, 0, sizeof *y);
+    y->data = x->data; /* a view: values are shared, gradients are not */
+    y->ndim = ndim;
+    memcpy(y->shape, shape, (size_t)ndim * sizeof(int));
+    y->size = x->size;
+    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "reshape", copy_grad_backward, y, &x, 1);
+    return y;
+}
+
+/* ---- split_heads / merge_heads -------------------------------------------------
+ * split: y[b,h,t,d] = x[b,t, col0 + h*D + d]     x [B,T,C] -> y [B,H,T,D]
+ * merge: y[b,t,h*D + d] = x[b,h,t,d]             x [B,H,T,D] -> y [B,T,H*D]
+ * Both are the same index map read in opposite directions; `heads_copy`
+ * moves values (or gradients) along it either way. */
+
+static void heads_copy(real *bthd, real *bhtd, int B, int T, int H, int D, int C, int col0,
+                       bool to_heads, bool accumulate) {
+#pragma omp parallel for collapse(2) schedule(static) if ((long)B * T * H * D > 32768)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                real *flat = bthd + ((long)b * T + t) * C + col0 + (long)h * D;
+                real *head = bhtd + (((long)b * H + h) * T + t) * D;
+                real *dst = to_heads ? head : flat, *src = to_heads ? flat : head;
+                if (accumulate)
+                    for (int d = 0; d < D; d++) dst[d] += src[d];
+                else
+                    memcpy(dst, src, (size_t)D * sizeof(real));
+            }
+}
+
+/* iarg = {col0, C} */
+static void split_heads_backward(rg_ctx *ctx, rg_node *node) {
+    const rg_tensor *y = node->out;
+    int B = y->shape[0], H = y->shape[1], T = y->shape[2], D = y->shape[3];
+    heads_copy(rg_grad(ctx, node->in[0]), y->grad, B, T, H, D, node->iarg[1], node->iarg[0],
+               false, true);
+}
+
+rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
+    if (x->ndim != 3 || col0 < 0 || col0 + H * D > x->shape[2])
+        rg_die("split_heads: columns %d..%d of %d heads x %d do not fit x [%d,%d,%d]", col0,
+               col0 + H * D - 1, H, D, x->shape[0], x->ndim > 1 ? x->shape[1] : 0,
+               x->ndim > 2 ? x->shape[2] : 0);
+    int B = x->shape[0], T = x->shape[1], C = x->shape[2];
+    rg_tensor *y = rg_new4(ctx, B, H, T, D);
+    heads_copy(x->data, y->data, B, T, H, D, C, col0, true, false);
+    if (rg_needs_grad(ctx, &x, 1)) {
+        rg_node *node = rg_record(ctx, "split_heads", split_heads_backward, y, &x, 1);
+        node->iarg[0] = col0, node->iarg[1] = C;
+    }
+    return y;
+}
+
+static void merge_heads_backward(rg_ctx *ctx, rg_node *node) {
+    const rg_tensor *x = node->in[0];
+    int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
+    heads_copy(node->out->grad, rg_grad(ctx, node->in[0]), B, T, H, D, H * D, 0, true, true);
+}
+
+rg_tensor *rg_merge_heads(rg_ctx *ctx, rg_tensor *x) {
+    if (x->ndim != 4) rg_die_shapes("merge_heads", "need x [B,H,T,D]", x, NULL);
+    int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
+    rg_tensor *y = rg_new3(ctx, B, T, H * D);
+    heads_copy(y->data, x->data, B, T, H, D, H * D, 0, false, false);
+    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "merge_heads", merge_heads_backward, y, &x, 1);
+    return y;
+}
+
+/* ---- concat_time / slice_time ----------------------------------------------------
+ * Both see a tensor as [B, T, row] with row = everything after dim 1. */
+
+
+static void concat_time_backward(rg_ctx *ctx, rg_node *node) {
+    const rg_tensor *y = node->out;
+    int B = y->shape[0], T1 = node->in[0]->shape[1], T2 = node->in[1]->shape[1];
+    long row = node->iarg[0];
+    for (int i = 0; i < 2; i++) {
+        if (!rg_wants_grad(node, i)) continue;
+        real *g = rg_grad(ctx, node->in[i]);
+        int Ti = i ? T2 : T1, t0 = i ? T1 : 0;
+        for (int b = 0; b < B; b++)
+            for (long j = 0; j < Ti * row; j++)
+                g[b * Ti * row + j] += y->grad[((long)b * (T1 + T2) + t0) * row + j];
+    }
+}
+
+rg_tensor *rg_concat_time(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
+    bool ok = a->ndim >= 2 && a->ndim == b->ndim && a->shape[0] == b->shape[0];
+    for (int i = 2; ok && i < a->ndim; i++) ok = a->shape[i] == b->shape[i];
+    if (!ok) rg_die_shapes("concat_time", "need [B,T1,...] and [B,T2,...]", a, b);
+    int shape[RG_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    int B = a->shape[0], T1 = a->shape[1], T2 = b->shape[1];
+    shape[1] = T1 + T2;
+    rg_tensor *y = rg_empty(ctx, a->ndim, shape);
+    long row = a->ndim > 2 ? rg_shape_size(a->ndim - 2, a->shape + 2) : 1;
+    for (int bb = 0; bb < B; bb++) {
+        memcpy(y->data + (long)bb * (T1 + T2) * row, a->data + (long)bb * T1 * row,
+               (size_t)(T1 * row) * sizeof(real));
+        memcpy(y->data + ((long)bb * (T1 + T2) + T1) * row, b->data + (long)bb * T2 * row,
+               (size_t)(T2 * row) * sizeof(real));
+    }
+    rg_tensor *in[2] = {a, b};
+    if (rg_needs_grad(ctx, in, 2))
+        rg_record(ctx, "concat_time", concat_time_backward, y, in, 2)->iarg[0] = (int)row;
+    return y;
+}
+
+static void slice_time_backward(rg_ctx *ctx, rg_node *node) {
+    rg_tensor *x = node->in[0];
+    int B = x->shape[0], T = x->shape[1], t0 = node->iarg[0], n = node->out->shape[1];
+    long row = node->iarg[1];
+    real *g = rg_grad(ctx, x);
+    for (int b = 0; b < B; b++)
+        for (long j = 0; j < n * row; j++)
+            g[((long)b * T + t0) * row + j] += node->out->grad[(long)b * n * row + j];
+}
+
+rg_tensor *rg_slice_time(rg_ctx *ctx, rg_tensor *x, int t0, int t1) {
+    if (x->ndim < 2 || t0 < 0 || t1 < t0 || t1 > x->shape[1])
+        rg_die("slice_time: rows %d..%d are not inside time dim of length %d", t0, t1,
+               x->ndim >= 2 ? x->shape[1] : 0);
+    int shape[RG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    int B = x->shape[0], T = x->shape[1];
+    shape[1] = t1 - t0;
+    rg_tensor *y = rg_empty(ctx, x->ndim, shape);
+    long row = x->ndim > 2 ? rg_shape_size(x->ndim - 2, x->shape + 2) : 1;
+    for (int b = 0; b < B; b++)
+        memcpy(y->data + (long)b * (t1 - t0) * row, x->data + ((long)b * T + t0) * row,
+               (size_t)((t1 - t0) * row) * sizeof(real));
+    if (rg_needs_grad(ctx, &x, 1)) {
+        rg_node *node = rg_record(ctx, "slice_time", slice_time_backward, y, &x, 1);
+        node->iarg[0] = t0, node->iarg[1] = (int)row;
+    }
+    return y;
+}

@@ -1,0 +1,289 @@
+/* test_gradcheck.c: a finite-difference check for every op and every
+ * differentiable input, on shapes with odd sizes and size-1 dims.
+ * Built twice: float64 (bound 1e-6) and float32 (looser bound, gradcheck.h). */
+#include "gradcheck.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+/* Run one check and report it. `inputs` are freed afterwards. */
+static void run(const char *op, gc_fn f, void *arg, rg_tensor **in, int n) {
+    gc_result res;
+    bool ok = gc_check(op, f, arg, in, n, GC_TOL, &res);
+    cr_log_info("%s: %ld entries, worst error %.3g (input %d index %ld)", op, res.n_checked,
+                res.worst_err, res.worst_input, res.worst_index);
+    cr_expect(ok, "%s: worst error %.3g at input %d index %ld: analytic %.17g numeric %.17g", op,
+              res.worst_err, res.worst_input, res.worst_index, res.analytic, res.numeric);
+    for (int i = 0; i < n; i++) gc_tensor_free(in[i]);
+}
+
+#define T(...) gc_tensor(&rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0, NULL)
+
+static rg_rng rng_for(const char *op) {
+    rg_rng rng;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = op; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    rg_rng_seed(&rng, h);
+    return rng;
+}
+
+/* ---- linear / matmul ------------------------------------------------------------- */
+
+static rg_tensor *f_linear(rg_ctx *c, rg_tensor **x, void *arg) {
+    return rg_linear(c, x[0], x[1], arg ? x[2] : NULL);
+}
+Test(gradcheck, linear) {
+    rg_rng rng = rng_for("linear");
+    int shapes[][3] = {{5, 3, 4}, {1, 1, 1}, {7, 6, 1}, {2, 1, 9}};
+    for (int s = 0; s < 4; s++) {
+        int N = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+        rg_tensor *x[3] = {T(N, in), T(out, in), T(out)};
+        run("linear", f_linear, (void *)1, x, 3);
+        rg_tensor *y[3] = {T(2, N, in), T(out, in), T(out)};
+        run("linear (3-d x, no bias)", f_linear, NULL, y, 2);
+        gc_tensor_free(y[2]);
+    }
+}
+
+typedef struct { bool ta, tb; } mm_arg;
+static rg_tensor *f_matmul(rg_ctx *c, rg_tensor **x, void *arg) {
+    mm_arg *a = arg;
+    return rg_matmul(c, x[0], x[1], a->ta, a->tb);
+}
+Test(gradcheck, matmul) {
+    rg_rng rng = rng_for("matmul");
+    int dims[][3] = {{3, 4, 5}, {1, 1, 1}, {5, 1, 3}, {1, 7, 2}};
+    for (int s = 0; s < 4; s++)
+        for (int t = 0; t < 4; t++) {
+            mm_arg a = {t & 1, t & 2};
+            int m = dims[s][0], k = dims[s][1], n = dims[s][2];
+            rg_tensor *x[2] = {a.ta ? T(2, 3, k, m) : T(2, 3, m, k), a.tb ? T(2, 3, n, k) : T(2, 3, k, n)};
+            run("matmul (batched)", f_matmul, &a, x, 2);
+            rg_tensor *y[2] = {a.ta ? T(k, m) : T(m, k), a.tb ? T(n, k) : T(k, n)};
+            run("matmul (2-d)", f_matmul, &a, y, 2);
+        }
+}
+
+/* ---- elementwise --------------------------------------------------------------------- */
+
+static rg_tensor *f_add(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_add(c, x[0], x[1]); }
+static rg_tensor *f_mul(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_mul(c, x[0], x[1]); }
+static rg_tensor *f_scale(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_scale(c, x[0], (real)-1.7); }
+static rg_tensor *f_gelu(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_gelu(c, x[0]); }
+static rg_tensor *f_bias_add(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_bias_add(c, x[0], x[1]); }
+static rg_tensor *f_add_bcast(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_add_bcast(c, x[0], x[1]); }
+static rg_tensor *f_head_bias(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_add_head_bias(c, x[0], x[1]); }
+/* a value used twice must receive both contributions */
+static rg_tensor *f_reuse(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    rg_tensor *y = rg_mul(c, x[0], x[0]);
+    return rg_add(c, y, rg_gelu(c, x[0]));
+}
+
+Test(gradcheck, add) {
+    rg_rng rng = rng_for("add");
+    rg_tensor *x[2] = {T(3, 5), T(3, 5)};
+    run("add", f_add, NULL, x, 2);
+    rg_tensor *y[2] = {T(1), T(1)};
+    run("add (size 1)", f_add, NULL, y, 2);
+    rg_tensor *z[1] = {T(2, 3, 1)};
+    run("add (reused input)", f_reuse, NULL, z, 1);
+}
+Test(gradcheck, mul) {
+    rg_rng rng = rng_for("mul");
+    rg_tensor *x[2] = {T(4, 1, 3), T(4, 1, 3)};
+    run("mul", f_mul, NULL, x, 2);
+}
+Test(gradcheck, scale) {
+    rg_rng rng = rng_for("scale");
+    rg_tensor *x[1] = {T(2, 7)};
+    run("scale", f_scale, NULL, x, 1);
+}
+Test(gradcheck, gelu) {
+    rg_rng rng = rng_for("gelu");
+    rg_tensor *x[1] = {gc_tensor(&rng, 2, (int[]){5, 7}, 2.0, NULL)};
+    run("gelu", f_gelu, NULL, x, 1);
+}
+Test(gradcheck, bias_add) {
+    rg_rng rng = rng_for("bias_add");
+    rg_tensor *x[2] = {T(3, 2, 5), T(5)};
+    run("bias_add", f_bias_add, NULL, x, 2);
+    rg_tensor *y[2] = {T(1, 1), T(1)};
+    run("bias_add (1x1)", f_bias_add, NULL, y, 2);
+}
+Test(gradcheck, add_bcast) {
+    rg_rng rng = rng_for("add_bcast");
+    rg_tensor *x[2] = {T(2, 3, 4, 5), T(3, 4, 5)};
+    run("add_bcast", f_add_bcast, NULL, x, 2);
+}
+Test(gradcheck, add_head_bias) {
+    rg_rng rng = rng_for("add_head_bias");
+    rg_tensor *x[2] = {T(2, 3, 5, 4), T(3, 4)};
+    run("add_head_bias", f_head_bias, NULL, x, 2);
+    rg_tensor *y[2] = {T(1, 1, 3, 1), T(1, 1)};
+    run("add_head_bias (size 1)", f_head_bias, NULL, y, 2);
+}
+
+/* ---- normalisation, softmax, loss -------------------------------------------------------- */
+
+static rg_tensor *f_layernorm(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_layernorm(c, x[0], x[1], x[2]); }
+Test(gradcheck, layernorm) {
+    rg_rng rng = rng_for("layernorm");
+    int C[] = {5, 1, 8, 2};
+    for (int s = 0; s < 4; s++) {
+        rg_tensor *x[3] = {T(2, 3, C[s]), T(C[s]), T(C[s])};
+        run("layernorm", f_layernorm, NULL, x, 3);
+    }
+}
+
+static rg_tensor *f_softmax(rg_ctx *c, rg_tensor **x, void *a) { return rg_softmax_causal(c, x[0], *(int *)a); }
+Test(gradcheck, softmax_causal) {
+    rg_rng rng = rng_for("softmax_causal");
+    int diag[] = {0, 3, 100};
+    for (int s = 0; s < 3; s++) {
+        rg_tensor *x[1] = {T(2, 3, 4, 4 + (s == 1 ? 3 : 0))};
+        run("softmax_causal", f_softmax, &diag[s], x, 1);
+    }
+    int zero = 0;
+    rg_tensor *y[1] = {T(1, 1, 1, 1)};
+    run("softmax_causal (1x1)", f_softmax, &zero, y, 1);
+}
+
+typedef struct { const int *targets; const real *mask; } ce_arg;
+static rg_tensor *f_ce(rg_ctx *c, rg_tensor **x, void *a) {
+    ce_arg *ce = a;
+    return rg_cross_entropy(c, x[0], ce->targets, ce->mask);
+}
+Test(gradcheck, cross_entropy) {
+    rg_rng rng = rng_for("cross_entropy");
+    int targets[6] = {0, 4, 2, 2, 1, 3};
+    real mask[6] = {1, 0, 1, 1, 0, 1};
+    ce_arg a = {targets, mask};
+    rg_tensor *x[1] = {gc_tensor(&rng, 3, (int[]){2, 3, 5}, 2.0, NULL)};
+    run("cross_entropy", f_ce, &a, x, 1);
+    int t1[1] = {0};
+    real m1[1] = {1};
+    ce_arg b = {t1, m1};
+    rg_tensor *y[1] = {T(1, 1)};
+    run("cross_entropy (V=1)", f_ce, &b, y, 1);
+}
+
+/* ---- indexing and shapes ---------------------------------------------------------------- */
+
+static rg_tensor *f_embedding(rg_ctx *c, rg_tensor **x, void *a) { return rg_embedding(c, x[0], a, 7); }
+Test(gradcheck, embedding) {
+    rg_rng rng = rng_for("embedding");
+    int idx[7] = {3, 0, 3, 4, 1, 3, 0}; /* repeated rows: gradients must add */
+    rg_tensor *x[1] = {T(5, 3)};
+    run("embedding", f_embedding, idx, x, 1);
+}
+
+/* reshape then a shape-sensitive op, so a wrong view would show */
+static rg_tensor *f_reshape(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    rg_tensor *y = rg_reshape(c, x[0], 2, (int[]){3, 4});
+    return rg_mul(c, y, x[1]);
+}
+Test(gradcheck, reshape) {
+    rg_rng rng = rng_for("reshape");
+    rg_tensor *x[2] = {T(2, 6), T(3, 4)};
+    run("reshape", f_reshape, NULL, x, 2);
+}
+
+static rg_tensor *f_split(rg_ctx *c, rg_tensor **x, void *a) {
+    int *p = a; /* col0, H, D */
+    return rg_mul(c, rg_split_heads(c, x[0], p[0], p[1], p[2]), x[1]);
+}
+Test(gradcheck, split_heads) {
+    rg_rng rng = rng_for("split_heads");
+    int p[3] = {3, 2, 3}; /* columns 3..8 of 11 */
+    rg_tensor *x[2] = {T(2, 5, 11), T(2, 2, 5, 3)};
+    run("split_heads", f_split, p, x, 2);
+    int q[3] = {0, 1, 1};
+    rg_tensor *y[2] = {T(1, 1, 1), T(1, 1, 1, 1)};
+    run("split_heads (size 1)", f_split, q, y, 2);
+}
+
+static rg_tensor *f_merge(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_mul(c, rg_merge_heads(c, x[0]), x[1]);
+}
+Test(gradcheck, merge_heads) {
+    rg_rng rng = rng_for("merge_heads");
+    rg_tensor *x[2] = {T(2, 3, 5, 2), T(2, 5, 6)};
+    run("merge_heads", f_merge, NULL, x, 2);
+}
+
+static rg_tensor *f_concat(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_mul(c, rg_concat_time(c, x[0], x[1]), x[2]);
+}
+Test(gradcheck, concat_time) {
+    rg_rng rng = rng_for("concat_time");
+    rg_tensor *x[3] = {T(2, 3, 4), T(2, 5, 4), T(2, 8, 4)};
+    run("concat_time", f_concat, NULL, x, 3);
+    rg_tensor *y[3] = {T(1, 1, 1), T(1, 2, 1), T(1, 3, 1)};
+    run("concat_time (size 1)", f_concat, NULL, y, 3);
+}
+
+static rg_tensor *f_slice(rg_ctx *c, rg_tensor **x, void *a) {
+    int *p = a;
+    return rg_mul(c, rg_slice_time(c, x[0], p[0], p[1]), x[1]);
+}
+Test(gradcheck, slice_time) {
+    rg_rng rng = rng_for("slice_time");
+    int p[2] = {2, 5};
+    rg_tensor *x[2] = {T(3, 7, 2), T(3, 3, 2)};
+    run("slice_time", f_slice, p, x, 2);
+    int q[2] = {0, 1};
+    rg_tensor *y[2] = {T(1, 1, 3), T(1, 1, 3)};
+    run("slice_time (size 1)", f_slice, q, y, 2);
+}
+
+/* ---- positional pieces ----------------------------------------------------------------- */
+
+static rg_tensor *f_rope(rg_ctx *c, rg_tensor **x, void *a) {
+    real *p = a; /* pos0, base, scale */
+    return rg_rope(c, x[0], (int)p[0], p[1], p[2]);
+}
+Test(gradcheck, rope) {
+    rg_rng rng = rng_for("rope");
+    real p[][3] = {{0, 10000, 1}, {5, 100, 2.5}};
+    for (int s = 0; s < 2; s++) {
+        rg_tensor *x[1] = {T(2, 3, 5, 4)};
+        run("rope", f_rope, p[s], x, 1);
+    }
+    rg_tensor *y[1] = {T(1, 1, 1, 2)};
+    run("rope (size 1)", f_rope, p[1], y, 1);
+}
+
+typedef struct { const int *idx; int Tq, Tk; bool tr; } rg_arg;
+static rg_tensor *f_rel_gather(rg_ctx *c, rg_tensor **x, void *a) {
+    rg_arg *g = a;
+    return rg_rel_gather(c, x[0], g->idx, g->Tq, g->Tk, g->tr);
+}
+Test(gradcheck, rel_gather) {
+    rg_rng rng = rng_for("rel_gather");
+    enum { Tq = 3, Tk = 5, R = 4 };
+    int idx[Tq * Tk];
+    for (int n = 0; n < Tq * Tk; n++) idx[n] = (n * 7) % (R + 1) - 1; /* includes -1 (masked) and repeats */
+    rg_arg a = {idx, Tq, Tk, false}, b = {idx, Tq, Tk, true};
+    rg_tensor *x[1] = {T(2, 3, Tq, R)};
+    run("rel_gather", f_rel_gather, &a, x, 1);
+    rg_tensor *y[1] = {T(2, 3, Tk, R)};
+    run("rel_gather (transposed)", f_rel_gather, &b, y, 1);
+}
+
+static rg_tensor *f_bucket(rg_ctx *c, rg_tensor **x, void *a) {
+    rg_arg *g = a;
+    return rg_bucket_bias(c, x[0], g->idx, g->Tq, g->Tk);
+}
+Test(gradcheck, bucket_bias) {
+    rg_rng rng = rng_for("bucket_bias");
+    enum { Tq = 4, Tk = 6, NB = 5 };
+    int bucket[Tq * Tk];
+    for (int n = 0; n < Tq * Tk; n++) bucket[n] = (n * 3) % (NB + 1) - 1;
+    rg_arg a = {bucket, Tq, Tk, false};
+    rg_tensor *x[1] = {T(NB, 3)};
+    run("bucket_bias", f_bucket, &a, x, 1);
+}
