@@ -64,29 +64,37 @@ static void matmul_backward(rg_ctx *ctx, rg_node *node) {
     int m = node->iarg[0], n = node->iarg[1], k = node->iarg[2];
     bool ta = node->iarg[3] & 1, tb = node->iarg[3] & 2;
     long batch = rg_shape_size(a->ndim - 2, a->shape);
+    long b_batch = rg_shape_size(b->ndim - 2, b->shape); /* batch, or batch / shape[0] */
     long a_sz = (long)m * k, b_sz = (long)k * n, c_sz = (long)m * n;
     long rsa, csa, rsb, csb;
     op_strides(ta, rg_last(a), &rsa, &csa);
     op_strides(tb, rg_last(b), &rsb, &csb);
-    real *da = rg_wants_grad(node, 0) ? rg_grad(ctx, a) : NULL;
-    real *db = rg_wants_grad(node, 1) ? rg_grad(ctx, b) : NULL;
     const real *dc = node->out->grad;
+    if (rg_wants_grad(node, 0)) {
+        real *da = rg_grad(ctx, a);
 #pragma omp parallel for schedule(static) if (batch > 1)
-    for (long i = 0; i < batch; i++) {
-        const real *dci = dc + i * c_sz;
-        if (da) /* d op(A) [m,k] = dC [m,n] op(B)^T [n,k]; written through op(A)'s strides */
-            rg_gemm(m, k, n, 1, dci, n, 1, b->data + i * b_sz, csb, rsb, 1, da + i * a_sz, rsa,
-                    csa, batch > 1);
-        if (db) /* d op(B) [k,n] = op(A)^T [k,m] dC [m,n] */
-            rg_gemm(k, n, m, 1, a->data + i * a_sz, csa, rsa, dci, n, 1, 1, db + i * b_sz, rsb,
-                    csb, batch > 1);
+        for (long i = 0; i < batch; i++) /* d op(A) [m,k] = dC [m,n] op(B)^T [n,k] */
+            rg_gemm(m, k, n, 1, dc + i * c_sz, n, 1, b->data + (i % b_batch) * b_sz, csb, rsb, 1,
+                    da + i * a_sz, rsa, csa, batch > 1);
+    }
+    if (rg_wants_grad(node, 1)) {
+        /* d op(B) [k,n] = op(A)^T [k,m] dC [m,n], summed over the copies of a
+         * broadcast b: each thread owns one matrix of b, so no two threads
+         * add into the same place. */
+        real *db = rg_grad(ctx, b);
+#pragma omp parallel for schedule(static) if (b_batch > 1)
+        for (long j = 0; j < b_batch; j++)
+            for (long i = j; i < batch; i += b_batch)
+                rg_gemm(k, n, m, 1, a->data + i * a_sz, csa, rsa, dc + i * c_sz, n, 1, 1,
+                        db + j * b_sz, rsb, csb, b_batch > 1);
     }
 }
 
 rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb) {
     if (a->ndim < 2 || a->ndim != b->ndim) rg_die_shapes("matmul", "need equal ranks >= 2", a, b);
     for (int i = 0; i < a->ndim - 2; i++)
-        if (a->shape[i] != b->shape[i]) rg_die_shapes("matmul", "leading dims differ", a, b);
+        if (a->shape[i] != b->shape[i] && !(i == 0 && b->shape[0] == 1))
+            rg_die_shapes("matmul", "leading dims differ (b may have 1 in dim 0)", a, b);
     int ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
     int br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
     int m = ta ? ac : ar, k = ta ? ar : ac, kb = tb ? bc : br, n = tb ? br : bc;
@@ -97,6 +105,7 @@ rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb) 
     shape[a->ndim - 1] = n;
     rg_tensor *c = rg_empty(ctx, a->ndim, shape);
     long batch = rg_shape_size(a->ndim - 2, a->shape);
+    long b_batch = rg_shape_size(b->ndim - 2, b->shape);
     long rsa, csa, rsb, csb;
     op_strides(ta, ac, &rsa, &csa);
     op_strides(tb, bc, &rsb, &csb);
@@ -104,7 +113,7 @@ rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb) 
     /* Many small products: one per thread, BLIS single-threaded inside. */
 #pragma omp parallel for schedule(static) if (batch > 1)
     for (long i = 0; i < batch; i++)
-        rg_gemm(m, n, k, 1, a->data + i * a_sz, rsa, csa, b->data + i * b_sz, rsb, csb, 0,
+        rg_gemm(m, n, k, 1, a->data + i * a_sz, rsa, csa, b->data + (i % b_batch) * b_sz, rsb, csb, 0,
                 c->data + i * c_sz, n, 1, batch > 1);
 
     rg_tensor *inputs[2] = {a, b};

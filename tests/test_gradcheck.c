@@ -61,6 +61,8 @@ Test(gradcheck, matmul) {
             run("matmul (batched)", f_matmul, &a, x, 2);
             rg_tensor *y[2] = {a.ta ? T(k, m) : T(m, k), a.tb ? T(n, k) : T(k, n)};
             run("matmul (2-d)", f_matmul, &a, y, 2);
+            rg_tensor *z[2] = {a.ta ? T(3, 2, k, m) : T(3, 2, m, k), a.tb ? T(1, 2, n, k) : T(1, 2, k, n)};
+            run("matmul (b broadcast over dim 0)", f_matmul, &a, z, 2);
         }
 }
 

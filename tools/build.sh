@@ -10,5 +10,9 @@ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir/cmake.log" 2>&1 || {
   cat "$dir/cmake.log" >&2
   exit 1
 }
-cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -v "^\[" || true
-test "${PIPESTATUS[0]}" -eq 0
+# show compiler messages, not the progress lines
+set +e
+cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -v '^\[.*%\]'
+rc=${PIPESTATUS[0]}
+set -e
+exit "$rc"

@@ -21,7 +21,8 @@ rg_tensor *rg_linear(rg_ctx *ctx, rg_tensor *x, rg_tensor *W, rg_tensor *b);
 
 /* Batched matrix product over the last two dims: op(a) [..., m, k] times
  * op(b) [..., k, n] -> [..., m, n], where op transposes when ta/tb is set
- * (by strides, never by a copy). The leading dims of a and b are equal. */
+ * (by strides, never by a copy). The leading dims of a and b are equal, or
+ * b has 1 in dim 0 and is shared across a's first dim ([B,H,..] x [1,H,..]). */
 rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb);
 
 /* ---- elementwise (src/ops_elementwise.c) -------------------------------- */

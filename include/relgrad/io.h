@@ -1,0 +1,60 @@
+/* io.h: HDF5 files of SPEC section 4: checkpoints (written atomically),
+ * gradient dumps and experiment results.
+ *
+ * Every function returns 0 on success or 2 with err filled in: what is wrong
+ * with which file (and dataset), and what to do about it.
+ */
+#ifndef RELGRAD_IO_H
+#define RELGRAD_IO_H
+
+#include "relgrad/optim.h"
+
+#define RG_CHECKPOINT_FORMAT "relgrad-checkpoint"
+#define RG_DUMP_FORMAT "relgrad-dump"
+#define RG_FORMAT_VERSION 1
+
+/* Write model parameters (float32 datasets), optimizer moments and step, the
+ * data generator's rng state and every config key to `path`, through a
+ * temporary file in the same directory, fsync'd and renamed into place; a
+ * crash at any moment leaves either the old file or the new one. */
+int rg_checkpoint_save(const char *path, const rg_model *m, const rg_adamw *opt, const rg_rng *rng,
+                       rg_error *err);
+
+/* Read the config stored in a checkpoint's root attributes (on top of the
+ * defaults), so the caller can build the model it describes. */
+int rg_checkpoint_read_config(const char *path, rg_config *cfg, rg_error *err);
+
+/* Load parameters (and, when opt / rng are not NULL, optimizer state and rng)
+ * into a model built from that config. Checks format, format_version, every
+ * dataset's presence and shape. */
+int rg_checkpoint_load(const char *path, rg_model *m, rg_adamw *opt, rg_rng *rng, rg_error *err);
+
+/* Gradient dump (SPEC section 4): params and config as in a checkpoint (in
+ * the build's precision), the batch, memory inputs (mems may be NULL or hold
+ * len = 0), loss, logits [B,T,V] and every parameter's gradient. */
+typedef struct rg_dump_batch {
+    int B, T, offset;
+    const int *tokens, *targets; /* [B,T] */
+    const real *mask;            /* [B,T] */
+} rg_dump_batch;
+
+int rg_dump_write(const char *path, const rg_model *m, const rg_dump_batch *batch,
+                  const rg_memory *mems, real loss, const rg_tensor *logits, rg_error *err);
+
+/* Experiment results (SPEC section 4): one group /runs/{task}/{pos}/{seed}. */
+typedef struct rg_run_result {
+    const rg_config *cfg; /* the run's config (task, pos, seed, ...)   */
+    const float *train_loss;
+    int n_steps;
+    const int *eval_len;
+    const double *exact_match, *token_acc;
+    int n_eval;
+    double wall_seconds;
+} rg_run_result;
+
+/* Add (or replace) one run's group in `path`, creating the file if needed;
+ * the file is rewritten atomically so an interrupted experiment keeps every
+ * finished run. */
+int rg_results_write_run(const char *path, const rg_run_result *run, rg_error *err);
+
+#endif

@@ -1,0 +1,15 @@
+/* cli.h: the subcommands of the relgrad program (SPEC section 5). Each
+ * takes the arguments after its name and returns the process exit status:
+ * 0 success, 1 internal error, 2 bad input, 3 training diverged. */
+#ifndef RELGRAD_CLI_H
+#define RELGRAD_CLI_H
+
+enum { RG_EXIT_OK = 0, RG_EXIT_ERROR = 1, RG_EXIT_BAD_INPUT = 2, RG_EXIT_DIVERGED = 3 };
+
+int rg_cmd_train(int argc, char **argv);
+int rg_cmd_eval(int argc, char **argv);
+int rg_cmd_experiment(int argc, char **argv);
+int rg_cmd_dump(int argc, char **argv);
+int rg_cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,318 @@
+/* train.c: one training run: the loop, checkpoints and resume, divergence
+ * checks, stop signals and progress output.
+ *
+ * Files in out_dir:
+ *   checkpoint.h5   model, optimizer, data rng and config (SPEC section 4),
+ *                   replaced atomically every checkpoint_every steps
+ *   train_log.csv   step,loss,lr,grad_norm: one line per step; flushed to disk
+ *                   before each checkpoint, so it always holds at least the
+ *                   steps the checkpoint has done (resume trims the rest)
+ *   results.h5      the run's losses and final accuracies (SPEC section 4)
+ */
+#include "relgrad/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The one piece of global state: a signal handler can only talk to the
+ * program through a variable like this. 0, or the signal that asked us to
+ * stop. */
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+void rg_install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int fail(rg_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(rg_error *err, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void rg_checkpoint_path(const rg_config *cfg, char *buf, size_t n) {
+    snprintf(buf, n, "%s/checkpoint.h5", cfg->out_dir);
+}
+
+void rg_run_summary_free(rg_run_summary *s) {
+    free(s->train_loss);
+    s->train_loss = NULL;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, rg_error *err) {
+    char buf[RG_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return fail(err, 2, "out_dir '%s': cannot create '%s': %s; choose a writable out_dir",
+                            path, buf, strerror(errno));
+            if (end) break;
+            *p = '/';
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) || !S_ISDIR(st.st_mode))
+        return fail(err, 2, "out_dir '%s' exists but is not a directory; choose another out_dir", path);
+    if (access(path, W_OK))
+        return fail(err, 2, "out_dir '%s' is not writable; fix its permissions or choose another", path);
+    return 0;
+}
+
+/* ---- resume ------------------------------------------------------------------ */
+
+/* Keys that decide a run's trajectory: a checkpoint may only be resumed with
+ * the same values. Evaluation-only keys, threads and output paths may differ. */
+static bool must_match(const rg_key_info *k) {
+    static const char *free_keys[] = {"rope_scale", "eval_lens", "eval_n",  "threads", "out_dir",
+                                      "checkpoint_every", "eval_every", NULL};
+    if (!strcmp(k->group, "experiment")) return false;
+    for (int i = 0; free_keys[i]; i++)
+        if (!strcmp(k->name, free_keys[i])) return false;
+    return true;
+}
+
+static int check_same_run(const rg_config *saved, const rg_config *cfg, const char *path, rg_error *err) {
+    const rg_key_info *keys;
+    int n = rg_config_keys(&keys);
+    for (int i = 0; i < n; i++) {
+        if (!must_match(&keys[i])) continue;
+        char a[256], b[256];
+        rg_config_get(saved, keys[i].name, a, sizeof a);
+        rg_config_get(cfg, keys[i].name, b, sizeof b);
+        if (strcmp(a, b))
+            return fail(err, 2,
+                        "%s: cannot resume: the checkpoint was trained with %s = %s, the config "
+                        "says %s; use the same value, or another out_dir for a new run",
+                        path, keys[i].name, a, b);
+    }
+    return 0;
+}
+
+/* Read the first `steps` losses of train_log.csv into loss, then rewrite the
+ * file with exactly those lines (dropping steps after the checkpoint). */
+static int restore_log(const char *path, int steps, float *loss, rg_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return fail(err, 2, "%s: missing (%s), but a checkpoint at step %d exists; delete the "
+                        "checkpoint to start over", path, strerror(errno), steps);
+    char line[256];
+    int have = 0;
+    if (!fgets(line, sizeof line, f)) have = -1; /* header */
+    while (have >= 0 && have < steps && fgets(line, sizeof line, f)) {
+        int step;
+        float l;
+        if (sscanf(line, "%d,%f", &step, &l) != 2 || step != have + 1) break;
+        loss[have++] = l;
+    }
+    fclose(f);
+    if (have < steps)
+        return fail(err, 2, "%s: holds %d steps but the checkpoint is at step %d; the log is damaged: "
+                    "delete the out_dir to start over", path, have < 0 ? 0 : have, steps);
+    f = fopen(path, "w");
+    if (!f) return fail(err, 2, "%s: cannot rewrite: %s", path, strerror(errno));
+    fprintf(f, "step,loss,lr,grad_norm\n");
+    for (int s = 0; s < steps; s++) fprintf(f, "%d,%.9g,,\n", s + 1, loss[s]);
+    fclose(f);
+    return 0;
+}
+
+/* ---- divergence ------------------------------------------------------------------ */
+
+static bool finite_all(const real *x, long n) {
+    for (long i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+/* The earliest op on the tape whose output holds a non-finite value. */
+static const char *first_nonfinite_op(const rg_ctx *ctx, int *index) {
+    const char *found = NULL;
+    int i = (int)ctx->n_nodes;
+    for (const rg_node *n = ctx->tape; n; n = n->prev, i--)
+        if (!finite_all(n->out->data, n->out->size)) found = n->op, *index = i;
+    return found;
+}
+
+static int diverged(rg_ctx *ctx, rg_model *m, int step, double loss, rg_error *err) {
+    for (int i = 0; i < m->n_params; i++)
+        if (!finite_all(m->params[i].t.data, m->params[i].t.size))
+            return fail(err, 3, "step %d: parameter %s holds a non-finite value", step, m->params[i].name);
+    if (!isfinite(loss)) {
+        int idx = 0;
+        const char *op = first_nonfinite_op(ctx, &idx);
+        return fail(err, 3, "step %d: loss is %g; first non-finite tensor: output of op %d (%s) of the "
+                    "forward pass; lower lr or raise warmup; the last good checkpoint is kept",
+                    step, loss, idx, op ? op : "?");
+    }
+    for (int i = 0; i < m->n_params; i++)
+        if (!finite_all(m->params[i].t.grad, m->params[i].t.size))
+            return fail(err, 3, "step %d: gradient of %s holds a non-finite value (loss %g); lower lr "
+                        "or set grad_clip; the last good checkpoint is kept",
+                        step, m->params[i].name, loss);
+    return 0;
+}
+
+/* ---- progress ---------------------------------------------------------------------- */
+
+static void format_duration(double s, char *buf, size_t n) {
+    int t = (int)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%02d:%02d", t / 60, t % 60);
+}
+
+static void progress(const rg_train_options *opt, bool tty, int step, int steps, int start,
+                     double loss, double tokens, double elapsed) {
+    if (opt->quiet) return;
+    int every = steps / 20 > 0 ? steps / 20 : 1;
+    if (!tty && step % every && step != steps) return;
+    double rate = elapsed > 0 ? tokens / elapsed : 0;
+    double eta = step > start ? elapsed / (step - start) * (steps - step) : 0;
+    char el[32], et[32];
+    format_duration(elapsed, el, sizeof el);
+    format_duration(eta, et, sizeof et);
+    printf("%s%s%sstep %d/%d  loss %.4f  %.1fk tok/s  %s elapsed  ETA %s%s", tty ? "\r" : "",
+           opt->label ? opt->label : "", opt->label ? "  " : "", step, steps, loss, rate / 1000, el,
+           et, tty ? "\033[K" : "\n");
+    fflush(stdout);
+}
+
+/* ---- the run ------------------------------------------------------------------------- */
+
+typedef struct run_state {
+    rg_config cfg;
+    rg_model model;
+    rg_adamw adam;
+    rg_rng rng; /* the training data stream */
+    char ckpt[RG_PATH_MAX + 32], log_path[RG_PATH_MAX + 32], results[RG_PATH_MAX + 32];
+    FILE *log;
+} run_state;
+
+static int save_checkpoint(run_state *r, rg_error *err) {
+    fflush(r->log);
+    fsync(fileno(r->log)); /* the log reaches the disk before the checkpoint that needs it */
+    return rg_checkpoint_save(r->ckpt, &r->model, &r->adam, &r->rng, err);
+}
+
+/* Fresh start or resume. Fills r and the losses done so far; returns 0 or 2. */
+static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
+    const rg_config *cfg = &r->cfg;
+    if (access(r->ckpt, F_OK) == 0) {
+        rg_config saved;
+        rg_config_defaults(&saved);
+        if (rg_checkpoint_read_config(r->ckpt, &saved, err)) return 2;
+        if (check_same_run(&saved, cfg, r->ckpt, err)) return 2;
+        if (rg_model_init(&r->model, cfg, (uint64_t)cfg->seed, err)) return 2;
+        rg_adamw_init(&r->adam, &r->model, cfg->weight_decay);
+        if (rg_checkpoint_load(r->ckpt, &r->model, &r->adam, &r->rng, err)) return 2;
+        *start = (int)r->adam.step;
+        if (*start > cfg->steps)
+            return fail(err, 2, "%s: checkpoint is at step %d, beyond steps = %d; raise steps or "
+                        "use another out_dir", r->ckpt, *start, cfg->steps);
+        if (restore_log(r->log_path, *start, loss, err)) return 2;
+        r->log = fopen(r->log_path, "a");
+    } else {
+        if (rg_model_init(&r->model, cfg, (uint64_t)cfg->seed, err)) return 2;
+        rg_adamw_init(&r->adam, &r->model, cfg->weight_decay);
+        rg_rng_seed(&r->rng, rg_train_seed(cfg->seed));
+        *start = 0;
+        r->log = fopen(r->log_path, "w");
+        if (r->log) fprintf(r->log, "step,loss,lr,grad_norm\n");
+    }
+    if (!r->log) return fail(err, 2, "%s: cannot write: %s", r->log_path, strerror(errno));
+    return 0;
+}
+
+int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summary *out, rg_error *err) {
+    static const rg_train_options no_options;
+    if (!opt) opt = &no_options;
+    memset(out, 0, sizeof *out);
+    run_state *r = calloc(1, sizeof *r);
+    r->cfg = *cfg_in;
+    rg_config *cfg = &r->cfg;
+    int rc = make_dirs(cfg->out_dir, err);
+    if (rc) return free(r), rc;
+    rg_checkpoint_path(cfg, r->ckpt, sizeof r->ckpt);
+    snprintf(r->log_path, sizeof r->log_path, "%s/train_log.csv", cfg->out_dir);
+    snprintf(r->results, sizeof r->results, "%s/results.h5", cfg->out_dir);
+
+    float *loss = calloc((size_t)cfg->steps + 1, sizeof(float));
+    int start = 0;
+    rc = start_run(r, loss, &start, err);
+    rg_ctx ctx;
+    rg_ctx_init(&ctx, cfg->threads);
+    rg_batch batch;
+    rg_batch_init(&batch);
+    bool tty = isatty(STDOUT_FILENO);
+    double t0 = now_seconds(), tokens = 0;
+    int s = start;
+    for (; rc == 0 && s < cfg->steps; s++) {
+        double lr = rg_lr_at(s, cfg->steps, cfg->warmup, cfg->lr);
+        rg_batch_make(&batch, cfg->task, cfg->n_symbols, cfg->batch_size, 1, cfg->train_len, &r->rng);
+        rg_ctx_reset(&ctx);
+        rg_tensor *logits = rg_model_forward_seq(&ctx, &r->model, batch.tokens, batch.B, batch.T);
+        rg_tensor *l = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
+        rg_model_zero_grad(&r->model);
+        rg_backward(&ctx, l);
+        if ((rc = diverged(&ctx, &r->model, s + 1, l->data[0], err))) break;
+        double norm = rg_clip_grad_norm(&r->model, cfg->grad_clip);
+        rg_adamw_step(&r->adam, &r->model, lr);
+        loss[s] = (float)l->data[0];
+        fprintf(r->log, "%d,%.9g,%.6g,%.6g\n", s + 1, (double)loss[s], lr, norm);
+        tokens += (double)batch.B * batch.T;
+        progress(opt, tty, s + 1, cfg->steps, start, loss[s], tokens, now_seconds() - t0);
+        bool last = s + 1 == cfg->steps;
+        if (((s + 1) % cfg->checkpoint_every == 0 || last || stop_signal) &&
+            (rc = save_checkpoint(r, err)))
+            break;
+        if (stop_signal) {
+            s++;
+            rc = 128 + stop_signal;
+            snprintf(err->msg, sizeof err->msg, "stopped by signal %d at step %d; checkpoint saved to %s; "
+                     "run the same command again to resume", (int)stop_signal, s, r->ckpt);
+            break;
+        }
+    }
+    if (tty && !opt->quiet && s > start) printf("\n");
+    out->steps_done = s;
+    out->wall_seconds = now_seconds() - t0;
+    if (rc == 0) {
+        rg_evaluate(&ctx, &r->model, cfg, &out->eval);
+        rg_run_result res = {cfg, loss, s, out->eval.len, out->eval.exact_match, out->eval.token_acc,
+                             out->eval.n, out->wall_seconds};
+        rc = rg_results_write_run(r->results, &res, err);
+    }
+    out->train_loss = loss;
+    if (r->log) fclose(r->log);
+    rg_batch_free(&batch);
+    rg_ctx_free(&ctx);
+    rg_adamw_free(&r->adam);
+    rg_model_free(&r->model);
+    free(r);
+    return rc;
+}
