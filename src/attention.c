@@ -60,7 +60,7 @@ void rg_positions_build(rg_ctx *ctx, const rg_model *m, rg_positions *pos, int T
     size_t n_idx = (size_t)T * Tk * sizeof(int) + 1;
     switch (c->pos) {
     case RG_POS_ALIBI: {
-        double slopes[256];
+        double *slopes = rg_arena_alloc(&ctx->arena, (size_t)H * sizeof(double));
         rg_alibi_slopes(H, slopes);
         pos->alibi = rg_new3(ctx, H, T, Tk);
         for (int h = 0; h < H; h++)

@@ -171,7 +171,7 @@ rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int 
                p0 + n - 1, c->max_positions);
     bool was = rg_set_no_grad(ctx, true);
     build_tables(ctx, m, kv);
-    double slopes[256];
+    double *slopes = rg_arena_alloc(&ctx->arena, (size_t)H * sizeof(double));
     if (c->pos == RG_POS_ALIBI) rg_alibi_slopes(H, slopes);
 
     rg_tensor *h = rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * n), 3, (int[]){B, n, d});

@@ -16,7 +16,8 @@
  * roundoff of `real` (2^-53 or 2^-24), S = sum_j |out_j r_j| the size of the
  * summed terms, h the step. In float64 that resolution is ~1e-11 S and only
  * matters for exactly-zero gradients; in float32 it is ~1e-3 S.
- * Bound: 1e-6 in the float64 build; GC_TOL_F32 (documented there) in float32.
+ * Bounds: 1e-6 in the float64 build (ops and whole models); in float32,
+ * GC_TOL for single ops and GC_TOL_MODEL for whole models (see below).
  */
 #ifndef RELGRAD_TESTS_GRADCHECK_H
 #define RELGRAD_TESTS_GRADCHECK_H

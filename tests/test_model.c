@@ -1,6 +1,7 @@
 /* test_model.c: the model and its positional schemes.
- *   - float64 gradient checks of the whole model, per scheme, memory off/on
- *     (every parameter, including each scheme's own);
+ *   - gradient checks of the whole model, per scheme, memory off/on (every
+ *     parameter, including each scheme's own): bound 1e-6 in the float64
+ *     build, GC_TOL_MODEL in float32;
  *   - ALiBi slopes and T5 buckets against the papers' rules;
  *   - relative schemes ignore a common shift of positions, absolute ones not;
  *   - causality; segment recurrence equals one pass; KV-cache decoding

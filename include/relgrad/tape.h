@@ -48,7 +48,9 @@ static inline bool rg_wants_grad(const rg_node *node, int i) {
     return node->in[i] && node->in[i]->requires_grad;
 }
 
-/* Backpropagate from a scalar (size-1) tensor. */
+/* Backpropagate from a scalar (size-1) tensor. Call it once per step (per
+ * rg_ctx_reset): activation gradients persist on the tape, so a second call
+ * would add them again. */
 void rg_backward(rg_ctx *ctx, rg_tensor *loss);
 /* Backpropagate from any tensor, seeding its gradient with `seed` (same size):
  * a vector-Jacobian product. Gradient checks use it. */
