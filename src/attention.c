@@ -101,13 +101,17 @@ void rg_positions_build(rg_ctx *ctx, const rg_model *m, rg_positions *pos, int T
 }
 
 /* ---- the schemes' scores -------------------------------------------------------------
- * Each returns S [B,H,T,Tk] before the softmax. q [B,H,T,dh], k [B,H,Tk,dh]. */
+ * Every scheme's scores have the form S = scale * q' k^T + E: a content term
+ * (q' is q, rotated for rope, plus u for xl) and extra scores E (none for
+ * none/sinusoidal/learned/rope). scheme_scores returns q', scale and E; the
+ * attention then runs fused (rg_attention_core) or, as the tested reference,
+ * from the separate ops. q [B,H,T,dh], k [B,H,Tk,dh]. */
 
-/* Content score c(i,j) = q_i . k_j / sqrt(dh): none, sinusoidal, learned,
- * rope (after rotation), and the first term of alibi and t5. */
-static rg_tensor *content_scores(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, int dh) {
-    return rg_scale(ctx, rg_matmul(ctx, q, k, false, true), (real)(1 / sqrt((double)dh)));
-}
+typedef struct {
+    rg_tensor *q;  /* query used in the content term  */
+    real scale;    /* of the content term             */
+    rg_tensor *E;  /* extra scores [B or 1,H,T,Tk], or NULL */
+} scores;
 
 /* A [rows, d] table projected by W [d, d] and split into heads: [1,H,rows,dh]. */
 static rg_tensor *project_heads(rg_ctx *ctx, rg_tensor *table, rg_tensor *W, int H, int dh) {
@@ -116,17 +120,21 @@ static rg_tensor *project_heads(rg_ctx *ctx, rg_tensor *table, rg_tensor *W, int
     return rg_split_heads(ctx, p, 0, H, dh); /* (1,H,rows,dh) */
 }
 
+/* [H,T,Tk] -> [1,H,T,Tk]: a per-head bias shared by the batch. */
+static rg_tensor *shared_bias(rg_ctx *ctx, rg_tensor *bias) {
+    return rg_reshape(ctx, bias, 4, (int[]){1, bias->shape[0], bias->shape[1], bias->shape[2]});
+}
+
 /* Transformer-XL (Dai et al. 2019):
  *   S[i,j] = ((q_i + u) . k_j + (q_i + v) . r(i-j)) / sqrt(dh),  r(n) = e(n) Wr^T.
  * The position term is computed for every (i, distance n) as one matmul,
  * then each (i, j) picks its column n = i - j (rel_gather). */
-static rg_tensor *xl_scores(rg_ctx *ctx, const rg_positions *pos, rg_layer *L, rg_tensor *q,
-                            rg_tensor *k, int H, int dh) {
-    rg_tensor *R = project_heads(ctx, pos->xl_e, L->r_w, H, dh);               /* (1,H,Tk,dh) */
-    rg_tensor *ac = rg_matmul(ctx, rg_add_head_bias(ctx, q, L->r_u), k, false, true); /* (B,H,T,Tk) */
+static scores xl_scores(rg_ctx *ctx, const rg_positions *pos, rg_layer *L, rg_tensor *q, int H, int dh) {
+    real scale = (real)(1 / sqrt((double)dh));
+    rg_tensor *R = project_heads(ctx, pos->xl_e, L->r_w, H, dh);                      /* (1,H,Tk,dh) */
     rg_tensor *bd = rg_matmul(ctx, rg_add_head_bias(ctx, q, L->r_v), R, false, true); /* (B,H,T,n) */
-    bd = rg_rel_gather(ctx, bd, pos->dist, pos->T, pos->Tk, false);
-    return rg_scale(ctx, rg_add(ctx, ac, bd), (real)(1 / sqrt((double)dh)));
+    bd = rg_rel_gather(ctx, bd, pos->dist, pos->T, pos->Tk, false);                   /* (B,H,T,Tk) */
+    return (scores){rg_add_head_bias(ctx, q, L->r_u), scale, rg_scale(ctx, bd, scale)};
 }
 
 /* DeBERTa (He et al. 2021, eq. 4), disentangled attention:
@@ -134,17 +142,46 @@ static rg_tensor *xl_scores(rg_ctx *ctx, const rg_positions *pos, rg_layer *L, r
  * with Kr = rel_emb Wpk^T, Qr = rel_emb Wpq^T. c2p: all (i, r) products then
  * pick r = rel(i,j); p2c: all (j, r) products then pick r = rel(j,i) from
  * row j (a transposed gather). */
-static rg_tensor *deberta_scores(rg_ctx *ctx, rg_model *m, const rg_positions *pos, rg_layer *L,
-                                 rg_tensor *q, rg_tensor *k, int H, int dh) {
+static scores deberta_scores(rg_ctx *ctx, rg_model *m, const rg_positions *pos, rg_layer *L,
+                             rg_tensor *q, rg_tensor *k, int H, int dh) {
+    real scale = (real)(1 / sqrt(3.0 * dh));
     rg_tensor *Kr = project_heads(ctx, m->rel_emb, L->pos_k, H, dh); /* (1,H,2K,dh) */
     rg_tensor *Qr = project_heads(ctx, m->rel_emb, L->pos_q, H, dh);
-    rg_tensor *c2c = rg_matmul(ctx, q, k, false, true); /* (B,H,T,Tk) */
     rg_tensor *c2p = rg_rel_gather(ctx, rg_matmul(ctx, q, Kr, false, true), pos->c2p, pos->T,
                                    pos->Tk, false);
     rg_tensor *p2c = rg_rel_gather(ctx, rg_matmul(ctx, k, Qr, false, true), pos->p2c, pos->T,
                                    pos->Tk, true);
-    rg_tensor *S = rg_add(ctx, rg_add(ctx, c2c, c2p), p2c);
-    return rg_scale(ctx, S, (real)(1 / sqrt(3.0 * dh)));
+    return (scores){q, scale, rg_scale(ctx, rg_add(ctx, c2p, p2c), scale)};
+}
+
+static scores scheme_scores(rg_ctx *ctx, rg_model *m, rg_layer *L, const rg_positions *pos,
+                            rg_tensor *q, rg_tensor *k, int H, int dh) {
+    const rg_config *c = &m->cfg;
+    real scale = (real)(1 / sqrt((double)dh));
+    switch (c->pos) {
+    case RG_POS_ALIBI: /* content minus slope times distance */
+        return (scores){q, scale, shared_bias(ctx, pos->alibi)};
+    case RG_POS_T5: /* content plus a learned bias per (distance bucket, head) */
+        return (scores){q, scale, shared_bias(ctx, rg_bucket_bias(ctx, m->t5_bias, pos->t5_bucket, pos->T, pos->Tk))};
+    case RG_POS_XL:
+        return xl_scores(ctx, pos, L, q, H, dh);
+    case RG_POS_DEBERTA:
+        return deberta_scores(ctx, m, pos, L, q, k, H, dh);
+    default: /* none, sinusoidal, learned: position entered with the embeddings;
+                rope: q and k were rotated before */
+        return (scores){q, scale, NULL};
+    }
+}
+
+/* The reference path: the same attention from separate ops. */
+static rg_tensor *attention_unfused(rg_ctx *ctx, scores sc, rg_tensor *k, rg_tensor *v, int diag) {
+    rg_tensor *S = rg_scale(ctx, rg_matmul(ctx, sc.q, k, false, true), sc.scale); /* (B,H,T,Tk) */
+    if (sc.E && sc.E->shape[0] == 1 && S->shape[0] > 1)
+        S = rg_add_bcast(ctx, S, rg_reshape(ctx, sc.E, 3, sc.E->shape + 1));
+    else if (sc.E)
+        S = rg_add(ctx, S, rg_reshape(ctx, sc.E, 4, S->shape));
+    rg_tensor *P = rg_softmax_causal(ctx, S, diag);
+    return rg_matmul(ctx, P, v, false, false); /* (B,H,T,dh) */
 }
 
 /* ---- attention ---------------------------------------------------------------------------- */
@@ -152,37 +189,18 @@ static rg_tensor *deberta_scores(rg_ctx *ctx, rg_model *m, const rg_positions *p
 rg_tensor *rg_attention(rg_ctx *ctx, rg_model *m, rg_layer *L, const rg_positions *pos, rg_tensor *a) {
     const rg_config *c = &m->cfg;
     int d = c->d_model, H = c->n_heads, dh = m->dh, M = pos->M, Tk = pos->Tk;
-    rg_tensor *qkv = rg_linear(ctx, a, L->qkv_w, L->qkv_b);                   /* (B,Tk,3d) */
-    rg_tensor *q_rows = M > 0 ? rg_slice_time(ctx, qkv, M, Tk) : qkv;         /* (B,T,3d)  */
-    rg_tensor *q = rg_split_heads(ctx, q_rows, 0, H, dh);                      /* (B,H,T,dh) */
-    rg_tensor *k = rg_split_heads(ctx, qkv, d, H, dh);                         /* (B,H,Tk,dh) */
-    rg_tensor *v = rg_split_heads(ctx, qkv, 2 * d, H, dh);                     /* (B,H,Tk,dh) */
-
-    rg_tensor *S; /* (B,H,T,Tk) */
-    switch (c->pos) {
-    case RG_POS_ROPE: /* rotate q and k by their absolute positions, then content */
+    rg_tensor *qkv = rg_linear(ctx, a, L->qkv_w, L->qkv_b);           /* (B,Tk,3d) */
+    rg_tensor *q_rows = M > 0 ? rg_slice_time(ctx, qkv, M, Tk) : qkv; /* (B,T,3d)  */
+    rg_tensor *q = rg_split_heads(ctx, q_rows, 0, H, dh);              /* (B,H,T,dh) */
+    rg_tensor *k = rg_split_heads(ctx, qkv, d, H, dh);                 /* (B,H,Tk,dh) */
+    rg_tensor *v = rg_split_heads(ctx, qkv, 2 * d, H, dh);             /* (B,H,Tk,dh) */
+    if (c->pos == RG_POS_ROPE) { /* rotate q and k by their absolute positions */
         q = rg_rope(ctx, q, pos->offset, (real)c->rope_base, (real)c->rope_scale);
         k = rg_rope(ctx, k, pos->offset - M, (real)c->rope_base, (real)c->rope_scale);
-        S = content_scores(ctx, q, k, dh);
-        break;
-    case RG_POS_ALIBI: /* content minus slope times distance */
-        S = rg_add_bcast(ctx, content_scores(ctx, q, k, dh), pos->alibi);
-        break;
-    case RG_POS_T5: /* content plus a learned bias per (distance bucket, head) */
-        S = rg_add_bcast(ctx, content_scores(ctx, q, k, dh),
-                         rg_bucket_bias(ctx, m->t5_bias, pos->t5_bucket, pos->T, Tk));
-        break;
-    case RG_POS_XL:
-        S = xl_scores(ctx, pos, L, q, k, H, dh);
-        break;
-    case RG_POS_DEBERTA:
-        S = deberta_scores(ctx, m, pos, L, q, k, H, dh);
-        break;
-    default: /* none, sinusoidal, learned: position entered with the embeddings */
-        S = content_scores(ctx, q, k, dh);
-        break;
     }
-    rg_tensor *P = rg_softmax_causal(ctx, S, M);                 /* key j visible when j <= i + M */
-    rg_tensor *o = rg_merge_heads(ctx, rg_matmul(ctx, P, v, false, false)); /* (B,T,d) */
-    return rg_linear(ctx, o, L->proj_w, L->proj_b);
+    scores sc = scheme_scores(ctx, m, L, pos, q, k, H, dh);
+    /* key j is visible from query i when j <= i + M */
+    rg_tensor *o = m->unfused_attention ? attention_unfused(ctx, sc, k, v, M)
+                                        : rg_attention_core(ctx, sc.q, k, v, sc.E, sc.scale, M);
+    return rg_linear(ctx, rg_merge_heads(ctx, o), L->proj_w, L->proj_b); /* (B,T,d) */
 }

@@ -5,6 +5,9 @@
 #include "relgrad/ops.h"
 
 #include <blis.h>
+/* type-generic math: exp, erf, sqrt, log on float call expf, erff, ... in
+ * the float32 build instead of converting to double */
+#include <tgmath.h>
 
 /* C = beta C + alpha op(A) op(B), with C [m,n], op(A) [m,k], op(B) [k,n], each
  * matrix given by its row and column strides (so a transpose is just swapped

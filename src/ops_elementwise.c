@@ -134,24 +134,29 @@ rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u) {
  * y = x Phi(x) with Phi(x) = 0.5 (1 + erf(x / sqrt 2)) the normal CDF, so
  * dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi). */
 
+/* node->saved: Phi(x) from the forward pass, so the backward needs no erf. */
 static void gelu_backward(rg_ctx *ctx, rg_node *node) {
-    const real *x = node->in[0]->data, *dy = node->out->grad;
+    const real *x = node->in[0]->data, *cdf = node->saved, *dy = node->out->grad;
     real *g = rg_grad(ctx, node->in[0]);
     long n = node->out->size;
+    const real inv_sqrt_2pi = (real)(0.5 * M_2_SQRTPI * M_SQRT1_2);
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (long j = 0; j < n; j++) {
-        real cdf = (real)0.5 * (1 + erf(x[j] * (real)M_SQRT1_2));
-        real pdf = exp((real)-0.5 * x[j] * x[j]) * (real)(0.5 * M_2_SQRTPI * M_SQRT1_2);
-        g[j] += dy[j] * (cdf + x[j] * pdf);
+        real pdf = exp((real)-0.5 * x[j] * x[j]) * inv_sqrt_2pi;
+        g[j] += dy[j] * (cdf[j] + x[j] * pdf);
     }
 }
 
 rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
     rg_tensor *y = rg_like(ctx, x);
     long n = y->size;
+    bool record = rg_needs_grad(ctx, &x, 1);
+    real *cdf = rg_arena_alloc(&ctx->arena, (size_t)n * sizeof(real));
 #pragma omp parallel for schedule(static) if (n > 32768)
-    for (long j = 0; j < n; j++)
-        y->data[j] = x->data[j] * (real)0.5 * (1 + erf(x->data[j] * (real)M_SQRT1_2));
-    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "gelu", gelu_backward, y, &x, 1);
+    for (long j = 0; j < n; j++) {
+        cdf[j] = (real)0.5 * (1 + erf(x->data[j] * (real)M_SQRT1_2));
+        y->data[j] = x->data[j] * cdf[j];
+    }
+    if (record) rg_record(ctx, "gelu", gelu_backward, y, &x, 1)->saved = cdf;
     return y;
 }

@@ -123,7 +123,7 @@ static void bucket_bias_backward(rg_ctx *ctx, rg_node *node) {
 rg_tensor *rg_bucket_bias(rg_ctx *ctx, rg_tensor *table, const int *bucket, int Tq, int Tk) {
     if (table->ndim != 2) rg_die_shapes("bucket_bias", "table must be [buckets, H]", table, NULL);
     int nb = table->shape[0], H = table->shape[1];
-    rg_tensor *y = rg_new3(ctx, H, Tq, Tk);
+    rg_tensor *y = rg_empty(ctx, 3, (int[]){H, Tq, Tk});
     for (long n = 0; n < (long)Tq * Tk; n++) {
         if (bucket[n] >= nb) rg_die("bucket_bias: bucket %d at %ld, table has %d", bucket[n], n, nb);
         for (int h = 0; h < H; h++)

@@ -26,7 +26,7 @@ static void embedding_backward(rg_ctx *ctx, rg_node *node) {
 rg_tensor *rg_embedding(rg_ctx *ctx, rg_tensor *table, const int *idx, int n) {
     if (table->ndim != 2) rg_die_shapes("embedding", "table must be [V, C]", table, NULL);
     int V = table->shape[0], C = table->shape[1];
-    rg_tensor *y = rg_new2(ctx, n, C);
+    rg_tensor *y = rg_empty(ctx, 2, (int[]){n, C});
     for (int r = 0; r < n; r++) {
         if (idx[r] < 0 || idx[r] >= V)
             rg_die("embedding: index %d at position %d is outside the table's %d rows", idx[r], r, V);
@@ -97,7 +97,7 @@ rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
                col0 + H * D - 1, H, D, x->shape[0], x->ndim > 1 ? x->shape[1] : 0,
                x->ndim > 2 ? x->shape[2] : 0);
     int B = x->shape[0], T = x->shape[1], C = x->shape[2];
-    rg_tensor *y = rg_new4(ctx, B, H, T, D);
+    rg_tensor *y = rg_empty(ctx, 4, (int[]){B, H, T, D});
     heads_copy(x->data, y->data, B, T, H, D, C, col0, true, false);
     if (rg_needs_grad(ctx, &x, 1)) {
         rg_node *node = rg_record(ctx, "split_heads", split_heads_backward, y, &x, 1);
@@ -115,7 +115,7 @@ static void merge_heads_backward(rg_ctx *ctx, rg_node *node) {
 rg_tensor *rg_merge_heads(rg_ctx *ctx, rg_tensor *x) {
     if (x->ndim != 4) rg_die_shapes("merge_heads", "need x [B,H,T,D]", x, NULL);
     int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
-    rg_tensor *y = rg_new3(ctx, B, T, H * D);
+    rg_tensor *y = rg_empty(ctx, 3, (int[]){B, T, H * D});
     heads_copy(y->data, x->data, B, T, H, D, H * D, 0, false, false);
     if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "merge_heads", merge_heads_backward, y, &x, 1);
     return y;

@@ -289,3 +289,27 @@ Test(gradcheck, bucket_bias) {
     rg_tensor *x[1] = {T(NB, 3)};
     run("bucket_bias", f_bucket, &a, x, 1);
 }
+
+/* ---- fused attention ------------------------------------------------------------------ */
+
+typedef struct { real scale; int diag; } attn_arg;
+static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
+    attn_arg *p = a;
+    return rg_attention_core(c, x[0], x[1], x[2], x[3], p->scale, p->diag);
+}
+Test(gradcheck, attention_core) {
+    rg_rng rng = rng_for("attention_core");
+    /* T = 35 crosses the kernel's 32-query block; diag 3 = memory of 3 keys */
+    struct { int B, H, T, Tk, D, diag, e_batch; } cases[] = {
+        {2, 3, 5, 5, 4, 0, 0}, {2, 2, 4, 7, 3, 3, 1}, {2, 2, 4, 7, 3, 3, 2}, {1, 1, 35, 35, 2, 0, 1},
+        {1, 1, 1, 1, 1, 0, 0},
+    };
+    for (int s = 0; s < 5; s++) {
+        int B = cases[s].B, H = cases[s].H, T = cases[s].T, Tk = cases[s].Tk, D = cases[s].D;
+        attn_arg a = {(real)0.7, cases[s].diag};
+        rg_tensor *x[4] = {T(B, H, T, D), T(B, H, Tk, D), T(B, H, Tk, D),
+                           cases[s].e_batch ? T(cases[s].e_batch == 1 ? 1 : B, H, T, Tk) : NULL};
+        run("attention_core", f_attention, &a, x, cases[s].e_batch ? 4 : 3);
+        if (!cases[s].e_batch) gc_tensor_free(x[3]);
+    }
+}

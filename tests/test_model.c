@@ -289,3 +289,46 @@ Test(model_props, kv_cache_decoding) {
     for (int s = 0; s < COUNT(ALL); s++) check_decode(ALL[s], 0);
     for (int s = 0; s < COUNT(RELATIVE); s++) check_decode(RELATIVE[s], 3);
 }
+
+/* The fused attention kernel against the same attention built from separate
+ * ops: logits and every parameter gradient, every scheme, memory off and on. */
+static void fused_vs_unfused(rg_pos pos, int mem_len) {
+    enum { B = 2, T = 37 }; /* more than one 32-query block */
+    rg_model m;
+    make_model(&m, pos, mem_len, 15);
+    int tok[B * T];
+    random_tokens(tok, B * T, m.V, 9);
+    real *logits[2], *grads[2];
+    for (int unfused = 0; unfused < 2; unfused++) {
+        m.unfused_attention = unfused;
+        rg_ctx ctx;
+        rg_ctx_init(&ctx, 2);
+        rg_tensor *y = rg_model_forward_seq(&ctx, &m, tok, B, T);
+        int targets[B * T];
+        real mask[B * T];
+        for (int i = 0; i < B * T; i++) targets[i] = tok[(i + 1) % (B * T)], mask[i] = i % 3 != 0;
+        rg_model_zero_grad(&m);
+        rg_backward(&ctx, rg_model_loss(&ctx, y, targets, mask));
+        logits[unfused] = malloc((size_t)y->size * sizeof(real));
+        memcpy(logits[unfused], y->data, (size_t)y->size * sizeof(real));
+        grads[unfused] = malloc((size_t)m.n_values * sizeof(real));
+        memcpy(grads[unfused], m.grads, (size_t)m.n_values * sizeof(real));
+        rg_ctx_free(&ctx);
+    }
+    real dl = max_abs_diff(logits[0], logits[1], (long)B * T * m.V);
+    cr_expect(dl < EQ_TOL, "%s mem %d: fused logits differ by %.3g", rg_pos_name(pos), mem_len, dl);
+    for (int i = 0; i < m.n_params; i++) {
+        rg_param *p = &m.params[i];
+        real scale = 0, diff = max_abs_diff(grads[0] + p->offset, grads[1] + p->offset, p->t.size);
+        for (long j = 0; j < p->t.size; j++) scale = fmax(scale, fabs(grads[1][p->offset + j]));
+        cr_expect(diff <= EQ_TOL * fmax(scale, 1e-3), "%s mem %d: gradient of %s differs by %.3g (max %.3g)",
+                  rg_pos_name(pos), mem_len, p->name, diff, scale);
+    }
+    for (int i = 0; i < 2; i++) free(logits[i]), free(grads[i]);
+    rg_model_free(&m);
+}
+
+Test(model_props, fused_attention_matches_unfused) {
+    for (int s = 0; s < COUNT(ALL); s++) fused_vs_unfused(ALL[s], 0);
+    for (int s = 0; s < COUNT(RELATIVE); s++) fused_vs_unfused(RELATIVE[s], 4);
+}

@@ -41,6 +41,8 @@ typedef struct rg_model {
     rg_tensor *t5_bias;  /* t5: [t5_buckets, H]                    */
     rg_tensor *rel_emb;  /* deberta: [2K, d]                       */
     rg_layer *layers;
+    bool unfused_attention; /* build attention from the separate ops (the
+                               reference the fused kernel is tested against) */
 } rg_model;
 
 /* Build the parameter list for cfg and initialise: normal(0, init_std) for

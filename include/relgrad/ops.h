@@ -74,6 +74,16 @@ rg_tensor *rg_concat_time(rg_ctx *ctx, rg_tensor *a, rg_tensor *b);
 /* Along dim 1: x [B,T,...] -> [B, t1 - t0, ...]. */
 rg_tensor *rg_slice_time(rg_ctx *ctx, rg_tensor *x, int t0, int t1);
 
+/* ---- fused attention (src/ops_attention.c) ------------------------------ */
+
+/* Per (batch, head): O = softmax_causal(scale * q k^T + E, diag) v, with
+ * q [B,H,T,D], k and v [B,H,Tk,D], E NULL or extra scores [B or 1,H,T,Tk]
+ * (added unscaled; [1,...] is shared by the batch). -> O [B,H,T,D]. The
+ * same result as the unfused ops, without their intermediates, skipping
+ * the work the causal mask hides. */
+rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, rg_tensor *E,
+                             real scale, int diag);
+
 /* ---- positional pieces (src/ops_position.c) ----------------------------- */
 
 /* RoPE: rotate pairs (2m, 2m+1) of each head of x [B,H,T,D] by the angle
