@@ -213,6 +213,20 @@ typedef struct run_state {
     FILE *log;
 } run_state;
 
+/* A look at accuracy during training: the training length only, at most
+ * 100 examples (the full evaluation runs at the end). */
+static void progress_eval(rg_ctx *ctx, run_state *r, const rg_train_options *opt, bool tty, int step) {
+    rg_config c = r->cfg;
+    c.n_eval_lens = 1, c.eval_lens[0] = c.train_len;
+    c.eval_n = c.eval_n < 100 ? c.eval_n : 100;
+    rg_eval_result res;
+    rg_evaluate(ctx, &r->model, &c, &res);
+    printf("%s%s%seval at step %d: length %d exact match %.3f token accuracy %.3f%s\n", tty ? "\r" : "",
+           opt->label ? opt->label : "", opt->label ? "  " : "", step, c.train_len,
+           res.exact_match[0], res.token_acc[0], tty ? "\033[K" : "");
+    fflush(stdout);
+}
+
 static int save_checkpoint(run_state *r, rg_error *err) {
     fflush(r->log);
     fsync(fileno(r->log)); /* the log reaches the disk before the checkpoint that needs it */
@@ -287,9 +301,16 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
         tokens += (double)batch.B * batch.T;
         progress(opt, tty, s + 1, cfg->steps, start, loss[s], tokens, now_seconds() - t0);
         bool last = s + 1 == cfg->steps;
-        if (((s + 1) % cfg->checkpoint_every == 0 || last || stop_signal) &&
+        bool pause = opt->stop_after > 0 && s + 1 - start >= opt->stop_after && !last;
+        if (((s + 1) % cfg->checkpoint_every == 0 || last || stop_signal || pause) &&
             (rc = save_checkpoint(r, err)))
             break;
+        if (pause) {
+            s++;
+            break;
+        }
+        if (!last && !opt->quiet && (s + 1) % cfg->eval_every == 0)
+            progress_eval(&ctx, r, opt, tty, s + 1);
         if (stop_signal) {
             s++;
             rc = 128 + stop_signal;
@@ -299,10 +320,11 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
         }
     }
     if (tty && !opt->quiet && s > start) printf("\n");
+    if (out->wall_seconds == 0) out->wall_seconds = now_seconds() - t0;
     out->steps_done = s;
-    out->wall_seconds = now_seconds() - t0;
-    if (rc == 0) {
+    if (rc == 0 && s == cfg->steps) {
         rg_evaluate(&ctx, &r->model, cfg, &out->eval);
+        out->wall_seconds = now_seconds() - t0;
         rg_run_result res = {cfg, loss, s, out->eval.len, out->eval.exact_match, out->eval.token_acc,
                              out->eval.n, out->wall_seconds};
         rc = rg_results_write_run(r->results, &res, err);

@@ -57,4 +57,21 @@ typedef struct rg_run_result {
  * finished run. */
 int rg_results_write_run(const char *path, const rg_run_result *run, rg_error *err);
 
+/* Reading one run back (tests and tools): the group's config (on top of the
+ * defaults), curves and wall time. The arrays are malloc'd; free them with
+ * rg_run_data_free. 0, or 2 with err (e.g. no such run in the file). */
+typedef struct rg_run_data {
+    rg_config cfg;
+    float *train_loss;
+    int n_steps;
+    int *eval_len;
+    double *exact_match, *token_acc;
+    int n_eval;
+    double wall_seconds;
+} rg_run_data;
+
+int rg_results_read_run(const char *path, const char *task, const char *pos, int seed,
+                        rg_run_data *out, rg_error *err);
+void rg_run_data_free(rg_run_data *r);
+
 #endif

@@ -1,0 +1,84 @@
+/* test_train.c: the optimizer, the schedule and clipping (whole training
+ * runs are in test_runs.c). */
+#include "relgrad/train.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A one-parameter-tensor model is enough for the optimizer: build a real
+ * model and look at its first values. */
+static void tiny_model(rg_model *m) {
+    rg_config c;
+    rg_config_defaults(&c);
+    c.d_model = 8, c.n_heads = 2, c.n_layers = 1, c.d_ff = 8, c.pos = RG_POS_NONE;
+    c.train_len = 4, c.n_eval_lens = 1, c.eval_lens[0] = 4;
+    rg_error err;
+    cr_assert_eq(rg_model_init(m, &c, 1, &err), 0, "%s", err.msg);
+}
+
+/* AdamW, worked by hand for one value w = 0.5 with gradient g = 0.2,
+ * lr 0.1, beta1 0.9, beta2 0.95, eps 1e-8, weight decay 0.1:
+ *   step 1: m = 0.02, v = 0.002; mhat = 0.2, vhat = 0.04, sqrt = 0.2
+ *           decayed w = 0.5 - 0.1*0.1*0.5 = 0.495; w = 0.495 - 0.1*(0.2/0.2) = 0.395
+ *   step 2 (g = -0.1): m = 0.018 - 0.01 = 0.008, v = 0.0019 + 0.0005 = 0.0024
+ *           mhat = 0.008/0.19 = 0.0421053, vhat = 0.0024/0.0975 = 0.0246154
+ *           w = 0.395 - 0.1*0.1*0.395 - 0.1*0.0421053/0.1568929 = 0.3642131
+ * A value without decay (a LayerNorm gain, 1.0 with g = 0.2) moves by the
+ * Adam step alone: 1 - 0.1 = 0.9. */
+Test(train, adamw_hand_computed) {
+    rg_model m;
+    tiny_model(&m);
+    rg_param *w = rg_model_param(&m, "blocks.0.attn.qkv.weight"), *g = rg_model_param(&m, "ln_f.weight");
+    cr_assert(w && g && w->decay && !g->decay);
+    rg_adamw opt;
+    rg_adamw_init(&opt, &m, 0.1);
+    rg_model_zero_grad(&m);
+    w->t.data[0] = (real)0.5, w->t.grad[0] = (real)0.2;
+    g->t.data[0] = 1, g->t.grad[0] = (real)0.2;
+    rg_adamw_step(&opt, &m, 0.1);
+    cr_expect(fabs(w->t.data[0] - 0.395) < 1e-6, "step 1: w = %.9f, want 0.395", (double)w->t.data[0]);
+    cr_expect(fabs(g->t.data[0] - 0.9) < 1e-6, "step 1: gain = %.9f, want 0.9", (double)g->t.data[0]);
+    w->t.grad[0] = (real)-0.1;
+    rg_adamw_step(&opt, &m, 0.1);
+    double m2 = 0.008 / 0.19, v2 = 0.0024 / 0.0975;
+    double want = 0.395 - 0.1 * 0.1 * 0.395 - 0.1 * m2 / (sqrt(v2) + 1e-8);
+    cr_expect(fabs(w->t.data[0] - want) < 1e-6, "step 2: w = %.9f, want %.9f", (double)w->t.data[0], want);
+    cr_expect(fabs(want - 0.3642131) < 1e-6, "hand value %.9f", want);
+    cr_expect_eq(opt.step, 2);
+    rg_adamw_free(&opt);
+    rg_model_free(&m);
+}
+
+Test(train, schedule) {
+    /* linear warmup to lr at step warmup-1, cosine to 0 at `steps` */
+    cr_expect(fabs(rg_lr_at(0, 100, 10, 1.0) - 0.1) < 1e-12);
+    cr_expect(fabs(rg_lr_at(9, 100, 10, 1.0) - 1.0) < 1e-12);
+    cr_expect(fabs(rg_lr_at(10, 100, 10, 1.0) - 1.0) < 1e-12);
+    cr_expect(fabs(rg_lr_at(55, 100, 10, 1.0) - 0.5) < 1e-12); /* half way through the cosine */
+    cr_expect(rg_lr_at(99, 100, 10, 1.0) < 0.001);
+    cr_expect(fabs(rg_lr_at(5, 100, 0, 2.0) - 2.0 * 0.5 * (1 + cos(M_PI * 0.05))) < 1e-12);
+    for (int s = 10; s < 99; s++) cr_expect(rg_lr_at(s + 1, 100, 10, 1.0) <= rg_lr_at(s, 100, 10, 1.0));
+}
+
+Test(train, clip_grad_norm) {
+    rg_model m;
+    tiny_model(&m);
+    double want = 0;
+    for (long i = 0; i < m.n_values; i++) {
+        m.grads[i] = (real)(i % 2 ? 3 : -4);
+        want += (double)m.grads[i] * m.grads[i];
+    }
+    want = sqrt(want);
+    double norm = rg_clip_grad_norm(&m, 1.0);
+    cr_expect(fabs(norm - want) < 1e-5 * want, "norm %.6f, want %.6f", norm, want);
+    double after = 0;
+    for (long i = 0; i < m.n_values; i++) after += (double)m.grads[i] * m.grads[i];
+    cr_expect(fabs(sqrt(after) - 1.0) < 1e-4, "norm after clipping %.6f", sqrt(after));
+    double again = rg_clip_grad_norm(&m, 10.0); /* below the bound: unchanged */
+    cr_expect(fabs(again - sqrt(after)) < 1e-6);
+    rg_model_free(&m);
+}
