@@ -17,34 +17,41 @@
  * the gradient by -a:
  *   dx0 = dy0 cos a + dy1 sin a,   dx1 = -dy0 sin a + dy1 cos a   (dx = R(a)^T dy) */
 
-static void rope_apply(const real *x, real *y, const rg_tensor *shape_of, int pos0, real base,
-                       real scale, int sign, bool accumulate) {
+static void rope_apply(rg_ctx *ctx, const real *x, real *y, const rg_tensor *shape_of, int pos0,
+                       real base, real scale, int sign, bool accumulate) {
     int B = shape_of->shape[0], H = shape_of->shape[1], T = shape_of->shape[2];
-    int D = shape_of->shape[3];
-#pragma omp parallel for schedule(static) if ((long)B * H * T * D > 32768)
-    for (int t = 0; t < T; t++) {
-        for (int m = 0; m < D / 2; m++) {
+    int D = shape_of->shape[3], half = D / 2;
+    /* cos and sin of every (t, m), computed once in double */
+    real *cs = rg_arena_alloc(&ctx->arena, (size_t)(2 * T * half + 1) * sizeof(real));
+    for (int t = 0; t < T; t++)
+        for (int m = 0; m < half; m++) {
             double angle = (double)(pos0 + t) * pow((double)base, -2.0 * m / D) / scale;
-            real c = (real)cos(angle), s = (real)(sign * sin(angle));
-            for (long bh = 0; bh < (long)B * H; bh++) {
-                long o = (bh * T + t) * D + 2 * m;
-                real y0 = x[o] * c - x[o + 1] * s, y1 = x[o] * s + x[o + 1] * c;
-                if (accumulate) y[o] += y0, y[o + 1] += y1;
-                else y[o] = y0, y[o + 1] = y1;
+            cs[2 * (t * half + m)] = (real)cos(angle);
+            cs[2 * (t * half + m) + 1] = (real)(sign * sin(angle));
+        }
+#pragma omp parallel for schedule(static) if ((long)B * H * T * D > 32768)
+    for (long bh = 0; bh < (long)B * H; bh++)
+        for (int t = 0; t < T; t++) {
+            const real *xr = x + (bh * T + t) * D, *c = cs + 2L * t * half;
+            real *yr = y + (bh * T + t) * D;
+            for (int m = 0; m < half; m++) {
+                real co = c[2 * m], si = c[2 * m + 1];
+                real y0 = xr[2 * m] * co - xr[2 * m + 1] * si, y1 = xr[2 * m] * si + xr[2 * m + 1] * co;
+                if (accumulate) yr[2 * m] += y0, yr[2 * m + 1] += y1;
+                else yr[2 * m] = y0, yr[2 * m + 1] = y1;
             }
         }
-    }
 }
 
 static void rope_backward(rg_ctx *ctx, rg_node *node) {
-    rope_apply(node->out->grad, rg_grad(ctx, node->in[0]), node->out, node->iarg[0],
+    rope_apply(ctx, node->out->grad, rg_grad(ctx, node->in[0]), node->out, node->iarg[0],
                node->rarg[0], node->rarg[1], -1, true);
 }
 
 rg_tensor *rg_rope(rg_ctx *ctx, rg_tensor *x, int pos0, real base, real scale) {
     if (x->ndim != 4 || x->shape[3] % 2) rg_die_shapes("rope", "need x [B,H,T,D], D even", x, NULL);
     rg_tensor *y = rg_like(ctx, x);
-    rope_apply(x->data, y->data, x, pos0, base, scale, 1, false);
+    rope_apply(ctx, x->data, y->data, x, pos0, base, scale, 1, false);
     if (rg_needs_grad(ctx, &x, 1)) {
         rg_node *node = rg_record(ctx, "rope", rope_backward, y, &x, 1);
         node->iarg[0] = pos0;
