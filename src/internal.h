@@ -33,6 +33,10 @@ static inline void rg_gemm(long m, long n, long k, real alpha, const real *A, lo
 #endif
 }
 
+/* Loops over fewer entries than this run on one thread: below it, starting
+ * the OpenMP team costs more than the loop. */
+#define RG_PAR_MIN 32768
+
 /* Number of rows when the last dim is taken as the row length. */
 static inline long rg_rows(const rg_tensor *t) { return t->size / t->shape[t->ndim - 1]; }
 static inline int rg_last(const rg_tensor *t) { return t->shape[t->ndim - 1]; }

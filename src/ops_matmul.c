@@ -24,8 +24,12 @@ static void linear_backward(rg_ctx *ctx, rg_node *node) {
         rg_gemm(out, in, N, 1, dy, 1, out, x->data, in, 1, 1, rg_grad(ctx, W), in, 1, false);
     if (rg_wants_grad(node, 2)) { /* db [out] += sum over rows of dy */
         real *db = rg_grad(ctx, b);
-        for (long r = 0; r < N; r++)
-            for (int j = 0; j < out; j++) db[j] += dy[r * out + j];
+#pragma omp parallel for schedule(static) if (N * out > RG_PAR_MIN)
+        for (int j = 0; j < out; j++) {
+            real sum = 0;
+            for (long r = 0; r < N; r++) sum += dy[r * out + j];
+            db[j] += sum;
+        }
     }
 }
 

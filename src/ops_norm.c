@@ -27,22 +27,35 @@ static void layernorm_backward(rg_ctx *ctx, rg_node *node) {
     real *dx = rg_wants_grad(node, 0) ? rg_grad(ctx, x) : NULL;
     real *dg = rg_wants_grad(node, 1) ? rg_grad(ctx, g) : NULL;
     real *db = rg_wants_grad(node, 2) ? rg_grad(ctx, node->in[2]) : NULL;
-    for (long r = 0; r < R; r++) {
-        const real *xr = x->data + r * C, *dyr = dy + r * C;
-        real mean = stats[2 * r], rstd = stats[2 * r + 1];
-        real sum_dxhat = 0, sum_dxhat_xhat = 0;
-        for (int c = 0; c < C; c++) {
-            real xhat = (xr[c] - mean) * rstd, dxhat = dyr[c] * g->data[c];
-            sum_dxhat += dxhat;
-            sum_dxhat_xhat += dxhat * xhat;
-            if (dg) dg[c] += dyr[c] * xhat;
-            if (db) db[c] += dyr[c];
+    if (dx) { /* rows are independent */
+#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN)
+        for (long r = 0; r < R; r++) {
+            const real *xr = x->data + r * C, *dyr = dy + r * C;
+            real mean = stats[2 * r], rstd = stats[2 * r + 1];
+            real sum_dxhat = 0, sum_dxhat_xhat = 0;
+            for (int c = 0; c < C; c++) {
+                real xhat = (xr[c] - mean) * rstd, dxhat = dyr[c] * g->data[c];
+                sum_dxhat += dxhat;
+                sum_dxhat_xhat += dxhat * xhat;
+            }
+            real m1 = sum_dxhat / C, m2 = sum_dxhat_xhat / C;
+            for (int c = 0; c < C; c++) {
+                real xhat = (xr[c] - mean) * rstd, dxhat = dyr[c] * g->data[c];
+                dx[r * C + c] += rstd * (dxhat - m1 - xhat * m2);
+            }
         }
-        if (!dx) continue;
-        real m1 = sum_dxhat / C, m2 = sum_dxhat_xhat / C;
+    }
+    if (dg || db) { /* sums over rows: each thread owns some columns */
+#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN)
         for (int c = 0; c < C; c++) {
-            real xhat = (xr[c] - mean) * rstd, dxhat = dyr[c] * g->data[c];
-            dx[r * C + c] += rstd * (dxhat - m1 - xhat * m2);
+            real sg = 0, sb = 0;
+            for (long r = 0; r < R; r++) {
+                real d = dy[r * C + c];
+                sg += d * (x->data[r * C + c] - stats[2 * r]) * stats[2 * r + 1];
+                sb += d;
+            }
+            if (dg) dg[c] += sg;
+            if (db) db[c] += sb;
         }
     }
 }
@@ -56,7 +69,7 @@ rg_tensor *rg_layernorm(rg_ctx *ctx, rg_tensor *x, rg_tensor *g, rg_tensor *b) {
     rg_tensor *in[3] = {x, g, b};
     bool record = rg_needs_grad(ctx, in, 3);
     real *stats = record ? rg_arena_alloc(&ctx->arena, (size_t)(2 * R) * sizeof(real)) : NULL;
-#pragma omp parallel for schedule(static) if (R * C > 32768)
+#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const real *xr = x->data + r * C;
         real mean = 0, var = 0;
@@ -85,7 +98,7 @@ static void softmax_backward(rg_ctx *ctx, rg_node *node) {
     int Tq = y->shape[y->ndim - 2], Tk = rg_last(y), diag = node->iarg[0];
     long R = rg_rows(y);
     real *dx = rg_grad(ctx, node->in[0]);
-#pragma omp parallel for schedule(static) if (R * Tk > 32768)
+#pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const real *yr = y->data + r * Tk, *dyr = y->grad + r * Tk;
         int n = visible((int)(r % Tq), diag, Tk);
@@ -100,7 +113,7 @@ rg_tensor *rg_softmax_causal(rg_ctx *ctx, rg_tensor *x, int diag) {
     int Tq = x->shape[x->ndim - 2], Tk = rg_last(x);
     rg_tensor *y = rg_like(ctx, x);
     long R = rg_rows(x);
-#pragma omp parallel for schedule(static) if (R * Tk > 32768)
+#pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN)
     for (long r = 0; r < R; r++) {
         const real *xr = x->data + r * Tk;
         real *yr = y->data + r * Tk;

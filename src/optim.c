@@ -30,7 +30,9 @@ void rg_adamw_step(rg_adamw *opt, rg_model *model, double lr) {
         const rg_param *p = &model->params[i];
         double decay = p->decay ? lr * opt->weight_decay : 0;
         real *w = p->t.data, *g = p->t.grad, *m = opt->m + p->offset, *v = opt->v + p->offset;
-        for (long j = 0; j < p->t.size; j++) {
+        long n = p->t.size;
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (long j = 0; j < n; j++) {
             m[j] = (real)(b1 * m[j] + (1 - b1) * g[j]);
             v[j] = (real)(b2 * v[j] + (1 - b2) * g[j] * g[j]);
             double mhat = m[j] / c1, vhat = v[j] / c2;
