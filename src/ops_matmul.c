@@ -22,14 +22,10 @@ static void linear_backward(rg_ctx *ctx, rg_node *node) {
         rg_gemm(N, in, out, 1, dy, out, 1, W->data, in, 1, 1, rg_grad(ctx, x), in, 1, false);
     if (rg_wants_grad(node, 1)) /* dW [out,in] += dy^T [out,N] x [N,in] */
         rg_gemm(out, in, N, 1, dy, 1, out, x->data, in, 1, 1, rg_grad(ctx, W), in, 1, false);
-    if (rg_wants_grad(node, 2)) { /* db [out] += sum over rows of dy */
-        real *db = rg_grad(ctx, b);
-#pragma omp parallel for schedule(static) if (N * out > RG_PAR_MIN)
-        for (int j = 0; j < out; j++) {
-            real sum = 0;
-            for (long r = 0; r < N; r++) sum += dy[r * out + j];
-            db[j] += sum;
-        }
+    if (rg_wants_grad(node, 2)) { /* db [out] += dy^T [out,N] 1 [N]: a sum over rows */
+        real *ones = rg_arena_alloc(&ctx->arena, (size_t)N * sizeof(real));
+        for (long r = 0; r < N; r++) ones[r] = 1;
+        rg_gemm(out, 1, N, 1, dy, 1, out, ones, 1, 1, 1, rg_grad(ctx, b), 1, 1, false);
     }
 }
 

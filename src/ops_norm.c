@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <omp.h>
 
 #define LN_EPS 1e-5
 
@@ -45,18 +46,27 @@ static void layernorm_backward(rg_ctx *ctx, rg_node *node) {
             }
         }
     }
-    if (dg || db) { /* sums over rows: each thread owns some columns */
-#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN)
-        for (int c = 0; c < C; c++) {
-            real sg = 0, sb = 0;
+    if (dg || db) { /* sums over rows: each thread sums its rows, then the partial sums add up */
+        int nth = omp_get_max_threads();
+        real *part = rg_arena_calloc(&ctx->arena, (size_t)nth * 2 * C * sizeof(real));
+#pragma omp parallel if (R * C > RG_PAR_MIN)
+        {
+            real *pg = part + (size_t)omp_get_thread_num() * 2 * C, *pb = pg + C;
+#pragma omp for schedule(static)
             for (long r = 0; r < R; r++) {
-                real d = dy[r * C + c];
-                sg += d * (x->data[r * C + c] - stats[2 * r]) * stats[2 * r + 1];
-                sb += d;
+                const real *xr = x->data + r * C, *dyr = dy + r * C;
+                real mean = stats[2 * r], rstd = stats[2 * r + 1];
+                for (int c = 0; c < C; c++) {
+                    pg[c] += dyr[c] * (xr[c] - mean) * rstd;
+                    pb[c] += dyr[c];
+                }
             }
-            if (dg) dg[c] += sg;
-            if (db) db[c] += sb;
         }
+        for (int t = 0; t < nth; t++)
+            for (int c = 0; c < C; c++) {
+                if (dg) dg[c] += part[(size_t)t * 2 * C + c];
+                if (db) db[c] += part[(size_t)t * 2 * C + C + c];
+            }
     }
 }
 
