@@ -118,6 +118,8 @@ _Static_assert(K_COUNT == RG_N_KEYS, "RG_N_KEYS in config.h must match the key t
  * and the largest alphabet. */
 #define MAX_LEN     1000000
 #define MAX_SYMBOLS 1000000
+#define MAX_PARAMS 5e8      /* parameter values: 2 GB in float32, x4 with grads and moments */
+#define MAX_ACTIVATIONS 4e9 /* values one training step may keep: 16 GB in float32 */
 #define MAX_THREADS 1024
 
 static const rg_key_info KEYS[K_COUNT] = {
@@ -1044,6 +1046,31 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
                                                     : "eval_lens",
                             fit);
     }
+    /* Sizes that fit in memory: every count below is computed in double, so
+     * no int can overflow before the check (d_model = 1e9 would). */
+    double dd = d, F = c->d_ff, L = c->n_layers, V = c->n_symbols + 4.0;
+    double params = 2 * V * dd + L * (4 * dd * dd + 2 * dd * F + 10 * dd + F) +
+                    (c->pos == RG_POS_LEARNED ? (double)c->max_positions * dd : 0) +
+                    (c->pos == RG_POS_XL || c->pos == RG_POS_DEBERTA ? L * 2 * dd * dd : 0);
+    if (params > MAX_PARAMS) {
+        /* blame the key that is furthest out of proportion */
+        int key = L * 1e4 > dd && L * 1e4 > F ? K_N_LAYERS : F > 64 * dd ? K_D_FF : K_D_MODEL;
+        return fail_key(err, origin(c, key, where), key,
+                        "the model would have %.3g parameters (d_model %d, d_ff %d, n_layers %d), "
+                        "more than relgrad's limit of %.0f; make d_model, d_ff or n_layers smaller",
+                        params, d, c->d_ff, c->n_layers, (double)MAX_PARAMS);
+    }
+    int longest = c->train_len;
+    for (int i = 0; i < c->n_eval_lens; i++)
+        if (c->eval_lens[i] > longest) longest = c->eval_lens[i];
+    double T = rg_task_seq_len(c->task, longest), B = c->batch_size;
+    double activations = B * T * L * (20 * dd + 3 * F) + B * H * T * T * L;
+    if (activations > MAX_ACTIVATIONS)
+        return fail_key(err, origin(c, K_BATCH_SIZE, where), K_BATCH_SIZE,
+                        "a batch of %d sequences of up to %.0f tokens would need about %.3g "
+                        "activation values per step, more than relgrad's limit of %.0f; lower "
+                        "batch_size, the lengths or the model size",
+                        c->batch_size, T, activations, (double)MAX_ACTIVATIONS);
     return 0;
 }
 

@@ -11,6 +11,7 @@
  */
 #include "relgrad/train.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -115,8 +116,10 @@ static int check_same_run(const rg_config *saved, const rg_config *cfg, const ch
     return 0;
 }
 
-/* Read the first `steps` losses of train_log.csv into loss, then rewrite the
- * file with exactly those lines (dropping steps after the checkpoint). */
+/* Read the first `steps` losses of train_log.csv into loss, then cut the
+ * file after that line (dropping steps after the checkpoint). Cutting with
+ * truncate() keeps every earlier line as it was and can be interrupted at
+ * any moment without losing them. */
 static int restore_log(const char *path, int steps, float *loss, rg_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return fail(err, 2, "%s: missing (%s), but a checkpoint at step %d exists; delete the "
@@ -130,16 +133,33 @@ static int restore_log(const char *path, int steps, float *loss, rg_error *err) 
         if (sscanf(line, "%d,%f", &step, &l) != 2 || step != have + 1) break;
         loss[have++] = l;
     }
+    long keep = ftell(f);
     fclose(f);
     if (have < steps)
         return fail(err, 2, "%s: holds %d steps but the checkpoint is at step %d; the log is damaged: "
                     "delete the out_dir to start over", path, have < 0 ? 0 : have, steps);
-    f = fopen(path, "w");
-    if (!f) return fail(err, 2, "%s: cannot rewrite: %s", path, strerror(errno));
-    fprintf(f, "step,loss,lr,grad_norm\n");
-    for (int s = 0; s < steps; s++) fprintf(f, "%d,%.9g,,\n", s + 1, loss[s]);
-    fclose(f);
+    if (keep < 0 || truncate(path, keep))
+        return fail(err, 2, "%s: cannot cut it back to step %d: %s", path, steps, strerror(errno));
     return 0;
+}
+
+/* Remove temporary files (<name>.tmp.<pid>) that a killed run left in dir:
+ * those whose process no longer exists. */
+static void remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *tmp = strstr(e->d_name, ".tmp.");
+        if (!tmp) continue;
+        char *end;
+        long pid = strtol(tmp + 5, &end, 10);
+        if (*end || pid <= 0 || pid == getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or cannot tell */
+        char path[RG_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 /* ---- divergence ------------------------------------------------------------------ */
@@ -175,6 +195,17 @@ static int diverged(rg_ctx *ctx, rg_model *m, int step, double loss, rg_error *e
             return fail(err, 3, "step %d: gradient of %s holds a non-finite value (loss %g); lower lr "
                         "or set grad_clip; the last good checkpoint is kept",
                         step, m->params[i].name, loss);
+    return 0;
+}
+
+/* An update can overflow parameters that were finite: that state must not
+ * reach a checkpoint either. */
+static int diverged_update(rg_model *m, int step, double lr, rg_error *err) {
+    for (int i = 0; i < m->n_params; i++)
+        if (!finite_all(m->params[i].t.data, m->params[i].t.size))
+            return fail(err, 3, "step %d: the update (lr %g) made parameter %s non-finite; lower lr "
+                        "or raise warmup; the last good checkpoint is kept",
+                        step, lr, m->params[i].name);
     return 0;
 }
 
@@ -271,6 +302,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
     rg_config *cfg = &r->cfg;
     int rc = make_dirs(cfg->out_dir, err);
     if (rc) return free(r), rc;
+    remove_stale_temps(cfg->out_dir);
     rg_checkpoint_path(cfg, r->ckpt, sizeof r->ckpt);
     snprintf(r->log_path, sizeof r->log_path, "%s/train_log.csv", cfg->out_dir);
     snprintf(r->results, sizeof r->results, "%s/results.h5", cfg->out_dir);
@@ -296,6 +328,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
         if ((rc = diverged(&ctx, &r->model, s + 1, l->data[0], err))) break;
         double norm = rg_clip_grad_norm(&r->model, cfg->grad_clip);
         rg_adamw_step(&r->adam, &r->model, lr);
+        if ((rc = diverged_update(&r->model, s + 1, lr, err))) break;
         loss[s] = (float)l->data[0];
         fprintf(r->log, "%d,%.9g,%.6g,%.6g\n", s + 1, (double)loss[s], lr, norm);
         tokens += (double)batch.B * batch.T;
@@ -323,7 +356,15 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
     if (out->wall_seconds == 0) out->wall_seconds = now_seconds() - t0;
     out->steps_done = s;
     if (rc == 0 && s == cfg->steps) {
+        /* The final checkpoint is on disk: from here a stop signal may simply
+         * end the process (it would otherwise wait for the evaluation). */
+        struct sigaction dfl = {.sa_handler = SIG_DFL}, old_int, old_term;
+        sigaction(SIGINT, &dfl, &old_int);
+        sigaction(SIGTERM, &dfl, &old_term);
+        if (stop_signal) raise(stop_signal);
         rg_evaluate(&ctx, &r->model, cfg, &out->eval);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         out->wall_seconds = now_seconds() - t0;
         rg_run_result res = {cfg, loss, s, out->eval.len, out->eval.exact_match, out->eval.token_acc,
                              out->eval.n, out->wall_seconds};
