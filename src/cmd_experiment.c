@@ -143,7 +143,10 @@ int rg_cmd_experiment(int argc, char **argv) {
                         "are complete; install python3-matplotlib python3-h5py (tools/setup.sh)\n", cmd);
                 rc = RG_EXIT_ERROR;
             }
-            printf("experiment done in %.1f min: %s, %s, %s\n", minutes, results, table, plot);
+            printf("experiment done in %.1f min: %s, %s, %s\n\n", minutes, results, table, plot);
+            FILE *f = fopen(table, "r"); /* show the table */
+            for (int ch; f && (ch = fgetc(f)) != EOF;) putchar(ch);
+            if (f) fclose(f);
         }
     }
     free(cells);

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# bench.sh: relgrad's training step against PyTorch's on the same model, batch
+# and optimizer, in the same run, and against BLIS's own sgemm speed.
+#
+# Usage: tools/bench.sh [--quick] [--threads N] [--reps R]
+#                       [--configs a,b] [--schemes none,rope,alibi,t5,xl]
+#   --quick     fewer timed steps and 1 repetition (a smoke test, not a result)
+#   --threads   threads for relgrad, PyTorch and gemm_peak (default 2)
+#   --reps      repetitions per (config, scheme, program) (default 3)
+#   --no-wait   do not wait for an idle machine before each run (by default
+#               each run waits, up to 120 s, until other processes use less
+#               than ~20% of the CPUs: a 2-thread OpenMP run sharing its cores
+#               with another job can be several times slower)
+# Needs build/relgrad (tools/build.sh), experiments/bench.ini, and Debian's
+# /usr/bin/python3 with torch. Builds build/gemm_peak from tools/gemm_peak.c
+# if it is missing. Raw outputs go to build/bench-logs/; the Markdown table
+# goes to stdout, progress to stderr.
+# Environment: RELGRAD (default build/relgrad), BENCH_INI (default
+# experiments/bench.ini) pick another binary or config file.
+#
+# Configs (copy task, every example exactly train_len symbols, T = 2*train_len+2):
+#   a: d_model 64,  4 heads, 2 layers, d_ff 256,  batch 32, train_len 19 (T 40)
+#   b: d_model 256, 8 heads, 4 layers, d_ff 1024, batch 16, train_len 63 (T 128)
+# Each run: 3 warm-up steps, then `steps` timed steps; each program prints
+#   bench: ms_per_step=X tokens_per_s=Y peak_rss_mb=Z
+# Runs alternate relgrad, torch, relgrad, torch, ...; the table shows medians.
+#
+# Model FLOP utilization (MFU) = model FLOPs per step / step time / sgemm peak,
+# the peak being gemm_peak's `gemm: sgemm_gflops=` (best square size >= 1024).
+# Model FLOPs per training step = 3 * forward FLOPs (backward counted as 2x
+# forward), forward FLOPs = 2 * matmul MACs, with V = n_symbols + 4 = 20:
+#   MACs = L * [ B*T*(3d*d + d*d + 2*d*F)        qkv, proj, fc1, fc2
+#              + 2 * B*H*T*T*dh ]                scores and P.V over the FULL
+#                                                T x T square (no causal halving)
+#        + B*T*V*d                               lm_head
+# The same count is used for every scheme: scheme extras (xl's second score
+# product and r projection, rope's rotations, biases) are not counted, and
+# elementwise work (LayerNorm, GELU, softmax, AdamW) is not counted either.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0 threads=2 reps=3 wait_idle=1 max_tries=3 configs=a,b schemes=none,rope,alibi,t5,xl
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --threads) threads=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --no-wait) wait_idle=0 ;;
+    --configs) configs=$2; shift ;;
+    --schemes) schemes=$2; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$quick" = 1 ] && [ "$reps" = 3 ] && reps=1
+
+PY=/usr/bin/python3
+RELGRAD=${RELGRAD:-build/relgrad}
+INI=${BENCH_INI:-experiments/bench.ini}
+logs=build/bench-logs
+[ -d build ] || { echo "bench.sh: build/ missing; run tools/build.sh first" >&2; exit 2; }
+mkdir -p "$logs"
+results=$logs/results.tsv
+: >"$results"
+
+# model/batch keys and timed steps of each config
+config_keys() {
+  case "$1" in
+    a) echo "d_model=64 n_heads=4 n_layers=2 d_ff=256 batch_size=32 train_len=19" ;;
+    b) echo "d_model=256 n_heads=8 n_layers=4 d_ff=1024 batch_size=16 train_len=63" ;;
+    *) echo "bench.sh: unknown config '$1'" >&2; exit 2 ;;
+  esac
+}
+config_steps() {
+  case "$1:$quick" in
+    a:0) echo 100 ;; a:1) echo 20 ;;
+    b:0) echo 20 ;; b:1) echo 5 ;;
+  esac
+}
+
+# busy fraction of all CPUs over 0.5 s, in percent (from /proc/stat)
+cpu_busy() {
+  local a b
+  a=$(head -1 /proc/stat); sleep 0.5; b=$(head -1 /proc/stat)
+  echo "$a" "$b" | awk '{ n = (NF - 2) / 2; for (i = 2; i <= n + 1; i++) { t1 += $i; t2 += $(i + n + 1) }
+    idle1 = $5 + $6; idle2 = $(5 + n + 1) + $(6 + n + 1)
+    d = t2 - t1; busy = d > 0 ? 100 * (d - (idle2 - idle1)) / d : 0; printf "%d\n", busy }'
+}
+# cumulative busy jiffies of all CPUs (user..steal, without idle/iowait/guest)
+busy_jiffies() { head -1 /proc/stat | awk '{ print $2 + $3 + $4 + $7 + $8 + $9 }'; }
+# cpu_now = CPU seconds used so far by this shell's finished children (bash
+# `times`; must run in this shell, not in a $(...) subshell)
+children_cpu() {
+  times >"$logs/.times"
+  cpu_now=$(tail -1 "$logs/.times" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] }
+    printf "%.3f\n", s }')
+}
+ncpu=$(nproc)
+clk_tck=$(getconf CLK_TCK)
+# measured OUT CMD...: run CMD with output to OUT; sets `foreign` to the share
+# (%) of all CPUs that other processes used meanwhile; returns CMD's status
+measured() {
+  local out=$1 j0 c0 t0 j1 c1 t1 rc=0
+  shift
+  children_cpu; c0=$cpu_now j0=$(busy_jiffies) t0=$(date +%s.%N)
+  "$@" >"$out" 2>&1 || rc=$?
+  j1=$(busy_jiffies) t1=$(date +%s.%N); children_cpu; c1=$cpu_now
+  foreign=$(awk -v j="$((j1 - j0))" -v hz="$clk_tck" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v n="$ncpu" \
+    'BEGIN { f = 100 * (j / hz - (c1 - c0)) / ((t1 - t0) * n); if (f < 0) f = 0; printf "%d\n", f }')
+  return $rc
+}
+
+n_busy=0   # runs started on a busy machine
+wait_for_idle() {
+  [ "$wait_idle" = 1 ] || return 0
+  local waited=0 busy
+  while busy=$(cpu_busy); [ "$busy" -gt 20 ]; do
+    if [ "$waited" -ge 120 ]; then
+      echo "bench.sh: machine still ${busy}% busy after 120 s; running anyway" >&2
+      n_busy=$((n_busy + 1))
+      return 0
+    fi
+    [ "$waited" = 0 ] && echo "bench.sh: machine ${busy}% busy, waiting for it to go idle" >&2
+    sleep 2; waited=$((waited + 3))
+  done
+}
+
+# ---- BLIS's own sgemm speed
+if [ ! -x build/gemm_peak ] || [ tools/gemm_peak.c -nt build/gemm_peak ]; then
+  echo "bench.sh: building build/gemm_peak" >&2
+  gcc -O2 -std=gnu11 -Wall -Wextra -Werror -isystem /usr/include/x86_64-linux-gnu/blis-openmp \
+    tools/gemm_peak.c -lblis -fopenmp -lm -o build/gemm_peak
+fi
+gemm_args=("$threads")
+[ "$quick" = 1 ] && gemm_args+=(--quick)
+gemm_foreign=0
+for ((try = 1; try <= max_tries; try++)); do
+  wait_for_idle
+  echo "bench.sh: build/gemm_peak ${gemm_args[*]}" >&2
+  measured "$logs/gemm_peak.txt" build/gemm_peak "${gemm_args[@]}"
+  cat "$logs/gemm_peak.txt" >&2
+  echo "bench.sh: (other processes: ${foreign}% of the CPUs)" >&2
+  gemm_foreign=$foreign
+  [ "$foreign" -le 15 ] && break
+done
+gflops=$(sed -n 's/^gemm: sgemm_gflops=\([0-9.]*\).*/\1/p' "$logs/gemm_peak.txt")
+
+have_relgrad=1
+if [ ! -x "$RELGRAD" ] || [ ! -f "$INI" ]; then
+  echo "bench.sh: $RELGRAD or $INI missing: relgrad columns will be n/a" >&2
+  have_relgrad=0
+fi
+
+# run one program once (again, up to max_tries, if other processes took more
+# than 15% of the CPUs meanwhile); append "prog config scheme ms tok rss foreign%"
+run_one() {
+  local prog=$1 cfg=$2 pos=$3 rep=$4 out=$logs/$1-$2-$3-$4.txt
+  local keys steps
+  keys=$(config_keys "$cfg") steps=$(config_steps "$cfg")
+  if [ "$prog" = relgrad ]; then
+    [ "$have_relgrad" = 1 ] || { echo -e "relgrad\t$cfg\t$pos\tn/a\tn/a\tn/a\t0" >>"$results"; return; }
+    # shellcheck disable=SC2086
+    set -- "$RELGRAD" bench "$INI" $keys pos="$pos" threads="$threads" steps="$steps" task=copy
+  else
+    local targs=() kv
+    for kv in $keys; do targs+=("--${kv%%=*}" "${kv#*=}"); done   # key=value -> --key value
+    set -- "$PY" tools/bench_torch.py "${targs[@]}" --pos "$pos" --threads "$threads" --steps "$steps"
+  fi
+  local try line
+  for ((try = 1; try <= max_tries; try++)); do
+    wait_for_idle
+    echo "bench.sh: [$rep] $*" >&2
+    if ! measured "$out" "$@" || ! line=$(grep '^bench: ' "$out" | tail -1); then
+      echo "bench.sh: $prog failed (exit or no bench: line), see $out:" >&2
+      tail -3 "$out" >&2
+      echo -e "$prog\t$cfg\t$pos\tn/a\tn/a\tn/a\t0" >>"$results"
+      return
+    fi
+    echo "         $line  (other processes: ${foreign}% of the CPUs)" >&2
+    [ "$foreign" -le 15 ] && break
+    [ "$try" -lt "$max_tries" ] && echo "bench.sh: contended run, repeating it" >&2
+  done
+  echo "$line" | sed -n "s/^bench: ms_per_step=\([^ ]*\) tokens_per_s=\([^ ]*\) peak_rss_mb=\([^ ]*\).*/$prog\t$cfg\t$pos\t\1\t\2\t\3\t$foreign/p" >>"$results"
+}
+
+for cfg in ${configs//,/ }; do
+  for pos in ${schemes//,/ }; do
+    for ((r = 1; r <= reps; r++)); do
+      run_one relgrad "$cfg" "$pos" "$r"
+      run_one torch "$cfg" "$pos" "$r"
+    done
+  done
+done
+
+# ---- table (medians over repetitions)
+"$PY" - "$results" "$gflops" "$threads" "$reps" "$configs" "$schemes" "$gemm_foreign" <<'EOF'
+import statistics, sys
+path, gflops, threads, reps, configs, schemes, gemm_foreign = sys.argv[1:]
+gflops = float(gflops)
+CFG = {"a": dict(d=64, H=4, L=2, F=256, B=32, n=19), "b": dict(d=256, H=8, L=4, F=1024, B=16, n=63)}
+V = 20
+rows = {}
+for line in open(path):
+    prog, cfg, pos, ms, tok, rss, foreign = line.rstrip("\n").split("\t")
+    if ms != "n/a":
+        rows.setdefault((prog, cfg, pos), []).append((float(ms), float(tok), float(rss), float(foreign)))
+
+def flops(c):
+    d, H, L, F, B = c["d"], c["H"], c["L"], c["F"], c["B"]
+    T = 2 * c["n"] + 2
+    macs = L * (B * T * (4 * d * d + 2 * d * F) + 2 * B * H * T * T * (d // H)) + B * T * V * d
+    return 3 * 2 * macs
+
+def med(prog, cfg, pos, i):
+    v = rows.get((prog, cfg, pos))
+    return statistics.median(x[i] for x in v) if v else None
+
+f = lambda x, fmt: "n/a" if x is None else fmt % x
+n_contended = 0
+
+def ms_cell(prog, cfg, pos):
+    # median ms/step, marked * when a run kept had other processes on > 15% of the CPUs
+    global n_contended
+    v = rows.get((prog, cfg, pos))
+    if not v:
+        return "n/a"
+    bad = sum(x[3] > 15 for x in v)
+    n_contended += bad
+    return "%.2f%s" % (med(prog, cfg, pos, 0), " *" if bad else "")
+print(f"relgrad vs PyTorch, {threads} threads, median of {reps} alternating runs; "
+      f"BLIS sgemm peak {gflops:.1f} GFLOP/s (build/gemm_peak)"
+      + (" -- measured while other processes used the CPUs, MFU suspect" if int(gemm_foreign) > 15 else ""))
+print()
+print("| config | scheme | relgrad ms/step | torch ms/step | speedup (torch/relgrad) | relgrad tok/s "
+      "| torch tok/s | relgrad peak RSS MB | torch peak RSS MB | relgrad MFU | torch MFU |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for cfg in configs.split(","):
+    c = CFG[cfg]
+    desc = f"{cfg}: d{c['d']} H{c['H']} L{c['L']} F{c['F']} B{c['B']} T{2 * c['n'] + 2}"
+    for pos in schemes.split(","):
+        rm, tm = med("relgrad", cfg, pos, 0), med("torch", cfg, pos, 0)
+        sp = tm / rm if rm and tm else None
+        mfu = lambda ms: None if ms is None else 100 * flops(c) / (ms / 1000) / (gflops * 1e9)
+        print(f"| {desc} | {pos} | {ms_cell('relgrad', cfg, pos)} | {ms_cell('torch', cfg, pos)} | {f(sp, '%.2fx')} "
+              f"| {f(med('relgrad', cfg, pos, 1), '%.0f')} | {f(med('torch', cfg, pos, 1), '%.0f')} "
+              f"| {f(med('relgrad', cfg, pos, 2), '%.1f')} | {f(med('torch', cfg, pos, 2), '%.1f')} "
+              f"| {f(mfu(rm), '%.1f%%')} | {f(mfu(tm), '%.1f%%')} |")
+print()
+if n_contended:
+    print(f"\\* {n_contended} of the runs kept had other processes on more than 15% of the CPUs "
+          "(after retries); those medians are suspect.")
+    print()
+for cfg in configs.split(","):
+    print(f"model FLOPs per training step, config {cfg}: {flops(CFG[cfg]) / 1e9:.3f} GFLOP "
+          "(3 x forward; see tools/bench.sh header)")
+EOF
+if [ "$n_busy" -gt 0 ]; then
+  echo
+  echo "Warning: $n_busy of the runs (or gemm_peak) started while other processes kept the CPUs busy;"
+  echo "their times are inflated. Re-run on an idle machine."
+fi

@@ -1,0 +1,356 @@
+#!/usr/bin/python3
+"""bench_torch.py: the SPEC model (docs: /work/shared/SPEC.md sections 1-3) in
+plain PyTorch, timed the way `relgrad bench` times itself, so that the two can
+be compared on the same model, batch and optimizer.
+
+Run with Debian's python (the one that has torch):
+    /usr/bin/python3 tools/bench_torch.py --pos rope --d_model 64 --n_heads 4 \
+        --n_layers 2 --d_ff 256 --batch_size 32 --train_len 19 --steps 50 --threads 2
+prints a `config:` line and finally
+    bench: ms_per_step=X tokens_per_s=Y peak_rss_mb=Z
+(X over the timed steps after 3 warm-up steps; Y = B*T per step / time; Z =
+ru_maxrss of the whole process, MB).
+
+    /usr/bin/python3 tools/bench_torch.py --pos rope ... --eval-memory 2048
+builds the model, runs one no-grad forward over a single sequence of that
+length (batch 1) and prints `eval_memory: len=N peak_rss_mb=Z base_rss_mb=W`
+(W: peak before the forward, i.e. interpreter + torch + model).
+
+What is timed per step, as in src/cmd_bench.c: draw a copy-task batch in which
+every example has exactly train_len symbols (BOS x SEP x EOS, model input
+T = 2*train_len + 2, vocabulary n_symbols + 4, loss on the answer and EOS),
+forward, masked mean cross-entropy, backward, global grad-norm clip,
+AdamW(betas 0.9/0.95, eps 1e-8, decay on matrices only), zero_grad.
+
+Schemes: none, sinusoidal, learned, rope, alibi, t5, xl, deberta.
+Attention is batched matmuls over [B,H,T,T] with one additive float mask that
+carries the causal -inf and the scheme's bias (alibi, t5). This torch (1.13)
+has no scaled_dot_product_attention, so matmul + softmax is what a PyTorch user
+would write here. Transformer-XL's position term uses the paper's rel-shift;
+DeBERTa's two position terms are gathered from [.., T, 2K] products.
+
+Threads: torch.set_num_threads(threads), set_num_interop_threads(1), and
+OMP_NUM_THREADS/BLIS_NUM_THREADS set before torch is imported: Debian's torch
+does its GEMMs in libblas.so.3 = BLIS (OpenMP), which reads its thread count
+from the environment only, and would otherwise run every GEMM on one thread.
+"""
+import argparse
+import math
+import os
+import resource
+import sys
+import time
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--pos", default="rope",
+                   choices=["none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta"])
+    p.add_argument("--d_model", type=int, default=64)
+    p.add_argument("--n_heads", type=int, default=4)
+    p.add_argument("--n_layers", type=int, default=2)
+    p.add_argument("--d_ff", type=int, default=256)
+    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--train_len", type=int, default=19)
+    p.add_argument("--n_symbols", type=int, default=16)
+    p.add_argument("--steps", type=int, default=50, help="timed steps (after 3 warm-up steps)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight_decay", type=float, default=0.1)
+    p.add_argument("--grad_clip", type=float, default=1.0)
+    p.add_argument("--init_std", type=float, default=0.02)
+    p.add_argument("--max_positions", type=int, default=256)
+    p.add_argument("--rope_base", type=float, default=10000.0)
+    p.add_argument("--rope_scale", type=float, default=1.0)
+    p.add_argument("--t5_buckets", type=int, default=32)
+    p.add_argument("--t5_max_distance", type=int, default=128)
+    p.add_argument("--deberta_span", type=int, default=16)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--foreach", type=int, default=1,
+                   help="1: AdamW(foreach=True) multi-tensor update (faster here); 0: per-tensor loop")
+    p.add_argument("--flush-denormal", dest="flush_denormal", type=int, default=0,
+                   help="1: torch.set_flush_denormal(True) (off by default; relgrad does not flush either)")
+    p.add_argument("--eval-memory", dest="eval_memory", type=int, default=0, metavar="LEN",
+                   help="instead of training: one no-grad forward over a sequence of LEN tokens, print peak RSS")
+    a = p.parse_args()
+    if a.d_model % a.n_heads or (a.d_model // a.n_heads) % 2 or a.d_model % 2:
+        p.error("d_model must split into heads of even size")
+    return a
+
+
+ARGS = parse_args()
+# Before importing torch: BLIS (torch's BLAS here) and OpenMP read these once.
+os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
+os.environ["BLIS_NUM_THREADS"] = str(ARGS.threads)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+torch.set_num_threads(ARGS.threads)
+torch.set_num_interop_threads(1)
+torch.set_flush_denormal(bool(ARGS.flush_denormal))
+
+
+# ---------------------------------------------------------------- positions --
+
+def sinusoid_table(n_pos, d, dtype=torch.float32):
+    """SPEC's ape: row p = [sin(p w_0), cos(p w_0), sin(p w_1), ...] (interleaved)."""
+    w = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float64) / d)
+    ang = torch.arange(n_pos, dtype=torch.float64)[:, None] * w[None, :]
+    return torch.stack([ang.sin(), ang.cos()], dim=-1).reshape(n_pos, d).to(dtype)
+
+
+def xl_table(dists, d):
+    """Transformer-XL e(n) = [sin(n w_0..w_{d/2-1}), cos(n w_0..)] (sines first)."""
+    w = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float64) / d)
+    ang = dists.to(torch.float64)[:, None] * w[None, :]
+    return torch.cat([ang.sin(), ang.cos()], dim=-1).float()
+
+
+def alibi_slopes(h):
+    def pow2(n):
+        return [2.0 ** (-8.0 * (i + 1) / n) for i in range(n)]
+    if h & (h - 1) == 0:
+        return pow2(h)
+    lo = 1 << (h.bit_length() - 1)
+    return pow2(lo) + pow2(2 * lo)[0::2][: h - lo]
+
+
+def t5_bucket(n, nb, max_dist):
+    e = nb // 2
+    if n < e:
+        return n
+    return min(nb - 1, e + int(math.floor(math.log(n / e) / math.log(max_dist / e) * (nb - e))))
+
+
+# -------------------------------------------------------------------- model --
+
+class Attention(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        d, self.h = a.d_model, a.n_heads
+        self.dh = d // self.h
+        self.pos = a.pos
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        if a.pos == "xl":
+            self.r = nn.Linear(d, d, bias=False)
+            self.r_w_bias = nn.Parameter(torch.zeros(self.h, self.dh))
+            self.r_r_bias = nn.Parameter(torch.zeros(self.h, self.dh))
+        if a.pos == "deberta":
+            self.pos_k = nn.Linear(d, d, bias=False)
+            self.pos_q = nn.Linear(d, d, bias=False)
+
+    def forward(self, x, ctx):
+        B, T, d = x.shape
+        H, dh = self.h, self.dh
+        q, k, v = self.qkv(x).view(B, T, 3, H, dh).permute(2, 0, 3, 1, 4)  # each [B,H,T,dh]
+        if self.pos == "rope":
+            q, k = rope(q, ctx["cos"], ctx["sin"]), rope(k, ctx["cos"], ctx["sin"])
+        if self.pos == "xl":
+            # AC: (q + u) k^T;  BD: (q + v) r(i - j)^T via rel-shift of (q + v) r(T-1 .. 0)^T
+            r = self.r(ctx["xl_e"]).view(T, H, dh).transpose(0, 1)          # [H,T,dh], distances T-1..0
+            ac = torch.matmul(q + self.r_w_bias[:, None, :], k.transpose(-1, -2))
+            bd = rel_shift(torch.matmul(q + self.r_r_bias[:, None, :], r.transpose(-1, -2)))
+            s = (ac + bd) * (1.0 / math.sqrt(dh)) + ctx["mask"]
+        elif self.pos == "deberta":
+            rel = ctx["rel_emb"]                                             # [2K,d]
+            kr = self.pos_k(rel).view(-1, H, dh).transpose(0, 1)             # [H,2K,dh]
+            qr = self.pos_q(rel).view(-1, H, dh).transpose(0, 1)
+            idx = ctx["deb_idx"].expand(B, H, T, T)                          # idx[i,j] = rel(i,j)
+            c2p = torch.gather(torch.matmul(q, kr.transpose(-1, -2)), -1, idx)
+            p2c = torch.gather(torch.matmul(k, qr.transpose(-1, -2)), -1, idx).transpose(-1, -2)
+            s = (torch.matmul(q, k.transpose(-1, -2)) + c2p + p2c) * (1.0 / math.sqrt(3 * dh)) + ctx["mask"]
+        else:
+            # mask is [T,T] (causal) or [H,T,T] (causal + alibi/t5 bias)
+            s = torch.matmul(q * (1.0 / math.sqrt(dh)), k.transpose(-1, -2)) + ctx["mask"]
+        o = torch.matmul(torch.softmax(s, dim=-1), v)                        # [B,H,T,dh]
+        return self.proj(o.transpose(1, 2).reshape(B, T, d))
+
+
+def rope(x, cos, sin):
+    """Rotate pairs (2m, 2m+1) of every head; cos/sin are [T, dh/2]."""
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1).flatten(-2)
+
+
+def rel_shift(x):
+    """[.., T, T] with column c = distance T-1-c  ->  [.., i, j] = distance i-j (j <= i)."""
+    *lead, T, _ = x.shape
+    x = F.pad(x, (1, 0))                                   # [.., T, T+1]
+    return x.view(*lead, T + 1, T)[..., 1:, :].reshape(*lead, T, T)
+
+
+class Block(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(a.d_model, eps=1e-5)
+        self.attn = Attention(a)
+        self.ln2 = nn.LayerNorm(a.d_model, eps=1e-5)
+        self.mlp = nn.Sequential()
+        self.mlp.fc1 = nn.Linear(a.d_model, a.d_ff)
+        self.mlp.gelu = nn.GELU()                          # exact (erf) form
+        self.mlp.fc2 = nn.Linear(a.d_ff, a.d_model)
+
+    def forward(self, x, ctx):
+        x = x + self.attn(self.ln1(x), ctx)
+        return x + self.mlp(self.ln2(x))
+
+
+class Model(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.a = a
+        V, d = a.n_symbols + 4, a.d_model
+        self.tok_emb = nn.Embedding(V, d)
+        if a.pos == "learned":
+            self.pos_emb = nn.Embedding(a.max_positions, d)
+        if a.pos == "t5":
+            self.t5_bias = nn.Embedding(a.t5_buckets, a.n_heads)
+        if a.pos == "deberta":
+            self.rel_emb = nn.Embedding(2 * a.deberta_span, d)
+        self.blocks = nn.ModuleList([Block(a) for _ in range(a.n_layers)])
+        self.ln_f = nn.LayerNorm(d, eps=1e-5)
+        self.lm_head = nn.Linear(d, V, bias=False)
+        self._ctx_cache = {}
+        for name, p in self.named_parameters():
+            if name.endswith(".bias") or "r_w_bias" in name or "r_r_bias" in name:
+                nn.init.zeros_(p)
+            elif name.startswith("ln") or ".ln" in name:
+                nn.init.ones_(p)
+            else:
+                nn.init.normal_(p, std=a.init_std)
+
+    def constants(self, T):
+        """Per-length constants (mask, rotations, index tables), cached by T."""
+        if T in self._ctx_cache:
+            return self._ctx_cache[T]
+        a, H, d = self.a, self.a.n_heads, self.a.d_model
+        i = torch.arange(T)[:, None]
+        j = torch.arange(T)[None, :]
+        causal = torch.zeros(T, T).masked_fill(j > i, float("-inf"))
+        ctx = {"mask": causal}
+        if a.pos == "sinusoidal":
+            ctx["ape"] = sinusoid_table(T, d)
+        if a.pos == "rope":
+            dh = d // H
+            inv = torch.pow(a.rope_base, -torch.arange(0, dh, 2, dtype=torch.float64) / dh) / a.rope_scale
+            ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+            ctx["cos"], ctx["sin"] = ang.cos().float(), ang.sin().float()
+        if a.pos == "alibi":
+            slopes = torch.tensor(alibi_slopes(H))[:, None, None]
+            ctx["mask"] = causal - slopes * (i - j).clamp(min=0).float()
+        if a.pos == "t5":
+            ctx["t5_idx"] = torch.tensor([[t5_bucket(max(r - c, 0), a.t5_buckets, a.t5_max_distance)
+                                           for c in range(T)] for r in range(T)])
+        if a.pos == "xl":
+            ctx["xl_e"] = xl_table(torch.arange(T - 1, -1, -1), d)
+        if a.pos == "deberta":
+            K = a.deberta_span
+            ctx["deb_idx"] = ((i - j).clamp(-K, K - 1) + K)[None, None]
+        self._ctx_cache[T] = ctx
+        return ctx
+
+    def forward(self, tokens):
+        B, T = tokens.shape
+        ctx = dict(self.constants(T))
+        x = self.tok_emb(tokens)
+        if self.a.pos == "sinusoidal":
+            x = x + ctx["ape"]
+        elif self.a.pos == "learned":
+            if T > self.a.max_positions:
+                raise SystemExit(f"bench_torch: T={T} exceeds max_positions={self.a.max_positions}")
+            x = x + self.pos_emb.weight[:T]
+        elif self.a.pos == "t5":
+            # learnable bias [H,T,T] gathered from the table, plus the causal mask
+            ctx["mask"] = self.t5_bias(ctx["t5_idx"]).permute(2, 0, 1) + ctx["mask"]
+        elif self.a.pos == "deberta":
+            ctx["rel_emb"] = self.rel_emb.weight
+        for blk in self.blocks:
+            x = blk(x, ctx)
+        return self.lm_head(self.ln_f(x))
+
+
+# ------------------------------------------------------------ task + optim --
+
+def copy_batch(B, n, S, gen):
+    """Copy task, every example n symbols: inputs/targets [B, 2n+2], targets -100 off the mask."""
+    BOS, SEP, EOS = S + 1, S + 2, S + 3                               # PAD = S is never needed
+    x = torch.randint(0, S, (B, n), generator=gen)
+    col = lambda v: torch.full((B, 1), v, dtype=torch.long)  # noqa: E731
+    seq = torch.cat([col(BOS), x, col(SEP), x, col(EOS)], dim=1)      # [B, 2n+3]
+    inp, tgt = seq[:, :-1], seq[:, 1:].clone()
+    tgt[:, : n + 1] = -100                                             # mask: y_1..y_n and EOS only
+    return inp.contiguous(), tgt
+
+
+def make_optimizer(model, a):
+    decay_suffixes = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight",
+                      "lm_head.weight", "attn.r.weight", "attn.pos_k.weight", "attn.pos_q.weight")
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if name.endswith(decay_suffixes) else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": a.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), eps=1e-8, foreach=bool(a.foreach))
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main():
+    a = ARGS
+    torch.manual_seed(a.seed)
+    if a.eval_memory:
+        a.max_positions = max(a.max_positions, a.eval_memory)
+    model = Model(a)
+    n_params = sum(p.numel() for p in model.parameters())
+    V = a.n_symbols + 4
+
+    if a.eval_memory:
+        model.eval()
+        tokens = torch.randint(0, V, (1, a.eval_memory))
+        base = peak_rss_mb()
+        with torch.no_grad():
+            model(tokens)
+        print(f"config: pos {a.pos} d_model {a.d_model} n_heads {a.n_heads} n_layers {a.n_layers} "
+              f"d_ff {a.d_ff} params {n_params} threads {a.threads} (torch {torch.__version__})")
+        print(f"eval_memory: len={a.eval_memory} peak_rss_mb={peak_rss_mb():.1f} base_rss_mb={base:.1f}")
+        return
+
+    opt = make_optimizer(model, a)
+    gen = torch.Generator().manual_seed(a.seed + 1)
+    params = [p for p in model.parameters()]
+    B, T = a.batch_size, 2 * a.train_len + 2
+
+    def step():
+        inp, tgt = copy_batch(B, a.train_len, a.n_symbols, gen)
+        logits = model(inp)
+        loss = F.cross_entropy(logits.view(-1, V), tgt.view(-1), ignore_index=-100)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, a.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss
+
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        loss = step()
+    secs = time.perf_counter() - t0
+    if not torch.isfinite(loss):
+        print("bench_torch: loss is not finite", file=sys.stderr)
+        sys.exit(3)
+    print(f"config: pos {a.pos} d_model {a.d_model} n_heads {a.n_heads} n_layers {a.n_layers} "
+          f"d_ff {a.d_ff} batch {B} seq {T} threads {a.threads} params {n_params} "
+          f"final_loss {loss.item():.4f} (torch {torch.__version__}, float32)")
+    print(f"bench: ms_per_step={secs * 1000 / a.steps:.3f} tokens_per_s={B * T * a.steps / secs:.0f} "
+          f"peak_rss_mb={peak_rss_mb():.1f}")
+
+
+if __name__ == "__main__":
+    main()
