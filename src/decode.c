@@ -160,7 +160,9 @@ static void cached_attention(rg_ctx *ctx, const rg_model *m, const rg_kv_cache *
     }
 }
 
-rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n) {
+/* Feed n tokens; logits of every fed position [B,n,V] (all = true) or of the
+ * last one [B,V]. */
+static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n, bool all) {
     const rg_config *c = &m->cfg;
     int B = kv->B, d = c->d_model, H = c->n_heads, dh = m->dh, p0 = kv->len;
     if (p0 + n > kv->cap)
@@ -209,9 +211,17 @@ rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int 
         h = rg_add(ctx, h, z);
     }
     kv->len = p0 + n;
-    rg_tensor *last = rg_slice_time(ctx, h, n - 1, n); /* (B,1,d) */
+    rg_tensor *last = all ? h : rg_slice_time(ctx, h, n - 1, n); /* (B,n or 1,d) */
     rg_tensor *x = rg_layernorm(ctx, last, m->lnf_w, m->lnf_b);
     rg_tensor *logits = rg_linear(ctx, x, m->lm_head, NULL);
     rg_set_no_grad(ctx, was);
-    return rg_reshape(ctx, logits, 2, (int[]){B, m->V});
+    return all ? logits : rg_reshape(ctx, logits, 2, (int[]){B, m->V});
+}
+
+rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n) {
+    return decode(ctx, m, kv, tokens, n, false);
+}
+
+rg_tensor *rg_model_decode_all(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n) {
+    return decode(ctx, m, kv, tokens, n, true);
 }

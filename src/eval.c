@@ -2,8 +2,8 @@
  *
  * Exact match: from the prompt BOS x SEP, decode greedily with the key/value
  * cache, m + 1 tokens; the example counts when all of y and EOS are right.
- * Token accuracy: one teacher-forced forward; the share of masked positions
- * whose argmax is the target.
+ * Token accuracy: a teacher-forced pass over the whole sequence (through
+ * the same cache); the share of masked positions whose argmax is the target.
  */
 #include "relgrad/train.h"
 
@@ -19,15 +19,31 @@ static int argmax(const real *z, int n) {
     return best;
 }
 
-/* Teacher-forced: count masked positions whose argmax equals the target. */
+/* Teacher-forced: count masked positions whose argmax equals the target.
+ * The sequence goes through the key/value cache in chunks, so memory grows
+ * linearly with its length (no T x T score matrix is ever formed). */
+enum { CHUNK = 64 };
 static void token_accuracy(rg_ctx *ctx, rg_model *m, const rg_batch *b, long *right, long *total) {
-    rg_ctx_reset(ctx);
-    rg_tensor *logits = rg_model_forward_seq(ctx, m, b->tokens, b->B, b->T); /* (B,T,V) */
-    for (long i = 0; i < (long)b->B * b->T; i++) {
-        if (b->mask[i] == 0) continue;
-        *total += 1;
-        *right += argmax(logits->data + i * m->V, m->V) == b->targets[i];
+    int B = b->B, T = b->T;
+    rg_kv_cache kv;
+    rg_kv_cache_init(&kv, m, B, T);
+    int *chunk = malloc((size_t)B * CHUNK * sizeof(int));
+    for (int t0 = 0; t0 < T; t0 += CHUNK) {
+        int n = T - t0 < CHUNK ? T - t0 : CHUNK;
+        for (int i = 0; i < B; i++)
+            memcpy(chunk + (long)i * n, b->tokens + (long)i * T + t0, (size_t)n * sizeof(int));
+        rg_ctx_reset(ctx);
+        rg_tensor *logits = rg_model_decode_all(ctx, m, &kv, chunk, n); /* (B,n,V) */
+        for (int i = 0; i < B; i++)
+            for (int t = 0; t < n; t++) {
+                long at = (long)i * T + t0 + t;
+                if (b->mask[at] == 0) continue;
+                *total += 1;
+                *right += argmax(logits->data + ((long)i * n + t) * m->V, m->V) == b->targets[at];
+            }
     }
+    free(chunk);
+    rg_kv_cache_free(&kv);
 }
 
 /* Greedy decoding of every example in b (all have n input symbols). */

@@ -279,6 +279,21 @@ static void check_decode(rg_pos pos, int mem_len) {
                                              want + ((long)b * T + t - 1) * m.V, m.V));
     }
     cr_expect(worst < EQ_TOL, "%s mem_len=%d: decoding differs by %.3g", rg_pos_name(pos), mem_len, worst);
+    /* all positions' logits, fed in chunks of 5 (the teacher-forced pass) */
+    rg_kv_cache_free(&kv);
+    rg_kv_cache_init(&kv, &m, B, T);
+    worst = 0;
+    for (int t = 0; t < T; t += 5) {
+        int n = T - t < 5 ? T - t : 5, chunk[B * 5];
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < n; i++) chunk[b * n + i] = tok[b * T + t + i];
+        rg_ctx_reset(&ctx);
+        rg_tensor *y = rg_model_decode_all(&ctx, &m, &kv, chunk, n); /* (B,n,V) */
+        for (int b = 0; b < B; b++)
+            worst = fmax(worst, max_abs_diff(y->data + (long)b * n * m.V,
+                                             want + ((long)b * T + t) * m.V, (long)n * m.V));
+    }
+    cr_expect(worst < EQ_TOL, "%s mem_len=%d: chunked decoding differs by %.3g", rg_pos_name(pos), mem_len, worst);
     rg_kv_cache_free(&kv);
     rg_ctx_free(&ctx);
     free(want);

@@ -101,6 +101,9 @@ void rg_kv_cache_free(rg_kv_cache *kv);
 /* Feed tokens [B, n] at positions kv->len .. kv->len + n - 1 (no grad) and
  * return the logits of the last one, [B, V]. */
 rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n);
+/* The same, returning the logits of all n fed positions, [B, n, V]: a
+ * teacher-forced pass whose memory grows linearly with the sequence. */
+rg_tensor *rg_model_decode_all(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n);
 
 /* ---- positional scheme formulas (src/attention.c) -------------------------- */
 
