@@ -21,8 +21,10 @@ int main(void) {
     rg_ctx_init(&ctx, 2); /* 2 threads for OpenMP and BLIS */
     rg_rng rng;
     rg_rng_seed(&rng, 1);
-    rg_tensor W1 = param(&rng, 2, (int[]){HID, IN}, 0.5, "W1"), b1 = param(&rng, 1, (int[]){HID}, 0, "b1");
-    rg_tensor W2 = param(&rng, 2, (int[]){OUT, HID}, 0.5, "W2"), b2 = param(&rng, 1, (int[]){OUT}, 0, "b2");
+    rg_tensor W1 = param(&rng, 2, (int[]){HID, IN}, 0.5, "W1"),
+              b1 = param(&rng, 1, (int[]){HID}, 0, "b1");
+    rg_tensor W2 = param(&rng, 2, (int[]){OUT, HID}, 0.5, "W2"),
+              b2 = param(&rng, 1, (int[]){OUT}, 0, "b2");
     rg_tensor *params[] = {&W1, &b1, &W2, &b2};
 
     for (int step = 0; step < 2; step++) {
@@ -33,7 +35,7 @@ int main(void) {
         real mask[B] = {1, 1, 1, 1};
 
         rg_tensor *h = rg_gelu(&ctx, rg_linear(&ctx, x, &W1, &b1)); /* (B,HID) */
-        rg_tensor *logits = rg_linear(&ctx, h, &W2, &b2);          /* (B,OUT) */
+        rg_tensor *logits = rg_linear(&ctx, h, &W2, &b2);           /* (B,OUT) */
         rg_tensor *loss = rg_cross_entropy(&ctx, logits, targets, mask);
         for (int p = 0; p < 4; p++) /* gradients accumulate until zeroed */
             for (long i = 0; i < params[p]->size; i++) params[p]->grad[i] = 0;
@@ -41,7 +43,8 @@ int main(void) {
         printf("step %d: loss %.6f  dL/dW1[0,0] = %.6f\n", step, (double)loss->data[0],
                (double)W1.grad[0]);
         for (int p = 0; p < 4; p++) /* plain SGD, lr 0.5 */
-            for (long i = 0; i < params[p]->size; i++) params[p]->data[i] -= (real)0.5 * params[p]->grad[i];
+            for (long i = 0; i < params[p]->size; i++)
+                params[p]->data[i] -= (real)0.5 * params[p]->grad[i];
     }
     for (int p = 0; p < 4; p++) free(params[p]->data), free(params[p]->grad);
     rg_ctx_free(&ctx);

@@ -45,14 +45,17 @@ int rg_deberta_rel(int delta, int K) {
 void rg_sinusoid_row(int p, int d, real *out, bool interleaved) {
     for (int m = 0; m < d / 2; m++) {
         double w = pow(10000.0, -2.0 * m / d), s = sin(p * w), c = cos(p * w);
-        if (interleaved) out[2 * m] = (real)s, out[2 * m + 1] = (real)c;
-        else out[m] = (real)s, out[d / 2 + m] = (real)c;
+        if (interleaved)
+            out[2 * m] = (real)s, out[2 * m + 1] = (real)c;
+        else
+            out[m] = (real)s, out[d / 2 + m] = (real)c;
     }
 }
 
 /* ---- per-forward positional tables --------------------------------------------- */
 
-void rg_positions_build(rg_ctx *ctx, const rg_model *m, rg_positions *pos, int T, int M, int offset) {
+void rg_positions_build(rg_ctx *ctx, const rg_model *m, rg_positions *pos, int T, int M,
+                        int offset) {
     const rg_config *c = &m->cfg;
     memset(pos, 0, sizeof *pos);
     int Tk = M + T, H = c->n_heads;
@@ -108,9 +111,9 @@ void rg_positions_build(rg_ctx *ctx, const rg_model *m, rg_positions *pos, int T
  * from the separate ops. q [B,H,T,dh], k [B,H,Tk,dh]. */
 
 typedef struct {
-    rg_tensor *q;  /* query used in the content term  */
-    real scale;    /* of the content term             */
-    rg_tensor *E;  /* extra scores [B or 1,H,T,Tk], or NULL */
+    rg_tensor *q; /* query used in the content term  */
+    real scale;   /* of the content term             */
+    rg_tensor *E; /* extra scores [B or 1,H,T,Tk], or NULL */
 } scores;
 
 /* A [rows, d] table projected by W [d, d] and split into heads: [1,H,rows,dh]. */
@@ -129,11 +132,13 @@ static rg_tensor *shared_bias(rg_ctx *ctx, rg_tensor *bias) {
  *   S[i,j] = ((q_i + u) . k_j + (q_i + v) . r(i-j)) / sqrt(dh),  r(n) = e(n) Wr^T.
  * The position term is computed for every (i, distance n) as one matmul,
  * then each (i, j) picks its column n = i - j (rel_gather). */
-static scores xl_scores(rg_ctx *ctx, const rg_positions *pos, rg_layer *L, rg_tensor *q, int H, int dh) {
+static scores xl_scores(rg_ctx *ctx, const rg_positions *pos, rg_layer *L, rg_tensor *q, int H,
+                        int dh) {
     real scale = (real)(1 / sqrt((double)dh));
-    rg_tensor *R = project_heads(ctx, pos->xl_e, L->r_w, H, dh);                      /* (1,H,Tk,dh) */
-    rg_tensor *bd = rg_matmul(ctx, rg_add_head_bias(ctx, q, L->r_v), R, false, true); /* (B,H,T,n) */
-    bd = rg_rel_gather(ctx, bd, pos->dist, pos->T, pos->Tk, false);                   /* (B,H,T,Tk) */
+    rg_tensor *R = project_heads(ctx, pos->xl_e, L->r_w, H, dh); /* (1,H,Tk,dh) */
+    rg_tensor *bd =
+        rg_matmul(ctx, rg_add_head_bias(ctx, q, L->r_v), R, false, true); /* (B,H,T,n) */
+    bd = rg_rel_gather(ctx, bd, pos->dist, pos->T, pos->Tk, false);       /* (B,H,T,Tk) */
     return (scores){rg_add_head_bias(ctx, q, L->r_u), scale, rg_scale(ctx, bd, scale)};
 }
 
@@ -147,10 +152,10 @@ static scores deberta_scores(rg_ctx *ctx, rg_model *m, const rg_positions *pos, 
     real scale = (real)(1 / sqrt(3.0 * dh));
     rg_tensor *Kr = project_heads(ctx, m->rel_emb, L->pos_k, H, dh); /* (1,H,2K,dh) */
     rg_tensor *Qr = project_heads(ctx, m->rel_emb, L->pos_q, H, dh);
-    rg_tensor *c2p = rg_rel_gather(ctx, rg_matmul(ctx, q, Kr, false, true), pos->c2p, pos->T,
-                                   pos->Tk, false);
-    rg_tensor *p2c = rg_rel_gather(ctx, rg_matmul(ctx, k, Qr, false, true), pos->p2c, pos->T,
-                                   pos->Tk, true);
+    rg_tensor *c2p =
+        rg_rel_gather(ctx, rg_matmul(ctx, q, Kr, false, true), pos->c2p, pos->T, pos->Tk, false);
+    rg_tensor *p2c =
+        rg_rel_gather(ctx, rg_matmul(ctx, k, Qr, false, true), pos->p2c, pos->T, pos->Tk, true);
     return (scores){q, scale, rg_scale(ctx, rg_add(ctx, c2p, p2c), scale)};
 }
 
@@ -162,7 +167,9 @@ static scores scheme_scores(rg_ctx *ctx, rg_model *m, rg_layer *L, const rg_posi
     case RG_POS_ALIBI: /* content minus slope times distance */
         return (scores){q, scale, shared_bias(ctx, pos->alibi)};
     case RG_POS_T5: /* content plus a learned bias per (distance bucket, head) */
-        return (scores){q, scale, shared_bias(ctx, rg_bucket_bias(ctx, m->t5_bias, pos->t5_bucket, pos->T, pos->Tk))};
+        return (scores){
+            q, scale,
+            shared_bias(ctx, rg_bucket_bias(ctx, m->t5_bias, pos->t5_bucket, pos->T, pos->Tk))};
     case RG_POS_XL:
         return xl_scores(ctx, pos, L, q, H, dh);
     case RG_POS_DEBERTA:
@@ -186,14 +193,15 @@ static rg_tensor *attention_unfused(rg_ctx *ctx, scores sc, rg_tensor *k, rg_ten
 
 /* ---- attention ---------------------------------------------------------------------------- */
 
-rg_tensor *rg_attention(rg_ctx *ctx, rg_model *m, rg_layer *L, const rg_positions *pos, rg_tensor *a) {
+rg_tensor *rg_attention(rg_ctx *ctx, rg_model *m, rg_layer *L, const rg_positions *pos,
+                        rg_tensor *a) {
     const rg_config *c = &m->cfg;
     int d = c->d_model, H = c->n_heads, dh = m->dh, M = pos->M, Tk = pos->Tk;
     rg_tensor *qkv = rg_linear(ctx, a, L->qkv_w, L->qkv_b);           /* (B,Tk,3d) */
     rg_tensor *q_rows = M > 0 ? rg_slice_time(ctx, qkv, M, Tk) : qkv; /* (B,T,3d)  */
-    rg_tensor *q = rg_split_heads(ctx, q_rows, 0, H, dh);              /* (B,H,T,dh) */
-    rg_tensor *k = rg_split_heads(ctx, qkv, d, H, dh);                 /* (B,H,Tk,dh) */
-    rg_tensor *v = rg_split_heads(ctx, qkv, 2 * d, H, dh);             /* (B,H,Tk,dh) */
+    rg_tensor *q = rg_split_heads(ctx, q_rows, 0, H, dh);             /* (B,H,T,dh) */
+    rg_tensor *k = rg_split_heads(ctx, qkv, d, H, dh);                /* (B,H,Tk,dh) */
+    rg_tensor *v = rg_split_heads(ctx, qkv, 2 * d, H, dh);            /* (B,H,Tk,dh) */
     if (c->pos == RG_POS_ROPE) { /* rotate q and k by their absolute positions */
         q = rg_rope(ctx, q, pos->offset, (real)c->rope_base, (real)c->rope_scale);
         k = rg_rope(ctx, k, pos->offset - M, (real)c->rope_base, (real)c->rope_scale);

@@ -43,7 +43,8 @@ int rg_cmd_bench(int argc, char **argv) {
     long mallocs_before = 0;
     for (int s = 0; s < BENCH_WARMUP + cfg.steps; s++) {
         if (s == BENCH_WARMUP) t_start = now_seconds(), mallocs_before = ctx.arena.n_mallocs;
-        rg_batch_make(&batch, cfg.task, cfg.n_symbols, cfg.batch_size, cfg.train_len, cfg.train_len, &rng);
+        rg_batch_make(&batch, cfg.task, cfg.n_symbols, cfg.batch_size, cfg.train_len, cfg.train_len,
+                      &rng);
         rg_ctx_reset(&ctx);
         rg_tensor *logits = rg_model_forward_seq(&ctx, &model, batch.tokens, batch.B, batch.T);
         rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
@@ -56,12 +57,14 @@ int rg_cmd_bench(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double ms = secs * 1000 / cfg.steps, tok = (double)batch.B * batch.T * cfg.steps / secs;
-    printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d batch %d seq %d threads %d (%s)\n",
+    printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d batch %d seq %d threads %d "
+           "(%s)\n",
            rg_pos_name(cfg.pos), cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.d_ff, batch.B, batch.T,
            cfg.threads, RG_REAL_NAME);
     printf("arena: %.1f MB per step, %ld block allocations during timed steps\n",
            ctx.arena.high_water / 1e6, ctx.arena.n_mallocs - mallocs_before);
-    printf("bench: ms_per_step=%.3f tokens_per_s=%.0f peak_rss_mb=%.1f\n", ms, tok, ru.ru_maxrss / 1024.0);
+    printf("bench: ms_per_step=%.3f tokens_per_s=%.0f peak_rss_mb=%.1f\n", ms, tok,
+           ru.ru_maxrss / 1024.0);
     rg_batch_free(&batch);
     rg_ctx_free(&ctx);
     rg_adamw_free(&adam);

@@ -32,7 +32,8 @@ int rg_cmd_dump(int argc, char **argv) {
         if (!strcmp(argv[i], "--out")) {
             if (i + 1 >= argc) return free(overrides), usage();
             out = argv[++i];
-        } else overrides[n_over++] = argv[i];
+        } else
+            overrides[n_over++] = argv[i];
     }
     if (!out) return free(overrides), usage();
 
@@ -50,7 +51,8 @@ int rg_cmd_dump(int argc, char **argv) {
     rg_rng_seed(&rng, rg_train_seed(cfg.seed));
     rg_batch batch;
     rg_batch_init(&batch);
-    rg_batch_make(&batch, cfg.task, cfg.n_symbols, cfg.batch_size, cfg.train_len, cfg.train_len, &rng);
+    rg_batch_make(&batch, cfg.task, cfg.n_symbols, cfg.batch_size, cfg.train_len, cfg.train_len,
+                  &rng);
     int B = batch.B, T = batch.T, offset = 0, t0 = 0, n = T;
     bool recurrent = cfg.mem_len > 0 && cfg.segment_len > 0;
     if (recurrent) {
@@ -82,7 +84,8 @@ int rg_cmd_dump(int argc, char **argv) {
     columns(batch.targets, B, T, t0, n, sizeof(int), tgt);
     columns(batch.mask, B, T, t0, n, sizeof(real), mask);
     rg_memory mem_in = mem; /* the memory this segment reads (forward overwrites it) */
-    size_t mem_bytes = (size_t)mem.n_layers * B * (mem.cap > 0 ? mem.cap : 1) * mem.d * sizeof(real);
+    size_t mem_bytes =
+        (size_t)mem.n_layers * B * (mem.cap > 0 ? mem.cap : 1) * mem.d * sizeof(real);
     mem_in.data = malloc(mem_bytes);
     memcpy(mem_in.data, mem.data, mem_bytes);
 
@@ -93,10 +96,11 @@ int rg_cmd_dump(int argc, char **argv) {
 
     rg_dump_batch db = {B, n, offset, tok, tgt, mask};
     rc = rg_dump_write(out, &model, &db, recurrent ? &mem_in : NULL, loss->data[0], logits, &err);
-    if (rc) fprintf(stderr, "relgrad dump: %s\n", err.msg);
+    if (rc)
+        fprintf(stderr, "relgrad dump: %s\n", err.msg);
     else
-        fprintf(stderr, "relgrad dump: wrote %s (%s, pos %s, B %d, T %d, offset %d, loss %.6f)\n", out,
-                RG_REAL_NAME, rg_pos_name(cfg.pos), B, n, offset, (double)loss->data[0]);
+        fprintf(stderr, "relgrad dump: wrote %s (%s, pos %s, B %d, T %d, offset %d, loss %.6f)\n",
+                out, RG_REAL_NAME, rg_pos_name(cfg.pos), B, n, offset, (double)loss->data[0]);
     free(first), free(tok), free(tgt), free(mask), free(mem_in.data);
     rg_memory_free(&mem);
     rg_batch_free(&batch);

@@ -26,13 +26,15 @@ static int write_table(const char *path, const rg_config *cfg, cell *cells, doub
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "# Exact match by evaluation length\n\n");
-    fprintf(f, "Greedy decoding, whole answer and EOS right; %d examples per length; trained on "
-               "lengths 1..%d for %d steps; %d seed(s); mean over seeds (min-max when more than one). "
-               "Wall time %.1f min.\n\n",
+    fprintf(f,
+            "Greedy decoding, whole answer and EOS right; %d examples per length; trained on "
+            "lengths 1..%d for %d steps; %d seed(s); mean over seeds (min-max when more than one). "
+            "Wall time %.1f min.\n\n",
             cfg->eval_n, cfg->train_len, cfg->steps, cfg->n_seeds, minutes);
     fprintf(f, "| task | pos |");
     for (int k = 0; k < cfg->n_eval_lens; k++)
-        fprintf(f, " %d%s |", cfg->eval_lens[k], cfg->eval_lens[k] == cfg->train_len ? " (train)" : "");
+        fprintf(f, " %d%s |", cfg->eval_lens[k],
+                cfg->eval_lens[k] == cfg->train_len ? " (train)" : "");
     fprintf(f, "\n|---|---|");
     for (int k = 0; k < cfg->n_eval_lens; k++) fprintf(f, "---|");
     fprintf(f, "\n");
@@ -41,9 +43,12 @@ static int write_table(const char *path, const rg_config *cfg, cell *cells, doub
             cell *c = &cells[t * cfg->n_positions + p];
             fprintf(f, "| %s | %s |", rg_task_name(cfg->tasks[t]), rg_pos_name(cfg->positions[p]));
             for (int k = 0; k < cfg->n_eval_lens; k++) {
-                if (c->n == 0) fprintf(f, " - |");
-                else if (c->n == 1) fprintf(f, " %.3f |", c->sum[k]);
-                else fprintf(f, " %.3f (%.2f-%.2f) |", c->sum[k] / c->n, c->min[k], c->max[k]);
+                if (c->n == 0)
+                    fprintf(f, " - |");
+                else if (c->n == 1)
+                    fprintf(f, " %.3f |", c->sum[k]);
+                else
+                    fprintf(f, " %.3f (%.2f-%.2f) |", c->sum[k] / c->n, c->min[k], c->max[k]);
             }
             fprintf(f, "\n");
         }
@@ -67,7 +72,8 @@ int rg_cmd_experiment(int argc, char **argv) {
             rg_config c = base;
             c.task = base.tasks[t], c.pos = base.positions[p];
             char where[64];
-            snprintf(where, sizeof where, "%s (task %s, pos %s)", argv[0], rg_task_name(c.task), rg_pos_name(c.pos));
+            snprintf(where, sizeof where, "%s (task %s, pos %s)", argv[0], rg_task_name(c.task),
+                     rg_pos_name(c.pos));
             if (rg_config_validate(&c, where, &err)) {
                 fprintf(stderr, "relgrad experiment: %s\n", err.msg);
                 return RG_EXIT_BAD_INPUT;
@@ -80,8 +86,8 @@ int rg_cmd_experiment(int argc, char **argv) {
     snprintf(results, sizeof results, "%s/results.h5", base.out_dir);
     snprintf(table, sizeof table, "%s/table.md", base.out_dir);
     snprintf(plot, sizeof plot, "%s/plot.png", base.out_dir);
-    printf("experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n", base.n_tasks,
-           base.n_positions, base.n_seeds, n_runs, base.steps, base.out_dir);
+    printf("experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n",
+           base.n_tasks, base.n_positions, base.n_seeds, n_runs, base.steps, base.out_dir);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = 0;
@@ -94,8 +100,8 @@ int rg_cmd_experiment(int argc, char **argv) {
                 int len = snprintf(dir, sizeof dir, "%s/runs/%s-%s-%d", base.out_dir,
                                    rg_task_name(c.task), rg_pos_name(c.pos), c.seed);
                 if (len >= (int)sizeof c.out_dir) {
-                    snprintf(err.msg, sizeof err.msg, "out_dir '%s' is too long; use a shorter path",
-                             base.out_dir);
+                    snprintf(err.msg, sizeof err.msg,
+                             "out_dir '%s' is too long; use a shorter path", base.out_dir);
                     rc = RG_EXIT_BAD_INPUT;
                     break;
                 }
@@ -108,9 +114,9 @@ int rg_cmd_experiment(int argc, char **argv) {
                 rc = rg_train(&c, &opt, &sum, &err);
                 if (rc == 0) {
                     /* the run wrote its own results.h5; gather it into the experiment's */
-                    rg_run_result res = {&c, sum.train_loss, sum.steps_done, sum.eval.len,
-                                         sum.eval.exact_match, sum.eval.token_acc, sum.eval.n,
-                                         sum.wall_seconds};
+                    rg_run_result res = {&c,           sum.train_loss,       sum.steps_done,
+                                         sum.eval.len, sum.eval.exact_match, sum.eval.token_acc,
+                                         sum.eval.n,   sum.wall_seconds};
                     rc = rg_results_write_run(results, &res, &err);
                     cell *cl = &cells[t * base.n_positions + p];
                     for (int k = 0; k < sum.eval.n; k++) {
@@ -139,8 +145,10 @@ int rg_cmd_experiment(int argc, char **argv) {
             snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tools/plot_results.py' '%s' '%s'",
                      RELGRAD_SOURCE_DIR, results, plot);
             if (system(cmd) != 0) {
-                fprintf(stderr, "relgrad experiment: plotting failed (%s); results.h5 and table.md "
-                        "are complete; install python3-matplotlib python3-h5py (tools/setup.sh)\n", cmd);
+                fprintf(stderr,
+                        "relgrad experiment: plotting failed (%s); results.h5 and table.md "
+                        "are complete; install python3-matplotlib python3-h5py (tools/setup.sh)\n",
+                        cmd);
                 rc = RG_EXIT_ERROR;
             }
             printf("experiment done in %.1f min: %s, %s, %s\n\n", minutes, results, table, plot);

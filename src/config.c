@@ -116,11 +116,11 @@ _Static_assert(K_COUNT == RG_N_KEYS, "RG_N_KEYS in config.h must match the key t
 
 /* Longest sequence input length we accept (keeps 3n + 3 far from int overflow)
  * and the largest alphabet. */
-#define MAX_LEN     1000000
-#define MAX_SYMBOLS 1000000
-#define MAX_PARAMS 5e8      /* parameter values: 2 GB in float32, x4 with grads and moments */
+#define MAX_LEN         1000000
+#define MAX_SYMBOLS     1000000
+#define MAX_PARAMS      5e8 /* parameter values: 2 GB in float32, x4 with grads and moments */
 #define MAX_ACTIVATIONS 4e9 /* values one training step may keep: 16 GB in float32 */
-#define MAX_THREADS 1024
+#define MAX_THREADS     1024
 
 static const rg_key_info KEYS[K_COUNT] = {
     [K_D_MODEL] = {"d_model", "model", RG_KEY_INT,

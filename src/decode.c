@@ -19,8 +19,8 @@
  * xl: r(n) for n = 0..cap-1 [cap, d]; deberta: Kr and Qr [2K, d]. Computed on
  * the first call and kept in the cache. */
 typedef struct {
-    real *xl_r;      /* [n_layers, cap, d]  */
-    real *kr, *qr;   /* [n_layers, 2K, d]   */
+    real *xl_r;    /* [n_layers, cap, d]  */
+    real *kr, *qr; /* [n_layers, 2K, d]   */
 } position_tables;
 
 void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap) {
@@ -31,7 +31,8 @@ void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap) {
     kv->k = malloc(n * sizeof(real));
     kv->v = malloc(n * sizeof(real));
     position_tables *pt = calloc(1, sizeof *pt);
-    if (!kv->k || !kv->v || !pt) rg_die("out of memory allocating a %d-position key/value cache", cap);
+    if (!kv->k || !kv->v || !pt)
+        rg_die("out of memory allocating a %d-position key/value cache", cap);
     kv->tables = pt;
 }
 
@@ -131,9 +132,12 @@ static void cached_attention(rg_ctx *ctx, const rg_model *m, const rg_kv_cache *
                         }
                         case RG_POS_DEBERTA: {
                             int K2 = c->deberta_span, R = 2 * K2;
-                            const real *kr = pt->kr + ((long)l * R + rg_deberta_rel(t - j, K2)) * d + h * dh;
-                            const real *qr = pt->qr + ((long)l * R + rg_deberta_rel(j - t, K2)) * d + h * dh;
-                            sc = (dot(qi, kj, dh) + dot(qi, kr, dh) + dot(kj, qr, dh)) / sqrt((real)(3 * dh));
+                            const real *kr =
+                                pt->kr + ((long)l * R + rg_deberta_rel(t - j, K2)) * d + h * dh;
+                            const real *qr =
+                                pt->qr + ((long)l * R + rg_deberta_rel(j - t, K2)) * d + h * dh;
+                            sc = (dot(qi, kj, dh) + dot(qi, kr, dh) + dot(kj, qr, dh)) /
+                                 sqrt((real)(3 * dh));
                             break;
                         }
                         case RG_POS_ALIBI:
@@ -141,7 +145,10 @@ static void cached_attention(rg_ctx *ctx, const rg_model *m, const rg_kv_cache *
                             break;
                         case RG_POS_T5:
                             sc = dot(qi, kj, dh) / sqrt((real)dh) +
-                                 m->t5_bias->data[(long)rg_t5_bucket(t - j, c->t5_buckets, c->t5_max_distance) * H + h];
+                                 m->t5_bias->data[(long)rg_t5_bucket(t - j, c->t5_buckets,
+                                                                     c->t5_max_distance) *
+                                                      H +
+                                                  h];
                             break;
                         default:
                             sc = dot(qi, kj, dh) / sqrt((real)dh);
@@ -162,7 +169,8 @@ static void cached_attention(rg_ctx *ctx, const rg_model *m, const rg_kv_cache *
 
 /* Feed n tokens; logits of every fed position [B,n,V] (all = true) or of the
  * last one [B,V]. */
-static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n, bool all) {
+static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n,
+                         bool all) {
     const rg_config *c = &m->cfg;
     int B = kv->B, d = c->d_model, H = c->n_heads, dh = m->dh, p0 = kv->len;
     if (p0 + n > kv->cap)
@@ -176,12 +184,16 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
     double *slopes = rg_arena_alloc(&ctx->arena, (size_t)H * sizeof(double));
     if (c->pos == RG_POS_ALIBI) rg_alibi_slopes(H, slopes);
 
-    rg_tensor *h = rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * n), 3, (int[]){B, n, d});
+    rg_tensor *h =
+        rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * n), 3, (int[]){B, n, d});
     if (c->pos == RG_POS_SINUSOIDAL || c->pos == RG_POS_LEARNED) {
         rg_tensor *pe = rg_new2(ctx, n, d);
         for (int t = 0; t < n; t++) {
-            if (c->pos == RG_POS_SINUSOIDAL) rg_sinusoid_row(p0 + t, d, pe->data + (long)t * d, true);
-            else memcpy(pe->data + (long)t * d, m->pos_emb->data + (long)(p0 + t) * d, (size_t)d * sizeof(real));
+            if (c->pos == RG_POS_SINUSOIDAL)
+                rg_sinusoid_row(p0 + t, d, pe->data + (long)t * d, true);
+            else
+                memcpy(pe->data + (long)t * d, m->pos_emb->data + (long)(p0 + t) * d,
+                       (size_t)d * sizeof(real));
         }
         h = rg_add_bcast(ctx, h, pe);
     }
@@ -189,7 +201,7 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
         rg_layer *L = &m->layers[l];
         rg_tensor *a = rg_layernorm(ctx, h, L->ln1_w, L->ln1_b);
         rg_tensor *qkv = rg_linear(ctx, a, L->qkv_w, L->qkv_b); /* (B,n,3d) */
-        rg_tensor *q = rg_split_heads(ctx, qkv, 0, H, dh);     /* (B,H,n,dh) */
+        rg_tensor *q = rg_split_heads(ctx, qkv, 0, H, dh);      /* (B,H,n,dh) */
         rg_tensor *k = rg_split_heads(ctx, qkv, d, H, dh);
         rg_tensor *v = rg_split_heads(ctx, qkv, 2 * d, H, dh);
         if (c->pos == RG_POS_ROPE) {
@@ -222,6 +234,7 @@ rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int 
     return decode(ctx, m, kv, tokens, n, false);
 }
 
-rg_tensor *rg_model_decode_all(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens, int n) {
+rg_tensor *rg_model_decode_all(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens,
+                               int n) {
     return decode(ctx, m, kv, tokens, n, true);
 }

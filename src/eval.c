@@ -47,8 +47,9 @@ static void token_accuracy(rg_ctx *ctx, rg_model *m, const rg_batch *b, long *ri
 }
 
 /* Greedy decoding of every example in b (all have n input symbols). */
-static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_batch *b, int n) {
-    int B = b->B, T = b->T, P = n + 2; /* prompt: BOS x_1..x_n SEP */
+static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_batch *b,
+                          int n) {
+    int B = b->B, T = b->T, P = n + 2;              /* prompt: BOS x_1..x_n SEP */
     int answer = rg_task_out_len(cfg->task, n) + 1; /* y and EOS */
     rg_kv_cache kv;
     rg_kv_cache_init(&kv, m, B, P + answer);

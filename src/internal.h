@@ -38,8 +38,12 @@ static inline void rg_gemm(long m, long n, long k, real alpha, const real *A, lo
 #define RG_PAR_MIN 32768
 
 /* Number of rows when the last dim is taken as the row length. */
-static inline long rg_rows(const rg_tensor *t) { return t->size / t->shape[t->ndim - 1]; }
-static inline int rg_last(const rg_tensor *t) { return t->shape[t->ndim - 1]; }
+static inline long rg_rows(const rg_tensor *t) {
+    return t->size / t->shape[t->ndim - 1];
+}
+static inline int rg_last(const rg_tensor *t) {
+    return t->shape[t->ndim - 1];
+}
 
 /* An output tensor shaped like x. */
 static inline rg_tensor *rg_like(rg_ctx *ctx, const rg_tensor *x) {

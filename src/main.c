@@ -13,15 +13,18 @@ static const struct {
     {"train", rg_cmd_train, "CONFIG [key=value ...]", "one run: checkpoints, metrics, final eval"},
     {"eval", rg_cmd_eval, "CHECKPOINT [key=value ...]", "evaluate a checkpoint at eval_lens"},
     {"experiment", rg_cmd_experiment, "CONFIG [key=value ...]", "grid tasks x positions x seeds"},
-    {"dump", rg_cmd_dump, "CONFIG --out FILE [key=value ...]", "one batch's loss, logits, gradients"},
+    {"dump", rg_cmd_dump, "CONFIG --out FILE [key=value ...]",
+     "one batch's loss, logits, gradients"},
     {"bench", rg_cmd_bench, "CONFIG [key=value ...]", "timed training steps"},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 
 static int usage(FILE *f) {
-    fprintf(f, "relgrad (%s): length generalization of positional schemes\n\nusage:\n", RG_REAL_NAME);
+    fprintf(f, "relgrad (%s): length generalization of positional schemes\n\nusage:\n",
+            RG_REAL_NAME);
     for (int i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  relgrad %-10s %-34s %s\n", COMMANDS[i].name, COMMANDS[i].args, COMMANDS[i].what);
+        fprintf(f, "  relgrad %-10s %-34s %s\n", COMMANDS[i].name, COMMANDS[i].args,
+                COMMANDS[i].what);
     fprintf(f, "\nCONFIG is an INI file (see experiments/); key=value arguments override it.\n"
                "Exit status: 0 ok, 1 internal error, 2 bad input, 3 training diverged.\n");
     return f == stdout ? RG_EXIT_OK : RG_EXIT_BAD_INPUT;

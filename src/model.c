@@ -39,7 +39,10 @@ static rg_tensor *declare(param_builder *pb, const char *name, int ndim, const i
     return &p->t;
 }
 
-#define SHAPE(...) (sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]){__VA_ARGS__}
+#define SHAPE(...)                                                                                 \
+    (sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]) {                                        \
+        __VA_ARGS__                                                                                \
+    }
 
 /* The parameter list, in SPEC order. Called twice (count, then fill). */
 static void declare_all(param_builder *pb) {
@@ -61,7 +64,7 @@ static void declare_all(param_builder *pb) {
         rg_layer dummy;
         if (!L) L = &dummy;
         char n[RG_NAME_MAX];
-#define P(field, suffix, decay, ...)                                                              \
+#define P(field, suffix, decay, ...)                                                               \
     snprintf(n, sizeof n, "blocks.%d.%s", l, suffix);                                              \
     L->field = declare(pb, n, SHAPE(__VA_ARGS__), decay)
         P(ln1_w, "ln1.weight", false, d);
@@ -95,7 +98,8 @@ static init_kind init_of(const char *name) {
     bool is_ln = strstr(name, "ln1.") || strstr(name, "ln2.") || strstr(name, "ln_f.");
     bool ends_weight = n >= 7 && !strcmp(name + n - 7, ".weight");
     if (is_ln) return ends_weight ? INIT_ONES : INIT_ZEROS;
-    if (strstr(name, ".bias") || strstr(name, "r_w_bias") || strstr(name, "r_r_bias")) return INIT_ZEROS;
+    if (strstr(name, ".bias") || strstr(name, "r_w_bias") || strstr(name, "r_r_bias"))
+        return INIT_ZEROS;
     return INIT_NORMAL;
 }
 
@@ -138,7 +142,9 @@ void rg_model_free(rg_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-void rg_model_zero_grad(rg_model *m) { memset(m->grads, 0, (size_t)m->n_values * sizeof(real)); }
+void rg_model_zero_grad(rg_model *m) {
+    memset(m->grads, 0, (size_t)m->n_values * sizeof(real));
+}
 
 rg_param *rg_model_param(rg_model *m, const char *name) {
     for (int i = 0; i < m->n_params; i++)
@@ -164,7 +170,9 @@ void rg_memory_free(rg_memory *mem) {
     mem->data = NULL;
 }
 
-void rg_memory_clear(rg_memory *mem) { mem->len = 0; }
+void rg_memory_clear(rg_memory *mem) {
+    mem->len = 0;
+}
 
 /* Layer l's memory as an arena tensor [B, len, d] (a copy: the memory is
  * overwritten with the new rows while this step's tape still exists). */
@@ -216,9 +224,11 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, 
     int d = c->d_model;
     for (long i = 0; i < (long)B * T; i++)
         if (tokens[i] < 0 || tokens[i] >= m->V)
-            rg_die("model: token %d at index %ld is outside the vocabulary of %d", tokens[i], i, m->V);
+            rg_die("model: token %d at index %ld is outside the vocabulary of %d", tokens[i], i,
+                   m->V);
     int M = (mem && mem->cap > 0) ? mem->len : 0;
-    if (mem && mem->cap > 0 && mem->B != B) rg_die("model: memory holds batch %d, got %d", mem->B, B);
+    if (mem && mem->cap > 0 && mem->B != B)
+        rg_die("model: memory holds batch %d, got %d", mem->B, B);
 
     rg_tensor *h = rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * T), 3,
                               (int[]){B, T, d}); /* (B,T,d) */
@@ -229,7 +239,8 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, 
     rg_positions_build(ctx, m, &pos, T, M, offset);
     for (int l = 0; l < c->n_layers; l++) {
         rg_layer *L = &m->layers[l];
-        rg_tensor *cat = M > 0 ? rg_concat_time(ctx, memory_tensor(ctx, mem, l), h) : h; /* (B,M+T,d) */
+        rg_tensor *cat =
+            M > 0 ? rg_concat_time(ctx, memory_tensor(ctx, mem, l), h) : h; /* (B,M+T,d) */
         if (mem && mem->cap > 0) memory_store(mem, l, cat);
         rg_tensor *a = rg_layernorm(ctx, cat, L->ln1_w, L->ln1_b);
         h = rg_add(ctx, h, rg_attention(ctx, m, L, &pos, a)); /* h' = h + attn */
@@ -248,7 +259,8 @@ rg_tensor *rg_model_loss(rg_ctx *ctx, rg_tensor *logits, const int *targets, con
 
 /* Copy columns [t0, t0+n) of tokens [B,T] into out [B,n]. */
 static void slice_tokens(const int *tokens, int B, int T, int t0, int n, int *out) {
-    for (int b = 0; b < B; b++) memcpy(out + (long)b * n, tokens + (long)b * T + t0, (size_t)n * sizeof(int));
+    for (int b = 0; b < B; b++)
+        memcpy(out + (long)b * n, tokens + (long)b * T + t0, (size_t)n * sizeof(int));
 }
 
 rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, int B, int T) {

@@ -75,9 +75,11 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
                 for (int j = vis; j < lim; j++) row[j] = 0;
             }
             if (dq) /* dq[i0:i1] += scale dS[i0:i1, 0:lim] k[0:lim] */
-                rg_gemm(n, D, lim, s->scale, dSi, Tk, 1, kb, D, 1, 1, dq + bh * qs + (long)i0 * D, D, 1, true);
+                rg_gemm(n, D, lim, s->scale, dSi, Tk, 1, kb, D, 1, 1, dq + bh * qs + (long)i0 * D,
+                        D, 1, true);
             if (dk) /* dk[0:lim] += scale dS[i0:i1, 0:lim]^T q[i0:i1] */
-                rg_gemm(lim, D, n, s->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1, dk + bh * ks, D, 1, true);
+                rg_gemm(lim, D, n, s->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1, dk + bh * ks,
+                        D, 1, true);
         }
     }
     if (want_e) {
@@ -86,7 +88,8 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
 #pragma omp parallel for schedule(static) if (H > 1)
             for (int h = 0; h < H; h++)
                 for (int b = 0; b < B; b++)
-                    for (long j = 0; j < ss; j++) dE[h * ss + j] += dS_all[((long)b * H + h) * ss + j];
+                    for (long j = 0; j < ss; j++)
+                        dE[h * ss + j] += dS_all[((long)b * H + h) * ss + j];
         } else {
             for (long j = 0; j < n_bh * ss; j++) dE[j] += dS_all[j];
         }
@@ -108,7 +111,8 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
     }
     long n_bh = (long)B * H, qs = (long)T * D, ks = (long)Tk * D, ss = (long)T * Tk;
     rg_tensor *out = rg_empty(ctx, 4, (int[]){B, H, T, D});
-    real *P_all = rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss > 0 ? n_bh * ss : 1) * sizeof(real));
+    real *P_all =
+        rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss > 0 ? n_bh * ss : 1) * sizeof(real));
 #pragma omp parallel for schedule(static) if (n_bh > 1)
     for (long bh = 0; bh < n_bh; bh++) {
         const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
@@ -118,7 +122,8 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
             int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0, lim = key_limit(i1, diag, Tk);
             real *Pi = P + (long)i0 * Tk;
             /* S[i0:i1, 0:lim] = scale q[i0:i1] k[0:lim]^T, in P's rows */
-            if (lim > 0) rg_gemm(n, lim, D, scale, qb + (long)i0 * D, D, 1, kb, 1, D, 0, Pi, Tk, 1, true);
+            if (lim > 0)
+                rg_gemm(n, lim, D, scale, qb + (long)i0 * D, D, 1, kb, 1, D, 0, Pi, Tk, 1, true);
             for (int r = 0; r < n; r++) { /* + E, then the masked softmax */
                 real *row = Pi + (long)r * Tk;
                 const real *e = Eb ? Eb + (long)(i0 + r) * Tk : NULL;
@@ -133,8 +138,10 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
                 for (int j = vis; j < Tk; j++) row[j] = 0;
             }
             /* O[i0:i1] = P[i0:i1, 0:lim] v[0:lim] */
-            if (lim > 0) rg_gemm(n, D, lim, 1, Pi, Tk, 1, vb, D, 1, 0, ob + (long)i0 * D, D, 1, true);
-            else memset(ob + (long)i0 * D, 0, (size_t)n * D * sizeof(real));
+            if (lim > 0)
+                rg_gemm(n, D, lim, 1, Pi, Tk, 1, vb, D, 1, 0, ob + (long)i0 * D, D, 1, true);
+            else
+                memset(ob + (long)i0 * D, 0, (size_t)n * D * sizeof(real));
         }
     }
     rg_tensor *in[4] = {q, k, v, E};

@@ -113,8 +113,8 @@ rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb) 
     /* Many small products: one per thread, BLIS single-threaded inside. */
 #pragma omp parallel for schedule(static) if (batch > 1)
     for (long i = 0; i < batch; i++)
-        rg_gemm(m, n, k, 1, a->data + i * a_sz, rsa, csa, b->data + (i % b_batch) * b_sz, rsb, csb, 0,
-                c->data + i * c_sz, n, 1, batch > 1);
+        rg_gemm(m, n, k, 1, a->data + i * a_sz, rsa, csa, b->data + (i % b_batch) * b_sz, rsb, csb,
+                0, c->data + i * c_sz, n, 1, batch > 1);
 
     rg_tensor *inputs[2] = {a, b};
     if (rg_needs_grad(ctx, inputs, 2)) {

@@ -88,7 +88,8 @@ rg_tensor *rg_layernorm(rg_ctx *ctx, rg_tensor *x, rg_tensor *g, rg_tensor *b) {
         for (int c = 0; c < C; c++) var += (xr[c] - mean) * (xr[c] - mean);
         var /= C;
         real rstd = 1 / sqrt(var + (real)LN_EPS);
-        for (int c = 0; c < C; c++) y->data[r * C + c] = g->data[c] * (xr[c] - mean) * rstd + b->data[c];
+        for (int c = 0; c < C; c++)
+            y->data[r * C + c] = g->data[c] * (xr[c] - mean) * rstd + b->data[c];
         if (stats) stats[2 * r] = mean, stats[2 * r + 1] = rstd;
     }
     if (record) rg_record(ctx, "layernorm", layernorm_backward, y, in, 3)->saved = stats;

@@ -36,9 +36,12 @@ static void rope_apply(rg_ctx *ctx, const real *x, real *y, const rg_tensor *sha
             real *yr = y + (bh * T + t) * D;
             for (int m = 0; m < half; m++) {
                 real co = c[2 * m], si = c[2 * m + 1];
-                real y0 = xr[2 * m] * co - xr[2 * m + 1] * si, y1 = xr[2 * m] * si + xr[2 * m + 1] * co;
-                if (accumulate) yr[2 * m] += y0, yr[2 * m + 1] += y1;
-                else yr[2 * m] = y0, yr[2 * m + 1] = y1;
+                real y0 = xr[2 * m] * co - xr[2 * m + 1] * si,
+                     y1 = xr[2 * m] * si + xr[2 * m + 1] * co;
+                if (accumulate)
+                    yr[2 * m] += y0, yr[2 * m + 1] += y1;
+                else
+                    yr[2 * m] = y0, yr[2 * m + 1] = y1;
             }
         }
 }
@@ -124,7 +127,8 @@ static void bucket_bias_backward(rg_ctx *ctx, rg_node *node) {
     real *dt = rg_grad(ctx, table);
     for (int h = 0; h < H; h++)
         for (long n = 0; n < (long)Tq * Tk; n++)
-            if (bucket[n] >= 0) dt[(long)bucket[n] * H + h] += node->out->grad[h * (long)Tq * Tk + n];
+            if (bucket[n] >= 0)
+                dt[(long)bucket[n] * H + h] += node->out->grad[h * (long)Tq * Tk + n];
 }
 
 rg_tensor *rg_bucket_bias(rg_ctx *ctx, rg_tensor *table, const int *bucket, int Tq, int Tk) {
@@ -132,9 +136,11 @@ rg_tensor *rg_bucket_bias(rg_ctx *ctx, rg_tensor *table, const int *bucket, int 
     int nb = table->shape[0], H = table->shape[1];
     rg_tensor *y = rg_empty(ctx, 3, (int[]){H, Tq, Tk});
     for (long n = 0; n < (long)Tq * Tk; n++) {
-        if (bucket[n] >= nb) rg_die("bucket_bias: bucket %d at %ld, table has %d", bucket[n], n, nb);
+        if (bucket[n] >= nb)
+            rg_die("bucket_bias: bucket %d at %ld, table has %d", bucket[n], n, nb);
         for (int h = 0; h < H; h++)
-            y->data[h * (long)Tq * Tk + n] = bucket[n] < 0 ? 0 : table->data[(long)bucket[n] * H + h];
+            y->data[h * (long)Tq * Tk + n] =
+                bucket[n] < 0 ? 0 : table->data[(long)bucket[n] * H + h];
     }
     if (rg_needs_grad(ctx, &table, 1)) {
         int *saved = rg_arena_alloc(&ctx->arena, (size_t)Tq * Tk * sizeof(int) + 1);

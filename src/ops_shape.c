@@ -29,7 +29,8 @@ rg_tensor *rg_embedding(rg_ctx *ctx, rg_tensor *table, const int *idx, int n) {
     rg_tensor *y = rg_empty(ctx, 2, (int[]){n, C});
     for (int r = 0; r < n; r++) {
         if (idx[r] < 0 || idx[r] >= V)
-            rg_die("embedding: index %d at position %d is outside the table's %d rows", idx[r], r, V);
+            rg_die("embedding: index %d at position %d is outside the table's %d rows", idx[r], r,
+                   V);
         memcpy(y->data + (long)r * C, table->data + (long)idx[r] * C, (size_t)C * sizeof(real));
     }
     if (rg_needs_grad(ctx, &table, 1)) {
@@ -87,8 +88,8 @@ static void heads_copy(real *bthd, real *bhtd, int B, int T, int H, int D, int C
 static void split_heads_backward(rg_ctx *ctx, rg_node *node) {
     const rg_tensor *y = node->out;
     int B = y->shape[0], H = y->shape[1], T = y->shape[2], D = y->shape[3];
-    heads_copy(rg_grad(ctx, node->in[0]), y->grad, B, T, H, D, node->iarg[1], node->iarg[0],
-               false, true);
+    heads_copy(rg_grad(ctx, node->in[0]), y->grad, B, T, H, D, node->iarg[1], node->iarg[0], false,
+               true);
 }
 
 rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
@@ -123,7 +124,6 @@ rg_tensor *rg_merge_heads(rg_ctx *ctx, rg_tensor *x) {
 
 /* ---- concat_time / slice_time ----------------------------------------------------
  * Both see a tensor as [B, T, row] with row = everything after dim 1. */
-
 
 static void concat_time_backward(rg_ctx *ctx, rg_node *node) {
     const rg_tensor *y = node->out;

@@ -31,7 +31,8 @@ rg_node *rg_record(rg_ctx *ctx, const char *op, rg_backward_fn backward, rg_tens
 void rg_backward(rg_ctx *ctx, rg_tensor *loss) {
     if (loss->size != 1) {
         char s[64];
-        rg_die("backward: the loss must be a scalar, got shape %s", rg_shape_str(loss, s, sizeof s));
+        rg_die("backward: the loss must be a scalar, got shape %s",
+               rg_shape_str(loss, s, sizeof s));
     }
     real one = 1;
     rg_backward_seeded(ctx, loss, &one);

@@ -31,9 +31,13 @@ _Noreturn void rg_die_shapes(const char *op, const char *what, const rg_tensor *
 
 /* ---- arena ---------------------------------------------------------------- */
 
-static size_t round_up(size_t n) { return (n + RG_ALIGN - 1) & ~(size_t)(RG_ALIGN - 1); }
+static size_t round_up(size_t n) {
+    return (n + RG_ALIGN - 1) & ~(size_t)(RG_ALIGN - 1);
+}
 /* Header padded so the payload stays 64-byte aligned. */
-static size_t header_size(void) { return round_up(sizeof(rg_arena_block)); }
+static size_t header_size(void) {
+    return round_up(sizeof(rg_arena_block));
+}
 
 static rg_arena_block *block_new(rg_arena *a, size_t cap) {
     rg_arena_block *b = aligned_alloc(RG_ALIGN, round_up(header_size() + cap));
@@ -100,7 +104,9 @@ void rg_ctx_init(rg_ctx *ctx, int threads) {
     rg_set_threads(ctx, threads);
 }
 
-void rg_ctx_free(rg_ctx *ctx) { rg_arena_free(&ctx->arena); }
+void rg_ctx_free(rg_ctx *ctx) {
+    rg_arena_free(&ctx->arena);
+}
 
 void rg_ctx_reset(rg_ctx *ctx) {
     ctx->tape = NULL;
@@ -124,7 +130,8 @@ long rg_shape_size(int ndim, const int *shape) {
 }
 
 rg_tensor *rg_empty(rg_ctx *ctx, int ndim, const int *shape) {
-    if (ndim < 1 || ndim > RG_MAX_DIMS) rg_die("tensor: %d dimensions (1..%d allowed)", ndim, RG_MAX_DIMS);
+    if (ndim < 1 || ndim > RG_MAX_DIMS)
+        rg_die("tensor: %d dimensions (1..%d allowed)", ndim, RG_MAX_DIMS);
     rg_tensor *t = rg_arena_alloc(&ctx->arena, sizeof *t);
     memset(t, 0, sizeof *t);
     t->ndim = ndim;
@@ -143,8 +150,12 @@ rg_tensor *rg_zeros(rg_ctx *ctx, int ndim, const int *shape) {
     return t;
 }
 
-rg_tensor *rg_new1(rg_ctx *ctx, int d0) { return rg_zeros(ctx, 1, (int[]){d0}); }
-rg_tensor *rg_new2(rg_ctx *ctx, int d0, int d1) { return rg_zeros(ctx, 2, (int[]){d0, d1}); }
+rg_tensor *rg_new1(rg_ctx *ctx, int d0) {
+    return rg_zeros(ctx, 1, (int[]){d0});
+}
+rg_tensor *rg_new2(rg_ctx *ctx, int d0, int d1) {
+    return rg_zeros(ctx, 2, (int[]){d0, d1});
+}
 rg_tensor *rg_new3(rg_ctx *ctx, int d0, int d1, int d2) {
     return rg_zeros(ctx, 3, (int[]){d0, d1, d2});
 }
@@ -198,7 +209,9 @@ void rg_rng_seed(rg_rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t rg_rng_u64(rg_rng *r) {
     uint64_t *s = r->s;
@@ -212,7 +225,9 @@ uint64_t rg_rng_u64(rg_rng *r) {
     return result;
 }
 
-double rg_rng_uniform(rg_rng *r) { return (double)(rg_rng_u64(r) >> 11) * 0x1.0p-53; }
+double rg_rng_uniform(rg_rng *r) {
+    return (double)(rg_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 double rg_rng_normal(rg_rng *r) {
     double u1 = rg_rng_uniform(r), u2 = rg_rng_uniform(r);

@@ -28,7 +28,9 @@
  * stop. */
 static volatile sig_atomic_t stop_signal = 0;
 
-static void on_stop_signal(int sig) { stop_signal = sig; }
+static void on_stop_signal(int sig) {
+    stop_signal = sig;
+}
 
 void rg_install_stop_handlers(void) {
     struct sigaction sa;
@@ -39,7 +41,8 @@ void rg_install_stop_handlers(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static int fail(rg_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(rg_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(rg_error *err, int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -72,17 +75,20 @@ static int make_dirs(const char *path, rg_error *err) {
         if (*p == '/' || end) {
             *p = '\0';
             if (mkdir(buf, 0777) && errno != EEXIST)
-                return fail(err, 2, "out_dir '%s': cannot create '%s': %s; choose a writable out_dir",
-                            path, buf, strerror(errno));
+                return fail(err, 2,
+                            "out_dir '%s': cannot create '%s': %s; choose a writable out_dir", path,
+                            buf, strerror(errno));
             if (end) break;
             *p = '/';
         }
     }
     struct stat st;
     if (stat(path, &st) || !S_ISDIR(st.st_mode))
-        return fail(err, 2, "out_dir '%s' exists but is not a directory; choose another out_dir", path);
+        return fail(err, 2, "out_dir '%s' exists but is not a directory; choose another out_dir",
+                    path);
     if (access(path, W_OK))
-        return fail(err, 2, "out_dir '%s' is not writable; fix its permissions or choose another", path);
+        return fail(err, 2, "out_dir '%s' is not writable; fix its permissions or choose another",
+                    path);
     return 0;
 }
 
@@ -91,15 +97,16 @@ static int make_dirs(const char *path, rg_error *err) {
 /* Keys that decide a run's trajectory: a checkpoint may only be resumed with
  * the same values. Evaluation-only keys, threads and output paths may differ. */
 static bool must_match(const rg_key_info *k) {
-    static const char *free_keys[] = {"rope_scale", "eval_lens", "eval_n",  "threads", "out_dir",
-                                      "checkpoint_every", "eval_every", NULL};
+    static const char *free_keys[] = {"rope_scale", "eval_lens",        "eval_n",     "threads",
+                                      "out_dir",    "checkpoint_every", "eval_every", NULL};
     if (!strcmp(k->group, "experiment")) return false;
     for (int i = 0; free_keys[i]; i++)
         if (!strcmp(k->name, free_keys[i])) return false;
     return true;
 }
 
-static int check_same_run(const rg_config *saved, const rg_config *cfg, const char *path, rg_error *err) {
+static int check_same_run(const rg_config *saved, const rg_config *cfg, const char *path,
+                          rg_error *err) {
     const rg_key_info *keys;
     int n = rg_config_keys(&keys);
     for (int i = 0; i < n; i++) {
@@ -122,8 +129,11 @@ static int check_same_run(const rg_config *saved, const rg_config *cfg, const ch
  * any moment without losing them. */
 static int restore_log(const char *path, int steps, float *loss, rg_error *err) {
     FILE *f = fopen(path, "r");
-    if (!f) return fail(err, 2, "%s: missing (%s), but a checkpoint at step %d exists; delete the "
-                        "checkpoint to start over", path, strerror(errno), steps);
+    if (!f)
+        return fail(err, 2,
+                    "%s: missing (%s), but a checkpoint at step %d exists; delete the "
+                    "checkpoint to start over",
+                    path, strerror(errno), steps);
     char line[256];
     int have = 0;
     if (!fgets(line, sizeof line, f)) have = -1; /* header */
@@ -136,8 +146,10 @@ static int restore_log(const char *path, int steps, float *loss, rg_error *err) 
     long keep = ftell(f);
     fclose(f);
     if (have < steps)
-        return fail(err, 2, "%s: holds %d steps but the checkpoint is at step %d; the log is damaged: "
-                    "delete the out_dir to start over", path, have < 0 ? 0 : have, steps);
+        return fail(err, 2,
+                    "%s: holds %d steps but the checkpoint is at step %d; the log is damaged: "
+                    "delete the out_dir to start over",
+                    path, have < 0 ? 0 : have, steps);
     if (keep < 0 || truncate(path, keep))
         return fail(err, 2, "%s: cannot cut it back to step %d: %s", path, steps, strerror(errno));
     return 0;
@@ -182,17 +194,20 @@ static const char *first_nonfinite_op(const rg_ctx *ctx, int *index) {
 static int diverged(rg_ctx *ctx, rg_model *m, int step, double loss, rg_error *err) {
     for (int i = 0; i < m->n_params; i++)
         if (!finite_all(m->params[i].t.data, m->params[i].t.size))
-            return fail(err, 3, "step %d: parameter %s holds a non-finite value", step, m->params[i].name);
+            return fail(err, 3, "step %d: parameter %s holds a non-finite value", step,
+                        m->params[i].name);
     if (!isfinite(loss)) {
         int idx = 0;
         const char *op = first_nonfinite_op(ctx, &idx);
-        return fail(err, 3, "step %d: loss is %g; first non-finite tensor: output of op %d (%s) of the "
+        return fail(err, 3,
+                    "step %d: loss is %g; first non-finite tensor: output of op %d (%s) of the "
                     "forward pass; lower lr or raise warmup; the last good checkpoint is kept",
                     step, loss, idx, op ? op : "?");
     }
     for (int i = 0; i < m->n_params; i++)
         if (!finite_all(m->params[i].t.grad, m->params[i].t.size))
-            return fail(err, 3, "step %d: gradient of %s holds a non-finite value (loss %g); lower lr "
+            return fail(err, 3,
+                        "step %d: gradient of %s holds a non-finite value (loss %g); lower lr "
                         "or set grad_clip; the last good checkpoint is kept",
                         step, m->params[i].name, loss);
     return 0;
@@ -203,7 +218,8 @@ static int diverged(rg_ctx *ctx, rg_model *m, int step, double loss, rg_error *e
 static int diverged_update(rg_model *m, int step, double lr, rg_error *err) {
     for (int i = 0; i < m->n_params; i++)
         if (!finite_all(m->params[i].t.data, m->params[i].t.size))
-            return fail(err, 3, "step %d: the update (lr %g) made parameter %s non-finite; lower lr "
+            return fail(err, 3,
+                        "step %d: the update (lr %g) made parameter %s non-finite; lower lr "
                         "or raise warmup; the last good checkpoint is kept",
                         step, lr, m->params[i].name);
     return 0;
@@ -213,8 +229,10 @@ static int diverged_update(rg_model *m, int step, double lr, rg_error *err) {
 
 static void format_duration(double s, char *buf, size_t n) {
     int t = (int)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%02d:%02d", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, n, "%02d:%02d", t / 60, t % 60);
 }
 
 static void progress(const rg_train_options *opt, bool tty, int step, int steps, int start,
@@ -246,14 +264,15 @@ typedef struct run_state {
 
 /* A look at accuracy during training: the training length only, at most
  * 100 examples (the full evaluation runs at the end). */
-static void progress_eval(rg_ctx *ctx, run_state *r, const rg_train_options *opt, bool tty, int step) {
+static void progress_eval(rg_ctx *ctx, run_state *r, const rg_train_options *opt, bool tty,
+                          int step) {
     rg_config c = r->cfg;
     c.n_eval_lens = 1, c.eval_lens[0] = c.train_len;
     c.eval_n = c.eval_n < 100 ? c.eval_n : 100;
     rg_eval_result res;
     rg_evaluate(ctx, &r->model, &c, &res);
-    printf("%s%s%seval at step %d: length %d exact match %.3f token accuracy %.3f%s\n", tty ? "\r" : "",
-           opt->label ? opt->label : "", opt->label ? "  " : "", step, c.train_len,
+    printf("%s%s%seval at step %d: length %d exact match %.3f token accuracy %.3f%s\n",
+           tty ? "\r" : "", opt->label ? opt->label : "", opt->label ? "  " : "", step, c.train_len,
            res.exact_match[0], res.token_acc[0], tty ? "\033[K" : "");
     fflush(stdout);
 }
@@ -277,8 +296,10 @@ static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
         if (rg_checkpoint_load(r->ckpt, &r->model, &r->adam, &r->rng, err)) return 2;
         *start = (int)r->adam.step;
         if (*start > cfg->steps)
-            return fail(err, 2, "%s: checkpoint is at step %d, beyond steps = %d; raise steps or "
-                        "use another out_dir", r->ckpt, *start, cfg->steps);
+            return fail(err, 2,
+                        "%s: checkpoint is at step %d, beyond steps = %d; raise steps or "
+                        "use another out_dir",
+                        r->ckpt, *start, cfg->steps);
         if (restore_log(r->log_path, *start, loss, err)) return 2;
         r->log = fopen(r->log_path, "a");
     } else {
@@ -293,7 +314,8 @@ static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
     return 0;
 }
 
-int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summary *out, rg_error *err) {
+int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summary *out,
+             rg_error *err) {
     static const rg_train_options no_options;
     if (!opt) opt = &no_options;
     memset(out, 0, sizeof *out);
@@ -319,7 +341,8 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
     int s = start;
     for (; rc == 0 && s < cfg->steps; s++) {
         double lr = rg_lr_at(s, cfg->steps, cfg->warmup, cfg->lr);
-        rg_batch_make(&batch, cfg->task, cfg->n_symbols, cfg->batch_size, 1, cfg->train_len, &r->rng);
+        rg_batch_make(&batch, cfg->task, cfg->n_symbols, cfg->batch_size, 1, cfg->train_len,
+                      &r->rng);
         rg_ctx_reset(&ctx);
         rg_tensor *logits = rg_model_forward_seq(&ctx, &r->model, batch.tokens, batch.B, batch.T);
         rg_tensor *l = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
@@ -347,8 +370,10 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
         if (stop_signal) {
             s++;
             rc = 128 + stop_signal;
-            snprintf(err->msg, sizeof err->msg, "stopped by signal %d at step %d; checkpoint saved to %s; "
-                     "run the same command again to resume", (int)stop_signal, s, r->ckpt);
+            snprintf(err->msg, sizeof err->msg,
+                     "stopped by signal %d at step %d; checkpoint saved to %s; "
+                     "run the same command again to resume",
+                     (int)stop_signal, s, r->ckpt);
             break;
         }
     }
@@ -366,8 +391,14 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         out->wall_seconds = now_seconds() - t0;
-        rg_run_result res = {cfg, loss, s, out->eval.len, out->eval.exact_match, out->eval.token_acc,
-                             out->eval.n, out->wall_seconds};
+        rg_run_result res = {cfg,
+                             loss,
+                             s,
+                             out->eval.len,
+                             out->eval.exact_match,
+                             out->eval.token_acc,
+                             out->eval.n,
+                             out->wall_seconds};
         rc = rg_results_write_run(r->results, &res, err);
     }
     out->train_loss = loss;

@@ -52,8 +52,8 @@ static long double eval_loss(rg_ctx *ctx, gc_fn f, void *arg, rg_tensor **inputs
  * whose truncation error is O(h^4): with h = 1e-3 in float64 that is ~1e-12,
  * and the rounding error ~1e-16 / h stays ~1e-13, so the check can resolve
  * relative errors far below the 1e-6 bound. */
-static double central_difference(rg_ctx *ctx, gc_fn f, void *arg, rg_tensor **inputs,
-                                 const real *r, long n_out, real *xk) {
+static double central_difference(rg_ctx *ctx, gc_fn f, void *arg, rg_tensor **inputs, const real *r,
+                                 long n_out, real *xk) {
     real saved = *xk;
     long double L[4];
     const real offsets[4] = {2, 1, -1, -2};
@@ -76,7 +76,8 @@ bool gc_check(const char *op, gc_fn f, void *arg, rg_tensor **inputs, int n, dou
 
     /* Analytic: one forward with the tape, backward seeded with r. */
     for (int i = 0; i < n; i++)
-        if (inputs[i]->requires_grad) memset(inputs[i]->grad, 0, (size_t)inputs[i]->size * sizeof(real));
+        if (inputs[i]->requires_grad)
+            memset(inputs[i]->grad, 0, (size_t)inputs[i]->size * sizeof(real));
     rg_tensor *out = f(&ctx, inputs, arg);
     long n_out = out->size;
     real *r = malloc((size_t)(n_out ? n_out : 1) * sizeof(real));

@@ -25,15 +25,15 @@
 #include "relgrad/relgrad.h"
 
 #ifdef RELGRAD_F64
-#define GC_EPS 1e-3
-#define GC_TOL 1e-6
+#define GC_EPS       1e-3
+#define GC_TOL       1e-6
 #define GC_TOL_MODEL 1e-6
 #else
 /* float32: the step h trades truncation (h^4) against rounding
  * (2^-24 |L| / h); with h = 1e-2 a relative error of 1e-2 is what that
  * balance reliably allows across these ops. */
-#define GC_EPS 1e-2
-#define GC_TOL 1e-2
+#define GC_EPS       1e-2
+#define GC_TOL       1e-2
 /* A whole model in float32 is ~40 ops deep and each adds rounding noise that
  * the difference quotient amplifies; measured worst errors are 1.1e-2 to
  * 1.4e-2 across the schemes, with h = 1e-2 the best of 1e-2, 3e-2, 5e-2.
@@ -44,8 +44,8 @@
 typedef rg_tensor *(*gc_fn)(rg_ctx *ctx, rg_tensor **inputs, void *arg);
 
 typedef struct gc_result {
-    double worst_err;   /* largest err_i seen                      */
-    int worst_input;    /* which input and entry it was            */
+    double worst_err; /* largest err_i seen                      */
+    int worst_input;  /* which input and entry it was            */
     long worst_index;
     double analytic, numeric;
     long n_checked;

@@ -12,9 +12,15 @@ void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
 void *__real_realloc(void *p, size_t n);
 static long n_allocs;
-void *__wrap_malloc(size_t n) { return n_allocs++, __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { return n_allocs++, __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { return n_allocs++, __real_realloc(p, n); }
+void *__wrap_malloc(size_t n) {
+    return n_allocs++, __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m) {
+    return n_allocs++, __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n) {
+    return n_allocs++, __real_realloc(p, n);
+}
 
 static void train_steps(rg_pos pos, int mem_len) {
     rg_config c;

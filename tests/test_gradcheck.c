@@ -17,7 +17,8 @@ static void run(const char *op, gc_fn f, void *arg, rg_tensor **in, int n) {
     for (int i = 0; i < n; i++) gc_tensor_free(in[i]);
 }
 
-#define T(...) gc_tensor(&rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0, NULL)
+#define T(...)                                                                                     \
+    gc_tensor(&rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0, NULL)
 
 static rg_rng rng_for(const char *op) {
     rg_rng rng;
@@ -45,7 +46,9 @@ Test(gradcheck, linear) {
     }
 }
 
-typedef struct { bool ta, tb; } mm_arg;
+typedef struct {
+    bool ta, tb;
+} mm_arg;
 static rg_tensor *f_matmul(rg_ctx *c, rg_tensor **x, void *arg) {
     mm_arg *a = arg;
     return rg_matmul(c, x[0], x[1], a->ta, a->tb);
@@ -57,24 +60,47 @@ Test(gradcheck, matmul) {
         for (int t = 0; t < 4; t++) {
             mm_arg a = {t & 1, t & 2};
             int m = dims[s][0], k = dims[s][1], n = dims[s][2];
-            rg_tensor *x[2] = {a.ta ? T(2, 3, k, m) : T(2, 3, m, k), a.tb ? T(2, 3, n, k) : T(2, 3, k, n)};
+            rg_tensor *x[2] = {a.ta ? T(2, 3, k, m) : T(2, 3, m, k),
+                               a.tb ? T(2, 3, n, k) : T(2, 3, k, n)};
             run("matmul (batched)", f_matmul, &a, x, 2);
             rg_tensor *y[2] = {a.ta ? T(k, m) : T(m, k), a.tb ? T(n, k) : T(k, n)};
             run("matmul (2-d)", f_matmul, &a, y, 2);
-            rg_tensor *z[2] = {a.ta ? T(3, 2, k, m) : T(3, 2, m, k), a.tb ? T(1, 2, n, k) : T(1, 2, k, n)};
+            rg_tensor *z[2] = {a.ta ? T(3, 2, k, m) : T(3, 2, m, k),
+                               a.tb ? T(1, 2, n, k) : T(1, 2, k, n)};
             run("matmul (b broadcast over dim 0)", f_matmul, &a, z, 2);
         }
 }
 
 /* ---- elementwise --------------------------------------------------------------------- */
 
-static rg_tensor *f_add(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_add(c, x[0], x[1]); }
-static rg_tensor *f_mul(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_mul(c, x[0], x[1]); }
-static rg_tensor *f_scale(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_scale(c, x[0], (real)-1.7); }
-static rg_tensor *f_gelu(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_gelu(c, x[0]); }
-static rg_tensor *f_bias_add(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_bias_add(c, x[0], x[1]); }
-static rg_tensor *f_add_bcast(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_add_bcast(c, x[0], x[1]); }
-static rg_tensor *f_head_bias(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_add_head_bias(c, x[0], x[1]); }
+static rg_tensor *f_add(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_add(c, x[0], x[1]);
+}
+static rg_tensor *f_mul(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_mul(c, x[0], x[1]);
+}
+static rg_tensor *f_scale(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_scale(c, x[0], (real)-1.7);
+}
+static rg_tensor *f_gelu(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_gelu(c, x[0]);
+}
+static rg_tensor *f_bias_add(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_bias_add(c, x[0], x[1]);
+}
+static rg_tensor *f_add_bcast(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_add_bcast(c, x[0], x[1]);
+}
+static rg_tensor *f_head_bias(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_add_head_bias(c, x[0], x[1]);
+}
 /* a value used twice must receive both contributions */
 static rg_tensor *f_reuse(rg_ctx *c, rg_tensor **x, void *a) {
     (void)a;
@@ -128,7 +154,10 @@ Test(gradcheck, add_head_bias) {
 
 /* ---- normalisation, softmax, loss -------------------------------------------------------- */
 
-static rg_tensor *f_layernorm(rg_ctx *c, rg_tensor **x, void *a) { (void)a; return rg_layernorm(c, x[0], x[1], x[2]); }
+static rg_tensor *f_layernorm(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_layernorm(c, x[0], x[1], x[2]);
+}
 Test(gradcheck, layernorm) {
     rg_rng rng = rng_for("layernorm");
     int C[] = {5, 1, 8, 2};
@@ -138,7 +167,9 @@ Test(gradcheck, layernorm) {
     }
 }
 
-static rg_tensor *f_softmax(rg_ctx *c, rg_tensor **x, void *a) { return rg_softmax_causal(c, x[0], *(int *)a); }
+static rg_tensor *f_softmax(rg_ctx *c, rg_tensor **x, void *a) {
+    return rg_softmax_causal(c, x[0], *(int *)a);
+}
 Test(gradcheck, softmax_causal) {
     rg_rng rng = rng_for("softmax_causal");
     int diag[] = {0, 3, 100};
@@ -151,7 +182,10 @@ Test(gradcheck, softmax_causal) {
     run("softmax_causal (1x1)", f_softmax, &zero, y, 1);
 }
 
-typedef struct { const int *targets; const real *mask; } ce_arg;
+typedef struct {
+    const int *targets;
+    const real *mask;
+} ce_arg;
 static rg_tensor *f_ce(rg_ctx *c, rg_tensor **x, void *a) {
     ce_arg *ce = a;
     return rg_cross_entropy(c, x[0], ce->targets, ce->mask);
@@ -172,7 +206,9 @@ Test(gradcheck, cross_entropy) {
 
 /* ---- indexing and shapes ---------------------------------------------------------------- */
 
-static rg_tensor *f_embedding(rg_ctx *c, rg_tensor **x, void *a) { return rg_embedding(c, x[0], a, 7); }
+static rg_tensor *f_embedding(rg_ctx *c, rg_tensor **x, void *a) {
+    return rg_embedding(c, x[0], a, 7);
+}
 Test(gradcheck, embedding) {
     rg_rng rng = rng_for("embedding");
     int idx[7] = {3, 0, 3, 4, 1, 3, 0}; /* repeated rows: gradients must add */
@@ -259,7 +295,11 @@ Test(gradcheck, rope) {
     run("rope (size 1)", f_rope, p[1], y, 1);
 }
 
-typedef struct { const int *idx; int Tq, Tk; bool tr; } rg_arg;
+typedef struct {
+    const int *idx;
+    int Tq, Tk;
+    bool tr;
+} rg_arg;
 static rg_tensor *f_rel_gather(rg_ctx *c, rg_tensor **x, void *a) {
     rg_arg *g = a;
     return rg_rel_gather(c, x[0], g->idx, g->Tq, g->Tk, g->tr);
@@ -268,7 +308,8 @@ Test(gradcheck, rel_gather) {
     rg_rng rng = rng_for("rel_gather");
     enum { Tq = 3, Tk = 5, R = 4 };
     int idx[Tq * Tk];
-    for (int n = 0; n < Tq * Tk; n++) idx[n] = (n * 7) % (R + 1) - 1; /* includes -1 (masked) and repeats */
+    for (int n = 0; n < Tq * Tk; n++)
+        idx[n] = (n * 7) % (R + 1) - 1; /* includes -1 (masked) and repeats */
     rg_arg a = {idx, Tq, Tk, false}, b = {idx, Tq, Tk, true};
     rg_tensor *x[1] = {T(2, 3, Tq, R)};
     run("rel_gather", f_rel_gather, &a, x, 1);
@@ -292,7 +333,10 @@ Test(gradcheck, bucket_bias) {
 
 /* ---- fused attention ------------------------------------------------------------------ */
 
-typedef struct { real scale; int diag; } attn_arg;
+typedef struct {
+    real scale;
+    int diag;
+} attn_arg;
 static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
     attn_arg *p = a;
     return rg_attention_core(c, x[0], x[1], x[2], x[3], p->scale, p->diag);
@@ -300,9 +344,11 @@ static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
 Test(gradcheck, attention_core) {
     rg_rng rng = rng_for("attention_core");
     /* T = 35 crosses the kernel's 32-query block; diag 3 = memory of 3 keys */
-    struct { int B, H, T, Tk, D, diag, e_batch; } cases[] = {
-        {2, 3, 5, 5, 4, 0, 0}, {2, 2, 4, 7, 3, 3, 1}, {2, 2, 4, 7, 3, 3, 2}, {1, 1, 35, 35, 2, 0, 1},
-        {1, 1, 1, 1, 1, 0, 0},
+    struct {
+        int B, H, T, Tk, D, diag, e_batch;
+    } cases[] = {
+        {2, 3, 5, 5, 4, 0, 0},   {2, 2, 4, 7, 3, 3, 1}, {2, 2, 4, 7, 3, 3, 2},
+        {1, 1, 35, 35, 2, 0, 1}, {1, 1, 1, 1, 1, 0, 0},
     };
     for (int s = 0; s < 5; s++) {
         int B = cases[s].B, H = cases[s].H, T = cases[s].T, Tk = cases[s].Tk, D = cases[s].D;

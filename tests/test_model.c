@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const rg_pos ALL[] = {RG_POS_NONE, RG_POS_SINUSOIDAL, RG_POS_LEARNED, RG_POS_ROPE,
+static const rg_pos ALL[] = {RG_POS_NONE,  RG_POS_SINUSOIDAL, RG_POS_LEARNED, RG_POS_ROPE,
                              RG_POS_ALIBI, RG_POS_T5,         RG_POS_XL,      RG_POS_DEBERTA};
 static const rg_pos RELATIVE[] = {RG_POS_NONE, RG_POS_ROPE, RG_POS_ALIBI,
                                   RG_POS_T5,   RG_POS_XL,   RG_POS_DEBERTA};
@@ -111,14 +111,30 @@ static void check_model(rg_pos pos, int mem_len) {
     rg_model_free(&m);
 }
 
-Test(model_grad, none) { check_model(RG_POS_NONE, 0), check_model(RG_POS_NONE, 4); }
-Test(model_grad, sinusoidal) { check_model(RG_POS_SINUSOIDAL, 0); }
-Test(model_grad, learned) { check_model(RG_POS_LEARNED, 0); }
-Test(model_grad, rope) { check_model(RG_POS_ROPE, 0), check_model(RG_POS_ROPE, 4); }
-Test(model_grad, alibi) { check_model(RG_POS_ALIBI, 0), check_model(RG_POS_ALIBI, 4); }
-Test(model_grad, t5) { check_model(RG_POS_T5, 0), check_model(RG_POS_T5, 4); }
-Test(model_grad, xl) { check_model(RG_POS_XL, 0), check_model(RG_POS_XL, 4); }
-Test(model_grad, deberta) { check_model(RG_POS_DEBERTA, 0), check_model(RG_POS_DEBERTA, 4); }
+Test(model_grad, none) {
+    check_model(RG_POS_NONE, 0), check_model(RG_POS_NONE, 4);
+}
+Test(model_grad, sinusoidal) {
+    check_model(RG_POS_SINUSOIDAL, 0);
+}
+Test(model_grad, learned) {
+    check_model(RG_POS_LEARNED, 0);
+}
+Test(model_grad, rope) {
+    check_model(RG_POS_ROPE, 0), check_model(RG_POS_ROPE, 4);
+}
+Test(model_grad, alibi) {
+    check_model(RG_POS_ALIBI, 0), check_model(RG_POS_ALIBI, 4);
+}
+Test(model_grad, t5) {
+    check_model(RG_POS_T5, 0), check_model(RG_POS_T5, 4);
+}
+Test(model_grad, xl) {
+    check_model(RG_POS_XL, 0), check_model(RG_POS_XL, 4);
+}
+Test(model_grad, deberta) {
+    check_model(RG_POS_DEBERTA, 0), check_model(RG_POS_DEBERTA, 4);
+}
 
 /* ---- scheme formulas ---------------------------------------------------------------- */
 
@@ -143,7 +159,8 @@ Test(schemes, alibi_slopes) {
         rg_alibi_slopes(H, got);
         alibi_reference(H, want);
         for (int h = 0; h < H; h++)
-            cr_expect(fabs(got[h] - want[h]) < 1e-15, "H=%d h=%d: %.17g != %.17g", H, h, got[h], want[h]);
+            cr_expect(fabs(got[h] - want[h]) < 1e-15, "H=%d h=%d: %.17g != %.17g", H, h, got[h],
+                      want[h]);
     }
     double s8[8], s12[12];
     rg_alibi_slopes(8, s8);
@@ -151,7 +168,8 @@ Test(schemes, alibi_slopes) {
     rg_alibi_slopes(12, s12);
     for (int h = 0; h < 8; h++) cr_expect(s12[h] == ldexp(1.0, -(h + 1)), "H=12 slope %d", h);
     const double tail[4] = {-0.5, -1.5, -2.5, -3.5};
-    for (int h = 0; h < 4; h++) cr_expect(fabs(s12[8 + h] - pow(2.0, tail[h])) < 1e-15, "H=12 slope %d", 8 + h);
+    for (int h = 0; h < 4; h++)
+        cr_expect(fabs(s12[8 + h] - pow(2.0, tail[h])) < 1e-15, "H=12 slope %d", 8 + h);
 }
 
 Test(schemes, t5_buckets) {
@@ -198,9 +216,11 @@ Test(model_props, shift_invariance) {
         real diff = max_abs_diff(a, b, (long)B * T * m.V);
         bool relative = rg_pos_is_relative(ALL[s]);
         if (relative)
-            cr_expect(diff < EQ_TOL, "%s: logits moved by %.3g under a shift", rg_pos_name(ALL[s]), diff);
+            cr_expect(diff < EQ_TOL, "%s: logits moved by %.3g under a shift", rg_pos_name(ALL[s]),
+                      diff);
         else
-            cr_expect(diff > 1e-3, "%s: logits unchanged (%.3g) under a shift", rg_pos_name(ALL[s]), diff);
+            cr_expect(diff > 1e-3, "%s: logits unchanged (%.3g) under a shift", rg_pos_name(ALL[s]),
+                      diff);
         free(a), free(b);
         rg_model_free(&m);
     }
@@ -220,8 +240,10 @@ Test(model_props, causality) {
             long row = (long)T * m.V, early = (long)(T - 1) * m.V;
             real d_early = max_abs_diff(a + b * row, c + b * row, early);
             real d_last = max_abs_diff(a + b * row + early, c + b * row + early, m.V);
-            cr_expect(d_early == 0, "%s: earlier logits changed by %.3g", rg_pos_name(ALL[s]), d_early);
-            cr_expect(d_last > 0, "%s: the changed token's own logits did not change", rg_pos_name(ALL[s]));
+            cr_expect(d_early == 0, "%s: earlier logits changed by %.3g", rg_pos_name(ALL[s]),
+                      d_early);
+            cr_expect(d_last > 0, "%s: the changed token's own logits did not change",
+                      rg_pos_name(ALL[s]));
         }
         free(a), free(c);
         rg_model_free(&m);
@@ -243,7 +265,8 @@ Test(model_props, recurrence_equals_full_pass) {
         rg_tensor *seg = rg_model_forward_seq(&ctx, &m, tok, B, T);
         cr_assert_eq(seg->size, (long)B * T * m.V);
         real diff = max_abs_diff(full, seg->data, seg->size);
-        cr_expect(diff < EQ_TOL, "%s: segments differ from one pass by %.3g", rg_pos_name(RELATIVE[s]), diff);
+        cr_expect(diff < EQ_TOL, "%s: segments differ from one pass by %.3g",
+                  rg_pos_name(RELATIVE[s]), diff);
         rg_ctx_free(&ctx);
         free(full);
         rg_model_free(&m);
@@ -278,7 +301,8 @@ static void check_decode(rg_pos pos, int mem_len) {
             worst = fmax(worst, max_abs_diff(y->data + (long)b * m.V,
                                              want + ((long)b * T + t - 1) * m.V, m.V));
     }
-    cr_expect(worst < EQ_TOL, "%s mem_len=%d: decoding differs by %.3g", rg_pos_name(pos), mem_len, worst);
+    cr_expect(worst < EQ_TOL, "%s mem_len=%d: decoding differs by %.3g", rg_pos_name(pos), mem_len,
+              worst);
     /* all positions' logits, fed in chunks of 5 (the teacher-forced pass) */
     rg_kv_cache_free(&kv);
     rg_kv_cache_init(&kv, &m, B, T);
@@ -293,7 +317,8 @@ static void check_decode(rg_pos pos, int mem_len) {
             worst = fmax(worst, max_abs_diff(y->data + (long)b * n * m.V,
                                              want + ((long)b * T + t) * m.V, (long)n * m.V));
     }
-    cr_expect(worst < EQ_TOL, "%s mem_len=%d: chunked decoding differs by %.3g", rg_pos_name(pos), mem_len, worst);
+    cr_expect(worst < EQ_TOL, "%s mem_len=%d: chunked decoding differs by %.3g", rg_pos_name(pos),
+              mem_len, worst);
     rg_kv_cache_free(&kv);
     rg_ctx_free(&ctx);
     free(want);
@@ -336,8 +361,9 @@ static void fused_vs_unfused(rg_pos pos, int mem_len) {
         rg_param *p = &m.params[i];
         real scale = 0, diff = max_abs_diff(grads[0] + p->offset, grads[1] + p->offset, p->t.size);
         for (long j = 0; j < p->t.size; j++) scale = fmax(scale, fabs(grads[1][p->offset + j]));
-        cr_expect(diff <= EQ_TOL * fmax(scale, 1e-3), "%s mem %d: gradient of %s differs by %.3g (max %.3g)",
-                  rg_pos_name(pos), mem_len, p->name, diff, scale);
+        cr_expect(diff <= EQ_TOL * fmax(scale, 1e-3),
+                  "%s mem %d: gradient of %s differs by %.3g (max %.3g)", rg_pos_name(pos), mem_len,
+                  p->name, diff, scale);
     }
     for (int i = 0; i < 2; i++) free(logits[i]), free(grads[i]);
     rg_model_free(&m);

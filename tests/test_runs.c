@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 static rg_config run_config(const char *dir, rg_pos pos) {
     rg_config c;
     rg_config_defaults(&c);
@@ -60,8 +59,10 @@ Test(train, loss_falls_and_accuracy_rises, .timeout = 300) {
     cr_assert_eq(rc, 0, "train: %s", err.msg);
     cr_assert_eq(sum.steps_done, c.steps);
     double first = 0, last = 0;
-    for (int s = 0; s < 20; s++) first += sum.train_loss[s] / 20, last += sum.train_loss[c.steps - 20 + s] / 20;
-    cr_expect(last < 0.5 * first, "loss did not fall: first 20 steps %.3f, last 20 %.3f", first, last);
+    for (int s = 0; s < 20; s++)
+        first += sum.train_loss[s] / 20, last += sum.train_loss[c.steps - 20 + s] / 20;
+    cr_expect(last < 0.5 * first, "loss did not fall: first 20 steps %.3f, last 20 %.3f", first,
+              last);
     cr_expect(sum.eval.token_acc[0] > before.token_acc[0] + 0.3,
               "token accuracy at the training length: %.3f before, %.3f after", before.token_acc[0],
               sum.eval.token_acc[0]);
@@ -69,7 +70,8 @@ Test(train, loss_falls_and_accuracy_rises, .timeout = 300) {
               "exact match at the training length: %.3f before, %.3f after", before.exact_match[0],
               sum.eval.exact_match[0]);
     cr_log_info("loss %.3f -> %.3f; token acc %.3f -> %.3f; exact %.3f -> %.3f", first, last,
-                before.token_acc[0], sum.eval.token_acc[0], before.exact_match[0], sum.eval.exact_match[0]);
+                before.token_acc[0], sum.eval.token_acc[0], before.exact_match[0],
+                sum.eval.exact_match[0]);
     rg_run_summary_free(&sum);
     remove_dir(dir);
 }
@@ -92,8 +94,9 @@ static void resume_equals_uninterrupted(rg_pos pos, int mem_len) {
     cr_assert_eq(rg_train(&cb, &quiet, &b2, &err), 0, "%s", err.msg);
     cr_assert_eq(b2.steps_done, 120);
     for (int s = 0; s < 120; s++)
-        cr_assert_eq(a.train_loss[s], b2.train_loss[s], "%s mem %d: step %d loss %.9g vs resumed %.9g",
-                     rg_pos_name(pos), mem_len, s + 1, a.train_loss[s], b2.train_loss[s]);
+        cr_assert_eq(a.train_loss[s], b2.train_loss[s],
+                     "%s mem %d: step %d loss %.9g vs resumed %.9g", rg_pos_name(pos), mem_len,
+                     s + 1, a.train_loss[s], b2.train_loss[s]);
     /* the final checkpoints hold the same parameters */
     char pa[600], pb[600];
     rg_checkpoint_path(&ca, pa, sizeof pa);

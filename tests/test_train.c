@@ -32,7 +32,8 @@ static void tiny_model(rg_model *m) {
 Test(train, adamw_hand_computed) {
     rg_model m;
     tiny_model(&m);
-    rg_param *w = rg_model_param(&m, "blocks.0.attn.qkv.weight"), *g = rg_model_param(&m, "ln_f.weight");
+    rg_param *w = rg_model_param(&m, "blocks.0.attn.qkv.weight"),
+             *g = rg_model_param(&m, "ln_f.weight");
     cr_assert(w && g && w->decay && !g->decay);
     rg_adamw opt;
     rg_adamw_init(&opt, &m, 0.1);
@@ -40,13 +41,16 @@ Test(train, adamw_hand_computed) {
     w->t.data[0] = (real)0.5, w->t.grad[0] = (real)0.2;
     g->t.data[0] = 1, g->t.grad[0] = (real)0.2;
     rg_adamw_step(&opt, &m, 0.1);
-    cr_expect(fabs(w->t.data[0] - 0.395) < 1e-6, "step 1: w = %.9f, want 0.395", (double)w->t.data[0]);
-    cr_expect(fabs(g->t.data[0] - 0.9) < 1e-6, "step 1: gain = %.9f, want 0.9", (double)g->t.data[0]);
+    cr_expect(fabs(w->t.data[0] - 0.395) < 1e-6, "step 1: w = %.9f, want 0.395",
+              (double)w->t.data[0]);
+    cr_expect(fabs(g->t.data[0] - 0.9) < 1e-6, "step 1: gain = %.9f, want 0.9",
+              (double)g->t.data[0]);
     w->t.grad[0] = (real)-0.1;
     rg_adamw_step(&opt, &m, 0.1);
     double m2 = 0.008 / 0.19, v2 = 0.0024 / 0.0975;
     double want = 0.395 - 0.1 * 0.1 * 0.395 - 0.1 * m2 / (sqrt(v2) + 1e-8);
-    cr_expect(fabs(w->t.data[0] - want) < 1e-6, "step 2: w = %.9f, want %.9f", (double)w->t.data[0], want);
+    cr_expect(fabs(w->t.data[0] - want) < 1e-6, "step 2: w = %.9f, want %.9f", (double)w->t.data[0],
+              want);
     cr_expect(fabs(want - 0.3642131) < 1e-6, "hand value %.9f", want);
     cr_expect_eq(opt.step, 2);
     rg_adamw_free(&opt);
@@ -61,7 +65,8 @@ Test(train, schedule) {
     cr_expect(fabs(rg_lr_at(55, 100, 10, 1.0) - 0.5) < 1e-12); /* half way through the cosine */
     cr_expect(rg_lr_at(99, 100, 10, 1.0) < 0.001);
     cr_expect(fabs(rg_lr_at(5, 100, 0, 2.0) - 2.0 * 0.5 * (1 + cos(M_PI * 0.05))) < 1e-12);
-    for (int s = 10; s < 99; s++) cr_expect(rg_lr_at(s + 1, 100, 10, 1.0) <= rg_lr_at(s, 100, 10, 1.0));
+    for (int s = 10; s < 99; s++)
+        cr_expect(rg_lr_at(s + 1, 100, 10, 1.0) <= rg_lr_at(s, 100, 10, 1.0));
 }
 
 Test(train, clip_grad_norm) {

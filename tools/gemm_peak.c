@@ -32,8 +32,8 @@
 typedef struct {
     const char *name; /* what the product stands for */
     long m, n, k;
-    int ta, tb;       /* 1: operand stored transposed (A is [K,M], B is [N,K]) */
-    int square;       /* counts towards the final figure (when m >= 1024) */
+    int ta, tb; /* 1: operand stored transposed (A is [K,M], B is [N,K]) */
+    int square; /* counts towards the final figure (when m >= 1024) */
 } shape;
 
 static const shape shapes[] = {
@@ -78,8 +78,9 @@ static void run_gemm(const shape *s, float *a, float *b, float *c) {
     float one = 1.0f, zero = 0.0f;
     /* A stored [M,K] (ta = 0) or [K,M] (ta = 1); B stored [K,N] or [N,K]. */
     inc_t lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-    bli_sgemm(s->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-              s->m, s->n, s->k, &one, a, lda, 1, b, ldb, 1, &zero, c, s->n, 1);
+    bli_sgemm(s->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+              s->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, s->m, s->n, s->k, &one, a, lda, 1, b, ldb,
+              1, &zero, c, s->n, 1);
 }
 
 /* Best GFLOP/s over `reps` repetitions, each at least `min_secs` long. */
@@ -130,14 +131,14 @@ int main(int argc, char **argv) {
     int reps = quick ? 3 : 7;
     double min_secs = quick ? 0.03 : 0.06;
 
-    printf("gemm_peak: BLIS %s, arch %s, threads %d, best of %d repetitions\n", bli_info_get_version_str(),
-           bli_arch_string(bli_arch_query_id()), threads, reps);
+    printf("gemm_peak: BLIS %s, arch %s, threads %d, best of %d repetitions\n",
+           bli_info_get_version_str(), bli_arch_string(bli_arch_query_id()), threads, reps);
     double peak = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *s = &shapes[i];
         double gf = measure(s, reps, min_secs);
-        printf("shape %-22s M=%-5ld N=%-5ld K=%-5ld %c%c  %8.1f GFLOP/s\n", s->name, s->m, s->n, s->k,
-               s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', gf);
+        printf("shape %-22s M=%-5ld N=%-5ld K=%-5ld %c%c  %8.1f GFLOP/s\n", s->name, s->m, s->n,
+               s->k, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', gf);
         fflush(stdout);
         if (s->square && s->m >= 1024 && gf > peak) peak = gf;
     }

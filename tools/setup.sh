@@ -12,7 +12,7 @@ PACKAGES=(
   libinih-dev                                      # INI config parser
   python3-torch python3-h5py python3-numpy python3-matplotlib  # cross-check and plots (/usr/bin/python3)
   clang libclang-rt-14-dev                         # libFuzzer targets
-  valgrind strace                                  # memcheck run; kills injected at system calls
+  valgrind strace time                             # memcheck run; kills injected at system calls; peak RSS
 )
 
 missing=()

@@ -24,11 +24,17 @@ typedef enum {
     RG_POS_COUNT
 } rg_pos;
 
-typedef enum { RG_TASK_COPY, RG_TASK_REVERSE, RG_TASK_SORT, RG_TASK_DUPLICATE, RG_TASK_COUNT } rg_task;
+typedef enum {
+    RG_TASK_COPY,
+    RG_TASK_REVERSE,
+    RG_TASK_SORT,
+    RG_TASK_DUPLICATE,
+    RG_TASK_COUNT
+} rg_task;
 
-#define RG_MAX_LIST 32   /* longest comma list (eval_lens, tasks, positions, seeds) */
-#define RG_PATH_MAX 512
-#define RG_N_KEYS 33     /* entries of the key table (rg_config_keys)           */
+#define RG_MAX_LIST  32 /* longest comma list (eval_lens, tasks, positions, seeds) */
+#define RG_PATH_MAX  512
+#define RG_N_KEYS    33  /* entries of the key table (rg_config_keys)           */
 #define RG_WHERE_MAX 160 /* room for one "file:line" / "argument N" record       */
 
 typedef struct rg_config {

@@ -13,11 +13,21 @@
 #include "relgrad/config.h"
 #include "relgrad/tensor.h"
 
-static inline int rg_tok_pad(int n_symbols) { return n_symbols; }
-static inline int rg_tok_bos(int n_symbols) { return n_symbols + 1; }
-static inline int rg_tok_sep(int n_symbols) { return n_symbols + 2; }
-static inline int rg_tok_eos(int n_symbols) { return n_symbols + 3; }
-static inline int rg_vocab_size(int n_symbols) { return n_symbols + 4; }
+static inline int rg_tok_pad(int n_symbols) {
+    return n_symbols;
+}
+static inline int rg_tok_bos(int n_symbols) {
+    return n_symbols + 1;
+}
+static inline int rg_tok_sep(int n_symbols) {
+    return n_symbols + 2;
+}
+static inline int rg_tok_eos(int n_symbols) {
+    return n_symbols + 3;
+}
+static inline int rg_vocab_size(int n_symbols) {
+    return n_symbols + 4;
+}
 
 /* Output length m for input length n (n, or 2n for duplicate). */
 int rg_task_out_len(rg_task task, int n);

@@ -10,8 +10,8 @@
 #include "relgrad/optim.h"
 
 #define RG_CHECKPOINT_FORMAT "relgrad-checkpoint"
-#define RG_DUMP_FORMAT "relgrad-dump"
-#define RG_FORMAT_VERSION 1
+#define RG_DUMP_FORMAT       "relgrad-dump"
+#define RG_FORMAT_VERSION    1
 
 /* Write model parameters (float32 datasets), optimizer moments and step, the
  * data generator's rng state and every config key to `path`, through a

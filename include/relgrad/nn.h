@@ -25,21 +25,21 @@ typedef struct rg_layer {
     rg_tensor *ln1_w, *ln1_b, *ln2_w, *ln2_b;
     rg_tensor *qkv_w, *qkv_b, *proj_w, *proj_b;
     rg_tensor *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-    rg_tensor *r_w, *r_u, *r_v;    /* xl: attn.r.weight, attn.r_w_bias, attn.r_r_bias */
-    rg_tensor *pos_k, *pos_q;      /* deberta: attn.pos_k.weight, attn.pos_q.weight  */
+    rg_tensor *r_w, *r_u, *r_v; /* xl: attn.r.weight, attn.r_w_bias, attn.r_r_bias */
+    rg_tensor *pos_k, *pos_q;   /* deberta: attn.pos_k.weight, attn.pos_q.weight  */
 } rg_layer;
 
 typedef struct rg_model {
-    rg_config cfg;   /* the config it was built from              */
-    int V, dh;       /* vocabulary size, head size                */
+    rg_config cfg; /* the config it was built from              */
+    int V, dh;     /* vocabulary size, head size                */
     int n_params;
     rg_param *params;
-    long n_values;   /* total number of parameter values          */
+    long n_values; /* total number of parameter values          */
     real *values, *grads;
     rg_tensor *tok_emb, *lm_head, *lnf_w, *lnf_b;
-    rg_tensor *pos_emb;  /* learned                                */
-    rg_tensor *t5_bias;  /* t5: [t5_buckets, H]                    */
-    rg_tensor *rel_emb;  /* deberta: [2K, d]                       */
+    rg_tensor *pos_emb; /* learned                                */
+    rg_tensor *t5_bias; /* t5: [t5_buckets, H]                    */
+    rg_tensor *rel_emb; /* deberta: [2K, d]                       */
     rg_layer *layers;
     bool unfused_attention; /* build attention from the separate ops (the
                                reference the fused kernel is tested against) */
@@ -91,9 +91,9 @@ rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, int
  * gives it, so decoding matches rg_model_forward_seq. */
 typedef struct rg_kv_cache {
     int n_layers, B, cap, H, dh;
-    int len;            /* positions cached so far (absolute 0..len-1)   */
-    real *k, *v;        /* [n_layers, B, H, cap, dh] (k after rotation)  */
-    void *tables;       /* projected position tables (xl, deberta)        */
+    int len;      /* positions cached so far (absolute 0..len-1)   */
+    real *k, *v;  /* [n_layers, B, H, cap, dh] (k after rotation)  */
+    void *tables; /* projected position tables (xl, deberta)        */
 } rg_kv_cache;
 
 void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap);

@@ -27,9 +27,9 @@ rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb);
 
 /* ---- elementwise (src/ops_elementwise.c) -------------------------------- */
 
-rg_tensor *rg_add(rg_ctx *ctx, rg_tensor *a, rg_tensor *b);      /* same shape */
-rg_tensor *rg_mul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b);      /* same shape */
-rg_tensor *rg_scale(rg_ctx *ctx, rg_tensor *x, real s);          /* s * x      */
+rg_tensor *rg_add(rg_ctx *ctx, rg_tensor *a, rg_tensor *b); /* same shape */
+rg_tensor *rg_mul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b); /* same shape */
+rg_tensor *rg_scale(rg_ctx *ctx, rg_tensor *x, real s);     /* s * x      */
 /* x [..., n] + b [n], b broadcast over all leading dims. */
 rg_tensor *rg_bias_add(rg_ctx *ctx, rg_tensor *x, rg_tensor *b);
 /* x [B, ...] + y [...]: y broadcast over the first dim (a per-head bias
@@ -55,8 +55,7 @@ rg_tensor *rg_softmax_causal(rg_ctx *ctx, rg_tensor *x, int diag);
 /* Masked mean cross-entropy fused with log-softmax:
  * sum_n mask[n] * (logsumexp(logits[n]) - logits[n, targets[n]]) / sum mask.
  * logits [N, V] (or [B,T,V]), targets and mask have N entries. -> [1] */
-rg_tensor *rg_cross_entropy(rg_ctx *ctx, rg_tensor *logits, const int *targets,
-                            const real *mask);
+rg_tensor *rg_cross_entropy(rg_ctx *ctx, rg_tensor *logits, const int *targets, const real *mask);
 
 /* ---- indexing and shapes (src/ops_shape.c) ------------------------------ */
 
@@ -95,8 +94,7 @@ rg_tensor *rg_rope(rg_ctx *ctx, rg_tensor *x, int pos0, real base, real scale);
  *   transpose = true:  out[..., i, j] = x[..., j, idx[i*Tk + j]]   x [..., Tk, R]
  * out [..., Tq, Tk]; an index < 0 gives 0 (masked). Backward scatter-adds.
  * Transformer-XL's relative term and DeBERTa's c2p / p2c terms use it. */
-rg_tensor *rg_rel_gather(rg_ctx *ctx, rg_tensor *x, const int *idx, int Tq, int Tk,
-                         bool transpose);
+rg_tensor *rg_rel_gather(rg_ctx *ctx, rg_tensor *x, const int *idx, int Tq, int Tk, bool transpose);
 
 /* Per-head bias from a table by bucket: out[h, i, j] = table[bucket[i*Tk + j], h]
  * for table [nb, H] -> [H, Tq, Tk]; bucket < 0 gives 0. (T5's relative bias.) */

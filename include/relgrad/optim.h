@@ -7,9 +7,9 @@
 #include "relgrad/nn.h"
 
 typedef struct rg_adamw {
-    long n;           /* number of parameter values               */
-    real *m, *v;      /* first and second moments, [n] each       */
-    long step;        /* updates done so far                      */
+    long n;      /* number of parameter values               */
+    real *m, *v; /* first and second moments, [n] each       */
+    long step;   /* updates done so far                      */
     double beta1, beta2, eps, weight_decay;
 } rg_adamw;
 

@@ -22,15 +22,15 @@ struct rg_node;
 typedef void (*rg_backward_fn)(rg_ctx *ctx, struct rg_node *node);
 
 typedef struct rg_node {
-    struct rg_node *prev;         /* previous node in forward order          */
-    const char *op;               /* op name, for errors and debugging       */
-    rg_backward_fn backward;      /* adds out->grad's contributions to inputs */
+    struct rg_node *prev;    /* previous node in forward order          */
+    const char *op;          /* op name, for errors and debugging       */
+    rg_backward_fn backward; /* adds out->grad's contributions to inputs */
     rg_tensor *out;
     rg_tensor *in[RG_MAX_INPUTS]; /* inputs, in the op's argument order     */
     int n_in;
-    void *saved;                  /* op-specific saved values (arena)        */
-    int iarg[4];                  /* small integer arguments                 */
-    real rarg[2];                 /* small real arguments                    */
+    void *saved;  /* op-specific saved values (arena)        */
+    int iarg[4];  /* small integer arguments                 */
+    real rarg[2]; /* small real arguments                    */
 } rg_node;
 
 /* True when an op with these inputs must be recorded: grad mode is on and at

@@ -30,9 +30,9 @@ typedef float real;
 #define RG_MAX_DIMS 4
 
 typedef struct rg_tensor {
-    real *data;         /* [size] values, row-major                          */
-    real *grad;         /* [size] d loss / d data; NULL until first needed   */
-    int ndim;           /* 1..RG_MAX_DIMS (a scalar is shape [1])            */
+    real *data; /* [size] values, row-major                          */
+    real *grad; /* [size] d loss / d data; NULL until first needed   */
+    int ndim;   /* 1..RG_MAX_DIMS (a scalar is shape [1])            */
     int shape[RG_MAX_DIMS];
     long size;          /* product of shape                                  */
     bool requires_grad; /* true for parameters and anything computed from them */
@@ -121,8 +121,8 @@ typedef struct rg_rng {
 
 void rg_rng_seed(rg_rng *r, uint64_t seed);
 uint64_t rg_rng_u64(rg_rng *r);
-double rg_rng_uniform(rg_rng *r);       /* [0, 1) */
-double rg_rng_normal(rg_rng *r);        /* N(0, 1), Box-Muller */
+double rg_rng_uniform(rg_rng *r);          /* [0, 1) */
+double rg_rng_normal(rg_rng *r);           /* N(0, 1), Box-Muller */
 int rg_rng_int(rg_rng *r, int lo, int hi); /* uniform in [lo, hi] */
 
 #endif

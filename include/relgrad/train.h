@@ -36,11 +36,11 @@ void rg_run_summary_free(rg_run_summary *s);
 
 /* Options the CLI sets; zero-initialise for the defaults. */
 typedef struct rg_train_options {
-    const char *label;   /* prefix for progress lines, e.g. "[3/16] copy rope seed 1" */
-    bool quiet;          /* no progress output */
-    int stop_after;      /* > 0: save a checkpoint and return 0 after this many
-                            steps of this call (no final evaluation), as if
-                            interrupted; the next call resumes */
+    const char *label; /* prefix for progress lines, e.g. "[3/16] copy rope seed 1" */
+    bool quiet;        /* no progress output */
+    int stop_after;    /* > 0: save a checkpoint and return 0 after this many
+                          steps of this call (no final evaluation), as if
+                          interrupted; the next call resumes */
 } rg_train_options;
 
 /* Train per cfg (resuming from cfg->out_dir/checkpoint.h5 if present).

@@ -30,7 +30,9 @@
 static int mem_fd = -1;
 static char mem_path[512];
 
-static void remove_file(void) { unlink(mem_path); }
+static void remove_file(void) {
+    unlink(mem_path);
+}
 
 static void expect_error(int rc, const rg_error *err, const char *what) {
     if (rc != 2) {

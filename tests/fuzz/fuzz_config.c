@@ -37,8 +37,8 @@ static void die(const char *what, const char *key, const char *a, const char *b)
  * file, an argument, or (validation of a value set elsewhere) that place. */
 static void check_message(const rg_error *err, const char *source) {
     if (!memchr(err->msg, '\0', sizeof err->msg)) die("unterminated message", "-", "", "");
-    if (!strstr(err->msg, source) && !strstr(err->msg, mem_path) && !strstr(err->msg, "argument ") &&
-        !strstr(err->msg, "roundtrip"))
+    if (!strstr(err->msg, source) && !strstr(err->msg, mem_path) &&
+        !strstr(err->msg, "argument ") && !strstr(err->msg, "roundtrip"))
         die("message does not say where", "-", err->msg, source);
 }
 
@@ -51,10 +51,12 @@ static void roundtrip(const rg_config *c, const char *source) {
     rg_error err;
     for (int k = 0; k < n; k++) {
         char text[4096], again[4096];
-        if (rg_config_get(c, keys[k].name, text, sizeof text)) die("get failed", keys[k].name, "", "");
+        if (rg_config_get(c, keys[k].name, text, sizeof text))
+            die("get failed", keys[k].name, "", "");
         if (rg_config_set(&copy, keys[k].name, text, "roundtrip", &err))
             die("a loaded value does not set back", keys[k].name, text, err.msg);
-        if (rg_config_get(&copy, keys[k].name, again, sizeof again)) die("get failed", keys[k].name, "", "");
+        if (rg_config_get(&copy, keys[k].name, again, sizeof again))
+            die("get failed", keys[k].name, "", "");
         if (strcmp(text, again)) die("value changed on the way back", keys[k].name, text, again);
     }
     rg_error e1, e2;
@@ -102,8 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     rg_config d;
     rg_config_defaults(&d);
-    if (rg_config_override(&d, argc, argv, &err) == 0) roundtrip(&d, "fuzz arguments");
-    else check_message(&err, "argument ");
+    if (rg_config_override(&d, argc, argv, &err) == 0)
+        roundtrip(&d, "fuzz arguments");
+    else
+        check_message(&err, "argument ");
     free(buf);
     return 0;
 }
