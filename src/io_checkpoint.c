@@ -87,17 +87,7 @@ int rg_checkpoint_save(const char *path, const rg_model *m, const rg_adamw *opt,
     if (rg_io_atomic_begin(&a, path, err)) return 2;
     hid_t f = rg_io_create(&a, err);
     int rc = f < 0 ? 2 : write_checkpoint(f, path, m, opt, rng, err);
-    if (f >= 0) {
-        if (rc)
-            H5Fclose(f);
-        else
-            rc = rg_io_close_written(f, &a, err);
-    }
-    if (rc) {
-        rg_io_atomic_abort(&a);
-        return rc;
-    }
-    return rg_io_atomic_commit(&a, err);
+    return rg_io_finish(f, rc, &a, err);
 }
 
 /* ---- loading ------------------------------------------------------------------------ */

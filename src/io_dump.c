@@ -114,15 +114,5 @@ int rg_dump_write(const char *path, const rg_model *m, const rg_dump_batch *batc
     if (rg_io_atomic_begin(&a, path, err)) return 2;
     hid_t f = rg_io_create(&a, err);
     int rc = f < 0 ? 2 : write_dump(f, path, m, batch, mems, loss, logits, err);
-    if (f >= 0) {
-        if (rc)
-            H5Fclose(f);
-        else
-            rc = rg_io_close_written(f, &a, err);
-    }
-    if (rc) {
-        rg_io_atomic_abort(&a);
-        return rc;
-    }
-    return rg_io_atomic_commit(&a, err);
+    return rg_io_finish(f, rc, &a, err);
 }

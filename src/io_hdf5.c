@@ -90,6 +90,20 @@ int rg_io_close_written(hid_t f, const rg_io_atomic *a, rg_error *err) {
     return 0;
 }
 
+int rg_io_finish(hid_t f, int rc, rg_io_atomic *a, rg_error *err) {
+    if (f < 0)
+        rc = 2;
+    else if (rc)
+        H5Fclose(f);
+    else
+        rc = rg_io_close_written(f, a, err);
+    if (rc) {
+        rg_io_atomic_abort(a);
+        return rc;
+    }
+    return rg_io_atomic_commit(a, err);
+}
+
 hid_t rg_io_open_read(const char *path, const char *what, rg_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) {

@@ -50,6 +50,10 @@ hid_t rg_io_create(const rg_io_atomic *a, rg_error *err);
 hid_t rg_io_open_rw(const rg_io_atomic *a, rg_error *err);
 /* Flush and close a file being written; 0 or 2. */
 int rg_io_close_written(hid_t f, const rg_io_atomic *a, rg_error *err);
+/* End an atomic write: f (-1 if it could not be opened) and rc (the status of
+ * writing into it). On success close, then rename into place; on any
+ * failure close and remove the temporary file. Returns the final status. */
+int rg_io_finish(hid_t f, int rc, rg_io_atomic *a, rg_error *err);
 /* Open an existing file read-only, with a message saying what to do when it
  * is missing, a directory, unreadable or not HDF5 (`what`: "checkpoint",
  * "results file"). -1 and err. */

@@ -77,17 +77,7 @@ int rg_results_write_run(const char *path, const rg_run_result *run, rg_error *e
     if (rg_io_atomic_begin_copy(&a, path, &existed, err)) return 2;
     hid_t f = existed ? rg_io_open_rw(&a, err) : rg_io_create(&a, err);
     int rc = f < 0 ? 2 : write_run(f, name, run, path, err);
-    if (f >= 0) {
-        if (rc)
-            H5Fclose(f);
-        else
-            rc = rg_io_close_written(f, &a, err);
-    }
-    if (rc) {
-        rg_io_atomic_abort(&a);
-        return rc;
-    }
-    return rg_io_atomic_commit(&a, err);
+    return rg_io_finish(f, rc, &a, err);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */
