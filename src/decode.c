@@ -218,9 +218,7 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
         rg_tensor *o = rg_new4(ctx, B, H, n, dh);
         cached_attention(ctx, m, kv, l, p0, n, q->data, o->data, slopes);
         h = rg_add(ctx, h, rg_linear(ctx, rg_merge_heads(ctx, o), L->proj_w, L->proj_b));
-        rg_tensor *z = rg_layernorm(ctx, h, L->ln2_w, L->ln2_b);
-        z = rg_linear(ctx, rg_gelu(ctx, rg_linear(ctx, z, L->fc1_w, L->fc1_b)), L->fc2_w, L->fc2_b);
-        h = rg_add(ctx, h, z);
+        h = rg_mlp_block(ctx, L, h);
     }
     kv->len = p0 + n;
     rg_tensor *last = all ? h : rg_slice_time(ctx, h, n - 1, n); /* (B,n or 1,d) */

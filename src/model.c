@@ -218,6 +218,12 @@ static rg_tensor *add_absolute_position(rg_ctx *ctx, rg_model *m, rg_tensor *h, 
     return rg_add_bcast(ctx, h, pe); /* (B,T,d) + (T,d) */
 }
 
+rg_tensor *rg_mlp_block(rg_ctx *ctx, rg_layer *L, rg_tensor *h) {
+    rg_tensor *z = rg_layernorm(ctx, h, L->ln2_w, L->ln2_b);
+    z = rg_linear(ctx, rg_gelu(ctx, rg_linear(ctx, z, L->fc1_w, L->fc1_b)), L->fc2_w, L->fc2_b);
+    return rg_add(ctx, h, z);
+}
+
 rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, int T, int offset,
                             rg_memory *mem) {
     const rg_config *c = &m->cfg;
@@ -244,9 +250,7 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, 
         if (mem && mem->cap > 0) memory_store(mem, l, cat);
         rg_tensor *a = rg_layernorm(ctx, cat, L->ln1_w, L->ln1_b);
         h = rg_add(ctx, h, rg_attention(ctx, m, L, &pos, a)); /* h' = h + attn */
-        rg_tensor *z = rg_layernorm(ctx, h, L->ln2_w, L->ln2_b);
-        z = rg_linear(ctx, rg_gelu(ctx, rg_linear(ctx, z, L->fc1_w, L->fc1_b)), L->fc2_w, L->fc2_b);
-        h = rg_add(ctx, h, z); /* (B,T,d) */
+        h = rg_mlp_block(ctx, L, h);                          /* (B,T,d) */
     }
     if (mem && mem->cap > 0) mem->len = (M + T) < mem->cap ? (M + T) : mem->cap;
     rg_tensor *x = rg_layernorm(ctx, h, m->lnf_w, m->lnf_b);

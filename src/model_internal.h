@@ -25,6 +25,9 @@ void rg_positions_build(rg_ctx *ctx, const rg_model *m, rg_positions *pos, int T
 rg_tensor *rg_attention(rg_ctx *ctx, rg_model *m, rg_layer *L, const rg_positions *pos,
                         rg_tensor *a);
 
+/* The MLP half of a block: h + fc2(GELU(fc1(LN(h; ln2)))). h [B,T,d]. */
+rg_tensor *rg_mlp_block(rg_ctx *ctx, rg_layer *L, rg_tensor *h);
+
 /* Sinusoid of position p over d features (d even), w_m = 10000^(-2m/d):
  * interleaved [sin(p w_0), cos(p w_0), sin(p w_1), ...] (absolute sinusoidal
  * embedding) or sines first [sin(p w_0..), cos(p w_0..)] (Transformer-XL). */
