@@ -3,7 +3,7 @@
 #   Usage: tools/fuzz.sh TARGET SECONDS [libFuzzer options...]
 #   TARGET: config | checkpoint (tests/fuzz/fuzz_TARGET.c)
 #
-# Builds the library sources (src/*.c but main.c, float32) and the target
+# Builds the library sources (src/**/*.c but src/cli/main.c, float32) and the target
 # with clang -fsanitize=fuzzer,address,undefined -g -O1 into build-fuzz/
 # (cached: rebuilt only when a source, header or this script changes), copies
 # the seed corpus tests/fuzz/corpus_TARGET/ to a temporary directory (the
@@ -48,9 +48,9 @@ LIBS=(-lblis $(pkg-config --libs hdf5 inih) -lm)
 out=build-fuzz
 mkdir -p "$out/artifacts"
 lib_sources=()
-for f in src/*.c; do [[ $f == src/main.c ]] || lib_sources+=("$f"); done
+while IFS= read -r f; do lib_sources+=("$f"); done < <(find src -name '*.c' ! -path src/cli/main.c | sort)
 # the cache key: every library source and header, the target, the flags
-lib_hash=$( { cat "${lib_sources[@]}" src/*.h include/relgrad/*.h; echo "${CFLAGS[*]}"; } |
+lib_hash=$( { cat "${lib_sources[@]}" $(find src include -name '*.h' | sort); echo "${CFLAGS[*]}"; } |
     sha1sum | cut -c1-12)
 bin_hash=$( { echo "$lib_hash"; cat "$src"; } | sha1sum | cut -c1-12)
 bin=$out/fuzz_$name-$bin_hash
@@ -64,7 +64,7 @@ build() {
         mkdir -p "$objdir"
         # -fsanitize=fuzzer-no-link: coverage for the fuzzer, no main()
         printf '%s\n' "${lib_sources[@]}" |
-            xargs -P "$(nproc)" -I{} sh -c 'f={}; o='"$objdir"'/$(basename "$f" .c).o;
+            xargs -P "$(nproc)" -I{} sh -c 'f={}; o='"$objdir"'/$(echo "${f%.c}" | tr / _).o;
                 exec "$0" "$@" -fsanitize=fuzzer-no-link -c "$f" -o "$o"' "$CC" "${CFLAGS[@]}"
         touch "$objdir/.done"
         # older caches

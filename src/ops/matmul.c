@@ -7,7 +7,7 @@
  * and with C = op(A) op(B):  d op(A) = dC op(B)^T,  d op(B) = op(A)^T dC.
  * Transposes are expressed through BLIS's row/column strides, never copies.
  */
-#include "internal.h"
+#include "ops_internal.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
  * bucket_bias:  look up a learned per-head bias by distance bucket (T5).
  * How the schemes use them is in src/attention.c and docs/schemes.md.
  */
-#include "internal.h"
+#include "ops_internal.h"
 
 #include <math.h>
 

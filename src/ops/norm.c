@@ -10,7 +10,7 @@
  * unmasked columns. Backward: dx_j = y_j (dy_j - sum_k y_k dy_k); masked
  * columns have y_j = 0 and so receive no gradient.
  */
-#include "internal.h"
+#include "ops_internal.h"
 
 #include <math.h>
 #include <omp.h>

@@ -6,7 +6,7 @@
  * from, added where one entry was copied to several places (embedding rows
  * used twice receive both gradients).
  */
-#include "internal.h"
+#include "ops_internal.h"
 
 #include <string.h>
 

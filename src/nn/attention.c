@@ -7,7 +7,7 @@
  * (0..Tk-1, memory first) has offset - M + j; their distance is
  * i + M - j >= 0 where the causal mask lets them meet.
  */
-#include "model_internal.h"
+#include "nn_internal.h"
 
 #include <math.h>
 #include <string.h>

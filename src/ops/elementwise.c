@@ -4,7 +4,7 @@
  * chain rule entry by entry; a broadcast input sums the gradient over the
  * dims it was broadcast along.
  */
-#include "internal.h"
+#include "ops_internal.h"
 
 #include <math.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * Fusing the two avoids ever forming log-probabilities and keeps the
  * gradient exact where softmax underflows.
  */
-#include "internal.h"
+#include "ops_internal.h"
 
 #include <math.h>
 #include <string.h>

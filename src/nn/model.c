@@ -2,7 +2,7 @@
  * forward pass (SPEC section 1). Attention and the positional schemes are in
  * attention.c; incremental decoding is in decode.c.
  */
-#include "model_internal.h"
+#include "nn_internal.h"
 
 #include <math.h>
 #include <stdio.h>

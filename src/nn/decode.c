@@ -8,7 +8,7 @@
  * rg_model_forward_seq's; otherwise it sees 0..t. Scores are formed one query
  * row at a time, so memory grows with the sequence, never with its square.
  */
-#include "model_internal.h"
+#include "nn_internal.h"
 
 #include <math.h>
 #include <omp.h>

@@ -19,7 +19,7 @@
  * Every product goes through BLIS, single-threaded inside the OpenMP loop
  * over (batch, head).
  */
-#include "internal.h"
+#include "ops_internal.h"
 
 #include <string.h>
 
