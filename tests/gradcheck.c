@@ -53,22 +53,27 @@ static long double eval_loss(rg_ctx *ctx, gc_fn f, void *arg, rg_tensor **inputs
  * and the rounding error ~1e-16 / h stays ~1e-13, so the check can resolve
  * relative errors far below the 1e-6 bound. */
 static double central_difference(rg_ctx *ctx, gc_fn f, void *arg, rg_tensor **inputs, const real *r,
-                                 long n_out, real *xk) {
+                                 long n_out, real *xk, double h) {
     real saved = *xk;
     long double L[4];
     const real offsets[4] = {2, 1, -1, -2};
     for (int s = 0; s < 4; s++) {
-        *xk = saved + offsets[s] * (real)GC_EPS;
+        *xk = saved + offsets[s] * (real)h;
         L[s] = eval_loss(ctx, f, arg, inputs, r, n_out);
     }
     *xk = saved;
     /* grouped as differences so equal values cancel exactly (a zero gradient
      * gives exactly 0) */
-    return (double)(((L[3] - L[0]) + 8 * (L[1] - L[2])) / (12 * (long double)(real)GC_EPS));
+    return (double)(((L[3] - L[0]) + 8 * (L[1] - L[2])) / (12 * (long double)(real)h));
 }
 
 bool gc_check(const char *op, gc_fn f, void *arg, rg_tensor **inputs, int n, double tol,
               gc_result *res) {
+    return gc_check_step(op, f, arg, inputs, n, tol, GC_EPS, res);
+}
+
+bool gc_check_step(const char *op, gc_fn f, void *arg, rg_tensor **inputs, int n, double tol,
+                   double h, gc_result *res) {
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     memset(res, 0, sizeof *res);
@@ -90,7 +95,7 @@ bool gc_check(const char *op, gc_fn f, void *arg, rg_tensor **inputs, int n, dou
      * errors of ~ulp * S, which the difference quotient divides by h. */
     double S;
     eval_loss_scaled(&ctx, f, arg, inputs, r, n_out, &S);
-    double resolution = 100 * (sizeof(real) == 4 ? 0x1p-24 : 0x1p-53) * S / GC_EPS;
+    double resolution = 100 * (sizeof(real) == 4 ? 0x1p-24 : 0x1p-53) * S / h;
 
     bool ok = true;
     for (int i = 0; i < n; i++) {
@@ -99,7 +104,7 @@ bool gc_check(const char *op, gc_fn f, void *arg, rg_tensor **inputs, int n, dou
         double *numeric = malloc((size_t)(x->size ? x->size : 1) * sizeof(double));
         double max_num = 0;
         for (long k = 0; k < x->size; k++) {
-            numeric[k] = central_difference(&ctx, f, arg, inputs, r, n_out, &x->data[k]);
+            numeric[k] = central_difference(&ctx, f, arg, inputs, r, n_out, &x->data[k], h);
             if (fabs(numeric[k]) > max_num) max_num = fabs(numeric[k]);
         }
         double floor_ = fmax(1e-3 * max_num, resolution);

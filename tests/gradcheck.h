@@ -60,5 +60,9 @@ void gc_tensor_free(rg_tensor *t);
  * worst entry when it fails. Returns true when every error is within tol. */
 bool gc_check(const char *op, gc_fn f, void *arg, rg_tensor **inputs, int n, double tol,
               gc_result *res);
+/* The same with step h instead of GC_EPS (functions with kinks, e.g. FIRE's
+ * relu, need steps that do not cross them). */
+bool gc_check_step(const char *op, gc_fn f, void *arg, rg_tensor **inputs, int n, double tol,
+                   double h, gc_result *res);
 
 #endif

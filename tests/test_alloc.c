@@ -2,10 +2,8 @@
  * linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc (see
  * tests/CMakeLists.txt), so every allocation made by relgrad's own code (a
  * static library) passes through the counters below. */
-#include "relgrad/data.h"
-#include "relgrad/optim.h"
+#include "testing.h"
 
-#include <criterion/criterion.h>
 #include <stddef.h>
 
 void *__real_malloc(size_t n);
@@ -22,15 +20,20 @@ void *__wrap_realloc(void *p, size_t n) {
     return n_allocs++, __real_realloc(p, n);
 }
 
-static void train_steps(rg_pos pos, int mem_len) {
+static void train_steps(const char *pos, int mem_len, int random_positions) {
     rg_config c;
     rg_config_defaults(&c);
-    c.d_model = 16, c.n_heads = 2, c.n_layers = 2, c.d_ff = 32, c.pos = pos, c.train_len = 6;
-    c.mem_len = mem_len, c.segment_len = mem_len ? 5 : 0;
-    c.n_eval_lens = 1, c.eval_lens[0] = 6;
+    test_set(&c, "d_model", "16");
+    test_set(&c, "n_heads", "2");
+    test_set(&c, "d_ff", "32");
+    test_set(&c, "n_layers", "2");
+    test_set(&c, "pos", pos);
+    test_set(&c, "train_len", "6");
+    test_setf(&c, "mem_len", "%d", mem_len);
+    test_setf(&c, "segment_len", "%d", mem_len ? 5 : 0);
     rg_error err;
     rg_model m;
-    cr_assert_eq(rg_model_init(&m, &c, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(rg_model_init(&m, &c.model, 1, &err), 0, "%s", err.msg);
     rg_adamw opt;
     rg_adamw_init(&opt, &m, 0.1);
     rg_ctx ctx;
@@ -40,11 +43,13 @@ static void train_steps(rg_pos pos, int mem_len) {
     rg_rng rng;
     rg_rng_seed(&rng, 1);
     long before = 0;
-    for (int step = 0; step < 4; step++) {
-        if (step == 2) before = n_allocs; /* steps 0 and 1 warm the arena up */
-        rg_batch_make(&batch, c.task, c.n_symbols, 8, c.train_len, c.train_len, &rng);
+    for (int step = 0; step < 6; step++) {
+        if (step == 4) before = n_allocs; /* steps 0 to 3 warm the arena up */
+        rg_batch_make(&batch, c.task, c.model.n_symbols, 8, c.train_len, c.train_len, &rng);
+        if (random_positions) rg_batch_random_positions(&batch, random_positions, &rng);
         rg_ctx_reset(&ctx);
-        rg_tensor *logits = rg_model_forward_seq(&ctx, &m, batch.tokens, batch.B, batch.T);
+        rg_tensor *logits =
+            rg_model_forward_seq(&ctx, &m, batch.tokens, batch.pos, batch.B, batch.T);
         rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
         rg_model_zero_grad(&m);
         rg_backward(&ctx, loss);
@@ -52,8 +57,10 @@ static void train_steps(rg_pos pos, int mem_len) {
         rg_adamw_step(&opt, &m, 1e-3);
     }
     cr_expect_gt(before, 0, "the counters saw no allocation at all (is --wrap in effect?)");
-    cr_expect_eq(n_allocs - before, 0, "%s mem_len=%d: %ld allocations in two warm steps",
-                 rg_pos_name(pos), mem_len, n_allocs - before);
+    cr_expect_eq(n_allocs - before, 0,
+                 "%s mem_len=%d random_positions=%d: %ld allocations in two "
+                 "warm steps",
+                 pos, mem_len, random_positions, n_allocs - before);
     rg_batch_free(&batch);
     rg_ctx_free(&ctx);
     rg_adamw_free(&opt);
@@ -61,7 +68,10 @@ static void train_steps(rg_pos pos, int mem_len) {
 }
 
 Test(alloc, warm_step_no_malloc) {
-    for (int p = 0; p < RG_POS_COUNT; p++) train_steps((rg_pos)p, 0);
-    train_steps(RG_POS_XL, 4);
-    train_steps(RG_POS_DEBERTA, 4);
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        train_steps(rg_scheme_name(id), 0, 0);
+        if (rg_scheme_is_relative(id)) train_steps(rg_scheme_name(id), 4, 0);
+        if (id > 0) train_steps(rg_scheme_name(id), 0, 60);
+    }
+    train_steps("t5,deberta", 0, 0);
 }

@@ -1,11 +1,12 @@
 /* test_config.c: the config layer (src/config.c): defaults, the key table,
  * INI files and key=value arguments, round trips of every key, and a table of
  * bad inputs, each of which must fail with exit class 2 and a message naming
- * where (file:line or argument N), the key, and how to fix it.
+ * where (file:line or argument N), the key, and how to fix it. Arguments are
+ * numbered as on the command line after `relgrad`: with a config file the
+ * first key=value is argument 3 (relgrad train CONFIG key=value), without
+ * one argument 2.
  */
-#include <criterion/criterion.h>
-
-#include "relgrad/config.h"
+#include "testing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +31,7 @@ static void write_file(const char *dir, const char *name, const char *text, char
     fclose(f);
 }
 
-static void remove_dir(const char *dir) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+#define remove_dir test_remove_dir
 
 static int count_args(char *const *args) {
     int n = 0;
@@ -69,7 +66,7 @@ static const bad_case BAD[] = {
     {"out_dir = " A50 A50 A50 A50 A50 "\n", {0}, {"bad.ini:1:", "characters long", "shorten it"}},
     /* wrong types */
     {"d_model = abc\n", {0}, {"bad.ini:1:", "'d_model'", "not a whole number", "d_model = 64"}},
-    {"lr = 1e-3x\n", {0}, {"bad.ini:1:", "'lr'", "not a number", "unexpected 'x'", "lr = 0.001"}},
+    {"lr = 1e-3x\n", {0}, {"bad.ini:1:", "'lr'", "not a number", "unexpected 'x'", "lr = 1e-3"}},
     {"n_layers = 2 layers\n", {0}, {"bad.ini:1:", "'n_layers'", "unexpected ' layers'"}},
     {"d_model = 64 # width\n", {0}, {"bad.ini:1:", "'d_model'", "not a whole number", "' ;'"}},
     {"\n\nd_model = 99999999999\n", {0}, {"bad.ini:3:", "'d_model'", "int range"}},
@@ -82,7 +79,7 @@ static const bad_case BAD[] = {
     {"n_layers = -1\n", {0}, {"bad.ini:1:", "'n_layers'", "must be >= 1"}},
     {"steps = -5\n", {0}, {"bad.ini:1:", "'steps'", "must be >= 1"}},
     {"batch_size = 0\n", {0}, {"bad.ini:1:", "'batch_size'", "must be >= 1"}},
-    {"lr = 0\n", {0}, {"bad.ini:1:", "'lr'", "must be > 0", "lr = 0.001"}},
+    {"lr = 0\n", {0}, {"bad.ini:1:", "'lr'", "must be > 0", "lr = 1e-3"}},
     {"lr = -1e-3\n", {0}, {"bad.ini:1:", "'lr'", "-0.001 is out of range", "must be > 0"}},
     {"init_std = 0\n", {0}, {"bad.ini:1:", "'init_std'", "must be > 0", "init_std = 0.02"}},
     {"rope_base = 1\n", {0}, {"bad.ini:1:", "'rope_base'", "must be > 1", "rope_base = 10000"}},
@@ -96,7 +93,9 @@ static const bad_case BAD[] = {
     {"eval_n = 0\n", {0}, {"bad.ini:1:", "'eval_n'", "must be >= 1"}},
     {"n_symbols = 1\n", {0}, {"bad.ini:1:", "'n_symbols'", "must be 2 .. 1000000"}},
     {"t5_buckets = 1\n", {0}, {"bad.ini:1:", "'t5_buckets'", "must be >= 2"}},
-    {"t5_buckets = 31\n", {0}, {"bad.ini:1:", "'t5_buckets'", "odd", "must be even"}},
+    {"pos = t5\nt5_buckets = 31\n",
+     {0},
+     {"bad.ini:2:", "'t5_buckets'", "31 is odd", "even number"}},
     {"deberta_span = 0\n", {0}, {"bad.ini:1:", "'deberta_span'", "must be >= 1"}},
     {"mem_len = -1\n", {0}, {"bad.ini:1:", "'mem_len'", "must be >= 0"}},
     {"segment_len = -1\n", {0}, {"bad.ini:1:", "'segment_len'", "must be >= 0"}},
@@ -111,23 +110,56 @@ static const bad_case BAD[] = {
     {"pos = roper\n",
      {0},
      {"bad.ini:1:", "'pos'", "unknown scheme 'roper'",
-      "none, sinusoidal, learned, rope, alibi, t5, xl, deberta"}},
+      "none, sinusoidal, learned, rope, alibi, t5, xl, deberta, fire"}},
     {"positions = rope, foo\n",
      {0},
      {"bad.ini:1:", "'positions'", "entry 2", "unknown scheme 'foo'"}},
     {"tasks = copy,copy\n",
      {0},
-     {"bad.ini:1:", "'tasks'", "'copy' is listed twice", "list each once"}},
+     {"bad.ini:1:", "'tasks'", "entry 2 repeats entry 1", "list each once"}},
     {"eval_lens = 8,,16\n", {0}, {"bad.ini:1:", "'eval_lens'", "entry 2 is empty"}},
     {"eval_lens = 8,16,8\n",
      {0},
-     {"bad.ini:1:", "'eval_lens'", "'8' is listed twice", "entries 1 and 3"}},
-    {"eval_lens = 8,0\n", {0}, {"bad.ini:1:", "'eval_lens'", "entry 2 is 0", "1 .. 1000000"}},
-    {"eval_lens =\n", {0}, {"bad.ini:1:", "'eval_lens'", "missing value", "eval_lens = 8,16,24"}},
-    {"eval_lens = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,"
-     "31,32,33\n",
+     {"bad.ini:1:", "'eval_lens'", "8 is listed twice", "list each once"}},
+    {"eval_lens = 8,0\n",
      {0},
-     {"bad.ini:1:", "'eval_lens'", "more than 32 entries"}},
+     {"bad.ini:1:", "'eval_lens'", "entry 2 ('0') is outside 1 .. 1000000"}},
+    {"eval_lens = 5..8,7\n", {0}, {"bad.ini:1:", "'eval_lens'", "7 is listed twice"}},
+    {"eval_lens = 20..10\n", {0}, {"bad.ini:1:", "'eval_lens'", "runs backwards", "10..20"}},
+    {"eval_lens = 10..20:0\n", {0}, {"bad.ini:1:", "'eval_lens'", "step 0 must be >= 1"}},
+    {"eval_lens = 10..x\n", {0}, {"bad.ini:1:", "'eval_lens'", "entry 1", "not a whole number"}},
+    {"seeds = 1..3,2\n", {0}, {"bad.ini:1:", "'seeds'", "2 is listed twice"}},
+    {"seeds = 1..100\n", {0}, {"bad.ini:1:", "'seeds'", "100 entries", "at most 64"}},
+    {"eval_lens =\n", {0}, {"bad.ini:1:", "'eval_lens'", "missing value", "eval_lens = 8,16,24"}},
+    {"pos = rope,learned\n", {0}, {"bad.ini:1:", "'pos'", "relative schemes only", "use it alone"}},
+    {"pos = rope,,none\n", {0}, {"bad.ini:1:", "'pos'", "entry 2 is empty"}},
+    {"pos = rope,ropee\n",
+     {0},
+     {"bad.ini:1:", "'pos'", "unknown scheme 'ropee'", "did you mean 'rope'"}},
+    {"n_layers = 2\npos = rope,alibi,none\n",
+     {0},
+     {"bad.ini:2:", "'pos'", "3 entries for 2 layers"}},
+    {"positions = rope, rope+alibi, rope + alibi\n",
+     {0},
+     {"bad.ini:1:", "'positions'", "entry 3 repeats entry 2"}},
+    {"task = parity\n",
+     {0},
+     {"bad.ini:1:", "'task'", "parity", "n_symbols = 16 (default)", "n_symbols = 2"}},
+    {"pos = none\nrandom_positions = 100\n",
+     {0},
+     {"bad.ini:2:", "'random_positions'", "pos = none", "random_positions = 0"}},
+    {"random_positions = 50\n",
+     {0},
+     {"bad.ini:1:", "'random_positions'", "shorter than the longest sequence", "eval length 64",
+      ">= 130"}},
+    {"random_positions = 200\nmem_len = 4\nsegment_len = 4\n",
+     {0},
+     {"bad.ini:1:", "'random_positions'", "segment memory", "mem_len = 4 (set at"}},
+    {"pos = learned\nmax_positions = 200\nrandom_positions = 300\n",
+     {0},
+     {"bad.ini:2:", "'max_positions'", "random_positions = 300", "max_positions >= 300"}},
+    {"fire_width = 0\n", {0}, {"bad.ini:1:", "'fire_width'", "must be 1 .. 256"}},
+    {"fire_L = 0\n", {0}, {"bad.ini:1:", "'fire_L'", "must be > 0"}},
     /* combinations, blamed on the line that set the key */
     {"[model]\nd_model = 64\nn_heads = 5\n",
      {0},
@@ -135,8 +167,8 @@ static const bad_case BAD[] = {
       "choose n_heads among 1, 2, 4, 8, 16, 32, 64"}},
     {"d_model = 12\nn_heads = 4\npos = rope\n",
      {0},
-     {"bad.ini:2:", "'n_heads'", "d_model/n_heads = 12/4 = 3 is odd", "rope",
-      "choose n_heads among 1, 2, 3, 6"}},
+     {"bad.ini:2:", "'n_heads'", "d_model/n_heads = 12/4 = 3 is odd", "pos = rope",
+      "d_model/n_heads is even"}},
     {"pos = sinusoidal\nd_model = 63\nn_heads = 1\n",
      {0},
      {"bad.ini:2:", "'d_model'", "63 is odd", "sinusoidal", "even d_model"}},
@@ -145,7 +177,7 @@ static const bad_case BAD[] = {
      {"bad.ini:2:", "'d_model'", "pos = xl", "even d_model"}},
     {"pos = learned\nmem_len = 8\nsegment_len = 8\n",
      {0},
-     {"bad.ini:2:", "'mem_len'", "relative scheme", "pos = learned", "mem_len = 0"}},
+     {"bad.ini:2:", "'mem_len'", "relative schemes", "pos = learned", "mem_len = 0"}},
     {"pos = sinusoidal\nsegment_len = 4\nmem_len = 4\n",
      {0},
      {"bad.ini:3:", "'mem_len'", "pos = sinusoidal"}},
@@ -160,30 +192,29 @@ static const bad_case BAD[] = {
      {"bad.ini:3:", "'t5_max_distance'", "t5_buckets/2 = 16", "(set at ", "t5_max_distance >= 17"}},
     {"pos = learned\nmax_positions = 64\neval_lens = 8, 64\n",
      {0},
-     {"bad.ini:2:", "'max_positions'", "eval length 64", "max_positions >= 130",
-      "eval_lens at most 31"}},
+     {"bad.ini:2:", "'max_positions'", "eval length 64 of task copy", "max_positions >= 130"}},
     {"pos = learned\nmax_positions = 20\ntrain_len = 16\neval_lens = 8\ntask = duplicate\n",
      {0},
      {"bad.ini:2:", "'max_positions'", "train_len 16 of task duplicate", "max_positions >= 50"}},
     /* an indented line is its own key, not a continuation of the previous value */
     {"d_model = 64\n    n_heads = 5\n", {0}, {"bad.ini:2:", "'n_heads'", "does not divide"}},
     /* arguments */
-    {NULL, {"d_model64"}, {"argument 1", "'d_model64'", "not of the form key=value", "d_model=64"}},
-    {NULL, {"steps"}, {"argument 1", "'steps' has no value", "steps=2000"}},
-    {NULL, {"lr=0.01", "d_modle=32"}, {"argument 2", "'d_modle'", "did you mean 'd_model'"}},
-    {NULL, {"lr="}, {"argument 1", "'lr'", "missing value"}},
-    {NULL, {"=5"}, {"argument 1", "missing key name"}},
-    {NULL, {"lr=0.01", "steps=1", "threads=-2"}, {"argument 3", "'threads'", "must be 1 .. 1024"}},
+    {NULL, {"d_model64"}, {"argument 2", "'d_model64'", "not of the form key=value", "d_model=64"}},
+    {NULL, {"steps"}, {"argument 2", "'steps' has no value", "steps=2000"}},
+    {NULL, {"lr=0.01", "d_modle=32"}, {"argument 3", "'d_modle'", "did you mean 'd_model'"}},
+    {NULL, {"lr="}, {"argument 2", "'lr'", "missing value"}},
+    {NULL, {"=5"}, {"argument 2", "missing key name"}},
+    {NULL, {"lr=0.01", "steps=1", "threads=-2"}, {"argument 4", "'threads'", "must be 1 .. 1024"}},
     {"d_model = 64\n",
      {"n_heads=5"},
-     {"argument 1", "'n_heads'", "5 does not divide d_model = 64"}},
+     {"argument 3", "'n_heads'", "5 does not divide d_model = 64"}},
     {"n_heads = 4\n",
      {"d_model=30"},
-     {"bad.ini:1:", "'n_heads'", "d_model = 30 (set at argument 1)", "1, 2, 3, 5, 6, 10, 15, 30"}},
+     {"bad.ini:1:", "'n_heads'", "d_model = 30 (set at argument 3)", "1, 2, 3, 5, 6, 10, 15, 30"}},
     {NULL, {"d_model=30"}, {"arguments: key 'n_heads'", "4 does not divide d_model = 30"}},
     {"pos = learned\n",
      {"max_positions=10"},
-     {"argument 1", "'max_positions'", "max_positions >= 130"}},
+     {"argument 3", "'max_positions'", "max_positions >= 130"}},
 };
 
 Test(config, bad_inputs) {
@@ -216,82 +247,79 @@ Test(config, defaults_validate) {
     rg_error err = {{0}};
     cr_assert_eq(rg_config_validate(&c, "defaults", &err), 0, "%s", err.msg);
     /* SPEC's given defaults */
-    cr_expect_eq(c.rope_base, 10000);
-    cr_expect_eq(c.rope_scale, 1);
-    cr_expect_eq(c.t5_buckets, 32);
-    cr_expect_eq(c.t5_max_distance, 128);
-    cr_expect_eq(c.deberta_span, 16);
-    cr_expect_eq(c.mem_len, 0);
-    cr_expect_eq(c.segment_len, 0);
-    cr_expect_eq(c.init_std, 0.02);
-    cr_expect_eq(c.n_symbols, 16);
+    const rg_model_config *m = &c.model;
+    cr_expect_eq(m->opts.rope_base, 10000);
+    cr_expect_eq(m->opts.rope_scale, 1);
+    cr_expect_eq(m->opts.t5_buckets, 32);
+    cr_expect_eq(m->opts.t5_max_distance, 128);
+    cr_expect_eq(m->opts.deberta_span, 16);
+    cr_expect_eq(m->opts.fire_width, 32);
+    cr_expect_eq(m->opts.fire_L, 512);
+    cr_expect_eq(m->mem_len, 0);
+    cr_expect_eq(m->segment_len, 0);
+    cr_expect_eq(m->init_std, 0.02);
+    cr_expect_eq(m->n_symbols, 16);
+    cr_expect_eq(c.random_positions, 0);
+    cr_expect_str_eq(c.init_from, "");
     /* the small model */
-    cr_expect_eq(c.d_model, 64);
-    cr_expect_eq(c.n_heads, 4);
-    cr_expect_eq(c.pos, RG_POS_ROPE);
+    cr_expect_eq(m->d_model, 64);
+    cr_expect_eq(m->n_heads, 4);
+    cr_expect_eq(m->pos.n, 1);
+    cr_expect_eq(m->pos.id[0], rg_scheme_find("rope"));
     cr_expect_eq(c.task, RG_TASK_COPY);
-    cr_expect_eq(c.n_eval_lens, 6);
-    cr_expect_eq(c.eval_lens[5], 64);
+    int n, *lens = rg_config_eval_lens(&c, &n);
+    cr_expect_eq(n, 6);
+    cr_expect_eq(lens[5], 64);
+    free(lens);
     cr_expect_str_eq(c.out_dir, "out");
-    for (int k = 0; k < RG_N_KEYS; k++) cr_expect_eq(c.where[k][0], '\0');
-    /* every scheme and task validates with the defaults */
-    for (int p = 0; p < RG_POS_COUNT; p++)
+    for (int k = 0; k < rg_config_key_count(); k++) cr_expect_eq(c.where[k][0], '\0');
+    /* every scheme and task validates with the defaults (parity reads bits) */
+    for (int p = 0; p < rg_scheme_count(); p++)
         for (int t = 0; t < RG_TASK_COUNT; t++) {
-            c.pos = (rg_pos)p, c.task = (rg_task)t;
-            cr_expect_eq(rg_config_validate(&c, "defaults", &err), 0, "%s %s: %s",
-                         rg_pos_name(c.pos), rg_task_name(c.task), err.msg);
+            rg_config d;
+            rg_config_defaults(&d);
+            test_set(&d, "pos", rg_scheme_name(p));
+            test_set(&d, "task", rg_task_name((rg_task)t));
+            if (t == RG_TASK_PARITY) test_set(&d, "n_symbols", "2");
+            cr_expect_eq(rg_config_validate(&d, "defaults", &err), 0, "%s %s: %s",
+                         rg_scheme_name(p), rg_task_name((rg_task)t), err.msg);
         }
 }
 
 Test(config, key_table) {
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
-    cr_assert_eq(n, RG_N_KEYS);
-    static const char *const expected[] = {"d_model",
-                                           "n_heads",
-                                           "n_layers",
-                                           "d_ff",
-                                           "pos",
-                                           "max_positions",
-                                           "rope_base",
-                                           "rope_scale",
-                                           "t5_buckets",
-                                           "t5_max_distance",
-                                           "deberta_span",
-                                           "mem_len",
-                                           "segment_len",
-                                           "init_std",
-                                           "task",
-                                           "n_symbols",
-                                           "train_len",
-                                           "eval_lens",
-                                           "eval_n",
-                                           "steps",
-                                           "batch_size",
-                                           "lr",
-                                           "warmup",
-                                           "weight_decay",
-                                           "grad_clip",
-                                           "seed",
-                                           "threads",
-                                           "out_dir",
-                                           "checkpoint_every",
-                                           "eval_every",
-                                           "tasks",
-                                           "positions",
-                                           "seeds"};
+    int n = rg_config_key_count();
+    static const char *const expected[] = {
+        "d_model",    "n_heads",          "n_layers",     "d_ff",
+        "pos",        "mem_len",          "segment_len",  "init_std",
+        "task",       "n_symbols",        "train_len",    "eval_lens",
+        "eval_n",     "random_positions", "steps",        "batch_size",
+        "lr",         "warmup",           "weight_decay", "grad_clip",
+        "seed",       "threads",          "out_dir",      "checkpoint_every",
+        "eval_every", "init_from",        "tasks",        "positions",
+        "seeds",      "max_positions",    "rope_base",    "rope_scale",
+        "t5_buckets", "t5_max_distance",  "deberta_span", "fire_width",
+        "fire_L"};
     cr_assert_eq((int)(sizeof expected / sizeof expected[0]), n);
     rg_config c;
     rg_config_defaults(&c);
     for (int i = 0; i < n; i++) {
-        cr_expect_str_eq(keys[i].name, expected[i]);
-        cr_expect(!strcmp(keys[i].group, "model") || !strcmp(keys[i].group, "task") ||
-                      !strcmp(keys[i].group, "train") || !strcmp(keys[i].group, "experiment"),
-                  "%s: group %s", keys[i].name, keys[i].group);
-        cr_expect(keys[i].help && strlen(keys[i].help) > 10, "%s: no help", keys[i].name);
+        const rg_key_info *key = rg_config_key(i);
+        cr_expect_str_eq(key->name, expected[i]);
+        cr_expect_eq(rg_config_key_find(key->name), i);
+        cr_expect(!strcmp(key->group, "model") || !strcmp(key->group, "task") ||
+                      !strcmp(key->group, "train") || !strcmp(key->group, "experiment"),
+                  "%s: group %s", key->name, key->group);
+        cr_expect(key->help && strlen(key->help) > 10, "%s: no help", key->name);
         char buf[256];
-        cr_expect_eq(rg_config_get(&c, keys[i].name, buf, sizeof buf), 0, "%s", keys[i].name);
-        cr_expect_gt(strlen(buf), 0);
+        cr_expect_eq(rg_config_get(&c, key->name, buf, sizeof buf), 0, "%s", key->name);
+        /* the default's text is what the defaults hold (reals in canonical form) */
+        rg_config e;
+        rg_config_defaults(&e);
+        rg_error err;
+        cr_expect_eq(rg_config_set(&e, key->name, key->def, "test", &err), 0, "%s", err.msg);
+        char again[256];
+        rg_config_get(&e, key->name, again, sizeof again);
+        cr_expect_str_eq(buf, again, "%s: default text", key->name);
     }
     char buf[8];
     cr_expect_eq(rg_config_get(&c, "no_such_key", buf, sizeof buf), -1);
@@ -300,19 +328,21 @@ Test(config, key_table) {
 }
 
 /* Every key, none at its default. */
-static const char EVERY_KEY[] = "; every key of SPEC section 5\n"
+static const char EVERY_KEY[] = "; every key\n"
                                 "[model]\n"
                                 "d_model = 48\n"
                                 "n_heads = 6\n"
                                 "n_layers = 3\n"
                                 "d_ff = 100\n"
-                                "pos = t5\n"
+                                "pos = t5,deberta\n"
                                 "max_positions = 300\n"
                                 "rope_base = 500.5\n"
                                 "rope_scale = 2.5\n"
                                 "t5_buckets = 16\n"
                                 "t5_max_distance = 64\n"
                                 "deberta_span = 7\n"
+                                "fire_width = 12\n"
+                                "fire_L = 128.5\n"
                                 "mem_len = 12\n"
                                 "segment_len = 10\n"
                                 "init_std = 0.1\n"
@@ -320,8 +350,9 @@ static const char EVERY_KEY[] = "; every key of SPEC section 5\n"
                                 "task = duplicate\n"
                                 "n_symbols = 10\n"
                                 "train_len = 12\n"
-                                "eval_lens = 4, 12, 20\n"
+                                "eval_lens = 4, 12, 20..30:5\n"
                                 "eval_n = 50\n"
+                                "random_positions = 400\n"
                                 "[train]\n"
                                 "steps = 321\n"
                                 "batch_size = 7\n"
@@ -334,10 +365,11 @@ static const char EVERY_KEY[] = "; every key of SPEC section 5\n"
                                 "out_dir = runs/every key\n"
                                 "checkpoint_every = 7\n"
                                 "eval_every = 11\n"
+                                "init_from = runs/old/checkpoint.h5\n"
                                 "[experiment]\n"
-                                "tasks = sort,reverse\n"
-                                "positions = alibi, xl, deberta\n"
-                                "seeds = 3,1,2\n";
+                                "tasks = sort,reverse,addition\n"
+                                "positions = alibi, xl+fire, deberta\n"
+                                "seeds = 3,1,2,10..12\n";
 
 Test(config, every_key_round_trips) {
     char dir[64], path[256];
@@ -345,48 +377,76 @@ Test(config, every_key_round_trips) {
     write_file(dir, "every.ini", EVERY_KEY, path, sizeof path);
     rg_config c;
     rg_error err = {{0}};
-    cr_assert_eq(rg_config_from_args(&c, path, 0, NULL, &err), 0, "%s", err.msg);
+    rg_config_defaults(&c);
+    /* loaded, not validated: random positions and memory do not combine */
+    cr_assert_eq(rg_config_load(&c, path, &err), 0, "%s", err.msg);
     remove_dir(dir);
 
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
+    int n = rg_config_key_count();
     rg_config d;
     rg_config_defaults(&d);
     for (int i = 0; i < n; i++) {
+        const char *name = rg_config_key(i)->name;
         char line[64];
-        snprintf(line, sizeof line, "\n%s = ", keys[i].name);
-        cr_expect(strstr(EVERY_KEY, line) != NULL, "the file lacks key %s", keys[i].name);
+        snprintf(line, sizeof line, "\n%s = ", name);
+        cr_expect(strstr(EVERY_KEY, line) != NULL, "the file lacks key %s", name);
         char a[256], b[256];
-        cr_assert_eq(rg_config_get(&c, keys[i].name, a, sizeof a), 0);
-        cr_assert_eq(rg_config_get(&d, keys[i].name, b, sizeof b), 0);
-        cr_expect_str_neq(a, b, "key %s is still at its default %s", keys[i].name, b);
+        cr_assert_eq(rg_config_get(&c, name, a, sizeof a), 0);
+        cr_assert_eq(rg_config_get(&d, name, b, sizeof b), 0);
+        cr_expect_str_neq(a, b, "key %s is still at its default %s", name, b);
         /* text -> set -> text is the identity */
         rg_config e;
         rg_config_defaults(&e);
-        cr_assert_eq(rg_config_set(&e, keys[i].name, a, "round trip", &err), 0, "%s = %s: %s",
-                     keys[i].name, a, err.msg);
-        cr_assert_eq(rg_config_get(&e, keys[i].name, b, sizeof b), 0);
-        cr_expect_str_eq(a, b, "key %s", keys[i].name);
+        cr_assert_eq(rg_config_set(&e, name, a, "round trip", &err), 0, "%s = %s: %s", name, a,
+                     err.msg);
+        cr_assert_eq(rg_config_get(&e, name, b, sizeof b), 0);
+        cr_expect_str_eq(a, b, "key %s", name);
         cr_expect_str_eq(e.where[i], "round trip");
-        cr_expect(strstr(c.where[i], "every.ini:") != NULL, "where of %s: '%s'", keys[i].name,
-                  c.where[i]);
+        cr_expect(strstr(c.where[i], "every.ini:") != NULL, "where of %s: '%s'", name, c.where[i]);
     }
     /* values landed in the right fields */
-    cr_expect_eq(c.d_model, 48);
-    cr_expect_eq(c.n_heads, 6);
-    cr_expect_eq(c.pos, RG_POS_T5);
-    cr_expect_eq(c.rope_base, 500.5);
+    cr_expect_eq(c.model.d_model, 48);
+    cr_expect_eq(c.model.n_heads, 6);
+    cr_expect_eq(c.model.pos.n, 2);
+    cr_expect_eq(c.model.pos.id[1], rg_scheme_find("deberta"));
+    cr_expect_eq(c.model.opts.rope_base, 500.5);
+    cr_expect_eq(c.model.opts.fire_L, 128.5);
     cr_expect_eq(c.task, RG_TASK_DUPLICATE);
-    cr_expect_eq(c.n_eval_lens, 3);
-    cr_expect_eq(c.eval_lens[2], 20);
+    int nl, *lens = rg_config_eval_lens(&c, &nl);
+    cr_expect_eq(nl, 5);
+    cr_expect_eq(lens[2], 20);
+    cr_expect_eq(lens[4], 30);
+    free(lens);
     cr_expect_eq(c.lr, 0.00123456789012345678);
     cr_expect_str_eq(c.out_dir, "runs/every key");
-    cr_expect_eq(c.n_tasks, 2);
-    cr_expect_eq(c.tasks[0], RG_TASK_SORT);
+    cr_expect_str_eq(c.init_from, "runs/old/checkpoint.h5");
+    cr_expect_eq(c.n_tasks, 3);
+    cr_expect_eq(c.tasks[2], RG_TASK_ADDITION);
     cr_expect_eq(c.n_positions, 3);
-    cr_expect_eq(c.positions[2], RG_POS_DEBERTA);
-    cr_expect_eq(c.n_seeds, 3);
+    cr_expect_eq(c.positions[1].n, 2);
+    cr_expect_eq(c.positions[1].id[1], rg_scheme_find("fire"));
+    cr_expect_eq(c.n_seeds, 6);
     cr_expect_eq(c.seeds[0], 3);
+    cr_expect_eq(c.seeds[5], 12);
+}
+
+/* eval_lens has no cap on its number of lengths (the old limit was 32). */
+Test(config, eval_lens_ranges) {
+    rg_config c;
+    rg_config_defaults(&c);
+    test_set(&c, "eval_lens", "1..500, 600..1000:100");
+    int n, *lens = rg_config_eval_lens(&c, &n);
+    cr_assert_eq(n, 505);
+    for (int i = 0; i < 500; i++) cr_expect_eq(lens[i], i + 1);
+    cr_expect_eq(lens[500], 600);
+    cr_expect_eq(lens[504], 1000);
+    free(lens);
+    cr_expect_eq(rg_config_longest_eval(&c), 1000);
+    test_set(&c, "eval_lens", "20..80:5");
+    lens = rg_config_eval_lens(&c, &n);
+    cr_expect_eq(n, 13);
+    cr_expect_eq(lens[12], 80);
+    free(lens);
 }
 
 Test(config, reals_round_trip_exactly) {
@@ -417,10 +477,10 @@ Test(config, overrides_beat_the_file) {
     rg_config c;
     rg_error err = {{0}};
     cr_assert_eq(rg_config_from_args(&c, path, 3, args, &err), 0, "%s", err.msg);
-    cr_expect_eq(c.d_model, 128);
+    cr_expect_eq(c.model.d_model, 128);
     cr_expect_eq(c.lr, 0.03);
-    cr_expect_eq(c.steps, 10);   /* from the file */
-    cr_expect_eq(c.n_layers, 2); /* default */
+    cr_expect_eq(c.steps, 10);         /* from the file */
+    cr_expect_eq(c.model.n_layers, 2); /* default */
     remove_dir(dir);
 }
 
@@ -442,40 +502,33 @@ Test(config, comments_sections_and_layout) {
     rg_config c;
     rg_error err = {{0}};
     cr_assert_eq(rg_config_from_args(&c, path, 0, NULL, &err), 0, "%s", err.msg);
-    cr_expect_eq(c.d_model, 32);
-    cr_expect_eq(c.n_heads, 2);
-    cr_expect_eq(c.pos, RG_POS_ALIBI);
-    cr_expect_eq(c.n_eval_lens, 3);
-    cr_expect_eq(c.eval_lens[0], 4);
-    cr_expect_eq(c.eval_lens[2], 16);
+    cr_expect_eq(c.model.d_model, 32);
+    cr_expect_eq(c.model.n_heads, 2);
+    cr_expect_eq(c.model.pos.id[0], rg_scheme_find("alibi"));
+    int n_lens, *lens = rg_config_eval_lens(&c, &n_lens);
+    cr_expect_eq(n_lens, 3);
+    cr_expect_eq(lens[0], 4);
+    cr_expect_eq(lens[2], 16);
+    free(lens);
     cr_expect_str_eq(c.out_dir, "a b");
     cr_expect_eq(c.lr, 2e-3);
     /* line numbers count every line, comments and blanks included */
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
-    for (int k = 0; k < n; k++) {
-        char want[300];
-        if (!strcmp(keys[k].name, "d_model")) {
-            snprintf(want, sizeof want, "%s:5", path);
-            cr_expect_str_eq(c.where[k], want);
-        }
-        if (!strcmp(keys[k].name, "lr")) {
-            snprintf(want, sizeof want, "%s:11", path);
-            cr_expect_str_eq(c.where[k], want);
-        }
-    }
+    char want[300];
+    snprintf(want, sizeof want, "%s:5", path);
+    cr_expect_str_eq(c.where[rg_config_key_find("d_model")], want);
+    snprintf(want, sizeof want, "%s:11", path);
+    cr_expect_str_eq(c.where[rg_config_key_find("lr")], want);
     remove_dir(dir);
 }
 
 /* Equal in every key's value (the where records may differ). */
 static void expect_same_values(const rg_config *a, const rg_config *b) {
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < rg_config_key_count(); k++) {
+        const char *name = rg_config_key(k)->name;
         char x[256], y[256];
-        rg_config_get(a, keys[k].name, x, sizeof x);
-        rg_config_get(b, keys[k].name, y, sizeof y);
-        cr_expect_str_eq(x, y, "key %s", keys[k].name);
+        rg_config_get(a, name, x, sizeof x);
+        rg_config_get(b, name, y, sizeof y);
+        cr_expect_str_eq(x, y, "key %s", name);
     }
 }
 
@@ -499,12 +552,13 @@ Test(config, failed_load_leaves_config_alone) {
     rg_config_defaults(&c);
     rg_error err = {{0}};
     cr_assert_eq(rg_config_load(&c, path, &err), 2);
-    cr_expect_eq(c.d_model, 64, "the good first line must not be applied alone");
+    cr_expect_eq(c.model.d_model, 64, "the good first line must not be applied alone");
     char *args[] = {"d_model=32", "n_heads=x"};
-    cr_assert_eq(rg_config_override(&c, 2, args, &err), 2);
-    cr_expect_eq(c.d_model, 64);
+    cr_assert_eq(rg_config_override(&c, 2, args, 3, &err), 2);
+    cr_expect(strstr(err.msg, "argument 4"), "%s", err.msg);
+    cr_expect_eq(c.model.d_model, 64);
     cr_expect_eq(rg_config_set(&c, "d_model", "0", "test", &err), 2);
-    cr_expect_eq(c.d_model, 64);
+    cr_expect_eq(c.model.d_model, 64);
     remove_dir(dir);
 }
 
@@ -555,16 +609,16 @@ Test(config, unreadable_file) {
 Test(config, validate_names_its_where) {
     rg_config c;
     rg_config_defaults(&c);
-    c.n_heads = 5; /* set by code: no where record, so the caller's where is used */
+    c.model.n_heads = 5; /* set by code: no where record, so the caller's where is used */
     rg_error err = {{0}};
     cr_assert_eq(rg_config_validate(&c, "quick.ini (task copy, pos rope)", &err), 2);
     cr_expect(strstr(err.msg, "quick.ini (task copy, pos rope): key 'n_heads'") != NULL, "%s",
               err.msg);
     cr_expect(strstr(err.msg, "(default)") != NULL, "%s", err.msg); /* d_model's origin */
     rg_config_defaults(&c);
-    c.n_eval_lens = 0;
+    c.n_tasks = 0;
     cr_assert_eq(rg_config_validate(&c, "x", &err), 2);
-    cr_expect(strstr(err.msg, "'eval_lens'") && strstr(err.msg, "1 .. 32 entries"), "%s", err.msg);
+    cr_expect(strstr(err.msg, "x: key 'tasks'") && strstr(err.msg, "no entries"), "%s", err.msg);
 }
 
 Test(config, long_paths_keep_their_tail) {
@@ -585,16 +639,28 @@ Test(config, task_seq_len) {
     cr_expect_eq(rg_task_seq_len(RG_TASK_REVERSE, 1), 5);
     cr_expect_eq(rg_task_seq_len(RG_TASK_SORT, 16), 35);
     cr_expect_eq(rg_task_seq_len(RG_TASK_DUPLICATE, 5), 18);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_PARITY, 5), 9);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_ADDITION, 5), 20);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_ODDS_FIRST, 5), 13);
 }
 
 Test(config, names_parse_back) {
-    for (int p = 0; p < RG_POS_COUNT; p++) cr_expect_eq(rg_pos_parse(rg_pos_name((rg_pos)p)), p);
-    for (int t = 0; t < RG_TASK_COUNT; t++)
-        cr_expect_eq(rg_task_parse(rg_task_name((rg_task)t)), t);
-    cr_expect_eq(rg_pos_parse("Rope"), -1);
-    cr_expect_eq(rg_task_parse(""), -1);
-    cr_expect(rg_pos_is_relative(RG_POS_NONE) && rg_pos_is_relative(RG_POS_DEBERTA));
-    cr_expect(!rg_pos_is_relative(RG_POS_SINUSOIDAL) && !rg_pos_is_relative(RG_POS_LEARNED));
+    for (int p = 0; p < rg_scheme_count(); p++) cr_expect_eq(rg_scheme_find(rg_scheme_name(p)), p);
+    for (int t = 0; t < RG_TASK_COUNT; t++) cr_expect_eq(rg_task_find(rg_task_name((rg_task)t)), t);
+    cr_expect_eq(rg_scheme_find("Rope"), -1);
+    cr_expect_eq(rg_task_find(""), -1);
+    const char *relative[] = {"none", "rope", "alibi", "t5", "xl", "deberta", "fire"};
+    for (int i = 0; i < 7; i++)
+        cr_expect(rg_scheme_is_relative(rg_scheme_find(relative[i])), "%s", relative[i]);
+    cr_expect(!rg_scheme_is_relative(rg_scheme_find("sinusoidal")));
+    cr_expect(!rg_scheme_is_relative(rg_scheme_find("learned")));
+    /* per-layer lists, written with ',' or '+', back to text */
+    rg_pos_list l;
+    char why[200], text[100];
+    cr_assert_eq(rg_pos_list_parse("rope, rope+ none", &l, why, sizeof why), 0, "%s", why);
+    cr_expect_eq(l.n, 3);
+    cr_expect_str_eq(rg_pos_list_text(&l, ',', text, sizeof text), "rope,rope,none");
+    cr_expect_str_eq(rg_pos_list_text(&l, '+', text, sizeof text), "rope+rope+none");
 }
 
 /* The shipped quick experiment loads, and every run of its grid validates. */
@@ -607,7 +673,7 @@ Test(config, quick_experiment_config) {
     for (int t = 0; t < c.n_tasks; t++)
         for (int p = 0; p < c.n_positions; p++) {
             rg_config r = c;
-            r.task = c.tasks[t], r.pos = c.positions[p];
+            r.task = c.tasks[t], r.model.pos = c.positions[p];
             cr_expect_eq(rg_config_validate(&r, path, &err), 0, "%s", err.msg);
         }
 }

@@ -4,6 +4,7 @@
 #include "gradcheck.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 
 /* Run one check and report it. `inputs` are freed afterwards. */
@@ -280,82 +281,119 @@ Test(gradcheck, slice_time) {
 
 /* ---- positional pieces ----------------------------------------------------------------- */
 
-static rg_tensor *f_rope(rg_ctx *c, rg_tensor **x, void *a) {
-    real *p = a; /* pos0, base, scale */
-    return rg_rope(c, x[0], (int)p[0], p[1], p[2]);
+typedef struct {
+    const int *pos;
+    long stride;
+    real base, scale;
+} rotate_arg;
+static rg_tensor *f_rotate(rg_ctx *c, rg_tensor **x, void *a) {
+    rotate_arg *r = a;
+    return rg_rotate_pairs(c, x[0], r->pos, r->stride, r->base, r->scale);
 }
-Test(gradcheck, rope) {
-    rg_rng rng = rng_for("rope");
-    real p[][3] = {{0, 10000, 1}, {5, 100, 2.5}};
+Test(gradcheck, rotate_pairs) {
+    rg_rng rng = rng_for("rotate_pairs");
+    int shared[5] = {0, 1, 2, 3, 4}, rows[2 * 5] = {5, 6, 7, 8, 9, 0, 3, 11, 40, 41};
+    rotate_arg args[] = {{shared, 0, 10000, 1}, {rows, 5, 100, (real)2.5}};
     for (int s = 0; s < 2; s++) {
         rg_tensor *x[1] = {T(2, 3, 5, 4)};
-        run("rope", f_rope, p[s], x, 1);
+        run(s ? "rotate_pairs (per-row positions)" : "rotate_pairs", f_rotate, &args[s], x, 1);
     }
     rg_tensor *y[1] = {T(1, 1, 1, 2)};
-    run("rope (size 1)", f_rope, p[1], y, 1);
+    run("rotate_pairs (size 1)", f_rotate, &args[1], y, 1);
 }
 
 typedef struct {
-    const int *idx;
-    int Tq, Tk;
-    bool tr;
-} rg_arg;
-static rg_tensor *f_rel_gather(rg_ctx *c, rg_tensor **x, void *a) {
-    rg_arg *g = a;
-    return rg_rel_gather(c, x[0], g->idx, g->Tq, g->Tk, g->tr);
+    const int *qpos, *kpos;
+    int Bp, T, Tk, diag;
+    real L_scale;
+} fire_arg;
+static rg_tensor *f_fire(rg_ctx *c, rg_tensor **x, void *a) {
+    fire_arg *f = a;
+    return rg_fire_bias(c, f->qpos, f->kpos, f->Bp, f->T, f->Tk, f->diag, x[0], x[1], x[2], x[3],
+                        x[4], x[5], f->L_scale);
 }
-Test(gradcheck, rel_gather) {
-    rg_rng rng = rng_for("rel_gather");
-    enum { Tq = 3, Tk = 5, R = 4 };
-    int idx[Tq * Tk];
-    for (int n = 0; n < Tq * Tk; n++)
-        idx[n] = (n * 7) % (R + 1) - 1; /* includes -1 (masked) and repeats */
-    rg_arg a = {idx, Tq, Tk, false}, b = {idx, Tq, Tk, true};
-    rg_tensor *x[1] = {T(2, 3, Tq, R)};
-    run("rel_gather", f_rel_gather, &a, x, 1);
-    rg_tensor *y[1] = {T(2, 3, Tk, R)};
-    run("rel_gather (transposed)", f_rel_gather, &b, y, 1);
-}
-
-static rg_tensor *f_bucket(rg_ctx *c, rg_tensor **x, void *a) {
-    rg_arg *g = a;
-    return rg_bucket_bias(c, x[0], g->idx, g->Tq, g->Tk);
-}
-Test(gradcheck, bucket_bias) {
-    rg_rng rng = rng_for("bucket_bias");
-    enum { Tq = 4, Tk = 6, NB = 5 };
-    int bucket[Tq * Tk];
-    for (int n = 0; n < Tq * Tk; n++) bucket[n] = (n * 3) % (NB + 1) - 1;
-    rg_arg a = {bucket, Tq, Tk, false};
-    rg_tensor *x[1] = {T(NB, 3)};
-    run("bucket_bias", f_bucket, &a, x, 1);
+Test(gradcheck, fire_bias) {
+    rg_rng rng = rng_for("fire_bias");
+    enum { W = 5, H = 3 };
+    /* one row of shared positions; two rows of random-like positions with
+     * memory (diag 2: keys 0,1 are memory); L_scale small so that both
+     * branches of max(p_i, thr) are taken */
+    int q1[4] = {0, 1, 2, 3}, k1[4] = {0, 1, 2, 3};
+    int q2[2 * 3] = {4, 6, 9, 2, 3, 7}, k2[2 * 5] = {1, 3, 4, 6, 9, 0, 1, 2, 3, 7};
+    fire_arg args[] = {{q1, k1, 1, 4, 4, 0, (real)2.0}, {q2, k2, 2, 3, 5, 2, (real)1.5}};
+    for (int s = 0; s < 2; s++) {
+        rg_tensor *x[6] = {T(1), T(1), T(W, 1), T(W), T(H, W), T(H)};
+        x[0]->data[0] = (real)(0.1 + 0.05 * s); /* c: keep |c x| away from 0 */
+        x[1]->data[0] = (real)2.3;              /* L: thr = 2.3 * L_scale, not a whole number */
+        /* fc1: three of five units switch between on and off across the
+         * pairs' z, with every pre-activation at least 0.09 from 0 */
+        const double w1[W] = {-1.462, -0.314, -1.306, -1.320, 0.143};
+        const double b1[W] = {0.0991, -0.4039, 0.1353, 0.1283, 0.3485};
+        for (int w = 0; w < W; w++) x[2]->data[w] = (real)w1[w], x[3]->data[w] = (real)b1[w];
+        /* relu's kink: every pre-activation fc1(z) must be clear of 0 by more
+         * than a step can move it, or the difference straddles it */
+        const fire_arg *f = &args[s];
+        double cv = x[0]->data[0], thr = fabs(x[1]->data[0] * f->L_scale), closest = 1e9;
+        int relu_on = 0, relu_off = 0;
+        for (int bp = 0; bp < f->Bp; bp++)
+            for (int i = 0; i < f->T; i++)
+                for (int j = 0; j <= i + f->diag && j < f->Tk; j++) {
+                    double pi = f->qpos[bp * f->T + i], d = pi - f->kpos[bp * f->Tk + j];
+                    double z = log(fabs(cv * d) + 1) / (log(fabs(cv * fmax(pi, thr)) + 1) + 1e-6);
+                    for (int w = 0; w < W; w++) {
+                        double pre = x[2]->data[w] * z + x[3]->data[w];
+                        closest = fmin(closest, fabs(pre));
+                        pre > 0 ? relu_on++ : relu_off++;
+                    }
+                }
+        cr_assert_gt(closest, 4 * GC_EPS,
+                     "fire_bias case %d: a pre-activation %.3g is at relu's kink", s, closest);
+        cr_assert(relu_on > 0 && relu_off > 0, "fire_bias case %d: relu must be on and off", s);
+        run(s ? "fire_bias (per-row positions, memory)" : "fire_bias", f_fire, &args[s], x, 6);
+    }
 }
 
 /* ---- fused attention ------------------------------------------------------------------ */
 
 typedef struct {
     real scale;
-    int diag;
+    int diag, e_rows; /* e_rows: 0 no bias term; 1 shared; B per row */
 } attn_arg;
 static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
     attn_arg *p = a;
-    return rg_attention_core(c, x[0], x[1], x[2], x[3], p->scale, p->diag);
+    rg_term *terms[1];
+    int n = 0;
+    if (p->e_rows) terms[n++] = rg_bias_term(c, x[3], x[0]->shape[0], p->diag);
+    return rg_attention_core(c, x[0], x[1], x[2], p->scale, p->diag, terms, n);
+}
+static rg_tensor *f_attention_unfused(rg_ctx *c, rg_tensor **x, void *a) {
+    attn_arg *p = a;
+    rg_tensor *S = rg_scale(c, rg_matmul(c, x[0], x[1], false, true), p->scale);
+    if (p->e_rows) {
+        rg_term *t = rg_bias_term(c, x[3], x[0]->shape[0], p->diag);
+        S = rg_add(c, S, rg_score_terms(c, &t, 1));
+    }
+    return rg_matmul(c, rg_softmax_causal(c, S, p->diag), x[2], false, false);
 }
 Test(gradcheck, attention_core) {
     rg_rng rng = rng_for("attention_core");
     /* T = 35 crosses the kernel's 32-query block; diag 3 = memory of 3 keys */
     struct {
-        int B, H, T, Tk, D, diag, e_batch;
+        int B, H, T, Tk, D, diag, e_rows;
     } cases[] = {
         {2, 3, 5, 5, 4, 0, 0},   {2, 2, 4, 7, 3, 3, 1}, {2, 2, 4, 7, 3, 3, 2},
         {1, 1, 35, 35, 2, 0, 1}, {1, 1, 1, 1, 1, 0, 0},
     };
     for (int s = 0; s < 5; s++) {
         int B = cases[s].B, H = cases[s].H, T = cases[s].T, Tk = cases[s].Tk, D = cases[s].D;
-        attn_arg a = {(real)0.7, cases[s].diag};
-        rg_tensor *x[4] = {T(B, H, T, D), T(B, H, Tk, D), T(B, H, Tk, D),
-                           cases[s].e_batch ? T(cases[s].e_batch == 1 ? 1 : B, H, T, Tk) : NULL};
-        run("attention_core", f_attention, &a, x, cases[s].e_batch ? 4 : 3);
-        if (!cases[s].e_batch) gc_tensor_free(x[3]);
+        attn_arg a = {(real)0.7, cases[s].diag, cases[s].e_rows};
+        for (int unfused = 0; unfused < 2; unfused++) {
+            rg_tensor *x[4] = {T(B, H, T, D), T(B, H, Tk, D), T(B, H, Tk, D),
+                               T(cases[s].e_rows ? cases[s].e_rows : 1, H, T, Tk)};
+            int n = cases[s].e_rows ? 4 : 3;
+            run(unfused ? "attention (unfused ops with score_terms)" : "attention_core",
+                unfused ? f_attention_unfused : f_attention, &a, x, n);
+            if (n == 3) gc_tensor_free(x[3]);
+        }
     }
 }

@@ -8,8 +8,7 @@
  *   - results: several runs in one file, rewriting one replaces it.
  * Every test works in its own fresh directory under /tmp.
  */
-#include "relgrad/io.h"
-#include "relgrad/tape.h"
+#include "testing.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -96,14 +95,30 @@ static bool same_bytes(const char *a, long na, const char *b, long nb) {
 
 /* A small config with non-default values in many keys, so the config round
  * trip means something. */
-static rg_config small_config(rg_pos pos, int d_model, int mem_len) {
+static rg_config small_config(const char *pos, int d_model, int mem_len) {
     rg_config c;
     rg_config_defaults(&c);
-    c.d_model = d_model, c.n_heads = 2, c.n_layers = 2, c.d_ff = 24, c.pos = pos;
-    c.max_positions = 40, c.n_symbols = 6, c.t5_buckets = 8, c.t5_max_distance = 20;
-    c.deberta_span = 4, c.mem_len = mem_len, c.segment_len = mem_len ? 4 : 0;
-    c.train_len = 4, c.n_eval_lens = 2, c.eval_lens[0] = 4, c.eval_lens[1] = 8;
-    c.rope_scale = 2.5, c.lr = 3e-4, c.init_std = 0.1, c.seed = 7, c.task = RG_TASK_SORT;
+    test_setf(&c, "d_model", "%d", d_model);
+    const char *kv[][2] = {{"n_heads", "2"},
+                           {"n_layers", "2"},
+                           {"d_ff", "24"},
+                           {"max_positions", "40"},
+                           {"n_symbols", "6"},
+                           {"t5_buckets", "8"},
+                           {"t5_max_distance", "20"},
+                           {"deberta_span", "4"},
+                           {"fire_width", "5"},
+                           {"train_len", "4"},
+                           {"eval_lens", "4,8"},
+                           {"rope_scale", "2.5"},
+                           {"lr", "3e-4"},
+                           {"init_std", "0.1"},
+                           {"seed", "7"},
+                           {"task", "sort"}};
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) test_set(&c, kv[i][0], kv[i][1]);
+    test_set(&c, "pos", pos);
+    test_setf(&c, "mem_len", "%d", mem_len);
+    test_setf(&c, "segment_len", "%d", mem_len ? 4 : 0);
     rg_error e;
     cr_assert_eq(rg_config_set(&c, "out_dir", "runs/ü dir", "test", &e), 0, "%s", e.msg);
     cr_assert_eq(rg_config_set(&c, "tasks", "copy,sort", "test", &e), 0, "%s", e.msg);
@@ -115,7 +130,7 @@ static rg_config small_config(rg_pos pos, int d_model, int mem_len) {
 /* A model whose every value (biases and gains too) is random. */
 static void make_model(rg_model *m, const rg_config *c, uint64_t seed) {
     rg_error e;
-    cr_assert_eq(rg_model_init(m, c, seed, &e), 0, "model init: %s", e.msg);
+    cr_assert_eq(rg_model_init(m, &c->model, seed, &e), 0, "model init: %s", e.msg);
     rg_rng r;
     rg_rng_seed(&r, seed + 100);
     for (long i = 0; i < m->n_values; i++) m->values[i] += (real)(0.1 * rg_rng_normal(&r));
@@ -132,14 +147,15 @@ static void make_optimizer(rg_adamw *opt, const rg_model *m, uint64_t seed) {
     opt->step = 123;
 }
 
-static void save_ok(const char *path, const rg_model *m, const rg_adamw *opt, const rg_rng *rng) {
+static void save_ok(const char *path, const rg_config *c, const rg_model *m, const rg_adamw *opt,
+                    const rg_rng *rng) {
     rg_error e;
-    int rc = rg_checkpoint_save(path, m, opt, rng, &e);
+    int rc = rg_checkpoint_save(path, c, m, opt, rng, &e);
     cr_assert_eq(rc, 0, "save %s: %s", path, e.msg);
 }
 
 /* Save a fresh small checkpoint of `pos` at path. */
-static void save_small(const char *path, rg_pos pos, int d_model) {
+static void save_small(const char *path, const char *pos, int d_model) {
     rg_config c = small_config(pos, d_model, 0);
     rg_model m;
     make_model(&m, &c, 1);
@@ -147,14 +163,14 @@ static void save_small(const char *path, rg_pos pos, int d_model) {
     make_optimizer(&opt, &m, 2);
     rg_rng rng;
     rg_rng_seed(&rng, 3);
-    save_ok(path, &m, &opt, &rng);
+    save_ok(path, &c, &m, &opt, &rng);
     rg_adamw_free(&opt);
     rg_model_free(&m);
 }
 
 /* Expect a load of path into a small model of `pos` to fail with status 2
  * and a message holding every one of the NULL-terminated `needles`. */
-static void expect_load_error(const char *path, rg_pos pos, const char *const *needles) {
+static void expect_load_error(const char *path, const char *pos, const char *const *needles) {
     rg_config c = small_config(pos, 16, 0);
     rg_model m;
     make_model(&m, &c, 9);
@@ -183,13 +199,12 @@ static void expect_config_error(const char *path, const char *const *needles) {
 }
 
 static void assert_same_config(const rg_config *a, const rg_config *b) {
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < rg_config_key_count(); k++) {
+        const char *name = rg_config_key(k)->name;
         char ta[4096], tb[4096];
-        cr_assert_eq(rg_config_get(a, keys[k].name, ta, sizeof ta), 0);
-        cr_assert_eq(rg_config_get(b, keys[k].name, tb, sizeof tb), 0);
-        cr_assert_str_eq(ta, tb, "config key %s: '%s' became '%s'", keys[k].name, ta, tb);
+        cr_assert_eq(rg_config_get(a, name, ta, sizeof ta), 0);
+        cr_assert_eq(rg_config_get(b, name, tb, sizeof tb), 0);
+        cr_assert_str_eq(ta, tb, "config key %s: '%s' became '%s'", name, ta, tb);
     }
 }
 
@@ -200,7 +215,7 @@ static real through_f32(real x) {
 
 /* ---- checkpoint round trip --------------------------------------------------------- */
 
-static void roundtrip(rg_pos pos, int mem_len) {
+static void roundtrip(const char *pos, int mem_len) {
     scratch s;
     scratch_init(&s);
     char path[512];
@@ -214,7 +229,7 @@ static void roundtrip(rg_pos pos, int mem_len) {
     rg_rng rng;
     rg_rng_seed(&rng, 13);
     rg_rng_u64(&rng);
-    save_ok(path, &m, &opt, &rng);
+    save_ok(path, &c, &m, &opt, &rng);
 
     /* the file is there and nothing else (no temporary file left) */
     struct stat st;
@@ -229,7 +244,7 @@ static void roundtrip(rg_pos pos, int mem_len) {
     assert_same_config(&c, &c2);
     cr_assert_eq(rg_config_validate(&c2, path, &e), 0, "%s", e.msg);
     rg_model m2;
-    cr_assert_eq(rg_model_init(&m2, &c2, 99, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_model_init(&m2, &c2.model, 99, &e), 0, "%s", e.msg);
     cr_assert_eq(m2.n_values, m.n_values);
     rg_adamw opt2;
     rg_adamw_init(&opt2, &m2, 0.1);
@@ -249,7 +264,7 @@ static void roundtrip(rg_pos pos, int mem_len) {
 
     /* loading without optimizer and rng also works */
     rg_model m3;
-    cr_assert_eq(rg_model_init(&m3, &c2, 5, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_model_init(&m3, &c2.model, 5, &e), 0, "%s", e.msg);
     cr_assert_eq(rg_checkpoint_load(path, &m3, NULL, NULL, &e), 0, "%s", e.msg);
     cr_assert_eq(memcmp(m3.values, m2.values, (size_t)m.n_values * sizeof(real)), 0);
 
@@ -262,19 +277,19 @@ static void roundtrip(rg_pos pos, int mem_len) {
 }
 
 Test(io, roundtrip_t5) {
-    roundtrip(RG_POS_T5, 0);
+    roundtrip("t5", 0);
 }
 Test(io, roundtrip_xl) {
-    roundtrip(RG_POS_XL, 0);
+    roundtrip("xl", 0);
 }
 Test(io, roundtrip_deberta) {
-    roundtrip(RG_POS_DEBERTA, 0);
+    roundtrip("deberta", 0);
 }
 Test(io, roundtrip_learned) {
-    roundtrip(RG_POS_LEARNED, 0);
+    roundtrip("learned", 0);
 }
 Test(io, roundtrip_rope_memory) {
-    roundtrip(RG_POS_ROPE, 3);
+    roundtrip("rope", 3);
 }
 
 Test(io, overwrite_replaces) {
@@ -282,12 +297,12 @@ Test(io, overwrite_replaces) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    rg_config c = small_config(RG_POS_ALIBI, 16, 0);
+    rg_config c = small_config("alibi", 16, 0);
     rg_model m;
     make_model(&m, &c, 1);
-    save_ok(path, &m, NULL, NULL);
+    save_ok(path, &c, &m, NULL, NULL);
     m.values[0] = 0.5f;
-    save_ok(path, &m, NULL, NULL);
+    save_ok(path, &c, &m, NULL, NULL);
     cr_assert_eq(count_entries(s.dir), 1);
     rg_model m2;
     make_model(&m2, &c, 2);
@@ -332,18 +347,17 @@ static H5T_class_t attr_class(hid_t loc, const char *name, size_t *size, bool *v
 }
 
 static void expect_root_attributes(hid_t f, const char *format) {
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < rg_config_key_count(); k++) {
+        const rg_key_info *key = rg_config_key(k);
         size_t size;
         bool vlen;
-        H5T_class_t c = attr_class(f, keys[k].name, &size, &vlen);
-        if (keys[k].type == RG_KEY_INT)
-            cr_assert(c == H5T_INTEGER && size == 8, "%s should be int64", keys[k].name);
-        else if (keys[k].type == RG_KEY_REAL)
-            cr_assert(c == H5T_FLOAT && size == 8, "%s should be a double", keys[k].name);
+        H5T_class_t c = attr_class(f, key->name, &size, &vlen);
+        if (key->type == RG_KEY_INT)
+            cr_assert(c == H5T_INTEGER && size == 8, "%s should be int64", key->name);
+        else if (key->type == RG_KEY_REAL)
+            cr_assert(c == H5T_FLOAT && size == 8, "%s should be a double", key->name);
         else
-            cr_assert(c == H5T_STRING && !vlen, "%s should be a fixed string", keys[k].name);
+            cr_assert(c == H5T_STRING && !vlen, "%s should be a fixed string", key->name);
     }
     hid_t a = H5Aopen(f, "format", H5P_DEFAULT), t = H5Aget_type(a);
     cr_assert(H5Tget_class(t) == H5T_STRING && H5Tget_size(t) < 64);
@@ -358,7 +372,7 @@ static void expect_root_attributes(hid_t f, const char *format) {
     H5Aclose(a);
 }
 
-static void layout(rg_pos pos, const char *special, int sdim, const hsize_t *sdims) {
+static void layout(const char *pos, const char *special, int sdim, const hsize_t *sdims) {
     scratch s;
     scratch_init(&s);
     char path[512];
@@ -370,7 +384,7 @@ static void layout(rg_pos pos, const char *special, int sdim, const hsize_t *sdi
     make_optimizer(&opt, &m, 2);
     rg_rng rng;
     rg_rng_seed(&rng, 3);
-    save_ok(path, &m, &opt, &rng);
+    save_ok(path, &c, &m, &opt, &rng);
 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     cr_assert(f >= 0);
@@ -417,18 +431,18 @@ static void layout(rg_pos pos, const char *special, int sdim, const hsize_t *sdi
 }
 
 Test(io, layout_t5) {
-    layout(RG_POS_T5, "/params/t5_bias.weight", 2, (hsize_t[]){8, 2});
+    layout("t5", "/params/t5_bias.weight", 2, (hsize_t[]){8, 2});
 }
 Test(io, layout_xl) {
-    layout(RG_POS_XL, "/params/blocks.1.attn.r_w_bias", 2, (hsize_t[]){2, 8});
-    layout(RG_POS_XL, "/params/blocks.0.attn.r.weight", 2, (hsize_t[]){16, 16});
+    layout("xl", "/params/blocks.1.attn.r_w_bias", 2, (hsize_t[]){2, 8});
+    layout("xl", "/params/blocks.0.attn.r.weight", 2, (hsize_t[]){16, 16});
 }
 Test(io, layout_deberta) {
-    layout(RG_POS_DEBERTA, "/params/rel_emb.weight", 2, (hsize_t[]){8, 16});
-    layout(RG_POS_DEBERTA, "/params/blocks.1.attn.pos_q.weight", 2, (hsize_t[]){16, 16});
+    layout("deberta", "/params/rel_emb.weight", 2, (hsize_t[]){8, 16});
+    layout("deberta", "/params/blocks.1.attn.pos_q.weight", 2, (hsize_t[]){16, 16});
 }
 Test(io, layout_learned) {
-    layout(RG_POS_LEARNED, "/params/pos_emb.weight", 2, (hsize_t[]){40, 16});
+    layout("learned", "/params/pos_emb.weight", 2, (hsize_t[]){40, 16});
 }
 
 /* ---- loading errors ------------------------------------------------------------------- */
@@ -438,11 +452,11 @@ Test(io, load_truncated) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(truncate(path, st.st_size / 2), 0);
-    expect_load_error(path, RG_POS_T5,
+    expect_load_error(path, "t5",
                       (const char *[]){path, "not a readable HDF5 file", "truncated", NULL});
     expect_config_error(path, (const char *[]){path, "not a readable HDF5 file", NULL});
     scratch_free(&s);
@@ -458,7 +472,7 @@ Test(io, load_garbage) {
     rg_rng_seed(&r, 5);
     for (int i = 0; i < 4096; i++) fputc((int)(rg_rng_u64(&r) & 255), f);
     fclose(f);
-    expect_load_error(path, RG_POS_T5, (const char *[]){path, "not a readable HDF5 file", NULL});
+    expect_load_error(path, "t5", (const char *[]){path, "not a readable HDF5 file", NULL});
     /* an empty file too */
     f = fopen(path, "wb");
     fclose(f);
@@ -477,10 +491,10 @@ Test(io, load_corrupted_never_crashes) {
     char path[512], bad[512];
     in_dir(&s, "ck.h5", path, sizeof path);
     in_dir(&s, "bad.h5", bad, sizeof bad);
-    save_small(path, RG_POS_XL, 16);
+    save_small(path, "xl", 16);
     long size;
     char *orig = read_bytes(path, &size);
-    rg_config c = small_config(RG_POS_XL, 16, 0);
+    rg_config c = small_config("xl", 16, 0);
     rg_model m;
     make_model(&m, &c, 1);
     rg_adamw opt;
@@ -554,11 +568,11 @@ Test(io, load_wrong_format_version) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     hid_t f = edit(path);
     set_int_attr(f, "format_version", 2);
     H5Fclose(f);
-    expect_load_error(path, RG_POS_T5, (const char *[]){path, "format_version", "2", NULL});
+    expect_load_error(path, "t5", (const char *[]){path, "format_version", "2", NULL});
     expect_config_error(path, (const char *[]){path, "format_version", NULL});
     scratch_free(&s);
 }
@@ -568,11 +582,11 @@ Test(io, load_wrong_format) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     hid_t f = edit(path);
     set_fixed_string_attr(f, "format", RG_DUMP_FORMAT);
     H5Fclose(f);
-    expect_load_error(path, RG_POS_T5,
+    expect_load_error(path, "t5",
                       (const char *[]){path, "format", RG_DUMP_FORMAT, RG_CHECKPOINT_FORMAT, NULL});
     f = edit(path);
     H5Adelete(f, "format");
@@ -586,11 +600,11 @@ Test(io, load_missing_dataset) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     hid_t f = edit(path);
     cr_assert(H5Ldelete(f, "/params/blocks.1.mlp.fc1.bias", H5P_DEFAULT) >= 0);
     H5Fclose(f);
-    expect_load_error(path, RG_POS_T5,
+    expect_load_error(path, "t5",
                       (const char *[]){path, "/params/blocks.1.mlp.fc1.bias", "missing", NULL});
     scratch_free(&s);
 }
@@ -600,19 +614,19 @@ Test(io, load_missing_optimizer_and_rng) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_DEBERTA, 16);
+    save_small(path, "deberta", 16);
     hid_t f = edit(path);
     cr_assert(H5Ldelete(f, "/optim/v/rel_emb.weight", H5P_DEFAULT) >= 0);
     H5Fclose(f);
-    expect_load_error(path, RG_POS_DEBERTA,
+    expect_load_error(path, "deberta",
                       (const char *[]){path, "/optim/v/rel_emb.weight", "missing", NULL});
     f = edit(path);
     cr_assert(H5Ldelete(f, "/optim", H5P_DEFAULT) >= 0);
     cr_assert(H5Ldelete(f, "/rng", H5P_DEFAULT) >= 0);
     H5Fclose(f);
-    expect_load_error(path, RG_POS_DEBERTA, (const char *[]){path, "/optim", "missing", NULL});
+    expect_load_error(path, "deberta", (const char *[]){path, "/optim", "missing", NULL});
     /* parameters alone still load */
-    rg_config c = small_config(RG_POS_DEBERTA, 16, 0);
+    rg_config c = small_config("deberta", 16, 0);
     rg_model m;
     make_model(&m, &c, 1);
     rg_error e;
@@ -629,8 +643,8 @@ Test(io, load_wrong_shape) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 32); /* d_model 32, loaded into a d_model 16 model */
-    expect_load_error(path, RG_POS_T5,
+    save_small(path, "t5", 32); /* d_model 32, loaded into a d_model 16 model */
+    expect_load_error(path, "t5",
                       (const char *[]){path, "/params/tok_emb.weight", "[10,32]", "[10,16]", NULL});
     scratch_free(&s);
 }
@@ -640,12 +654,12 @@ Test(io, load_other_scheme) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_XL, 16); /* has attn.r.* that a rope model lacks */
-    expect_load_error(path, RG_POS_ROPE,
+    save_small(path, "xl", 16); /* has attn.r.* that a rope model lacks */
+    expect_load_error(path, "rope",
                       (const char *[]){path, "/params/blocks.0.attn.r", "not a parameter", NULL});
     /* and a rope checkpoint lacks what an xl model needs */
-    save_small(path, RG_POS_ROPE, 16);
-    expect_load_error(path, RG_POS_XL,
+    save_small(path, "rope", 16);
+    expect_load_error(path, "xl",
                       (const char *[]){path, "/params/blocks.0.attn.r", "missing", NULL});
     scratch_free(&s);
 }
@@ -655,11 +669,11 @@ Test(io, load_failure_changes_nothing) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     hid_t f = edit(path); /* the last parameter goes missing: everything before it read fine */
     cr_assert(H5Ldelete(f, "/params/blocks.1.mlp.fc2.bias", H5P_DEFAULT) >= 0);
     H5Fclose(f);
-    rg_config c = small_config(RG_POS_T5, 16, 0);
+    rg_config c = small_config("t5", 16, 0);
     rg_model m;
     make_model(&m, &c, 42);
     rg_adamw opt;
@@ -686,11 +700,11 @@ Test(io, load_failure_changes_nothing) {
 Test(io, load_directory_and_missing_file) {
     scratch s;
     scratch_init(&s);
-    expect_load_error(s.dir, RG_POS_T5, (const char *[]){s.dir, "is a directory", NULL});
+    expect_load_error(s.dir, "t5", (const char *[]){s.dir, "is a directory", NULL});
     expect_config_error(s.dir, (const char *[]){s.dir, "is a directory", NULL});
     char path[512];
     in_dir(&s, "nothing-here.h5", path, sizeof path);
-    expect_load_error(path, RG_POS_T5, (const char *[]){path, "no such file", NULL});
+    expect_load_error(path, "t5", (const char *[]){path, "no such file", NULL});
     expect_config_error(path, (const char *[]){path, "no such file", NULL});
     scratch_free(&s);
 }
@@ -700,7 +714,7 @@ Test(io, config_unknown_key) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     hid_t f = edit(path);
     set_int_attr(f, "d_modle", 16);
     H5Fclose(f);
@@ -713,7 +727,7 @@ Test(io, config_bad_values) {
     scratch_init(&s);
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     hid_t f = edit(path);
     set_fixed_string_attr(f, "d_model", "wide");
     H5Fclose(f);
@@ -736,10 +750,9 @@ Test(io, config_bad_values) {
     rg_config_defaults(&c);
     rg_error e;
     cr_assert_eq(rg_checkpoint_read_config(path, &c, &e), 0, "%s", e.msg);
-    cr_assert_eq(c.pos, RG_POS_T5);
-    cr_assert_eq(c.n_layers, 2);
-    cr_assert_eq(c.n_eval_lens, 2);
-    cr_assert_eq(c.eval_lens[1], 5);
+    cr_assert_eq(c.model.pos.id[0], rg_scheme_find("t5"));
+    cr_assert_eq(c.model.n_layers, 2);
+    cr_assert_str_eq(c.eval_lens, "3,5");
     scratch_free(&s);
 }
 
@@ -750,17 +763,17 @@ Test(io, save_into_missing_directory) {
     scratch_init(&s);
     char path[512], file[512];
     in_dir(&s, "no-such-dir/ck.h5", path, sizeof path);
-    rg_config c = small_config(RG_POS_T5, 16, 0);
+    rg_config c = small_config("t5", 16, 0);
     rg_model m;
     make_model(&m, &c, 1);
     rg_error e;
-    cr_assert_eq(rg_checkpoint_save(path, &m, NULL, NULL, &e), 2);
+    cr_assert_eq(rg_checkpoint_save(path, &c, &m, NULL, NULL, &e), 2);
     cr_assert(strstr(e.msg, "no-such-dir"), "%s", e.msg);
     /* a parent that is a regular file */
     in_dir(&s, "plain", file, sizeof file);
     fclose(fopen(file, "w"));
     in_dir(&s, "plain/ck.h5", path, sizeof path);
-    cr_assert_eq(rg_checkpoint_save(path, &m, NULL, NULL, &e), 2);
+    cr_assert_eq(rg_checkpoint_save(path, &c, &m, NULL, NULL, &e), 2);
     cr_assert(strstr(e.msg, "plain"), "%s", e.msg);
     cr_assert_eq(count_entries(s.dir), 1);
     rg_model_free(&m);
@@ -775,17 +788,17 @@ Test(io, failed_save_keeps_old_checkpoint) {
     scratch_init(&s);
     char path[512], tmp[600];
     in_dir(&s, "ck.h5", path, sizeof path);
-    save_small(path, RG_POS_T5, 16);
+    save_small(path, "t5", 16);
     long n0;
     char *old = read_bytes(path, &n0);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     cr_assert_eq(mkdir(tmp, 0755), 0);
 
-    rg_config c = small_config(RG_POS_T5, 16, 0);
+    rg_config c = small_config("t5", 16, 0);
     rg_model m;
     make_model(&m, &c, 5);
     rg_error e;
-    cr_assert_eq(rg_checkpoint_save(path, &m, NULL, NULL, &e), 2);
+    cr_assert_eq(rg_checkpoint_save(path, &c, &m, NULL, NULL, &e), 2);
     cr_assert(strstr(e.msg, path), "%s", e.msg);
     long n1;
     char *now = read_bytes(path, &n1);
@@ -796,7 +809,7 @@ Test(io, failed_save_keeps_old_checkpoint) {
     /* not running as root: an unwritable directory fails the same way */
     if (geteuid() != 0) {
         cr_assert_eq(chmod(s.dir, 0555), 0);
-        cr_assert_eq(rg_checkpoint_save(path, &m, NULL, NULL, &e), 2);
+        cr_assert_eq(rg_checkpoint_save(path, &c, &m, NULL, NULL, &e), 2);
         chmod(s.dir, 0755);
         now = read_bytes(path, &n1);
         cr_assert(same_bytes(old, n0, now, n1), "the old checkpoint changed");
@@ -816,11 +829,11 @@ Test(io, save_onto_directory) {
     char path[512];
     in_dir(&s, "ck.h5", path, sizeof path);
     cr_assert_eq(mkdir(path, 0755), 0);
-    rg_config c = small_config(RG_POS_T5, 16, 0);
+    rg_config c = small_config("t5", 16, 0);
     rg_model m;
     make_model(&m, &c, 1);
     rg_error e;
-    cr_assert_eq(rg_checkpoint_save(path, &m, NULL, NULL, &e), 2);
+    cr_assert_eq(rg_checkpoint_save(path, &c, &m, NULL, NULL, &e), 2);
     cr_assert(strstr(e.msg, path) && strstr(e.msg, "directory"), "%s", e.msg);
     cr_assert_eq(count_entries(s.dir), 1, "a temporary file was left behind");
     rg_model_free(&m);
@@ -844,7 +857,7 @@ static real *read_reals(hid_t f, const char *name, size_t n) {
     return buf;
 }
 
-static void dump(rg_pos pos, int mem_len) {
+static void dump(const char *pos, int mem_len) {
     enum { B = 2, T = 4 };
     scratch s;
     scratch_init(&s);
@@ -853,7 +866,7 @@ static void dump(rg_pos pos, int mem_len) {
     rg_config c = small_config(pos, 16, mem_len);
     rg_model m;
     make_model(&m, &c, 3);
-    int tokens[B * T], targets[B * T], first[B * T];
+    int tokens[B * T], targets[B * T], first[B * T], positions[B * T];
     real mask[B * T];
     rg_rng r;
     rg_rng_seed(&r, 4);
@@ -868,23 +881,30 @@ static void dump(rg_pos pos, int mem_len) {
     int offset = 0;
     if (mem_len) { /* one segment without gradient fills the memory */
         bool was = rg_set_no_grad(&ctx, true);
-        rg_model_forward(&ctx, &m, first, B, T, 0, &mem);
+        rg_model_forward(&ctx, &m, first, NULL, B, T, 0, &mem);
         rg_set_no_grad(&ctx, was);
         offset = T;
     }
     mem_in = mem;
-    size_t mem_bytes = (size_t)mem.n_layers * B * (mem.cap ? mem.cap : 1) * mem.d * sizeof(real);
+    size_t rows = (size_t)B * (mem.cap ? mem.cap : 1),
+           mem_bytes = rows * mem.n_layers * mem.d * sizeof(real);
     mem_in.data = malloc(mem_bytes);
     memcpy(mem_in.data, mem.data, mem_bytes);
+    mem_in.pos = malloc(rows * sizeof(int));
+    memcpy(mem_in.pos, mem.pos, rows * sizeof(int));
+    for (int b = 0; b < B; b++) /* explicit positions, continuing the memory's with gaps */
+        for (int t = 0; t < T; t++) positions[b * T + t] = offset + 2 * t + b;
     rg_ctx_reset(&ctx);
     rg_model_zero_grad(&m);
-    rg_tensor *logits = rg_model_forward(&ctx, &m, tokens, B, T, offset, mem_len ? &mem : NULL);
+    rg_tensor *logits =
+        rg_model_forward(&ctx, &m, tokens, positions, B, T, offset, mem_len ? &mem : NULL);
     rg_tensor *loss = rg_model_loss(&ctx, logits, targets, mask);
     rg_backward(&ctx, loss);
-    rg_dump_batch db = {B, T, offset, tokens, targets, mask};
+    rg_dump_batch db = {B, T, offset, tokens, targets, mask, positions};
     rg_error e;
-    cr_assert_eq(rg_dump_write(path, &m, &db, mem_len ? &mem_in : NULL, loss->data[0], logits, &e),
-                 0, "%s", e.msg);
+    cr_assert_eq(
+        rg_dump_write(path, &c, &m, &db, mem_len ? &mem_in : NULL, loss->data[0], logits, &e), 0,
+        "%s", e.msg);
     cr_assert_eq(count_entries(s.dir), 1, "a temporary file was left behind");
 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -913,6 +933,7 @@ static void dump(rg_pos pos, int mem_len) {
     expect_dataset(f, "/batch/targets", H5T_STD_I32LE, 2, (hsize_t[]){B, T});
     expect_dataset(f, "/batch/mask", rt, 2, (hsize_t[]){B, T});
     expect_dataset(f, "/batch/offset", H5T_STD_I32LE, 0, NULL);
+    expect_dataset(f, "/batch/positions", H5T_STD_I32LE, 2, (hsize_t[]){B, T});
     expect_dataset(f, "/loss", rt, 0, NULL);
     expect_dataset(f, "/logits", rt, 3, (hsize_t[]){B, T, (hsize_t)m.V});
     int got[B * T], off = -1;
@@ -924,6 +945,10 @@ static void dump(rg_pos pos, int mem_len) {
     H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &off);
     H5Dclose(d);
     cr_assert_eq(off, offset);
+    d = H5Dopen2(f, "/batch/positions", H5P_DEFAULT);
+    H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, got);
+    H5Dclose(d);
+    cr_assert_eq(memcmp(got, positions, sizeof got), 0);
     real *l = read_reals(f, "/loss", 1);
     cr_assert_eq(l[0], loss->data[0]);
     free(l);
@@ -932,8 +957,17 @@ static void dump(rg_pos pos, int mem_len) {
     free(lg);
     if (mem_len) {
         cr_assert(mem_in.len > 0);
-        cr_assert_eq(n_links(f, "/mems"), (hsize_t)c.n_layers);
-        for (int layer = 0; layer < c.n_layers; layer++) {
+        cr_assert_eq(n_links(f, "/mems"), (hsize_t)c.model.n_layers + 1); /* + positions */
+        int mem_pos[B * 16];
+        expect_dataset(f, "/mems/positions", H5T_STD_I32LE, 2, (hsize_t[]){B, (hsize_t)mem_in.len});
+        d = H5Dopen2(f, "/mems/positions", H5P_DEFAULT);
+        H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, mem_pos);
+        H5Dclose(d);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < mem_in.len; j++)
+                cr_assert_eq(mem_pos[b * mem_in.len + j], offset - mem_in.len + j,
+                             "memory row %d of %d: position", j, mem_in.len);
+        for (int layer = 0; layer < c.model.n_layers; layer++) {
             char name[32];
             snprintf(name, sizeof name, "/mems/%d", layer);
             hsize_t dims[3] = {B, (hsize_t)mem_in.len, (hsize_t)mem_in.d};
@@ -950,7 +984,7 @@ static void dump(rg_pos pos, int mem_len) {
         cr_assert(H5Lexists(f, "/mems", H5P_DEFAULT) <= 0, "no memory, no /mems");
     }
     H5Fclose(f);
-    free(mem_in.data);
+    free(mem_in.data), free(mem_in.pos);
     rg_memory_free(&mem);
     rg_ctx_free(&ctx);
     rg_model_free(&m);
@@ -958,16 +992,19 @@ static void dump(rg_pos pos, int mem_len) {
 }
 
 Test(io, dump_xl_memory) {
-    dump(RG_POS_XL, 3);
+    dump("xl", 3);
 }
 Test(io, dump_t5_memory) {
-    dump(RG_POS_T5, 6);
+    dump("t5", 6);
 }
 Test(io, dump_learned) {
-    dump(RG_POS_LEARNED, 0);
+    dump("learned", 0);
 }
 Test(io, dump_deberta) {
-    dump(RG_POS_DEBERTA, 0);
+    dump("deberta", 0);
+}
+Test(io, dump_fire_memory) {
+    dump("fire", 3);
 }
 
 /* ---- results ----------------------------------------------------------------------------- */
@@ -979,7 +1016,7 @@ typedef struct run_fixture {
     double em[3], acc[3];
 } run_fixture;
 
-static rg_run_result fixture(run_fixture *fx, rg_task task, rg_pos pos, int seed, int n_steps,
+static rg_run_result fixture(run_fixture *fx, rg_task task, const char *pos, int seed, int n_steps,
                              float base) {
     fx->cfg = small_config(pos, 16, 0);
     fx->cfg.task = task, fx->cfg.seed = seed;
@@ -992,8 +1029,10 @@ static rg_run_result fixture(run_fixture *fx, rg_task task, rg_pos pos, int seed
 static void expect_run(const char *path, const rg_run_result *want) {
     rg_run_data got;
     rg_error e;
-    int rc = rg_results_read_run(path, rg_task_name(want->cfg->task), rg_pos_name(want->cfg->pos),
-                                 want->cfg->seed, &got, &e);
+    char pos[128];
+    rg_pos_list_text(&want->cfg->model.pos, ',', pos, sizeof pos);
+    int rc =
+        rg_results_read_run(path, rg_task_name(want->cfg->task), pos, want->cfg->seed, &got, &e);
     cr_assert_eq(rc, 0, "%s", e.msg);
     cr_assert_eq(got.n_steps, want->n_steps);
     cr_assert_eq(got.n_eval, want->n_eval);
@@ -1014,8 +1053,8 @@ Test(io, results_runs) {
     char path[512];
     in_dir(&s, "results.h5", path, sizeof path);
     run_fixture fa, fb, fc;
-    rg_run_result a = fixture(&fa, RG_TASK_COPY, RG_POS_T5, 1, 5, 2.0f);
-    rg_run_result b = fixture(&fb, RG_TASK_SORT, RG_POS_XL, 2, 8, 3.0f);
+    rg_run_result a = fixture(&fa, RG_TASK_COPY, "t5", 1, 5, 2.0f);
+    rg_run_result b = fixture(&fb, RG_TASK_SORT, "xl", 2, 8, 3.0f);
     rg_error e;
     cr_assert_eq(rg_results_write_run(path, &a, &e), 0, "%s", e.msg);
     cr_assert_eq(rg_results_write_run(path, &b, &e), 0, "%s", e.msg);
@@ -1039,7 +1078,7 @@ Test(io, results_runs) {
     H5Fclose(f);
 
     /* rewriting a run replaces it (fewer steps, other numbers); the other stays */
-    rg_run_result a2 = fixture(&fc, RG_TASK_COPY, RG_POS_T5, 1, 3, 5.0f);
+    rg_run_result a2 = fixture(&fc, RG_TASK_COPY, "t5", 1, 3, 5.0f);
     cr_assert_eq(rg_results_write_run(path, &a2, &e), 0, "%s", e.msg);
     expect_run(path, &a2);
     expect_run(path, &b);
@@ -1057,7 +1096,7 @@ Test(io, results_errors) {
     scratch_init(&s);
     char path[512];
     run_fixture fa;
-    rg_run_result a = fixture(&fa, RG_TASK_COPY, RG_POS_T5, 1, 5, 2.0f);
+    rg_run_result a = fixture(&fa, RG_TASK_COPY, "t5", 1, 5, 2.0f);
     rg_error e;
     in_dir(&s, "missing/results.h5", path, sizeof path);
     cr_assert_eq(rg_results_write_run(path, &a, &e), 2);

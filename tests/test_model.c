@@ -1,46 +1,30 @@
 /* test_model.c: the model and its positional schemes.
  *   - gradient checks of the whole model, per scheme, memory off/on (every
- *     parameter, including each scheme's own): bound 1e-6 in the float64
- *     build, GC_TOL_MODEL in float32;
+ *     parameter, including each scheme's own), per-layer hybrids and random
+ *     positions: bound 1e-6 in the float64 build, GC_TOL_MODEL in float32;
  *   - ALiBi slopes and T5 buckets against the papers' rules;
- *   - relative schemes ignore a common shift of positions, absolute ones not;
- *   - causality; segment recurrence equals one pass; KV-cache decoding
- *     equals a full forward.
+ *   - positions are data: the default equals explicit positions; relative
+ *     schemes ignore a common shift of positions, absolute ones do not;
+ *     gaps between positions change relative schemes (but none);
+ *   - causality; segment recurrence equals one pass; key/value-cache
+ *     decoding equals a full forward (also with random positions); the
+ *     fused attention equals the unfused ops.
+ * Lists of schemes come from the registry, so a new scheme is covered by
+ * every property test without editing this file.
  */
 #include "gradcheck.h"
-#include "relgrad/nn.h"
+#include "testing.h"
 
-#include <criterion/criterion.h>
-#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const rg_pos ALL[] = {RG_POS_NONE,  RG_POS_SINUSOIDAL, RG_POS_LEARNED, RG_POS_ROPE,
-                             RG_POS_ALIBI, RG_POS_T5,         RG_POS_XL,      RG_POS_DEBERTA};
-static const rg_pos RELATIVE[] = {RG_POS_NONE, RG_POS_ROPE, RG_POS_ALIBI,
-                                  RG_POS_T5,   RG_POS_XL,   RG_POS_DEBERTA};
-#define COUNT(a) (int)(sizeof(a) / sizeof(a[0]))
 /* exact-equality bound: float64 rounding, or float32 rounding */
 #define EQ_TOL (sizeof(real) == 8 ? 1e-10 : 1e-4)
 
-/* A tiny model: 3 heads (not a power of two), small tables so DeBERTa's
- * clamping and T5's log buckets are exercised at these lengths. */
-static rg_config tiny_config(rg_pos pos, int mem_len) {
-    rg_config c;
-    rg_config_defaults(&c);
-    c.d_model = 12, c.n_heads = 3, c.n_layers = 2, c.d_ff = 20, c.pos = pos;
-    c.max_positions = 64, c.n_symbols = 5, c.t5_buckets = 8, c.t5_max_distance = 20;
-    c.deberta_span = 3, c.mem_len = mem_len, c.segment_len = mem_len ? 5 : 0;
-    c.init_std = 0.3; /* large enough that positional terms matter */
-    c.train_len = 4, c.n_eval_lens = 1, c.eval_lens[0] = 8;
-    return c;
-}
-
-static void make_model(rg_model *m, rg_pos pos, int mem_len, uint64_t seed) {
-    rg_config c = tiny_config(pos, mem_len);
+static void make_model_cfg(rg_model *m, const rg_config *c, uint64_t seed) {
     rg_error err;
-    int rc = rg_model_init(m, &c, seed, &err);
+    int rc = rg_model_init(m, &c->model, seed, &err);
     cr_assert_eq(rc, 0, "model init failed: %s", err.msg);
     /* biases, u, v and LayerNorm start at constants; randomise them too so
      * their gradient checks are not at a special point */
@@ -49,10 +33,93 @@ static void make_model(rg_model *m, rg_pos pos, int mem_len, uint64_t seed) {
     for (long i = 0; i < m->n_values; i++) m->values[i] += (real)(0.1 * rg_rng_normal(&rng));
 }
 
+/* FIRE's relu has a kink where fc1(z) = 0: a finite difference that
+ * straddles it measures the mean of two slopes, not the derivative. Whole-
+ * model checks therefore place each unit's kink (z = -b1/W1) in the middle
+ * of a gap between the z values the check's pairs actually take, so every
+ * unit still switches on and off across the pairs (its gradient is real) but
+ * no step crosses a kink. gradcheck.fire_bias covers the op on its own. */
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void keep_fire_off_its_kink(rg_model *m, const int *qpos, const int *kpos, int B, int T,
+                                   int Tk, int diag) {
+    rg_rng rng;
+    rg_rng_seed(&rng, 99);
+    double *z = malloc((size_t)B * T * Tk * sizeof(double));
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        char name[4][64];
+        const char *suffix[4] = {"fc1.weight", "fc1.bias", "c", "L"};
+        rg_param *p[4];
+        for (int k = 0; k < 4; k++) {
+            snprintf(name[k], sizeof name[k], "blocks.%d.attn.fire.%s", l, suffix[k]);
+            p[k] = rg_model_param(m, name[k]);
+        }
+        if (!p[0]) continue;
+        double c = p[2]->t.data[0], thr = fabs(p[3]->t.data[0] * m->cfg.opts.fire_L);
+        int n = 0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j <= i + diag && j < Tk; j++) {
+                    double pi = qpos[b * T + i], d = pi - kpos[b * Tk + j];
+                    z[n++] = log(fabs(c * d) + 1) / (log(fabs(c * fmax(pi, thr)) + 1) + 1e-6);
+                }
+        qsort(z, (size_t)n, sizeof *z, compare_doubles);
+        /* the gaps between distinct z values, widest first: unit w gets the w-th */
+        int n_gaps = 0;
+        double *gap = malloc((size_t)n * 2 * sizeof(double)); /* (width, middle) pairs */
+        for (int k = 0; k + 1 < n; k++)
+            if (z[k + 1] - z[k] > 1e-9)
+                gap[2 * n_gaps] = -(z[k + 1] - z[k]), gap[2 * n_gaps + 1] = 0.5 * (z[k] + z[k + 1]),
+                        n_gaps++;
+        cr_assert_gt(n_gaps, 0, "FIRE check: the pairs take a single z value");
+        qsort(gap, (size_t)n_gaps, 2 * sizeof(double), compare_doubles);
+        int live = 0;
+        for (long w = 0; w < p[0]->t.size; w++) {
+            double z0 = gap[2 * (w % n_gaps) + 1], half = -0.5 * gap[2 * (w % n_gaps)];
+            double slope =
+                (rg_rng_uniform(&rng) < 0.5 ? -1 : 1) * (0.8 + 0.4 * rg_rng_uniform(&rng));
+            /* a step of 2h in b1 or W1 moves fc1(z) by at most 2h: a unit
+             * whose gap is narrower than that stays off for every z instead
+             * (its gradient is then exactly 0, which the check resolves) */
+            if (0.8 * half > 3 * GC_EPS) {
+                p[0]->t.data[w] = (real)slope;
+                p[1]->t.data[w] = (real)(-slope * z0);
+                live++;
+            } else {
+                p[0]->t.data[w] = (real)0.5;
+                p[1]->t.data[w] = (real)-1; /* 0.5 z - 1 < 0 for z in [0, 1) */
+            }
+        }
+        cr_assert_gt(live, 0, "FIRE check: no gap between z values is wide enough");
+        free(gap);
+    }
+    free(z);
+}
+
+static void make_model(rg_model *m, const char *pos, int mem_len, uint64_t seed) {
+    rg_config c;
+    test_tiny_config(&c, pos, mem_len);
+    make_model_cfg(m, &c, seed);
+}
+
 static void random_tokens(int *tok, int n, int V, uint64_t seed) {
     rg_rng rng;
     rg_rng_seed(&rng, seed);
     for (int i = 0; i < n; i++) tok[i] = rg_rng_int(&rng, 0, V - 1);
+}
+
+/* Sorted random positions per row from 0..L-1 (as random_positions draws). */
+static void random_positions(int *pos, int B, int T, int L, uint64_t seed) {
+    rg_batch b;
+    rg_batch_init(&b);
+    rg_rng rng;
+    rg_rng_seed(&rng, seed);
+    b.B = B, b.T = T, b.cap_B = 0;
+    b.pos_buf = pos;
+    rg_batch_random_positions(&b, L, &rng);
 }
 
 /* ---- gradient checks of the whole model -------------------------------------- */
@@ -62,6 +129,7 @@ enum { GB = 2, GT = 5 };
 typedef struct {
     rg_model *m;
     int tokens[GB * GT];
+    const int *pos; /* NULL: offset + t */
     int offset;
     rg_memory *mem0; /* memory before the checked segment (copied per call) */
 } model_arg;
@@ -69,20 +137,25 @@ typedef struct {
 static rg_tensor *f_model(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
     (void)inputs; /* the inputs are the model's own parameter tensors */
     model_arg *a = arg;
-    if (!a->mem0) return rg_model_forward(ctx, a->m, a->tokens, GB, GT, a->offset, NULL);
+    if (!a->mem0) return rg_model_forward(ctx, a->m, a->tokens, a->pos, GB, GT, a->offset, NULL);
     rg_memory mem = *a->mem0;
-    size_t n = (size_t)mem.n_layers * mem.B * mem.cap * mem.d * sizeof(real);
-    mem.data = rg_arena_alloc(&ctx->arena, n);
-    memcpy(mem.data, a->mem0->data, n);
-    return rg_model_forward(ctx, a->m, a->tokens, GB, GT, a->offset, &mem);
+    size_t rows = (size_t)mem.B * mem.cap;
+    mem.data = rg_arena_alloc(&ctx->arena, rows * mem.n_layers * mem.d * sizeof(real));
+    mem.pos = rg_arena_alloc(&ctx->arena, rows * sizeof(int));
+    memcpy(mem.data, a->mem0->data, rows * mem.n_layers * mem.d * sizeof(real));
+    memcpy(mem.pos, a->mem0->pos, rows * sizeof(int));
+    return rg_model_forward(ctx, a->m, a->tokens, a->pos, GB, GT, a->offset, &mem);
 }
 
-static void check_model(rg_pos pos, int mem_len) {
+static void check_model_cfg(const rg_config *c, const char *what, bool random_pos) {
     rg_model m;
-    make_model(&m, pos, mem_len, 7 + pos);
+    make_model_cfg(&m, c, 7);
     model_arg a = {.m = &m, .offset = 0};
     random_tokens(a.tokens, GB * GT, m.V, 3);
+    int pos[GB * GT];
+    if (random_pos) random_positions(pos, GB, GT, 40, 17), a.pos = pos;
     rg_memory mem;
+    int mem_len = c->model.mem_len;
     if (mem_len) { /* fill the memory with one earlier segment, as dump does */
         rg_memory_init(&mem, &m, GB);
         rg_ctx ctx;
@@ -90,50 +163,158 @@ static void check_model(rg_pos pos, int mem_len) {
         int first[GB * GT];
         random_tokens(first, GB * GT, m.V, 4);
         rg_set_no_grad(&ctx, true);
-        rg_model_forward(&ctx, &m, first, GB, GT, 0, &mem);
+        rg_model_forward(&ctx, &m, first, NULL, GB, GT, 0, &mem);
         rg_ctx_free(&ctx);
         a.offset = GT;
         a.mem0 = &mem;
     }
+    { /* the checked segment's positions: queries, then memory rows and queries */
+        int M = mem_len ? mem.len : 0, qp[GB * GT], kp[GB * (GT + 8)];
+        cr_assert_leq(M, 8);
+        for (int b = 0; b < GB; b++) {
+            for (int t = 0; t < GT; t++) qp[b * GT + t] = a.pos ? a.pos[b * GT + t] : a.offset + t;
+            for (int j = 0; j < M; j++) kp[b * (M + GT) + j] = mem.pos[b * mem.cap + j];
+            for (int t = 0; t < GT; t++) kp[b * (M + GT) + M + t] = qp[b * GT + t];
+        }
+        keep_fire_off_its_kink(&m, qp, kp, GB, GT, M + GT, M);
+    }
+    /* FIRE's fc2.bias adds one constant to a whole score row, which softmax
+     * ignores: its gradient is zero up to rounding (SPEC section 6), so it is
+     * checked to be ~0 below rather than by differences of rounding noise.
+     * FIRE's c and L move every z, so a step in them moves pre-activations
+     * across relu's kink unless it is small: in float64 the step is 1e-4
+     * (the kinks sit >= 2.4e-3 away); float32's step of 1e-2 cannot avoid
+     * them, so there c and L are checked in the float64 build only. */
     rg_tensor **inputs = malloc((size_t)m.n_params * sizeof *inputs);
-    for (int i = 0; i < m.n_params; i++) inputs[i] = &m.params[i].t;
+    int n_inputs = 0;
+    bool fire = false;
+    for (int i = 0; i < m.n_params; i++) {
+        const char *name = m.params[i].name;
+        fire |= strstr(name, ".fire.") != NULL;
+        bool c_or_l = strstr(name, ".fire.c") || strstr(name, ".fire.L");
+        if (!strstr(name, ".fire.fc2.bias") && !(sizeof(real) == 4 && c_or_l))
+            inputs[n_inputs++] = &m.params[i].t;
+    }
+    double h = fire && sizeof(real) == 8 ? 1e-4 : GC_EPS;
     gc_result res;
-    char op[64];
-    snprintf(op, sizeof op, "model %s mem_len=%d", rg_pos_name(pos), mem_len);
-    bool ok = gc_check(op, f_model, &a, inputs, m.n_params, GC_TOL_MODEL, &res);
+    char op[128];
+    snprintf(op, sizeof op, "model %s mem_len=%d%s", what, mem_len,
+             random_pos ? " random positions" : "");
+    bool ok = gc_check_step(op, f_model, &a, inputs, n_inputs, GC_TOL_MODEL, h, &res);
+    const char *worst = inputs[res.worst_input]->name;
     cr_log_info("%s: %ld entries, worst error %.3g at %s[%ld]", op, res.n_checked, res.worst_err,
-                m.params[res.worst_input].name, res.worst_index);
+                worst, res.worst_index);
     cr_expect(ok, "%s: worst error %.3g at %s[%ld]: analytic %.17g numeric %.17g", op,
-              res.worst_err, m.params[res.worst_input].name, res.worst_index, res.analytic,
-              res.numeric);
+              res.worst_err, worst, res.worst_index, res.analytic, res.numeric);
+    /* the gradients left out: ~0 next to the largest one (gc_check left the
+     * analytic gradients of the whole model in place) */
+    double largest = 0, left_out = 0;
+    for (int i = 0; i < m.n_params; i++)
+        for (long j = 0; j < m.params[i].t.size; j++) {
+            double g = fabs((double)m.params[i].t.grad[j]);
+            largest = fmax(largest, g);
+            if (strstr(m.params[i].name, ".fire.fc2.bias")) left_out = fmax(left_out, g);
+        }
+    cr_expect(left_out <= (sizeof(real) == 8 ? 1e-12 : 1e-5) * largest,
+              "%s: FIRE's fc2.bias gradient %.3g is not ~0 (largest gradient %.3g)", op, left_out,
+              largest);
     free(inputs);
     if (mem_len) rg_memory_free(&mem);
     rg_model_free(&m);
 }
 
+static void check_model(const char *pos, int mem_len) {
+    rg_config c;
+    test_tiny_config(&c, pos, mem_len);
+    check_model_cfg(&c, pos, false);
+}
+
 Test(model_grad, none) {
-    check_model(RG_POS_NONE, 0), check_model(RG_POS_NONE, 4);
+    check_model("none", 0), check_model("none", 4);
 }
 Test(model_grad, sinusoidal) {
-    check_model(RG_POS_SINUSOIDAL, 0);
+    check_model("sinusoidal", 0);
 }
 Test(model_grad, learned) {
-    check_model(RG_POS_LEARNED, 0);
+    check_model("learned", 0);
 }
 Test(model_grad, rope) {
-    check_model(RG_POS_ROPE, 0), check_model(RG_POS_ROPE, 4);
+    check_model("rope", 0), check_model("rope", 4);
 }
 Test(model_grad, alibi) {
-    check_model(RG_POS_ALIBI, 0), check_model(RG_POS_ALIBI, 4);
+    check_model("alibi", 0), check_model("alibi", 4);
 }
 Test(model_grad, t5) {
-    check_model(RG_POS_T5, 0), check_model(RG_POS_T5, 4);
+    check_model("t5", 0), check_model("t5", 4);
 }
 Test(model_grad, xl) {
-    check_model(RG_POS_XL, 0), check_model(RG_POS_XL, 4);
+    check_model("xl", 0), check_model("xl", 4);
 }
 Test(model_grad, deberta) {
-    check_model(RG_POS_DEBERTA, 0), check_model(RG_POS_DEBERTA, 4);
+    check_model("deberta", 0), check_model("deberta", 4);
+}
+Test(model_grad, fire) {
+    check_model("fire", 0), check_model("fire", 4);
+}
+
+/* Every registered scheme has its model_grad test above. */
+Test(model_grad, every_scheme_is_checked) {
+    static const char *checked[] = {"none", "sinusoidal", "learned", "rope", "alibi",
+                                    "t5",   "xl",         "deberta", "fire"};
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        bool found = false;
+        for (size_t i = 0; i < sizeof checked / sizeof *checked; i++)
+            found |= !strcmp(checked[i], scheme(id));
+        cr_expect(found, "scheme %s has no model_grad test in tests/test_model.c", scheme(id));
+    }
+}
+
+/* Per-layer lists: shared tables used by some layers, per-layer parameters
+ * only where they belong (SPEC section 6). */
+Test(model_grad, hybrid) {
+    const char *lists[] = {"rope,alibi,none", "t5,deberta,fire", "xl,t5,rope"};
+    for (int i = 0; i < 3; i++) {
+        rg_config c;
+        test_tiny_config(&c, "none", 0);
+        test_set(&c, "n_layers", "3");
+        test_set(&c, "pos", lists[i]);
+        check_model_cfg(&c, lists[i], false);
+    }
+    rg_config c;
+    test_tiny_config(&c, "none", 4);
+    test_set(&c, "pos", "alibi,xl");
+    check_model_cfg(&c, "alibi,xl", false);
+}
+
+/* Random positions reach every position-reading scheme's gradient. */
+Test(model_grad, random_positions) {
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        if (!strcmp(scheme(id), "none")) continue;
+        rg_config c;
+        test_tiny_config(&c, scheme(id), 0);
+        check_model_cfg(&c, scheme(id), true);
+    }
+}
+
+/* The parameter list of a hybrid follows SPEC section 6. */
+Test(model, hybrid_parameters) {
+    rg_config c;
+    test_tiny_config(&c, "none", 0);
+    test_set(&c, "n_layers", "4");
+    test_set(&c, "pos", "t5,xl");
+    rg_model m;
+    make_model_cfg(&m, &c, 1);
+    cr_expect(rg_model_param(&m, "t5_bias.weight") != NULL, "t5 table missing");
+    cr_expect(rg_model_param(&m, "rel_emb.weight") == NULL, "no deberta layer, no rel_emb");
+    for (int l = 0; l < 4; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "blocks.%d.attn.r.weight", l);
+        bool xl_layer = l % 2 == 1;
+        cr_expect((rg_model_param(&m, name) != NULL) == xl_layer, "layer %d: %s %s", l, name,
+                  xl_layer ? "missing" : "should not exist");
+        cr_expect_eq(m.layers[l].scheme, rg_scheme_find(xl_layer ? "xl" : "t5"));
+    }
+    rg_model_free(&m);
 }
 
 /* ---- scheme formulas ---------------------------------------------------------------- */
@@ -181,7 +362,7 @@ Test(schemes, t5_buckets) {
     /* spot values, worked by hand: log(n/16)/log(8)*16 */
     const int spot[][2] = {{0, 0},   {15, 15},  {16, 16},  {17, 16},  {20, 17},  {32, 21},
                            {64, 26}, {100, 30}, {112, 30}, {113, 31}, {128, 31}, {300, 31}};
-    for (int i = 0; i < COUNT(spot); i++)
+    for (size_t i = 0; i < sizeof spot / sizeof *spot; i++)
         cr_expect_eq(rg_t5_bucket(spot[i][0], 32, 128), spot[i][1], "bucket(%d)", spot[i][0]);
 }
 
@@ -194,56 +375,65 @@ static real max_abs_diff(const real *a, const real *b, long n) {
 }
 
 /* logits of one forward as a malloc'd copy */
-static real *logits_of(rg_model *m, const int *tok, int B, int T, int offset) {
+static real *logits_of(rg_model *m, const int *tok, const int *pos, int B, int T, int offset) {
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     rg_set_no_grad(&ctx, true);
-    rg_tensor *y = rg_model_forward(&ctx, m, tok, B, T, offset, NULL);
+    rg_tensor *y = rg_model_forward(&ctx, m, tok, pos, B, T, offset, NULL);
     real *out = malloc((size_t)y->size * sizeof(real));
     memcpy(out, y->data, (size_t)y->size * sizeof(real));
     rg_ctx_free(&ctx);
     return out;
 }
 
-Test(model_props, shift_invariance) {
+/* Positions are data: offset 13 is the same as explicit positions 13..; a
+ * shift changes only absolute schemes; gaps change every scheme that reads
+ * positions. */
+Test(model_props, positions_are_data) {
     enum { B = 2, T = 9 };
-    for (int s = 0; s < COUNT(ALL); s++) {
+    for (int id = 0; id < rg_scheme_count(); id++) {
         rg_model m;
-        make_model(&m, ALL[s], 0, 11);
-        int tok[B * T];
+        make_model(&m, scheme(id), 0, 11);
+        int tok[B * T], shifted[B * T], gaps[B * T];
         random_tokens(tok, B * T, m.V, 5);
-        real *a = logits_of(&m, tok, B, T, 0), *b = logits_of(&m, tok, B, T, 13);
-        real diff = max_abs_diff(a, b, (long)B * T * m.V);
-        bool relative = rg_pos_is_relative(ALL[s]);
-        if (relative)
-            cr_expect(diff < EQ_TOL, "%s: logits moved by %.3g under a shift", rg_pos_name(ALL[s]),
-                      diff);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) shifted[b * T + t] = 13 + t, gaps[b * T + t] = 3 * t + b;
+        real *a = logits_of(&m, tok, NULL, B, T, 0), *b = logits_of(&m, tok, NULL, B, T, 13);
+        real *c = logits_of(&m, tok, shifted, B, T, 0), *g = logits_of(&m, tok, gaps, B, T, 0);
+        long n = (long)B * T * m.V;
+        cr_expect(max_abs_diff(b, c, n) == 0, "%s: offset 13 and positions 13.. differ",
+                  scheme(id));
+        real shift = max_abs_diff(a, b, n), gap = max_abs_diff(a, g, n);
+        if (rg_scheme_is_shift_invariant(id))
+            cr_expect(shift < EQ_TOL, "%s: logits moved by %.3g under a shift", scheme(id), shift);
         else
-            cr_expect(diff > 1e-3, "%s: logits unchanged (%.3g) under a shift", rg_pos_name(ALL[s]),
-                      diff);
-        free(a), free(b);
+            cr_expect(shift > 1e-3, "%s: logits unchanged (%.3g) under a shift", scheme(id), shift);
+        if (strcmp(scheme(id), "none"))
+            cr_expect(gap > 1e-3, "%s: logits unchanged (%.3g) by gaps between positions",
+                      scheme(id), gap);
+        else
+            cr_expect(gap == 0, "none: positions changed the logits by %.3g", gap);
+        free(a), free(b), free(c), free(g);
         rg_model_free(&m);
     }
 }
 
 Test(model_props, causality) {
     enum { B = 2, T = 8 };
-    for (int s = 0; s < COUNT(ALL); s++) {
+    for (int id = 0; id < rg_scheme_count(); id++) {
         rg_model m;
-        make_model(&m, ALL[s], 0, 12);
+        make_model(&m, scheme(id), 0, 12);
         int tok[B * T];
         random_tokens(tok, B * T, m.V, 6);
-        real *a = logits_of(&m, tok, B, T, 0);
+        real *a = logits_of(&m, tok, NULL, B, T, 0);
         for (int b = 0; b < B; b++) tok[b * T + T - 1] = (tok[b * T + T - 1] + 1) % m.V;
-        real *c = logits_of(&m, tok, B, T, 0);
+        real *c = logits_of(&m, tok, NULL, B, T, 0);
         for (int b = 0; b < B; b++) {
             long row = (long)T * m.V, early = (long)(T - 1) * m.V;
             real d_early = max_abs_diff(a + b * row, c + b * row, early);
             real d_last = max_abs_diff(a + b * row + early, c + b * row + early, m.V);
-            cr_expect(d_early == 0, "%s: earlier logits changed by %.3g", rg_pos_name(ALL[s]),
-                      d_early);
-            cr_expect(d_last > 0, "%s: the changed token's own logits did not change",
-                      rg_pos_name(ALL[s]));
+            cr_expect(d_early == 0, "%s: earlier logits changed by %.3g", scheme(id), d_early);
+            cr_expect(d_last > 0, "%s: the changed token's own logits did not change", scheme(id));
         }
         free(a), free(c);
         rg_model_free(&m);
@@ -253,20 +443,20 @@ Test(model_props, causality) {
 /* Segments of 5 with memory >= everything earlier give one pass's logits. */
 Test(model_props, recurrence_equals_full_pass) {
     enum { B = 2, T = 17 };
-    for (int s = 0; s < COUNT(RELATIVE); s++) {
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        if (!rg_scheme_is_relative(id)) continue;
         rg_model m;
-        make_model(&m, RELATIVE[s], T, 13); /* mem_len = T, segment_len = 5 */
+        make_model(&m, scheme(id), T, 13); /* mem_len = T, segment_len = 5 */
         int tok[B * T];
         random_tokens(tok, B * T, m.V, 7);
-        real *full = logits_of(&m, tok, B, T, 0);
+        real *full = logits_of(&m, tok, NULL, B, T, 0);
         rg_ctx ctx;
         rg_ctx_init(&ctx, 1);
         rg_set_no_grad(&ctx, true);
-        rg_tensor *seg = rg_model_forward_seq(&ctx, &m, tok, B, T);
+        rg_tensor *seg = rg_model_forward_seq(&ctx, &m, tok, NULL, B, T);
         cr_assert_eq(seg->size, (long)B * T * m.V);
         real diff = max_abs_diff(full, seg->data, seg->size);
-        cr_expect(diff < EQ_TOL, "%s: segments differ from one pass by %.3g",
-                  rg_pos_name(RELATIVE[s]), diff);
+        cr_expect(diff < EQ_TOL, "%s: segments differ from one pass by %.3g", scheme(id), diff);
         rg_ctx_free(&ctx);
         free(full);
         rg_model_free(&m);
@@ -274,51 +464,56 @@ Test(model_props, recurrence_equals_full_pass) {
 }
 
 /* Token-by-token decoding (after a prefill) gives the full forward's logits,
- * with and without recurrence (a short memory, so windows really slide). */
-static void check_decode(rg_pos pos, int mem_len) {
+ * with and without recurrence (a short memory, so windows really slide),
+ * with default or explicit (random) positions. */
+static void check_decode(const rg_config *c, const char *what, bool random_pos) {
     enum { B = 2, T = 13, PREFILL = 4 };
     rg_model m;
-    make_model(&m, pos, mem_len, 14);
-    int tok[B * T];
+    make_model_cfg(&m, c, 14);
+    int tok[B * T], pos[B * T] = {0};
     random_tokens(tok, B * T, m.V, 8);
+    const int *p = NULL;
+    if (random_pos) random_positions(pos, B, T, 50, 19), p = pos;
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     rg_set_no_grad(&ctx, true);
-    rg_tensor *full = rg_model_forward_seq(&ctx, &m, tok, B, T);
+    rg_tensor *full = rg_model_forward_seq(&ctx, &m, tok, p, B, T);
     real *want = malloc((size_t)full->size * sizeof(real));
     memcpy(want, full->data, (size_t)full->size * sizeof(real));
     rg_kv_cache kv;
-    rg_kv_cache_init(&kv, &m, B, T);
+    rg_kv_cache_init(&kv, &m, B, T, NULL);
     real worst = 0;
     for (int t = 0; t < T;) {
-        int n = t == 0 ? PREFILL : 1, step[B * PREFILL];
+        int n = t == 0 ? PREFILL : 1, step[B * PREFILL], step_pos[B * PREFILL];
         for (int b = 0; b < B; b++)
-            for (int i = 0; i < n; i++) step[b * n + i] = tok[b * T + t + i];
+            for (int i = 0; i < n; i++)
+                step[b * n + i] = tok[b * T + t + i], step_pos[b * n + i] = pos[b * T + t + i];
         rg_ctx_reset(&ctx);
-        rg_tensor *y = rg_model_decode(&ctx, &m, &kv, step, n);
+        rg_tensor *y = rg_model_decode(&ctx, &m, &kv, step, p ? step_pos : NULL, n);
         t += n;
         for (int b = 0; b < B; b++)
             worst = fmax(worst, max_abs_diff(y->data + (long)b * m.V,
                                              want + ((long)b * T + t - 1) * m.V, m.V));
     }
-    cr_expect(worst < EQ_TOL, "%s mem_len=%d: decoding differs by %.3g", rg_pos_name(pos), mem_len,
-              worst);
+    cr_expect(worst < EQ_TOL, "%s mem_len=%d%s: decoding differs by %.3g", what, c->model.mem_len,
+              random_pos ? " random positions" : "", worst);
     /* all positions' logits, fed in chunks of 5 (the teacher-forced pass) */
     rg_kv_cache_free(&kv);
-    rg_kv_cache_init(&kv, &m, B, T);
+    rg_kv_cache_init(&kv, &m, B, T, NULL);
     worst = 0;
     for (int t = 0; t < T; t += 5) {
-        int n = T - t < 5 ? T - t : 5, chunk[B * 5];
+        int n = T - t < 5 ? T - t : 5, chunk[B * 5], chunk_pos[B * 5];
         for (int b = 0; b < B; b++)
-            for (int i = 0; i < n; i++) chunk[b * n + i] = tok[b * T + t + i];
+            for (int i = 0; i < n; i++)
+                chunk[b * n + i] = tok[b * T + t + i], chunk_pos[b * n + i] = pos[b * T + t + i];
         rg_ctx_reset(&ctx);
-        rg_tensor *y = rg_model_decode_all(&ctx, &m, &kv, chunk, n); /* (B,n,V) */
+        rg_tensor *y = rg_model_decode_all(&ctx, &m, &kv, chunk, p ? chunk_pos : NULL, n);
         for (int b = 0; b < B; b++)
             worst = fmax(worst, max_abs_diff(y->data + (long)b * n * m.V,
                                              want + ((long)b * T + t) * m.V, (long)n * m.V));
     }
-    cr_expect(worst < EQ_TOL, "%s mem_len=%d: chunked decoding differs by %.3g", rg_pos_name(pos),
-              mem_len, worst);
+    cr_expect(worst < EQ_TOL, "%s mem_len=%d%s: chunked decoding differs by %.3g", what,
+              c->model.mem_len, random_pos ? " random positions" : "", worst);
     rg_kv_cache_free(&kv);
     rg_ctx_free(&ctx);
     free(want);
@@ -326,24 +521,37 @@ static void check_decode(rg_pos pos, int mem_len) {
 }
 
 Test(model_props, kv_cache_decoding) {
-    for (int s = 0; s < COUNT(ALL); s++) check_decode(ALL[s], 0);
-    for (int s = 0; s < COUNT(RELATIVE); s++) check_decode(RELATIVE[s], 3);
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        rg_config c;
+        test_tiny_config(&c, scheme(id), 0);
+        check_decode(&c, scheme(id), false);
+        if (strcmp(scheme(id), "none")) check_decode(&c, scheme(id), true);
+        if (!rg_scheme_is_relative(id)) continue;
+        test_tiny_config(&c, scheme(id), 3);
+        check_decode(&c, scheme(id), false);
+    }
+    rg_config c;
+    test_tiny_config(&c, "none", 0);
+    test_set(&c, "n_layers", "3");
+    test_set(&c, "pos", "t5,deberta,xl");
+    check_decode(&c, "t5,deberta,xl", false);
 }
 
 /* The fused attention kernel against the same attention built from separate
- * ops: logits and every parameter gradient, every scheme, memory off and on. */
-static void fused_vs_unfused(rg_pos pos, int mem_len) {
+ * ops: logits and every parameter gradient. */
+static void fused_vs_unfused(const rg_config *c, const char *what, bool random_pos) {
     enum { B = 2, T = 37 }; /* more than one 32-query block */
     rg_model m;
-    make_model(&m, pos, mem_len, 15);
-    int tok[B * T];
+    make_model_cfg(&m, c, 15);
+    int tok[B * T], pos[B * T];
     random_tokens(tok, B * T, m.V, 9);
+    if (random_pos) random_positions(pos, B, T, 90, 23);
     real *logits[2], *grads[2];
     for (int unfused = 0; unfused < 2; unfused++) {
         m.unfused_attention = unfused;
         rg_ctx ctx;
         rg_ctx_init(&ctx, 2);
-        rg_tensor *y = rg_model_forward_seq(&ctx, &m, tok, B, T);
+        rg_tensor *y = rg_model_forward_seq(&ctx, &m, tok, random_pos ? pos : NULL, B, T);
         int targets[B * T];
         real mask[B * T];
         for (int i = 0; i < B * T; i++) targets[i] = tok[(i + 1) % (B * T)], mask[i] = i % 3 != 0;
@@ -355,21 +563,29 @@ static void fused_vs_unfused(rg_pos pos, int mem_len) {
         memcpy(grads[unfused], m.grads, (size_t)m.n_values * sizeof(real));
         rg_ctx_free(&ctx);
     }
+    int mem = c->model.mem_len;
     real dl = max_abs_diff(logits[0], logits[1], (long)B * T * m.V);
-    cr_expect(dl < EQ_TOL, "%s mem %d: fused logits differ by %.3g", rg_pos_name(pos), mem_len, dl);
+    cr_expect(dl < EQ_TOL, "%s mem %d: fused logits differ by %.3g", what, mem, dl);
     for (int i = 0; i < m.n_params; i++) {
         rg_param *p = &m.params[i];
         real scale = 0, diff = max_abs_diff(grads[0] + p->offset, grads[1] + p->offset, p->t.size);
         for (long j = 0; j < p->t.size; j++) scale = fmax(scale, fabs(grads[1][p->offset + j]));
         cr_expect(diff <= EQ_TOL * fmax(scale, 1e-3),
-                  "%s mem %d: gradient of %s differs by %.3g (max %.3g)", rg_pos_name(pos), mem_len,
-                  p->name, diff, scale);
+                  "%s mem %d%s: gradient of %s differs by %.3g (max %.3g)", what, mem,
+                  random_pos ? " random positions" : "", p->name, diff, scale);
     }
     for (int i = 0; i < 2; i++) free(logits[i]), free(grads[i]);
     rg_model_free(&m);
 }
 
 Test(model_props, fused_attention_matches_unfused) {
-    for (int s = 0; s < COUNT(ALL); s++) fused_vs_unfused(ALL[s], 0);
-    for (int s = 0; s < COUNT(RELATIVE); s++) fused_vs_unfused(RELATIVE[s], 4);
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        rg_config c;
+        test_tiny_config(&c, scheme(id), 0);
+        fused_vs_unfused(&c, scheme(id), false);
+        if (strcmp(scheme(id), "none")) fused_vs_unfused(&c, scheme(id), true);
+        if (!rg_scheme_is_relative(id)) continue;
+        test_tiny_config(&c, scheme(id), 4);
+        fused_vs_unfused(&c, scheme(id), false);
+    }
 }

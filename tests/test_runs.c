@@ -4,54 +4,49 @@
  * Built in float32 only (tests/CMakeLists.txt): checkpoints hold float32
  * values (SPEC section 4), so only there is a resumed run bit-identical to an
  * uninterrupted one; the float64 build exists for the gradient checks. */
-#include "relgrad/train.h"
+#include "testing.h"
 
-#include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static rg_config run_config(const char *dir, rg_pos pos) {
+static rg_config run_config(const char *dir, const char *pos) {
     rg_config c;
     rg_config_defaults(&c);
-    c.d_model = 32, c.n_heads = 2, c.n_layers = 2, c.d_ff = 64, c.pos = pos;
-    c.task = RG_TASK_COPY, c.n_symbols = 6, c.train_len = 5;
-    c.n_eval_lens = 1, c.eval_lens[0] = 5, c.eval_n = 64;
-    c.steps = 200, c.batch_size = 32, c.lr = 3e-3, c.warmup = 20, c.threads = 1;
-    c.checkpoint_every = 100, c.eval_every = 1000;
-    snprintf(c.out_dir, sizeof c.out_dir, "%s", dir);
+    const char *kv[][2] = {
+        {"d_model", "32"}, {"n_heads", "2"},   {"n_layers", "2"},           {"d_ff", "64"},
+        {"task", "copy"},  {"n_symbols", "6"}, {"train_len", "5"},          {"eval_lens", "5"},
+        {"eval_n", "64"},  {"steps", "200"},   {"batch_size", "32"},        {"lr", "3e-3"},
+        {"warmup", "20"},  {"threads", "1"},   {"checkpoint_every", "100"}, {"eval_every", "1000"}};
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) test_set(&c, kv[i][0], kv[i][1]);
+    test_set(&c, "pos", pos);
+    test_set(&c, "out_dir", dir);
     rg_error err;
     cr_assert_eq(rg_config_validate(&c, "test", &err), 0, "%s", err.msg);
     return c;
 }
 
-static void temp_dir(char *buf, size_t n) {
-    snprintf(buf, n, "/tmp/relgrad-test-XXXXXX");
-    cr_assert(mkdtemp(buf));
-}
-
-static void remove_dir(const char *dir) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+#define temp_dir   test_temp_dir
+#define remove_dir test_remove_dir
 
 Test(train, loss_falls_and_accuracy_rises, .timeout = 300) {
     char dir[64];
     temp_dir(dir, sizeof dir);
-    rg_config c = run_config(dir, RG_POS_ROPE);
+    rg_config c = run_config(dir, "rope");
     /* accuracy of the untrained model */
     rg_model m;
     rg_error err;
-    cr_assert_eq(rg_model_init(&m, &c, (uint64_t)c.seed, &err), 0);
+    cr_assert_eq(rg_model_init(&m, &c.model, (uint64_t)c.seed, &err), 0);
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     rg_eval_result before;
     rg_evaluate(&ctx, &m, &c, &before);
     rg_ctx_free(&ctx);
     rg_model_free(&m);
+    double before_token = before.token_acc[0], before_exact = before.exact_match[0];
+    rg_eval_result_free(&before);
 
     rg_train_options opt = {.quiet = true};
     rg_run_summary sum;
@@ -63,28 +58,29 @@ Test(train, loss_falls_and_accuracy_rises, .timeout = 300) {
         first += sum.train_loss[s] / 20, last += sum.train_loss[c.steps - 20 + s] / 20;
     cr_expect(last < 0.5 * first, "loss did not fall: first 20 steps %.3f, last 20 %.3f", first,
               last);
-    cr_expect(sum.eval.token_acc[0] > before.token_acc[0] + 0.3,
-              "token accuracy at the training length: %.3f before, %.3f after", before.token_acc[0],
+    cr_expect(sum.eval.token_acc[0] > before_token + 0.3,
+              "token accuracy at the training length: %.3f before, %.3f after", before_token,
               sum.eval.token_acc[0]);
-    cr_expect(sum.eval.exact_match[0] > before.exact_match[0],
-              "exact match at the training length: %.3f before, %.3f after", before.exact_match[0],
+    cr_expect(sum.eval.exact_match[0] > before_exact,
+              "exact match at the training length: %.3f before, %.3f after", before_exact,
               sum.eval.exact_match[0]);
     cr_log_info("loss %.3f -> %.3f; token acc %.3f -> %.3f; exact %.3f -> %.3f", first, last,
-                before.token_acc[0], sum.eval.token_acc[0], before.exact_match[0],
-                sum.eval.exact_match[0]);
+                before_token, sum.eval.token_acc[0], before_exact, sum.eval.exact_match[0]);
     rg_run_summary_free(&sum);
     remove_dir(dir);
 }
 
 /* Stop after 50 steps (checkpoint), resume to 120: the losses and the final
  * parameters equal an uninterrupted run's exactly. With segment memory too. */
-static void resume_equals_uninterrupted(rg_pos pos, int mem_len) {
+static void resume_equals_uninterrupted(const char *pos, int mem_len, int random_positions) {
     char da[64], db[64];
     temp_dir(da, sizeof da);
     temp_dir(db, sizeof db);
     rg_config ca = run_config(da, pos), cb = run_config(db, pos);
     ca.steps = cb.steps = 120, ca.checkpoint_every = cb.checkpoint_every = 40;
-    ca.mem_len = cb.mem_len = mem_len, ca.segment_len = cb.segment_len = mem_len ? 6 : 0;
+    ca.model.mem_len = cb.model.mem_len = mem_len;
+    ca.model.segment_len = cb.model.segment_len = mem_len ? 6 : 0;
+    ca.random_positions = cb.random_positions = random_positions;
     rg_error err;
     rg_run_summary a, b1, b2;
     rg_train_options quiet = {.quiet = true}, pause = {.quiet = true, .stop_after = 50};
@@ -95,19 +91,19 @@ static void resume_equals_uninterrupted(rg_pos pos, int mem_len) {
     cr_assert_eq(b2.steps_done, 120);
     for (int s = 0; s < 120; s++)
         cr_assert_eq(a.train_loss[s], b2.train_loss[s],
-                     "%s mem %d: step %d loss %.9g vs resumed %.9g", rg_pos_name(pos), mem_len,
-                     s + 1, a.train_loss[s], b2.train_loss[s]);
+                     "%s mem %d: step %d loss %.9g vs resumed %.9g", pos, mem_len, s + 1,
+                     a.train_loss[s], b2.train_loss[s]);
     /* the final checkpoints hold the same parameters */
     char pa[600], pb[600];
     rg_checkpoint_path(&ca, pa, sizeof pa);
     rg_checkpoint_path(&cb, pb, sizeof pb);
     rg_model ma, mb;
-    cr_assert_eq(rg_model_init(&ma, &ca, 0, &err), 0);
-    cr_assert_eq(rg_model_init(&mb, &cb, 0, &err), 0);
+    cr_assert_eq(rg_model_init(&ma, &ca.model, 0, &err), 0);
+    cr_assert_eq(rg_model_init(&mb, &cb.model, 0, &err), 0);
     cr_assert_eq(rg_checkpoint_load(pa, &ma, NULL, NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(rg_checkpoint_load(pb, &mb, NULL, NULL, &err), 0, "%s", err.msg);
     cr_expect_eq(memcmp(ma.values, mb.values, (size_t)ma.n_values * sizeof(real)), 0,
-                 "%s: final parameters differ after resume", rg_pos_name(pos));
+                 "%s: final parameters differ after resume", pos);
     for (int k = 0; k < a.eval.n; k++) cr_expect_eq(a.eval.exact_match[k], b2.eval.exact_match[k]);
     rg_model_free(&ma), rg_model_free(&mb);
     rg_run_summary_free(&a), rg_run_summary_free(&b1), rg_run_summary_free(&b2);
@@ -115,15 +111,16 @@ static void resume_equals_uninterrupted(rg_pos pos, int mem_len) {
 }
 
 Test(train, resume_is_exact, .timeout = 300) {
-    resume_equals_uninterrupted(RG_POS_T5, 0);
-    resume_equals_uninterrupted(RG_POS_XL, 5);
+    resume_equals_uninterrupted("t5", 0, 0);
+    resume_equals_uninterrupted("xl", 5, 0);
+    resume_equals_uninterrupted("fire", 0, 40); /* positions come from the saved rng too */
 }
 
 /* A run whose config differs from its checkpoint's refuses to resume. */
 Test(train, resume_refuses_other_config) {
     char dir[64];
     temp_dir(dir, sizeof dir);
-    rg_config c = run_config(dir, RG_POS_ALIBI);
+    rg_config c = run_config(dir, "alibi");
     c.steps = 10;
     rg_error err;
     rg_run_summary s;
@@ -135,4 +132,45 @@ Test(train, resume_refuses_other_config) {
     cr_expect(strstr(err.msg, "lr") && strstr(err.msg, "another out_dir"), "message: %s", err.msg);
     rg_run_summary_free(&s);
     remove_dir(dir);
+}
+
+/* init_from: a run starts from another run's parameters (fine-tuning at a
+ * new length); a checkpoint of another model is refused. */
+Test(train, init_from_checkpoint) {
+    char da[64], db[64], dc[64];
+    temp_dir(da, sizeof da), temp_dir(db, sizeof db), temp_dir(dc, sizeof dc);
+    rg_config ca = run_config(da, "rope");
+    ca.steps = 30;
+    rg_error err;
+    rg_run_summary s;
+    rg_train_options quiet = {.quiet = true};
+    cr_assert_eq(rg_train(&ca, &quiet, &s, &err), 0, "%s", err.msg);
+    rg_run_summary_free(&s);
+    char ckpt[400];
+    rg_checkpoint_path(&ca, ckpt, sizeof ckpt);
+    /* steps = 1 with lr tiny: the parameters stay those of the checkpoint */
+    rg_config cb = run_config(db, "rope");
+    cb.steps = 1, cb.lr = 1e-30, cb.warmup = 0, cb.train_len = 7;
+    snprintf(cb.init_from, sizeof cb.init_from, "%s", ckpt);
+    cr_assert_eq(rg_train(&cb, &quiet, &s, &err), 0, "%s", err.msg);
+    rg_run_summary_free(&s);
+    rg_model ma, mb;
+    char cb_ckpt[600];
+    rg_checkpoint_path(&cb, cb_ckpt, sizeof cb_ckpt);
+    cr_assert_eq(rg_model_init(&ma, &ca.model, 0, &err), 0);
+    cr_assert_eq(rg_model_init(&mb, &cb.model, 0, &err), 0);
+    cr_assert_eq(rg_checkpoint_load(ckpt, &ma, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(rg_checkpoint_load(cb_ckpt, &mb, NULL, NULL, &err), 0, "%s", err.msg);
+    double worst = 0;
+    for (long i = 0; i < ma.n_values; i++) worst = fmax(worst, fabs(ma.values[i] - mb.values[i]));
+    cr_expect(worst < 1e-6, "init_from: parameters moved by %.3g", worst);
+    rg_model_free(&ma), rg_model_free(&mb);
+    /* another model: refused, naming the problem */
+    rg_config cc = run_config(dc, "alibi");
+    snprintf(cc.init_from, sizeof cc.init_from, "%s", ckpt);
+    test_set(&cc, "d_model", "16");
+    cr_expect_eq(rg_train(&cc, &quiet, &s, &err), 2);
+    cr_expect(strstr(err.msg, "init_from"), "message: %s", err.msg);
+    rg_run_summary_free(&s);
+    remove_dir(da), remove_dir(db), remove_dir(dc);
 }

@@ -1,8 +1,7 @@
 /* test_train.c: the optimizer, the schedule and clipping (whole training
  * runs are in test_runs.c). */
-#include "relgrad/train.h"
+#include "testing.h"
 
-#include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +13,13 @@
 static void tiny_model(rg_model *m) {
     rg_config c;
     rg_config_defaults(&c);
-    c.d_model = 8, c.n_heads = 2, c.n_layers = 1, c.d_ff = 8, c.pos = RG_POS_NONE;
-    c.train_len = 4, c.n_eval_lens = 1, c.eval_lens[0] = 4;
+    test_set(&c, "d_model", "8");
+    test_set(&c, "n_heads", "2");
+    test_set(&c, "n_layers", "1");
+    test_set(&c, "d_ff", "8");
+    test_set(&c, "pos", "none");
     rg_error err;
-    cr_assert_eq(rg_model_init(m, &c, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(rg_model_init(m, &c.model, 1, &err), 0, "%s", err.msg);
 }
 
 /* AdamW, worked by hand for one value w = 0.5 with gradient g = 0.2,

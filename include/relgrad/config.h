@@ -1,56 +1,49 @@
 /* config.h: every setting of a run, read from an INI file and key=value
- * overrides (SPEC section 5), with defaults and validation.
+ * overrides (SPEC section 5), with defaults, help text and validation.
  *
- * Keys are flat and unique; INI sections only group them. Every error names
- * where it came from ("quick.ini:12", "argument 3") and the key, says what is
- * wrong and how to fix it; the CLI turns it into exit status 2.
+ * A run's config (rg_config) holds the model's hyperparameters
+ * (rg_model_config, all a model needs to be built) beside the task, training
+ * and experiment settings. Keys are flat and unique; INI sections only group
+ * them. The key table is one list: the keys below plus each positional
+ * scheme's own keys (src/schemes/), so names, defaults, ranges and help text
+ * are written once. Every error names where it came from ("quick.ini:12",
+ * "argument 3") and the key, says what is wrong and how to fix it; the CLI
+ * turns it into exit status 2.
  */
 #ifndef RELGRAD_CONFIG_H
 #define RELGRAD_CONFIG_H
+
+#include "relgrad/data.h"
+#include "relgrad/schemes.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    RG_POS_NONE,
-    RG_POS_SINUSOIDAL,
-    RG_POS_LEARNED,
-    RG_POS_ROPE,
-    RG_POS_ALIBI,
-    RG_POS_T5,
-    RG_POS_XL,
-    RG_POS_DEBERTA,
-    RG_POS_COUNT
-} rg_pos;
+#define RG_MAX_LIST  64   /* entries of tasks, positions, seeds                  */
+#define RG_PATH_MAX  512  /* out_dir, init_from                                   */
+#define RG_TEXT_MAX  1024 /* eval_lens as written ("8,16,20..80:5")              */
+#define RG_MAX_KEYS  64   /* room in the key table (base keys + schemes' keys)   */
+#define RG_WHERE_MAX 160  /* room for one "file:line" / "argument N" record       */
 
-typedef enum {
-    RG_TASK_COPY,
-    RG_TASK_REVERSE,
-    RG_TASK_SORT,
-    RG_TASK_DUPLICATE,
-    RG_TASK_COUNT
-} rg_task;
-
-#define RG_MAX_LIST  32 /* longest comma list (eval_lens, tasks, positions, seeds) */
-#define RG_PATH_MAX  512
-#define RG_N_KEYS    33  /* entries of the key table (rg_config_keys)           */
-#define RG_WHERE_MAX 160 /* room for one "file:line" / "argument N" record       */
-
-typedef struct rg_config {
-    /* model */
+/* The model's hyperparameters: everything rg_model_init needs. */
+typedef struct rg_model_config {
     int d_model, n_heads, n_layers, d_ff;
-    rg_pos pos;
-    int max_positions;
-    double rope_base, rope_scale;
-    int t5_buckets, t5_max_distance, deberta_span;
+    rg_pos_list pos;     /* scheme per layer (layer l: pos.id[l % pos.n])   */
+    rg_scheme_opts opts; /* the schemes' own keys                          */
     int mem_len, segment_len;
     double init_std;
+    int n_symbols; /* a task key, kept here because it sizes the vocabulary */
+} rg_model_config;
+
+typedef struct rg_config {
+    rg_model_config model;
     /* task */
     rg_task task;
-    int n_symbols, train_len;
-    int eval_lens[RG_MAX_LIST], n_eval_lens;
+    int train_len;
+    char eval_lens[RG_TEXT_MAX]; /* items n, a..b, a..b:s; see rg_config_eval_lens */
     int eval_n;
+    int random_positions; /* L > 0: positions are a random subset of 0..L-1 */
     /* train */
     int steps, batch_size;
     double lr;
@@ -59,17 +52,18 @@ typedef struct rg_config {
     int seed, threads;
     char out_dir[RG_PATH_MAX];
     int checkpoint_every, eval_every;
+    char init_from[RG_PATH_MAX]; /* start from this checkpoint's parameters */
     /* experiment */
     rg_task tasks[RG_MAX_LIST];
     int n_tasks;
-    rg_pos positions[RG_MAX_LIST];
+    rg_pos_list positions[RG_MAX_LIST];
     int n_positions;
     int seeds[RG_MAX_LIST], n_seeds;
     /* Where each key was last set, indexed like the key table: "quick.ini:12",
      * "argument 3", or "" for a default. Filled by rg_config_set and used by
      * rg_config_validate to point at the line to fix. Plain data: copying an
      * rg_config copies it. */
-    char where[RG_N_KEYS][RG_WHERE_MAX];
+    char where[RG_MAX_KEYS][RG_WHERE_MAX];
 } rg_config;
 
 /* An error message buffer: where, key, what is wrong, how to fix. */
@@ -77,13 +71,50 @@ typedef struct rg_error {
     char msg[1024];
 } rg_error;
 
-const char *rg_pos_name(rg_pos p);   /* "rope" */
-const char *rg_task_name(rg_task t); /* "copy" */
-/* Parse a name; returns -1 when unknown. */
-int rg_pos_parse(const char *s);
-int rg_task_parse(const char *s);
-/* Relative schemes (segment recurrence allowed): none rope alibi t5 xl deberta. */
-bool rg_pos_is_relative(rg_pos p);
+/* ---- the key table ---------------------------------------------------------- */
+
+typedef enum { RG_KEY_INT, RG_KEY_REAL, RG_KEY_STRING } rg_key_type;
+
+/* How a key's text is parsed. */
+typedef enum {
+    RG_V_INT,       /* whole number in [lo, hi]                        */
+    RG_V_REAL,      /* finite number, > lo (open) or >= lo             */
+    RG_V_PATH,      /* text (out_dir, init_from)                       */
+    RG_V_TASK,      /* one task name                                   */
+    RG_V_POS,       /* a scheme, or a per-layer list of them           */
+    RG_V_LENGTHS,   /* eval_lens: n, a..b, a..b:s items                */
+    RG_V_TASK_LIST, /* tasks                                           */
+    RG_V_POS_LISTS, /* positions: entries, each a scheme or a+b+c list */
+    RG_V_INT_LIST,  /* seeds: whole numbers and a..b ranges            */
+} rg_value_kind;
+
+enum {
+    RG_KEY_SCHEME = 1,      /* a scheme's key: offset is into rg_scheme_opts     */
+    RG_KEY_EVAL = 2,        /* `relgrad eval` may change it                      */
+    RG_KEY_RESUME_FREE = 4, /* may differ when a run resumes (paths, threads, ...) */
+    RG_KEY_EXPERIMENT = 8,  /* read by `experiment` only                          */
+};
+
+typedef struct rg_key_info {
+    const char *name;    /* "d_model"                                       */
+    const char *group;   /* "model", "task", "train", "experiment"          */
+    rg_key_type type;    /* how it is stored as an HDF5 attribute           */
+    rg_value_kind kind;  /* how its text is parsed                          */
+    size_t offset;       /* of its value in rg_config (RG_KEY_SCHEME: in rg_scheme_opts) */
+    size_t count_offset; /* lists: of the entry count                       */
+    double lo, hi;       /* range of numbers (hi unused for reals)          */
+    bool open;           /* reals: strictly greater than lo                 */
+    const char *def;     /* the default, as text                            */
+    unsigned flags;      /* RG_KEY_*                                        */
+    const char *help;    /* one line: meaning and valid range               */
+} rg_key_info;
+
+/* The key table: base keys first, then each scheme's keys in registry order. */
+int rg_config_key_count(void);
+const rg_key_info *rg_config_key(int i);
+int rg_config_key_find(const char *name); /* index, or -1 */
+
+/* ---- building a config ---------------------------------------------------------- */
 
 /* All defaults (a small model that trains in seconds). */
 void rg_config_defaults(rg_config *c);
@@ -97,34 +128,42 @@ int rg_config_set(rg_config *c, const char *key, const char *value, const char *
  * keys, duplicate keys, missing values, malformed values are errors. */
 int rg_config_load(rg_config *c, const char *path, rg_error *err);
 
-/* Apply "key=value" arguments. Returns 0 or 2. */
-int rg_config_override(rg_config *c, int argc, char **argv, rg_error *err);
+/* Apply "key=value" arguments. `first_arg` is the number the first of them
+ * has on the command line, for messages ("argument 3"). Returns 0 or 2. */
+int rg_config_override(rg_config *c, int argc, char **argv, int first_arg, rg_error *err);
 
-/* Check ranges and combinations (d_model % n_heads, rope needs an even head
- * size, mem_len only with relative schemes, learned needs eval lengths within
- * max_positions, ...). `where` names the source for the message. 0 or 2. */
+/* Check ranges and combinations (d_model % n_heads, each scheme's own rules,
+ * memory only with relative schemes, lengths within what positions allow,
+ * sizes that fit in memory, ...). `where` names the source of keys that
+ * still have their defaults. 0 or 2. */
 int rg_config_validate(const rg_config *c, const char *where, rg_error *err);
+
+/* The model's hyperparameters alone: ranges, combinations and each scheme's
+ * rules (rg_model_init calls it). `where` names their source. 0 or 2. */
+int rg_model_config_validate(const rg_model_config *mc, const char *where, rg_error *err);
 
 /* Defaults, then file, then overrides, then validation. 0 or 2. */
 int rg_config_from_args(rg_config *c, const char *path, int argc, char **argv, rg_error *err);
 
-/* ---- key table: lets the I/O layer write every key as an attribute ------- */
-
-typedef enum { RG_KEY_INT, RG_KEY_REAL, RG_KEY_STRING } rg_key_type;
-
-typedef struct rg_key_info {
-    const char *name;  /* "d_model"                       */
-    const char *group; /* "model", "task", "train", "experiment" */
-    rg_key_type type;  /* how it is stored as an HDF5 attribute (lists are strings) */
-    const char *help;  /* one line: meaning and valid range */
-} rg_key_info;
-
-/* The table of all keys; returns the count. */
-int rg_config_keys(const rg_key_info **keys);
-/* The value of `key` as text, in a form rg_config_set accepts back. */
+/* The value of `key` as text, in a form rg_config_set accepts back. 0 or -1. */
 int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n);
 
-/* Length of one example's full sequence (BOS x SEP y EOS) for input length n. */
-int rg_task_seq_len(rg_task t, int n);
+/* ---- derived values -------------------------------------------------------------- */
+
+/* The evaluation lengths, expanded: a malloc'd array (free it), count in *n. */
+int *rg_config_eval_lens(const rg_config *c, int *n);
+/* The longest evaluation length (0 when there is none). */
+int rg_config_longest_eval(const rg_config *c);
+
+/* Positional scheme lists: "rope", "rope,rope,none" (',' or '+' between
+ * entries). Parse returns 0, or -1 with a reason in why. */
+int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n);
+/* "rope,rope,none" with sep = ',' (or '+'). */
+const char *rg_pos_list_text(const rg_pos_list *p, char sep, char *buf, size_t n);
+/* The scheme of layer l. */
+static inline int rg_pos_of_layer(const rg_pos_list *p, int l) {
+    return p->id[l % p->n];
+}
+bool rg_pos_list_equal(const rg_pos_list *a, const rg_pos_list *b);
 
 #endif

@@ -14,11 +14,11 @@
 #define RG_FORMAT_VERSION    1
 
 /* Write model parameters (float32 datasets), optimizer moments and step, the
- * data generator's rng state and every config key to `path`, through a
+ * data generator's rng state and every key of the run's config to `path`, through a
  * temporary file in the same directory, fsync'd and renamed into place; a
  * crash at any moment leaves either the old file or the new one. */
-int rg_checkpoint_save(const char *path, const rg_model *m, const rg_adamw *opt, const rg_rng *rng,
-                       rg_error *err);
+int rg_checkpoint_save(const char *path, const rg_config *cfg, const rg_model *m,
+                       const rg_adamw *opt, const rg_rng *rng, rg_error *err);
 
 /* Read the config stored in a checkpoint's root attributes (on top of the
  * defaults), so the caller can build the model it describes. */
@@ -36,10 +36,12 @@ typedef struct rg_dump_batch {
     int B, T, offset;
     const int *tokens, *targets; /* [B,T] */
     const real *mask;            /* [B,T] */
+    const int *positions;        /* [B,T] absolute positions of the tokens */
 } rg_dump_batch;
 
-int rg_dump_write(const char *path, const rg_model *m, const rg_dump_batch *batch,
-                  const rg_memory *mems, real loss, const rg_tensor *logits, rg_error *err);
+int rg_dump_write(const char *path, const rg_config *cfg, const rg_model *m,
+                  const rg_dump_batch *batch, const rg_memory *mems, real loss,
+                  const rg_tensor *logits, rg_error *err);
 
 /* Experiment results (SPEC section 4): one group /runs/{task}/{pos}/{seed}. */
 typedef struct rg_run_result {

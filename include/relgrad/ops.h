@@ -35,7 +35,7 @@ rg_tensor *rg_bias_add(rg_ctx *ctx, rg_tensor *x, rg_tensor *b);
 /* x [B, ...] + y [...]: y broadcast over the first dim (a per-head bias
  * [H,Tq,Tk] added to scores [B,H,Tq,Tk]). */
 rg_tensor *rg_add_bcast(rg_ctx *ctx, rg_tensor *x, rg_tensor *y);
-/* x [B,H,T,D] + u [H,D]: u broadcast over B and T (Transformer-XL's u, v). */
+/* x [B,H,T,D] + u [H,D]: u broadcast over B and T (a learned per-head query bias). */
 rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u);
 /* Exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)). */
 rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x);
@@ -73,31 +73,113 @@ rg_tensor *rg_concat_time(rg_ctx *ctx, rg_tensor *a, rg_tensor *b);
 /* Along dim 1: x [B,T,...] -> [B, t1 - t0, ...]. */
 rg_tensor *rg_slice_time(rg_ctx *ctx, rg_tensor *x, int t0, int t1);
 
-/* ---- fused attention (src/ops_attention.c) ------------------------------ */
+/* ---- attention (src/ops/attention_core.c) ------------------------------------
+ *
+ * One attention call: queries i = 0..T-1, keys j = 0..Tk-1 (memory first),
+ * per (batch row b, head h):
+ *   S[i,j] = scale * q_i . k_j + (each score term)(b, h, i, j)
+ *   P      = softmax over the visible keys j in [lo_i, i + diag]
+ *   O      = P v
+ * lo_i is 0 unless a decoder passes per-row window starts.
+ *
+ * Positions are data (SPEC section 6): query i of row b sits at absolute
+ * position q[b * q_stride + i] and key j at k[b * k_stride + j]; strides are
+ * 0 when every row has the same positions. Score terms read them; the mask
+ * does not (it goes by index). */
 
-/* Per (batch, head): O = softmax_causal(scale * q k^T + E, diag) v, with
- * q [B,H,T,D], k and v [B,H,Tk,D], E NULL or extra scores [B or 1,H,T,Tk]
- * (added unscaled; [1,...] is shared by the batch). -> O [B,H,T,D]. The
- * same result as the unfused ops, without their intermediates, skipping
- * the work the causal mask hides. */
-rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, rg_tensor *E,
-                             real scale, int diag);
+typedef struct rg_attn_pos {
+    const int *q, *k;
+    long q_stride, k_stride; /* per batch row; 0 = shared by the batch  */
+    int max_dist;            /* largest p_i - p_j of a visible pair      */
+} rg_attn_pos;
 
-/* ---- positional pieces (src/ops_position.c) ----------------------------- */
+/* Query position i (of row b) and key position j. */
+static inline int rg_qpos(const rg_attn_pos *p, int b, int i) {
+    return p->q[b * p->q_stride + i];
+}
+static inline int rg_kpos(const rg_attn_pos *p, int b, int j) {
+    return p->k[b * p->k_stride + j];
+}
 
-/* RoPE: rotate pairs (2m, 2m+1) of each head of x [B,H,T,D] by the angle
- * (pos0 + t) * base^(-2m/D) / scale. */
-rg_tensor *rg_rope(rg_ctx *ctx, rg_tensor *x, int pos0, real base, real scale);
+/* Queries per block of the kernel: a term's `add` never sees more rows. */
+#define RG_ATTN_BLOCK 32
 
-/* Gather along the last dim by a relative index table:
- *   transpose = false: out[..., i, j] = x[..., i, idx[i*Tk + j]]   x [..., Tq, R]
- *   transpose = true:  out[..., i, j] = x[..., j, idx[i*Tk + j]]   x [..., Tk, R]
- * out [..., Tq, Tk]; an index < 0 gives 0 (masked). Backward scatter-adds.
- * Transformer-XL's relative term and DeBERTa's c2p / p2c terms use it. */
-rg_tensor *rg_rel_gather(rg_ctx *ctx, rg_tensor *x, const int *idx, int Tq, int Tk, bool transpose);
+/* A block of score rows handed to a term: rows i0 .. i0+n-1 of (b, h); row r
+ * sees keys [lo[r], hi[r]); its scores are S[r * ld + j]. */
+typedef struct rg_term_block {
+    int b, h, i0, n;
+    const int *lo, *hi;
+    real *S;
+    long ld;
+    void *scratch; /* the term's own per-thread scratch (scratch_bytes) */
+} rg_term_block;
 
-/* Per-head bias from a table by bucket: out[h, i, j] = table[bucket[i*Tk + j], h]
- * for table [nb, H] -> [H, Tq, Tk]; bucket < 0 gives 0. (T5's relative bias.) */
-rg_tensor *rg_bucket_bias(rg_ctx *ctx, rg_tensor *table, const int *bucket, int Tq, int Tk);
+/* A score term: what a positional scheme adds to S, computed inside the
+ * attention kernel one block of rows at a time (so no [B,H,T,Tk] tensor is
+ * formed for it), and its backward. The kernel's tape node lists the term's
+ * inputs, so backward reaches the tensors they came from. */
+typedef struct rg_term rg_term;
+struct rg_term {
+    const char *name;
+    /* optional: once per (b, h) before its blocks, e.g. a per-key table */
+    void (*begin)(const rg_term *t, int b, int h, void *scratch);
+    void (*add)(const rg_term *t, const rg_term_block *blk);
+    /* gradients of the inputs from dS [B,H,T,Tk] (zero where masked);
+     * NULL when the term has no inputs that need one */
+    void (*backward)(rg_ctx *ctx, const rg_term *t, const real *dS);
+    size_t scratch_bytes; /* per thread                               */
+    rg_tensor *in[4];     /* inputs backward adds gradients into      */
+    int n_in;
+    int B, H, T, Tk, diag; /* the call's shape (set by the scheme)      */
+    void *data;            /* the term's own state                     */
+};
+
+/* The fused attention op: q [B,H,T,D], k and v [B,H,Tk,D] -> O [B,H,T,D],
+ * with the score terms above. Backward: dv = P^T dO, dP = dO v^T,
+ * dS = P * (dP - rowsum(P * dP)), dq = scale dS k, dk = scale dS^T q, and
+ * each term's backward from dS. */
+rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, real scale,
+                             int diag, rg_term *const *terms, int n_terms);
+
+/* The same forward on raw arrays, without recording: for the key/value
+ * cache, whose keys sit `k_bh` values apart per (b, h). key_lo (per query
+ * row, or NULL) starts each row's visible window. o [B,H,T,D] contiguous. */
+typedef struct rg_attn_raw {
+    int B, H, T, Tk, D, diag;
+    const real *q, *k, *v;
+    long q_bh, k_bh, v_bh;
+    real *o;
+    real scale;
+    const int *key_lo;
+    rg_term *const *terms;
+    int n_terms;
+} rg_attn_raw;
+void rg_attention_forward(rg_ctx *ctx, const rg_attn_raw *a);
+
+/* Score terms as one dense tensor E [B,H,T,Tk] (zero where masked), for the
+ * unfused reference path; backward runs the terms' backward on dE. */
+rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms);
+
+/* A precomputed bias E [B or 1, H, T, Tk] (1: shared by the batch) as a
+ * score term. */
+rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag);
+
+/* ---- position-dependent pieces (src/ops/position.c) --------------------------- */
+
+/* Rotate pairs (2m, 2m+1) of each head's features of x [B,H,T,D] by the
+ * angle pos * base^(-2m/D) / scale, where pos is the row's position
+ * pos[b * pos_stride + t] (pos_stride 0: shared by the batch). */
+rg_tensor *rg_rotate_pairs(rg_ctx *ctx, rg_tensor *x, const int *pos, long pos_stride, real base,
+                           real scale);
+
+/* FIRE's learned bias (Li et al. 2023, SPEC section 6) for query positions
+ * [Bp,T] and key positions [Bp,Tk] (Bp rows, 1 = shared):
+ *   E[bp,h,i,j] = fc2(relu(fc1(z)))[h],  z = psi(p_i - p_j) / (psi(max(p_i, thr)) + 1e-6),
+ *   psi(x) = log(|c x| + 1),  thr = |L * L_scale|
+ * for visible pairs (j <= i + diag), 0 elsewhere -> [Bp,H,T,Tk].
+ * c [1], L [1], W1 [W,1], b1 [W], W2 [H,W], b2 [H]. */
+rg_tensor *rg_fire_bias(rg_ctx *ctx, const int *qpos, const int *kpos, int Bp, int T, int Tk,
+                        int diag, rg_tensor *c, rg_tensor *L, rg_tensor *W1, rg_tensor *b1,
+                        rg_tensor *W2, rg_tensor *b2, real L_scale);
 
 #endif

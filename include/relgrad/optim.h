@@ -11,6 +11,7 @@ typedef struct rg_adamw {
     real *m, *v; /* first and second moments, [n] each       */
     long step;   /* updates done so far                      */
     double beta1, beta2, eps, weight_decay;
+    int threads; /* OpenMP threads of the update loop (1 after init) */
 } rg_adamw;
 
 void rg_adamw_init(rg_adamw *opt, const rg_model *model, double weight_decay);

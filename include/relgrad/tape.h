@@ -16,7 +16,7 @@
 
 #include "relgrad/tensor.h"
 
-#define RG_MAX_INPUTS 4
+#define RG_MAX_INPUTS 8
 
 struct rg_node;
 typedef void (*rg_backward_fn)(rg_ctx *ctx, struct rg_node *node);

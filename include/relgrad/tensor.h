@@ -73,7 +73,9 @@ typedef struct rg_ctx {
     struct rg_node *tape; /* last recorded node; nodes link to their prev    */
     long n_nodes;         /* nodes recorded since the last reset             */
     bool no_grad;         /* when true, ops record nothing                   */
-    int threads;          /* drives OpenMP and BLIS                          */
+    int threads;          /* threads of every OpenMP loop and BLIS call made
+                             with this context (passed per call: the process's
+                             global OpenMP and BLIS settings are never changed) */
 } rg_ctx;
 
 void rg_ctx_init(rg_ctx *ctx, int threads);
@@ -81,8 +83,6 @@ void rg_ctx_free(rg_ctx *ctx);
 /* Start a new step: empty tape, reset arena. Tensors from the previous step
  * become invalid. */
 void rg_ctx_reset(rg_ctx *ctx);
-/* Set the thread count for OpenMP loops and BLIS. */
-void rg_set_threads(rg_ctx *ctx, int threads);
 
 /* ---- tensors ----------------------------------------------------------- */
 
@@ -105,6 +105,15 @@ long rg_shape_size(int ndim, const int *shape);
 bool rg_same_shape(const rg_tensor *a, const rg_tensor *b);
 /* "[2,3,4]" into buf; returns buf. */
 const char *rg_shape_str(const rg_tensor *t, char *buf, size_t n);
+
+/* ---- checked heap allocation -------------------------------------------- */
+
+/* malloc / calloc / realloc that never return NULL: on failure they report
+ * what was being allocated ("a 4096-position key/value cache") and exit with
+ * status 1. Every heap allocation outside the arena goes through these. */
+void *rg_xmalloc(size_t bytes, const char *what);
+void *rg_xcalloc(size_t count, size_t size, const char *what);
+void *rg_xrealloc(void *p, size_t bytes, const char *what);
 
 /* Report a programming error (wrong shapes, bad arguments to an op) and exit
  * with status 1. printf-style. */

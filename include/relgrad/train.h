@@ -11,17 +11,23 @@
 #include "relgrad/data.h"
 #include "relgrad/io.h"
 
-/* Accuracy at each evaluation length. */
+/* Accuracy at each evaluation length (arrays of n, malloc'd: free with
+ * rg_eval_result_free). */
 typedef struct rg_eval_result {
     int n;
-    int len[RG_MAX_LIST];
-    double exact_match[RG_MAX_LIST]; /* greedy decoding: whole y and EOS right */
-    double token_acc[RG_MAX_LIST];   /* teacher-forced: argmax right per masked token */
+    int *len;
+    double *exact_match; /* greedy decoding: whole y and EOS right          */
+    double *token_acc;   /* teacher-forced: argmax right per masked token   */
 } rg_eval_result;
 
+void rg_eval_result_free(rg_eval_result *r);
+
 /* Evaluate m on cfg's task at each of cfg's eval_lens with cfg->eval_n
- * examples each, drawn from the evaluation stream (rg_eval_seed), using
- * cfg->rope_scale for RoPE. */
+ * examples each, drawn from the evaluation stream of that length
+ * (rg_eval_seed: the same set for every model seed), with randomized
+ * positions when cfg->random_positions > 0. Decoding uses cfg's scheme
+ * options (cfg->model.opts), which evaluation may have changed from the
+ * model's (rope_scale, rope_base). */
 void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result *res);
 
 /* What a finished (or stopped) run reports. */

@@ -27,12 +27,13 @@ int rg_cmd_bench(int argc, char **argv) {
     rg_error err;
     rg_model model;
     if (rg_config_from_args(&cfg, argv[0], argc - 1, argv + 1, &err) ||
-        rg_model_init(&model, &cfg, (uint64_t)cfg.seed, &err)) {
+        rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err)) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
         return RG_EXIT_BAD_INPUT;
     }
     rg_adamw adam;
     rg_adamw_init(&adam, &model, cfg.weight_decay);
+    adam.threads = cfg.threads;
     rg_ctx ctx;
     rg_ctx_init(&ctx, cfg.threads);
     rg_rng rng;
@@ -43,10 +44,12 @@ int rg_cmd_bench(int argc, char **argv) {
     long mallocs_before = 0;
     for (int s = 0; s < BENCH_WARMUP + cfg.steps; s++) {
         if (s == BENCH_WARMUP) t_start = now_seconds(), mallocs_before = ctx.arena.n_mallocs;
-        rg_batch_make(&batch, cfg.task, cfg.n_symbols, cfg.batch_size, cfg.train_len, cfg.train_len,
-                      &rng);
+        rg_batch_make(&batch, cfg.task, cfg.model.n_symbols, cfg.batch_size, cfg.train_len,
+                      cfg.train_len, &rng);
+        if (cfg.random_positions > 0) rg_batch_random_positions(&batch, cfg.random_positions, &rng);
         rg_ctx_reset(&ctx);
-        rg_tensor *logits = rg_model_forward_seq(&ctx, &model, batch.tokens, batch.B, batch.T);
+        rg_tensor *logits =
+            rg_model_forward_seq(&ctx, &model, batch.tokens, batch.pos, batch.B, batch.T);
         rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
         rg_model_zero_grad(&model);
         rg_backward(&ctx, loss);
@@ -57,10 +60,12 @@ int rg_cmd_bench(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double ms = secs * 1000 / cfg.steps, tok = (double)batch.B * batch.T * cfg.steps / secs;
+    char pos[256];
     printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d batch %d seq %d threads %d "
            "(%s)\n",
-           rg_pos_name(cfg.pos), cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.d_ff, batch.B, batch.T,
-           cfg.threads, RG_REAL_NAME);
+           rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
+           cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, batch.B, batch.T, cfg.threads,
+           RG_REAL_NAME);
     printf("arena: %.1f MB per step, %ld block allocations during timed steps\n",
            ctx.arena.high_water / 1e6, ctx.arena.n_mallocs - mallocs_before);
     printf("bench: ms_per_step=%.3f tokens_per_s=%.0f peak_rss_mb=%.1f\n", ms, tok,

@@ -1,18 +1,23 @@
-/* cmd_dump.c: `relgrad dump CONFIG --out FILE [key=value ...]`: one batch,
+/* cmd_dump.c: `relgrad dump CONFIG --out FILE [key=value ...]` and
+ * `relgrad dump --checkpoint CKPT --out FILE [key=value ...]`: one batch,
  * forward and backward, written as SPEC section 4's gradient dump so an
  * outside implementation (tools/torch_ref.py) can recompute everything.
+ * From a config the model is freshly initialised (seed); from a checkpoint
+ * it is the trained model, with the checkpoint's config (key=value may
+ * change the batch: batch_size, train_len, seed, random_positions, ...).
  * With mem_len > 0 and segment_len > 0 it first runs one segment without
  * gradient to fill the memory, then dumps the second segment. */
 #include "cli.h"
-#include "relgrad/data.h"
 #include "relgrad/io.h"
+#include "relgrad/nn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int usage(void) {
-    fprintf(stderr, "usage: relgrad dump CONFIG --out FILE [key=value ...]\n");
+    fprintf(stderr, "usage: relgrad dump CONFIG --out FILE [key=value ...]\n"
+                    "       relgrad dump --checkpoint CKPT --out FILE [key=value ...]\n");
     return RG_EXIT_BAD_INPUT;
 }
 
@@ -23,88 +28,139 @@ static void columns(const void *src, int B, int T, int t0, int n, size_t elem, v
                (size_t)n * elem);
 }
 
-int rg_cmd_dump(int argc, char **argv) {
-    if (argc < 1) return usage();
-    const char *config_path = argv[0], *out = NULL;
-    char **overrides = calloc((size_t)argc, sizeof *overrides);
-    int n_over = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) return free(overrides), usage();
-            out = argv[++i];
-        } else
-            overrides[n_over++] = argv[i];
+/* The config and model: from a config file (fresh init) or a checkpoint. */
+static int load(const char *config_path, const char *ckpt, int n_over, char **over, int first_arg,
+                rg_config *cfg, rg_model *model, rg_error *err) {
+    if (!ckpt) {
+        if (rg_config_from_args(cfg, config_path, n_over, over, err)) return 2;
+        return rg_model_init(model, &cfg->model, (uint64_t)cfg->seed, err);
     }
-    if (!out) return free(overrides), usage();
+    rg_config_defaults(cfg);
+    if (rg_checkpoint_read_config(ckpt, cfg, err)) return 2;
+    rg_model_config trained = cfg->model;
+    if (rg_config_override(cfg, n_over, over, first_arg, err) || rg_config_validate(cfg, ckpt, err))
+        return 2;
+    if (memcmp(&trained, &cfg->model, sizeof trained)) {
+        snprintf(err->msg, sizeof err->msg,
+                 "%s: key=value arguments may change the batch, not the model (model keys are "
+                 "fixed by the checkpoint)",
+                 ckpt);
+        return 2;
+    }
+    if (rg_model_init(model, &cfg->model, 0, err)) return 2;
+    return rg_checkpoint_load(ckpt, model, NULL, NULL, err);
+}
 
-    rg_config cfg;
+int rg_cmd_dump(int argc, char **argv) {
+    const char *config_path = NULL, *ckpt = NULL, *out = NULL;
+    char **over = rg_xcalloc((size_t)argc + 1, sizeof *over, "arguments");
+    int n_over = 0, first_arg = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--checkpoint")) {
+            if (i + 1 >= argc) return free(over), usage();
+            *(argv[i][2] == 'o' ? &out : &ckpt) = argv[i + 1];
+            i++;
+        } else if (!config_path && !strchr(argv[i], '=') && n_over == 0) {
+            config_path = argv[i];
+        } else {
+            if (n_over == 0) first_arg = i + 2; /* "relgrad dump ..." counts from 1 */
+            over[n_over++] = argv[i];
+        }
+    }
+    if (!out || (!config_path) == (!ckpt)) return free(over), usage();
+
+    rg_config *cfg = rg_xmalloc(sizeof *cfg, "a config");
     rg_error err;
-    int rc = rg_config_from_args(&cfg, config_path, n_over, overrides, &err);
-    free(overrides);
-    if (rc) return fprintf(stderr, "relgrad dump: %s\n", err.msg), RG_EXIT_BAD_INPUT;
     rg_model model;
-    if (rg_model_init(&model, &cfg, (uint64_t)cfg.seed, &err))
-        return fprintf(stderr, "relgrad dump: %s\n", err.msg), RG_EXIT_BAD_INPUT;
+    memset(&model, 0, sizeof model);
+    int rc = load(config_path, ckpt, n_over, over, first_arg, cfg, &model, &err);
+    free(over);
+    if (rc) {
+        fprintf(stderr, "relgrad dump: %s\n", err.msg);
+        rg_model_free(&model);
+        free(cfg);
+        return RG_EXIT_BAD_INPUT;
+    }
 
     /* one batch of full-length examples */
     rg_rng rng;
-    rg_rng_seed(&rng, rg_train_seed(cfg.seed));
+    rg_rng_seed(&rng, rg_train_seed(cfg->seed));
     rg_batch batch;
     rg_batch_init(&batch);
-    rg_batch_make(&batch, cfg.task, cfg.n_symbols, cfg.batch_size, cfg.train_len, cfg.train_len,
-                  &rng);
-    int B = batch.B, T = batch.T, offset = 0, t0 = 0, n = T;
-    bool recurrent = cfg.mem_len > 0 && cfg.segment_len > 0;
+    rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, cfg->train_len,
+                  cfg->train_len, &rng);
+    if (cfg->random_positions > 0) rg_batch_random_positions(&batch, cfg->random_positions, &rng);
+    int B = batch.B, T = batch.T, offset = 0, t0 = 0, n = T, S = cfg->model.segment_len;
+    bool recurrent = cfg->model.mem_len > 0 && S > 0;
     if (recurrent) {
-        if (T <= cfg.segment_len) {
+        if (T <= S) {
             fprintf(stderr,
                     "relgrad dump: with memory, dump needs sequences longer than segment_len = %d "
                     "(these have %d tokens); lower segment_len or raise train_len\n",
-                    cfg.segment_len, T);
+                    S, T);
+            rg_batch_free(&batch), rg_model_free(&model), free(cfg);
             return RG_EXIT_BAD_INPUT;
         }
-        t0 = offset = cfg.segment_len;
-        n = T - t0 < cfg.segment_len ? T - t0 : cfg.segment_len;
+        t0 = offset = S;
+        n = T - t0 < S ? T - t0 : S;
     }
+    int *pos = rg_xmalloc((size_t)B * T * sizeof(int), "positions");
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            pos[(long)b * T + t] = batch.pos ? batch.pos[(long)b * T + t] : t;
 
     rg_ctx ctx;
-    rg_ctx_init(&ctx, cfg.threads);
+    rg_ctx_init(&ctx, cfg->threads);
     rg_memory mem;
     rg_memory_init(&mem, &model, B);
-    int *first = malloc((size_t)B * T * sizeof(int));
-    int *tok = malloc((size_t)B * n * sizeof(int)), *tgt = malloc((size_t)B * n * sizeof(int));
-    real *mask = malloc((size_t)B * n * sizeof(real));
+    int *first = rg_xmalloc((size_t)B * T * sizeof(int), "a segment");
+    int *first_pos = rg_xmalloc((size_t)B * T * sizeof(int), "a segment");
+    int *tok = rg_xmalloc((size_t)B * n * sizeof(int), "a segment");
+    int *tgt = rg_xmalloc((size_t)B * n * sizeof(int), "a segment");
+    int *seg_pos = rg_xmalloc((size_t)B * n * sizeof(int), "a segment");
+    real *mask = rg_xmalloc((size_t)B * n * sizeof(real), "a segment");
     if (recurrent) { /* segment 0, no gradient: fills the memory */
         columns(batch.tokens, B, T, 0, t0, sizeof(int), first);
+        columns(pos, B, T, 0, t0, sizeof(int), first_pos);
         bool was = rg_set_no_grad(&ctx, true);
-        rg_model_forward(&ctx, &model, first, B, t0, 0, &mem);
+        rg_model_forward(&ctx, &model, first, first_pos, B, t0, 0, &mem);
         rg_set_no_grad(&ctx, was);
     }
     columns(batch.tokens, B, T, t0, n, sizeof(int), tok);
     columns(batch.targets, B, T, t0, n, sizeof(int), tgt);
     columns(batch.mask, B, T, t0, n, sizeof(real), mask);
-    rg_memory mem_in = mem; /* the memory this segment reads (forward overwrites it) */
-    size_t mem_bytes =
-        (size_t)mem.n_layers * B * (mem.cap > 0 ? mem.cap : 1) * mem.d * sizeof(real);
-    mem_in.data = malloc(mem_bytes);
-    memcpy(mem_in.data, mem.data, mem_bytes);
+    columns(pos, B, T, t0, n, sizeof(int), seg_pos);
+    /* the memory this segment reads (the forward overwrites it) */
+    rg_memory mem_in;
+    rg_memory_init(&mem_in, &model, B);
+    size_t rows = (size_t)B * (mem.cap > 0 ? mem.cap : 1);
+    memcpy(mem_in.data, mem.data, rows * mem.n_layers * mem.d * sizeof(real));
+    memcpy(mem_in.pos, mem.pos, rows * sizeof(int));
+    mem_in.len = mem.len;
 
     rg_model_zero_grad(&model);
-    rg_tensor *logits = rg_model_forward(&ctx, &model, tok, B, n, offset, recurrent ? &mem : NULL);
+    rg_tensor *logits =
+        rg_model_forward(&ctx, &model, tok, seg_pos, B, n, offset, recurrent ? &mem : NULL);
     rg_tensor *loss = rg_model_loss(&ctx, logits, tgt, mask);
     rg_backward(&ctx, loss);
 
-    rg_dump_batch db = {B, n, offset, tok, tgt, mask};
-    rc = rg_dump_write(out, &model, &db, recurrent ? &mem_in : NULL, loss->data[0], logits, &err);
+    rg_dump_batch db = {B, n, offset, tok, tgt, mask, seg_pos};
+    rc = rg_dump_write(out, cfg, &model, &db, recurrent ? &mem_in : NULL, loss->data[0], logits,
+                       &err);
+    char pos_text[256];
     if (rc)
         fprintf(stderr, "relgrad dump: %s\n", err.msg);
     else
         fprintf(stderr, "relgrad dump: wrote %s (%s, pos %s, B %d, T %d, offset %d, loss %.6f)\n",
-                out, RG_REAL_NAME, rg_pos_name(cfg.pos), B, n, offset, (double)loss->data[0]);
-    free(first), free(tok), free(tgt), free(mask), free(mem_in.data);
+                out, RG_REAL_NAME,
+                rg_pos_list_text(&cfg->model.pos, ',', pos_text, sizeof pos_text), B, n, offset,
+                (double)loss->data[0]);
+    free(first), free(first_pos), free(tok), free(tgt), free(seg_pos), free(mask), free(pos);
+    rg_memory_free(&mem_in);
     rg_memory_free(&mem);
     rg_batch_free(&batch);
     rg_ctx_free(&ctx);
     rg_model_free(&model);
+    free(cfg);
     return rc ? RG_EXIT_BAD_INPUT : RG_EXIT_OK;
 }

@@ -9,10 +9,12 @@
 
 /* The accuracy table printed at the end of train and by eval. */
 void rg_print_eval(FILE *f, const rg_config *cfg, const rg_eval_result *res) {
-    fprintf(f, "%-8s %-10s %8s %12s %10s\n", "task", "pos", "length", "exact_match", "token_acc");
+    char pos[256];
+    rg_pos_list_text(&cfg->model.pos, ',', pos, sizeof pos);
+    fprintf(f, "%-10s %-10s %8s %12s %10s\n", "task", "pos", "length", "exact_match", "token_acc");
     for (int k = 0; k < res->n; k++)
-        fprintf(f, "%-8s %-10s %8d %12.3f %10.3f%s\n", rg_task_name(cfg->task),
-                rg_pos_name(cfg->pos), res->len[k], res->exact_match[k], res->token_acc[k],
+        fprintf(f, "%-10s %-10s %8d %12.3f %10.3f%s\n", rg_task_name(cfg->task), pos, res->len[k],
+                res->exact_match[k], res->token_acc[k],
                 res->len[k] == cfg->train_len ? "   (training length)" : "");
 }
 
@@ -36,9 +38,9 @@ int rg_cmd_train(int argc, char **argv) {
     }
     rg_install_stop_handlers();
     rg_run_summary sum;
-    char label[128];
-    snprintf(label, sizeof label, "%s %s seed %d", rg_task_name(cfg.task), rg_pos_name(cfg.pos),
-             cfg.seed);
+    char label[300], pos[256];
+    snprintf(label, sizeof label, "%s %s seed %d", rg_task_name(cfg.task),
+             rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.seed);
     rg_train_options opt = {.label = label};
     int rc = rg_train(&cfg, &opt, &sum, &err);
     if (rc == 0) {
@@ -50,51 +52,74 @@ int rg_cmd_train(int argc, char **argv) {
     return rg_report_status("train", rc, &err);
 }
 
-/* eval may change only what evaluation reads. */
+/* eval may change only what evaluation reads (keys flagged RG_KEY_EVAL). */
 static bool eval_key(const char *kv) {
-    static const char *ok[] = {"eval_lens=", "eval_n=", "rope_scale=", "threads=", NULL};
-    for (int i = 0; ok[i]; i++)
-        if (!strncmp(kv, ok[i], strlen(ok[i]))) return true;
+    int n = rg_config_key_count();
+    for (int k = 0; k < n; k++) {
+        const rg_key_info *key = rg_config_key(k);
+        size_t len = strlen(key->name);
+        if ((key->flags & RG_KEY_EVAL) && !strncmp(kv, key->name, len) && kv[len] == '=')
+            return true;
+    }
     return false;
 }
 
+/* "eval_lens, eval_n, threads, rope_base, rope_scale" */
+static const char *eval_keys_text(char *buf, size_t n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < rg_config_key_count() && used < n; k++) {
+        const rg_key_info *key = rg_config_key(k);
+        if (key->flags & RG_KEY_EVAL)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", key->name);
+    }
+    return buf;
+}
+
 int rg_cmd_eval(int argc, char **argv) {
+    char keys[256];
+    eval_keys_text(keys, sizeof keys);
     if (argc < 1) {
-        fprintf(stderr, "usage: relgrad eval CHECKPOINT [eval_lens=..] [eval_n=..] [rope_scale=..] "
-                        "[threads=..]\n");
+        fprintf(stderr, "usage: relgrad eval CHECKPOINT [key=value ...]   (keys: %s)\n", keys);
         return RG_EXIT_BAD_INPUT;
     }
     const char *path = argv[0];
     for (int i = 1; i < argc; i++)
         if (!eval_key(argv[i])) {
             fprintf(stderr,
-                    "relgrad eval: argument %d: '%s': eval accepts only eval_lens, eval_n, "
-                    "rope_scale and threads (the rest is fixed by the checkpoint)\n",
-                    i + 1, argv[i]);
+                    "relgrad eval: argument %d: '%s': eval may change only %s (the rest is "
+                    "fixed by the checkpoint)\n",
+                    i + 2, argv[i], keys);
             return RG_EXIT_BAD_INPUT;
         }
-    rg_config cfg;
+    /* the model is built from the checkpoint's config; evaluation reads the
+     * same config with the overrides (its scheme options go to decoding) */
+    rg_config *saved = rg_xmalloc(sizeof *saved, "a config"),
+              *cfg = rg_xmalloc(sizeof *cfg, "a config");
     rg_error err;
-    rg_config_defaults(&cfg);
-    if (rg_checkpoint_read_config(path, &cfg, &err) ||
-        rg_config_override(&cfg, argc - 1, argv + 1, &err) ||
-        rg_config_validate(&cfg, path, &err)) {
-        fprintf(stderr, "relgrad eval: %s\n", err.msg);
-        return RG_EXIT_BAD_INPUT;
-    }
     rg_model model;
-    if (rg_model_init(&model, &cfg, 0, &err) ||
-        rg_checkpoint_load(path, &model, NULL, NULL, &err)) {
-        fprintf(stderr, "relgrad eval: %s\n", err.msg);
-        rg_model_free(&model);
-        return RG_EXIT_BAD_INPUT;
+    memset(&model, 0, sizeof model);
+    rg_config_defaults(saved);
+    int rc = rg_checkpoint_read_config(path, saved, &err);
+    if (!rc) {
+        *cfg = *saved;
+        rc = rg_config_override(cfg, argc - 1, argv + 1, 3, &err);
     }
-    rg_ctx ctx;
-    rg_ctx_init(&ctx, cfg.threads);
-    rg_eval_result res;
-    rg_evaluate(&ctx, &model, &cfg, &res);
-    rg_print_eval(stdout, &cfg, &res);
-    rg_ctx_free(&ctx);
+    if (!rc) rc = rg_config_validate(cfg, path, &err);
+    if (!rc) rc = rg_model_init(&model, &saved->model, 0, &err);
+    if (!rc) rc = rg_checkpoint_load(path, &model, NULL, NULL, &err);
+    if (rc) {
+        fprintf(stderr, "relgrad eval: %s\n", err.msg);
+    } else {
+        rg_ctx ctx;
+        rg_ctx_init(&ctx, cfg->threads);
+        rg_eval_result res;
+        rg_evaluate(&ctx, &model, cfg, &res);
+        rg_print_eval(stdout, cfg, &res);
+        rg_eval_result_free(&res);
+        rg_ctx_free(&ctx);
+    }
     rg_model_free(&model);
-    return RG_EXIT_OK;
+    free(saved), free(cfg);
+    return rc ? RG_EXIT_BAD_INPUT : RG_EXIT_OK;
 }

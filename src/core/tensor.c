@@ -2,9 +2,7 @@
  * the random number generator. */
 #include "relgrad/tape.h"
 
-#include <blis.h>
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +25,26 @@ _Noreturn void rg_die_shapes(const char *op, const char *what, const rg_tensor *
     char sa[64], sb[64];
     rg_die("%s: %s: shapes %s and %s", op, what, rg_shape_str(a, sa, sizeof sa),
            b ? rg_shape_str(b, sb, sizeof sb) : "(none)");
+}
+
+/* ---- checked heap allocation ---------------------------------------------- */
+
+void *rg_xmalloc(size_t bytes, const char *what) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) rg_die("out of memory allocating %s (%zu bytes)", what, bytes);
+    return p;
+}
+
+void *rg_xcalloc(size_t count, size_t size, const char *what) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) rg_die("out of memory allocating %s (%zu x %zu bytes)", what, count, size);
+    return p;
+}
+
+void *rg_xrealloc(void *p, size_t bytes, const char *what) {
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) rg_die("out of memory allocating %s (%zu bytes)", what, bytes);
+    return q;
 }
 
 /* ---- arena ---------------------------------------------------------------- */
@@ -101,7 +119,7 @@ void *rg_arena_calloc(rg_arena *a, size_t bytes) {
 void rg_ctx_init(rg_ctx *ctx, int threads) {
     memset(ctx, 0, sizeof *ctx);
     rg_arena_init(&ctx->arena, 1u << 20);
-    rg_set_threads(ctx, threads);
+    ctx->threads = threads < 1 ? 1 : threads;
 }
 
 void rg_ctx_free(rg_ctx *ctx) {
@@ -112,13 +130,6 @@ void rg_ctx_reset(rg_ctx *ctx) {
     ctx->tape = NULL;
     ctx->n_nodes = 0;
     rg_arena_reset(&ctx->arena);
-}
-
-void rg_set_threads(rg_ctx *ctx, int threads) {
-    if (threads < 1) threads = 1;
-    ctx->threads = threads;
-    omp_set_num_threads(threads);
-    bli_thread_set_num_threads(threads);
 }
 
 /* ---- tensors -------------------------------------------------------------- */

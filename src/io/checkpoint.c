@@ -47,9 +47,9 @@ static int write_set(hid_t loc, const char *name, const rg_model *m, const real 
     return rc;
 }
 
-static int write_checkpoint(hid_t f, const char *path, const rg_model *m, const rg_adamw *opt,
-                            const rg_rng *rng, rg_error *err) {
-    if (rg_io_write_config(f, &m->cfg, path, err) ||
+static int write_checkpoint(hid_t f, const char *path, const rg_config *cfg, const rg_model *m,
+                            const rg_adamw *opt, const rg_rng *rng, rg_error *err) {
+    if (rg_io_write_config(f, cfg, path, err) ||
         rg_io_attr_string(f, "format", RG_CHECKPOINT_FORMAT, path, err) ||
         rg_io_attr_int(f, "format_version", RG_FORMAT_VERSION, path, err) ||
         write_set(f, "params", m, m->values, path, err))
@@ -75,8 +75,8 @@ static int write_checkpoint(hid_t f, const char *path, const rg_model *m, const 
     return 0;
 }
 
-int rg_checkpoint_save(const char *path, const rg_model *m, const rg_adamw *opt, const rg_rng *rng,
-                       rg_error *err) {
+int rg_checkpoint_save(const char *path, const rg_config *cfg, const rg_model *m,
+                       const rg_adamw *opt, const rg_rng *rng, rg_error *err) {
     rg_io_quiet();
     if (opt && opt->n != m->n_values)
         return rg_io_fail(err,
@@ -86,7 +86,7 @@ int rg_checkpoint_save(const char *path, const rg_model *m, const rg_adamw *opt,
     rg_io_atomic a;
     if (rg_io_atomic_begin(&a, path, err)) return 2;
     hid_t f = rg_io_create(&a, err);
-    int rc = f < 0 ? 2 : write_checkpoint(f, path, m, opt, rng, err);
+    int rc = f < 0 ? 2 : write_checkpoint(f, path, cfg, m, opt, rng, err);
     return rg_io_finish(f, rc, &a, err);
 }
 
@@ -110,7 +110,7 @@ static int check_no_extra(hid_t g, rg_model *m, const char *path, rg_error *err)
         return rg_io_fail(err, "%s: cannot list a group (corrupt file?); use another checkpoint",
                           path);
     for (hsize_t i = 0; i < info.nlinks; i++) {
-        char name[RG_NAME_MAX * 2], obj[600];
+        char name[RG_NAME_MAX * 2], obj[600], pos[200];
         ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
                                          H5P_DEFAULT);
         if (len < 0)
@@ -124,7 +124,7 @@ static int check_no_extra(hid_t g, rg_model *m, const char *path, rg_error *err)
                               "n_layers = %d); the checkpoint was written for another config; "
                               "build the model from the checkpoint's config",
                               path, rg_io_obj_path(g, name, obj, sizeof obj),
-                              rg_pos_name(m->cfg.pos), m->cfg.n_layers);
+                              rg_pos_list_text(&m->cfg.pos, ',', pos, sizeof pos), m->cfg.n_layers);
     }
     return 0;
 }

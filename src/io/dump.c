@@ -7,8 +7,10 @@
  *   /grads/<name>   their gradients    } float32 in the f32 build
  *   /batch/tokens   int32 [B,T]     /batch/targets int32 [B,T]
  *   /batch/mask     real [B,T]      /batch/offset  int32 scalar
+ *   /batch/positions int32 [B,T], the tokens' absolute positions (SPEC section 6)
  *   /mems/<l>       real [B,len,d], layer l's memory input, only when mems
  *                   holds len > 0 rows (no /mems group otherwise)
+ *   /mems/positions int32 [B,len], the positions of those rows
  *   /loss           real scalar     /logits        real [B,T,V]
  * Written atomically like a checkpoint.
  */
@@ -45,6 +47,9 @@ static int write_batch(hid_t f, const rg_dump_batch *b, const char *path, rg_err
     if (!rc) rc = rg_io_write(g, "mask", RG_H5_REAL_FILE, RG_H5_REAL, 2, bt, b->mask, path, err);
     if (!rc)
         rc = rg_io_write(g, "offset", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, NULL, &offset, path, err);
+    if (!rc)
+        rc = rg_io_write(g, "positions", H5T_STD_I32LE, H5T_NATIVE_INT, 2, bt, b->positions, path,
+                         err);
     H5Gclose(g);
     return rc;
 }
@@ -54,8 +59,8 @@ static int write_mems(hid_t f, const rg_memory *mem, const char *path, rg_error 
     hid_t g = rg_io_group(f, "mems", path, err);
     if (g < 0) return 2;
     size_t row = (size_t)mem->len * mem->d;
-    real *buf = malloc((size_t)mem->B * row * sizeof(real));
-    int rc = buf ? 0 : rg_io_fail(err, "cannot write %s: out of memory", path);
+    real *buf = rg_xmalloc((size_t)mem->B * row * sizeof(real), "a memory dump");
+    int rc = 0;
     for (int l = 0; l < mem->n_layers && rc == 0; l++) {
         for (int b = 0; b < mem->B; b++)
             memcpy(buf + b * row, mem->data + ((size_t)l * mem->B + b) * mem->cap * mem->d,
@@ -66,13 +71,21 @@ static int write_mems(hid_t f, const rg_memory *mem, const char *path, rg_error 
             rg_io_write_reals(g, name, 3, (int[]){mem->B, mem->len, mem->d}, buf, false, path, err);
     }
     free(buf);
+    int *pos = rg_xmalloc((size_t)mem->B * mem->len * sizeof(int), "a memory dump");
+    for (int b = 0; b < mem->B; b++)
+        memcpy(pos + (size_t)b * mem->len, mem->pos + (size_t)b * mem->cap,
+               (size_t)mem->len * sizeof(int));
+    hsize_t bl[2] = {(hsize_t)mem->B, (hsize_t)mem->len};
+    if (!rc) rc = rg_io_write(g, "positions", H5T_STD_I32LE, H5T_NATIVE_INT, 2, bl, pos, path, err);
+    free(pos);
     H5Gclose(g);
     return rc;
 }
 
-static int write_dump(hid_t f, const char *path, const rg_model *m, const rg_dump_batch *batch,
-                      const rg_memory *mems, real loss, const rg_tensor *logits, rg_error *err) {
-    if (rg_io_write_config(f, &m->cfg, path, err) ||
+static int write_dump(hid_t f, const char *path, const rg_config *cfg, const rg_model *m,
+                      const rg_dump_batch *batch, const rg_memory *mems, real loss,
+                      const rg_tensor *logits, rg_error *err) {
+    if (rg_io_write_config(f, cfg, path, err) ||
         rg_io_attr_string(f, "format", RG_DUMP_FORMAT, path, err) ||
         rg_io_attr_int(f, "format_version", RG_FORMAT_VERSION, path, err) ||
         write_set(f, "params", m, false, path, err) || write_set(f, "grads", m, true, path, err) ||
@@ -87,7 +100,7 @@ static int write_dump(hid_t f, const char *path, const rg_model *m, const rg_dum
 /* The arguments must describe one batch of this model. */
 static int check_args(const char *path, const rg_model *m, const rg_dump_batch *b,
                       const rg_memory *mems, const rg_tensor *logits, rg_error *err) {
-    if (b->B < 1 || b->T < 1 || !b->tokens || !b->targets || !b->mask)
+    if (b->B < 1 || b->T < 1 || !b->tokens || !b->targets || !b->mask || !b->positions)
         return rg_io_fail(err, "cannot write %s: the batch is empty (B %d, T %d)", path, b->B,
                           b->T);
     if (logits->ndim != 3 || logits->shape[0] != b->B || logits->shape[1] != b->T ||
@@ -106,13 +119,14 @@ static int check_args(const char *path, const rg_model *m, const rg_dump_batch *
     return 0;
 }
 
-int rg_dump_write(const char *path, const rg_model *m, const rg_dump_batch *batch,
-                  const rg_memory *mems, real loss, const rg_tensor *logits, rg_error *err) {
+int rg_dump_write(const char *path, const rg_config *cfg, const rg_model *m,
+                  const rg_dump_batch *batch, const rg_memory *mems, real loss,
+                  const rg_tensor *logits, rg_error *err) {
     rg_io_quiet();
     if (check_args(path, m, batch, mems, logits, err)) return 2;
     rg_io_atomic a;
     if (rg_io_atomic_begin(&a, path, err)) return 2;
     hid_t f = rg_io_create(&a, err);
-    int rc = f < 0 ? 2 : write_dump(f, path, m, batch, mems, loss, logits, err);
+    int rc = f < 0 ? 2 : write_dump(f, path, cfg, m, batch, mems, loss, logits, err);
     return rg_io_finish(f, rc, &a, err);
 }

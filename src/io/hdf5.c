@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,14 @@
 #define MAX_DIMS      8
 #define MAX_ATTR_TEXT (1 << 20) /* longest string attribute we read */
 
-void rg_io_quiet(void) {
+static void turn_off_hdf5_printing(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* Once per process: HDF5's printing handler is process-wide state. */
+void rg_io_quiet(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, turn_off_hdf5_printing);
 }
 
 /* ---- files ---------------------------------------------------------------------- */
@@ -225,23 +232,23 @@ int rg_io_attr_string(hid_t loc, const char *name, const char *v, const char *fi
 }
 
 int rg_io_write_config(hid_t loc, const rg_config *cfg, const char *file, rg_error *err) {
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
+    int n = rg_config_key_count();
     for (int k = 0; k < n; k++) {
+        const rg_key_info *key = rg_config_key(k);
         char text[4096];
-        if (rg_config_get(cfg, keys[k].name, text, sizeof text) != 0)
+        if (rg_config_get(cfg, key->name, text, sizeof text) != 0)
             return rg_io_fail(err, "cannot write %s: config key %s has no text form", file,
-                              keys[k].name);
+                              key->name);
         int rc = 0;
-        switch (keys[k].type) {
+        switch (key->type) {
         case RG_KEY_INT:
-            rc = rg_io_attr_int(loc, keys[k].name, strtoll(text, NULL, 10), file, err);
+            rc = rg_io_attr_int(loc, key->name, strtoll(text, NULL, 10), file, err);
             break;
         case RG_KEY_REAL:
-            rc = rg_io_attr_double(loc, keys[k].name, strtod(text, NULL), file, err);
+            rc = rg_io_attr_double(loc, key->name, strtod(text, NULL), file, err);
             break;
         case RG_KEY_STRING:
-            rc = rg_io_attr_string(loc, keys[k].name, text, file, err);
+            rc = rg_io_attr_string(loc, key->name, text, file, err);
             break;
         }
         if (rc) return rc;
@@ -410,10 +417,7 @@ static herr_t read_config_attr(hid_t loc, const char *name, const H5A_info_t *in
     config_reader *r = arg;
     for (const char *const *s = r->skip; s && *s; s++)
         if (!strcmp(name, *s)) return 0;
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys), k = 0;
-    while (k < n && strcmp(keys[k].name, name)) k++;
-    if (k == n) {
+    if (rg_config_key_find(name) < 0) {
         r->rc = rg_io_fail(r->err,
                            "%s: attribute '%s' is not a config key this relgrad knows "
                            "(written by another version?); use the matching relgrad build, or "

@@ -69,8 +69,9 @@ int rg_results_write_run(const char *path, const rg_run_result *run, rg_error *e
                           "evaluation lengths)",
                           path, run->n_steps, run->n_eval);
     char name[256];
-    if (run_name(name, sizeof name, rg_task_name(run->cfg->task), rg_pos_name(run->cfg->pos),
-                 run->cfg->seed))
+    char pos[256];
+    rg_pos_list_text(&run->cfg->model.pos, ',', pos, sizeof pos);
+    if (run_name(name, sizeof name, rg_task_name(run->cfg->task), pos, run->cfg->seed))
         return rg_io_fail(err, "cannot write %s: run name too long", path);
     rg_io_atomic a;
     bool existed;

@@ -1,6 +1,7 @@
 /* model.c: the SPEC model's parameters, initialisation, segment memory and
- * forward pass (SPEC section 1). Attention and the positional schemes are in
- * attention.c; incremental decoding is in decode.c.
+ * training forward pass (SPEC sections 1 and 6). Attention is in
+ * attention.c; incremental decoding in decode.c; each layer's positional
+ * scheme is one file in src/schemes/, reached through the registry.
  */
 #include "nn_internal.h"
 
@@ -11,125 +12,73 @@
 
 /* ---- parameters ----------------------------------------------------------- */
 
-typedef enum { INIT_NORMAL, INIT_ZEROS, INIT_ONES } init_kind;
-
-typedef struct {
-    rg_model *m;
-    long offset;
-    bool counting; /* first pass counts, second pass fills */
-} param_builder;
-
-/* Declare a parameter: on the counting pass it only adds up sizes; on the
- * filling pass it points a header into the flat buffers and returns it. */
-static rg_tensor *declare(param_builder *pb, const char *name, int ndim, const int *shape,
-                          bool decay) {
-    rg_model *m = pb->m;
-    long size = rg_shape_size(ndim, shape);
-    if (pb->counting) {
-        m->n_params++;
-        m->n_values += size;
-        return NULL;
+/* The parameter list, in SPEC order: embeddings, the final LayerNorm, each
+ * scheme's shared tables (registry order, when a layer uses it), then per
+ * layer the block's parameters and its scheme's own. Called twice (count,
+ * then fill). */
+static void declare_all(rg_param_builder *pb, rg_model *m) {
+    const rg_model_config *c = &m->cfg;
+    int d = c->d_model, F = c->d_ff, V = m->V;
+    m->tok_emb = rg_declare(pb, "tok_emb.weight", RG_SHAPE(V, d), false, RG_INIT_NORMAL, 0);
+    m->lm_head = rg_declare(pb, "lm_head.weight", RG_SHAPE(V, d), true, RG_INIT_NORMAL, 0);
+    m->lnf_w = rg_declare(pb, "ln_f.weight", RG_SHAPE(d), false, RG_INIT_ONES, 0);
+    m->lnf_b = rg_declare(pb, "ln_f.bias", RG_SHAPE(d), false, RG_INIT_ZEROS, 0);
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        bool used = false;
+        for (int i = 0; i < c->pos.n; i++) used |= c->pos.id[i] == id;
+        const rg_scheme *s = rg_scheme_get(id);
+        if (used && s->declare_shared) s->declare_shared(pb, c, m->shared[id]);
     }
-    rg_param *p = &m->params[m->n_params++];
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->offset = pb->offset;
-    p->decay = decay;
-    p->t = rg_wrap(m->values + pb->offset, m->grads + pb->offset, ndim, shape, p->name);
-    pb->offset += size;
-    return &p->t;
-}
-
-#define SHAPE(...)                                                                                 \
-    (sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]) {                                        \
-        __VA_ARGS__                                                                                \
-    }
-
-/* The parameter list, in SPEC order. Called twice (count, then fill). */
-static void declare_all(param_builder *pb) {
-    rg_model *m = pb->m;
-    const rg_config *c = &m->cfg;
-    int d = c->d_model, H = c->n_heads, F = c->d_ff, V = m->V;
-    m->tok_emb = declare(pb, "tok_emb.weight", SHAPE(V, d), false);
-    m->lm_head = declare(pb, "lm_head.weight", SHAPE(V, d), true);
-    m->lnf_w = declare(pb, "ln_f.weight", SHAPE(d), false);
-    m->lnf_b = declare(pb, "ln_f.bias", SHAPE(d), false);
-    if (c->pos == RG_POS_LEARNED)
-        m->pos_emb = declare(pb, "pos_emb.weight", SHAPE(c->max_positions, d), false);
-    if (c->pos == RG_POS_T5)
-        m->t5_bias = declare(pb, "t5_bias.weight", SHAPE(c->t5_buckets, H), false);
-    if (c->pos == RG_POS_DEBERTA)
-        m->rel_emb = declare(pb, "rel_emb.weight", SHAPE(2 * c->deberta_span, d), false);
     for (int l = 0; l < c->n_layers; l++) {
-        rg_layer *L = pb->counting ? NULL : &m->layers[l];
-        rg_layer dummy;
-        if (!L) L = &dummy;
+        rg_layer *L = &m->layers[l];
+        L->scheme = rg_pos_of_layer(&c->pos, l);
         char n[RG_NAME_MAX];
-#define P(field, suffix, decay, ...)                                                               \
+#define P(field, suffix, decay, init, ...)                                                         \
     snprintf(n, sizeof n, "blocks.%d.%s", l, suffix);                                              \
-    L->field = declare(pb, n, SHAPE(__VA_ARGS__), decay)
-        P(ln1_w, "ln1.weight", false, d);
-        P(ln1_b, "ln1.bias", false, d);
-        P(ln2_w, "ln2.weight", false, d);
-        P(ln2_b, "ln2.bias", false, d);
-        P(qkv_w, "attn.qkv.weight", true, 3 * d, d);
-        P(qkv_b, "attn.qkv.bias", false, 3 * d);
-        P(proj_w, "attn.proj.weight", true, d, d);
-        P(proj_b, "attn.proj.bias", false, d);
-        P(fc1_w, "mlp.fc1.weight", true, F, d);
-        P(fc1_b, "mlp.fc1.bias", false, F);
-        P(fc2_w, "mlp.fc2.weight", true, d, F);
-        P(fc2_b, "mlp.fc2.bias", false, d);
-        if (c->pos == RG_POS_XL) {
-            P(r_w, "attn.r.weight", true, d, d);
-            P(r_u, "attn.r_w_bias", false, H, d / H);
-            P(r_v, "attn.r_r_bias", false, H, d / H);
-        }
-        if (c->pos == RG_POS_DEBERTA) {
-            P(pos_k, "attn.pos_k.weight", true, d, d);
-            P(pos_q, "attn.pos_q.weight", true, d, d);
-        }
+    L->field = rg_declare(pb, n, RG_SHAPE(__VA_ARGS__), decay, init, 0)
+        P(ln1_w, "ln1.weight", false, RG_INIT_ONES, d);
+        P(ln1_b, "ln1.bias", false, RG_INIT_ZEROS, d);
+        P(ln2_w, "ln2.weight", false, RG_INIT_ONES, d);
+        P(ln2_b, "ln2.bias", false, RG_INIT_ZEROS, d);
+        P(qkv_w, "attn.qkv.weight", true, RG_INIT_NORMAL, 3 * d, d);
+        P(qkv_b, "attn.qkv.bias", false, RG_INIT_ZEROS, 3 * d);
+        P(proj_w, "attn.proj.weight", true, RG_INIT_NORMAL, d, d);
+        P(proj_b, "attn.proj.bias", false, RG_INIT_ZEROS, d);
+        P(fc1_w, "mlp.fc1.weight", true, RG_INIT_NORMAL, F, d);
+        P(fc1_b, "mlp.fc1.bias", false, RG_INIT_ZEROS, F);
+        P(fc2_w, "mlp.fc2.weight", true, RG_INIT_NORMAL, d, F);
+        P(fc2_b, "mlp.fc2.bias", false, RG_INIT_ZEROS, d);
 #undef P
+        const rg_scheme *s = rg_scheme_get(L->scheme);
+        if (s->declare_layer) s->declare_layer(pb, c, l, L->sp);
     }
 }
 
-/* Biases, LayerNorm and XL's u/v have fixed initial values; all else is normal. */
-static init_kind init_of(const char *name) {
-    size_t n = strlen(name);
-    bool is_ln = strstr(name, "ln1.") || strstr(name, "ln2.") || strstr(name, "ln_f.");
-    bool ends_weight = n >= 7 && !strcmp(name + n - 7, ".weight");
-    if (is_ln) return ends_weight ? INIT_ONES : INIT_ZEROS;
-    if (strstr(name, ".bias") || strstr(name, "r_w_bias") || strstr(name, "r_r_bias"))
-        return INIT_ZEROS;
-    return INIT_NORMAL;
-}
-
-int rg_model_init(rg_model *m, const rg_config *cfg, uint64_t seed, rg_error *err) {
+int rg_model_init(rg_model *m, const rg_model_config *mc, uint64_t seed, rg_error *err) {
     memset(m, 0, sizeof *m);
-    if (rg_config_validate(cfg, "model config", err)) return 2;
-    m->cfg = *cfg;
-    m->V = cfg->n_symbols + 4;
-    m->dh = cfg->d_model / cfg->n_heads;
-    param_builder pb = {m, 0, true};
-    declare_all(&pb);
-    m->params = calloc((size_t)m->n_params, sizeof *m->params);
-    m->values = calloc((size_t)m->n_values, sizeof(real));
-    m->grads = calloc((size_t)m->n_values, sizeof(real));
-    m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
-    if (!m->params || !m->values || !m->grads || !m->layers)
-        rg_die("out of memory allocating %ld parameters", m->n_values);
-    m->n_params = 0;
-    pb = (param_builder){m, 0, false};
-    declare_all(&pb);
+    if (rg_model_config_validate(mc, "model config", err)) return 2;
+    m->cfg = *mc;
+    m->V = rg_vocab_size(mc->n_symbols);
+    m->dh = mc->d_model / mc->n_heads;
+    m->layers = rg_xcalloc((size_t)mc->n_layers, sizeof *m->layers, "the model's layers");
+    rg_param_builder pb = {.counting = true};
+    declare_all(&pb, m);
+    m->n_params = pb.n_params, m->n_values = pb.n_values;
+    m->params = rg_xcalloc((size_t)m->n_params, sizeof *m->params, "the parameter list");
+    m->values = rg_xcalloc((size_t)m->n_values, sizeof(real), "the parameters");
+    m->grads = rg_xcalloc((size_t)m->n_values, sizeof(real), "the parameters' gradients");
+    pb = (rg_param_builder){.params = m->params, .values = m->values, .grads = m->grads};
+    declare_all(&pb, m);
 
     rg_rng rng;
     rg_rng_seed(&rng, seed);
     for (int i = 0; i < m->n_params; i++) {
         rg_param *p = &m->params[i];
-        init_kind k = init_of(p->name);
         for (long j = 0; j < p->t.size; j++)
-            p->t.data[j] = k == INIT_ONES    ? 1
-                           : k == INIT_ZEROS ? 0
-                                             : (real)(cfg->init_std * rg_rng_normal(&rng));
+            p->t.data[j] = p->init == RG_INIT_ONES    ? 1
+                           : p->init == RG_INIT_ZEROS ? 0
+                           : p->init == RG_INIT_CONST ? (real)p->init_value
+                                                      : (real)(mc->init_std * rg_rng_normal(&rng));
     }
     return 0;
 }
@@ -160,14 +109,15 @@ void rg_memory_init(rg_memory *mem, const rg_model *m, int B) {
     mem->cap = m->cfg.mem_len;
     mem->d = m->cfg.d_model;
     mem->len = 0;
-    size_t n = (size_t)mem->n_layers * B * (mem->cap > 0 ? mem->cap : 1) * mem->d;
-    mem->data = calloc(n, sizeof(real));
-    if (!mem->data) rg_die("out of memory allocating segment memory");
+    size_t rows = (size_t)B * (mem->cap > 0 ? mem->cap : 1);
+    mem->data = rg_xcalloc(rows * mem->n_layers * mem->d, sizeof(real), "segment memory");
+    mem->pos = rg_xcalloc(rows, sizeof(int), "segment memory positions");
 }
 
 void rg_memory_free(rg_memory *mem) {
     free(mem->data);
-    mem->data = NULL;
+    free(mem->pos);
+    mem->data = NULL, mem->pos = NULL;
 }
 
 void rg_memory_clear(rg_memory *mem) {
@@ -194,28 +144,56 @@ static void memory_store(rg_memory *mem, int l, const rg_tensor *c) {
                (size_t)keep * mem->d * sizeof(real));
 }
 
+/* ---- positions -------------------------------------------------------------------- */
+
+int rg_max_distance(const rg_attn_pos *p, int B, int T, const int *lo) {
+    int rows = p->q_stride || p->k_stride ? B : 1, most = 0;
+    for (int b = 0; b < rows; b++)
+        for (int i = 0; i < T; i++) {
+            int d = rg_qpos(p, b, i) - rg_kpos(p, b, lo ? lo[i] : 0);
+            most = d > most ? d : most;
+        }
+    return most;
+}
+
+/* The positions of one forward: queries [B,T] (given, or offset + t) and
+ * keys [B, M+T] (the memory's rows, then the queries). Rows that are all
+ * alike are kept once (strides 0), so per-position work is done once. */
+static void forward_positions(rg_ctx *ctx, const int *given, int offset, int B, int T,
+                              const rg_memory *mem, int M, rg_attn_pos *out) {
+    int Tk = M + T;
+    int *q = rg_arena_alloc(&ctx->arena, (size_t)B * T * sizeof(int) + 1);
+    int *k = rg_arena_alloc(&ctx->arena, (size_t)B * Tk * sizeof(int) + 1);
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            int p = given ? given[(long)b * T + t] : offset + t;
+            if (t > 0 && p <= q[(long)b * T + t - 1])
+                rg_die("model: positions must increase along each row; row %d has %d after %d", b,
+                       p, q[(long)b * T + t - 1]);
+            q[(long)b * T + t] = p;
+        }
+        for (int j = 0; j < M; j++) k[(long)b * Tk + j] = mem->pos[(long)b * mem->cap + j];
+        memcpy(k + (long)b * Tk + M, q + (long)b * T, (size_t)T * sizeof(int));
+    }
+    bool shared = true;
+    for (int b = 1; b < B && shared; b++)
+        shared = !memcmp(k, k + (long)b * Tk, (size_t)Tk * sizeof(int));
+    *out = (rg_attn_pos){q, k, shared ? 0 : T, shared ? 0 : Tk, 0};
+    out->max_dist = rg_max_distance(out, B, T, NULL);
+}
+
 /* ---- forward ------------------------------------------------------------------ */
 
-/* Absolute position embedding for positions offset .. offset+T-1, added to
- * every batch row: sinusoidal (a constant) or learned (rows of pos_emb). */
-static rg_tensor *add_absolute_position(rg_ctx *ctx, rg_model *m, rg_tensor *h, int T, int offset) {
-    int d = m->cfg.d_model;
-    rg_tensor *pe;
-    if (m->cfg.pos == RG_POS_SINUSOIDAL) {
-        pe = rg_new2(ctx, T, d);
-        for (int t = 0; t < T; t++) rg_sinusoid_row(offset + t, d, pe->data + (long)t * d, true);
-    } else {
-        int *pos = rg_arena_alloc(&ctx->arena, (size_t)T * sizeof(int) + 1);
-        for (int t = 0; t < T; t++) {
-            if (offset + t >= m->cfg.max_positions)
-                rg_die("learned positions: position %d >= max_positions %d; raise max_positions "
-                       "or evaluate shorter sequences",
-                       offset + t, m->cfg.max_positions);
-            pos[t] = offset + t;
-        }
-        pe = rg_embedding(ctx, m->pos_emb, pos, T);
-    }
-    return rg_add_bcast(ctx, h, pe); /* (B,T,d) + (T,d) */
+rg_tensor *rg_add_position_embedding(rg_ctx *ctx, const rg_model *m, const rg_scheme_opts *opts,
+                                     rg_tensor *h, const int *pos, long pos_stride) {
+    int id = m->layers[0].scheme; /* absolute schemes are never part of a list */
+    const rg_scheme *s = rg_scheme_get(id);
+    if (!s->embed) return h;
+    int B = h->shape[0], T = h->shape[1], d = h->shape[2];
+    (void)opts;
+    rg_tensor *pe = s->embed(ctx, &m->cfg, m->shared[id], pos, pos_stride, B, T); /* (1|B,T,d) */
+    if (pe->shape[0] == B) return rg_add(ctx, h, pe);
+    return rg_add_bcast(ctx, h, rg_reshape(ctx, pe, 2, (int[]){T, d})); /* (B,T,d) + (T,d) */
 }
 
 rg_tensor *rg_mlp_block(rg_ctx *ctx, rg_layer *L, rg_tensor *h) {
@@ -224,35 +202,40 @@ rg_tensor *rg_mlp_block(rg_ctx *ctx, rg_layer *L, rg_tensor *h) {
     return rg_add(ctx, h, z);
 }
 
-rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, int T, int offset,
-                            rg_memory *mem) {
-    const rg_config *c = &m->cfg;
+rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
+                            int T, int offset, rg_memory *mem) {
+    const rg_model_config *c = &m->cfg;
     int d = c->d_model;
     for (long i = 0; i < (long)B * T; i++)
         if (tokens[i] < 0 || tokens[i] >= m->V)
             rg_die("model: token %d at index %ld is outside the vocabulary of %d", tokens[i], i,
                    m->V);
-    int M = (mem && mem->cap > 0) ? mem->len : 0;
-    if (mem && mem->cap > 0 && mem->B != B)
-        rg_die("model: memory holds batch %d, got %d", mem->B, B);
+    bool recurrent = mem && mem->cap > 0;
+    int M = recurrent ? mem->len : 0;
+    if (recurrent && mem->B != B) rg_die("model: memory holds batch %d, got %d", mem->B, B);
 
+    /* in the arena: score terms read it again in the backward */
+    rg_attn_pos *ap = rg_arena_alloc(&ctx->arena, sizeof *ap);
+    forward_positions(ctx, pos, offset, B, T, mem, M, ap);
     rg_tensor *h = rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * T), 3,
                               (int[]){B, T, d}); /* (B,T,d) */
-    if (c->pos == RG_POS_SINUSOIDAL || c->pos == RG_POS_LEARNED)
-        h = add_absolute_position(ctx, m, h, T, offset);
-
-    rg_positions pos;
-    rg_positions_build(ctx, m, &pos, T, M, offset);
+    h = rg_add_position_embedding(ctx, m, &c->opts, h, ap->q, ap->q_stride);
     for (int l = 0; l < c->n_layers; l++) {
         rg_layer *L = &m->layers[l];
         rg_tensor *cat =
             M > 0 ? rg_concat_time(ctx, memory_tensor(ctx, mem, l), h) : h; /* (B,M+T,d) */
-        if (mem && mem->cap > 0) memory_store(mem, l, cat);
+        if (recurrent) memory_store(mem, l, cat);
         rg_tensor *a = rg_layernorm(ctx, cat, L->ln1_w, L->ln1_b);
-        h = rg_add(ctx, h, rg_attention(ctx, m, L, &pos, a)); /* h' = h + attn */
-        h = rg_mlp_block(ctx, L, h);                          /* (B,T,d) */
+        h = rg_add(ctx, h, rg_attention(ctx, m, l, ap, a, M)); /* h' = h + attn */
+        h = rg_mlp_block(ctx, L, h);                           /* (B,T,d) */
     }
-    if (mem && mem->cap > 0) mem->len = (M + T) < mem->cap ? (M + T) : mem->cap;
+    if (recurrent) { /* the memory's rows keep the positions they had */
+        int keep = M + T < mem->cap ? M + T : mem->cap;
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < keep; j++)
+                mem->pos[(long)b * mem->cap + j] = rg_kpos(ap, b, M + T - keep + j);
+        mem->len = keep;
+    }
     rg_tensor *x = rg_layernorm(ctx, h, m->lnf_w, m->lnf_b);
     return rg_linear(ctx, x, m->lm_head, NULL); /* (B,T,V) */
 }
@@ -261,27 +244,31 @@ rg_tensor *rg_model_loss(rg_ctx *ctx, rg_tensor *logits, const int *targets, con
     return rg_cross_entropy(ctx, logits, targets, mask);
 }
 
-/* Copy columns [t0, t0+n) of tokens [B,T] into out [B,n]. */
-static void slice_tokens(const int *tokens, int B, int T, int t0, int n, int *out) {
+/* Copy columns [t0, t0+n) of a [B,T] int array into out [B,n]. */
+static void slice_columns(const int *src, int B, int T, int t0, int n, int *out) {
     for (int b = 0; b < B; b++)
-        memcpy(out + (long)b * n, tokens + (long)b * T + t0, (size_t)n * sizeof(int));
+        memcpy(out + (long)b * n, src + (long)b * T + t0, (size_t)n * sizeof(int));
 }
 
-rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, int B, int T) {
-    const rg_config *c = &m->cfg;
+rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
+                                int T) {
+    const rg_model_config *c = &m->cfg;
     if (c->mem_len == 0 || c->segment_len == 0 || c->segment_len >= T)
-        return rg_model_forward(ctx, m, tokens, B, T, 0, NULL);
+        return rg_model_forward(ctx, m, tokens, pos, B, T, 0, NULL);
     /* The memory lives in the arena: this runs every training step. */
-    rg_memory mem = {c->n_layers, B, c->mem_len, c->d_model, 0, NULL};
+    rg_memory mem = {c->n_layers, B, c->mem_len, c->d_model, 0, NULL, NULL};
     mem.data = rg_arena_calloc(&ctx->arena,
                                (size_t)c->n_layers * B * c->mem_len * c->d_model * sizeof(real));
+    mem.pos = rg_arena_calloc(&ctx->arena, (size_t)B * c->mem_len * sizeof(int));
     int S = c->segment_len;
     int *seg = rg_arena_alloc(&ctx->arena, (size_t)B * S * sizeof(int));
+    int *seg_pos = pos ? rg_arena_alloc(&ctx->arena, (size_t)B * S * sizeof(int)) : NULL;
     rg_tensor *logits = NULL;
     for (int t0 = 0; t0 < T; t0 += S) {
         int n = T - t0 < S ? T - t0 : S;
-        slice_tokens(tokens, B, T, t0, n, seg);
-        rg_tensor *part = rg_model_forward(ctx, m, seg, B, n, t0, &mem);
+        slice_columns(tokens, B, T, t0, n, seg);
+        if (pos) slice_columns(pos, B, T, t0, n, seg_pos);
+        rg_tensor *part = rg_model_forward(ctx, m, seg, seg_pos, B, n, t0, &mem);
         logits = logits ? rg_concat_time(ctx, logits, part) : part;
     }
     return logits;

@@ -1,74 +1,171 @@
-/* ops_attention.c: the fused attention kernel, one pass per (batch, head):
+/* attention_core.c: the fused attention kernel, one pass per (batch, head):
  *
- *   S = scale * q k^T + E        q [T,D], k [Tk,D], E extra scores (optional)
- *   P = softmax over the visible keys j <= i + diag (causal; memory first)
- *   O = P v                      v [Tk,D]
+ *   S = scale * q k^T + terms     q [T,D], k [Tk,D]; terms: a positional
+ *                                 scheme's scores (ops.h: rg_term)
+ *   P = softmax over the visible keys j in [lo_i, i + diag] (causal; memory first)
+ *   O = P v                       v [Tk,D]
  *
- * It computes what rg_matmul, rg_scale, rg_add_bcast, rg_softmax_causal and
- * rg_matmul compute one after the other (the unfused path in attention.c,
+ * It computes what rg_matmul, rg_scale, rg_add, rg_softmax_causal and
+ * rg_matmul compute one after the other (the unfused path in nn/attention.c,
  * kept as the reference it is tested against), without their intermediate
  * tensors, and lets the causal mask skip work: queries are taken in blocks of
  * ROWS, and a block's products stop at the last key its last query can see.
+ * Score terms add their part to each block's rows as it is formed, so a
+ * scheme's positional scores never exist as a [B,H,T,Tk] tensor.
  *
  * Backward, with dO given and P saved:
  *   dv   = P^T dO
  *   dP   = dO v^T
  *   dS   = P * (dP - rowsum(P * dP))       (the softmax backward)
- *   dq   = scale dS k,   dk = scale dS^T q,   dE = dS (summed over the batch
- *                                              when E is shared by it)
+ *   dq   = scale dS k,   dk = scale dS^T q
+ *   and each term's backward from dS (its scores are added unscaled).
  * Every product goes through BLIS, single-threaded inside the OpenMP loop
  * over (batch, head).
+ *
+ * The same forward serves the key/value-cache decoder (rg_attention_forward
+ * on raw arrays, no tape), so training and decoding share one kernel.
  */
 #include "ops_internal.h"
 
+#include <omp.h>
 #include <string.h>
 
-enum { ROWS = 32 }; /* queries per block */
+enum { ROWS = RG_ATTN_BLOCK }; /* queries per block */
 
-/* Last visible key + 1 for a block of queries ending (exclusive) at i1. */
-static int key_limit(int i1, int diag, int Tk) {
-    long lim = (long)i1 + diag;
-    return lim < 0 ? 0 : lim > Tk ? Tk : (int)lim;
+/* End (exclusive) of the visible keys of query row i. */
+static int row_end(long i, int diag, int Tk) {
+    long e = i + diag + 1;
+    return e < 0 ? 0 : e > Tk ? Tk : (int)e;
 }
+
+/* Per-thread scratch: one block of scores, the rows' windows, each term's own. */
+typedef struct {
+    size_t block, terms[RG_MAX_INPUTS], total; /* byte offsets, and the size */
+} scratch_layout;
+
+static scratch_layout layout_of(const rg_attn_raw *a, bool keep_P) {
+    scratch_layout s;
+    size_t at = 0;
+    s.block = at;
+    at += keep_P ? 0 : (size_t)ROWS * a->Tk * sizeof(real);
+    at += 2 * ROWS * sizeof(int); /* lo[], hi[] */
+    for (int t = 0; t < a->n_terms; t++) {
+        at = (at + 63) & ~(size_t)63;
+        s.terms[t] = at;
+        at += a->terms[t]->scratch_bytes;
+    }
+    s.total = (at + 63) & ~(size_t)63;
+    return s;
+}
+
+/* Forward of one (b, h). P: [T, Tk] rows to keep (training), or NULL to use
+ * the thread's block scratch (decoding: memory stays linear in Tk). */
+static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratch,
+                       const scratch_layout *sl) {
+    int T = a->T, Tk = a->Tk, D = a->D;
+    long bh = (long)b * a->H + h;
+    const real *qb = a->q + bh * a->q_bh, *kb = a->k + bh * a->k_bh, *vb = a->v + bh * a->v_bh;
+    real *ob = a->o + bh * (long)T * D;
+    int *lo = (int *)(scratch + sl->block + (P ? 0 : (size_t)ROWS * Tk * sizeof(real)));
+    int *hi = lo + ROWS;
+    for (int t = 0; t < a->n_terms; t++)
+        if (a->terms[t]->begin) a->terms[t]->begin(a->terms[t], b, h, scratch + sl->terms[t]);
+    for (int i0 = 0; i0 < T; i0 += ROWS) {
+        int n = i0 + ROWS < T ? ROWS : T - i0;
+        for (int r = 0; r < n; r++) {
+            hi[r] = row_end(i0 + r, a->diag, Tk);
+            lo[r] = a->key_lo ? a->key_lo[i0 + r] : 0;
+            if (lo[r] > hi[r]) lo[r] = hi[r];
+        }
+        int first = lo[0], lim = hi[n - 1]; /* windows only move right */
+        real *S = P ? P + (long)i0 * Tk : (real *)(scratch + sl->block);
+        /* S[:, first:lim] = scale q[i0:i0+n] k[first:lim]^T */
+        if (lim > first)
+            rg_gemm(n, lim - first, D, a->scale, qb + (long)i0 * D, D, 1, kb + (long)first * D, 1,
+                    D, 0, S + first, Tk, 1, 1);
+        for (int t = 0; t < a->n_terms; t++) {
+            rg_term_block blk = {b, h, i0, n, lo, hi, S, Tk, scratch + sl->terms[t]};
+            a->terms[t]->add(a->terms[t], &blk);
+        }
+        for (int r = 0; r < n; r++) { /* masked softmax of each row */
+            real *row = S + (long)r * Tk, mx = -INFINITY, sum = 0;
+            for (int j = lo[r]; j < hi[r]; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int j = lo[r]; j < hi[r]; j++) sum += (row[j] = exp(row[j] - mx));
+            for (int j = lo[r]; j < hi[r]; j++) row[j] /= sum;
+            int z0 = P ? 0 : first, z1 = P ? Tk : lim; /* zeros where the row sees nothing */
+            for (int j = z0; j < lo[r]; j++) row[j] = 0;
+            for (int j = hi[r]; j < z1; j++) row[j] = 0;
+        }
+        /* O[i0:i0+n] = P[:, first:lim] v[first:lim] */
+        if (lim > first)
+            rg_gemm(n, D, lim - first, 1, S + first, Tk, 1, vb + (long)first * D, D, 1, 0,
+                    ob + (long)i0 * D, D, 1, 1);
+        else
+            memset(ob + (long)i0 * D, 0, (size_t)n * D * sizeof(real));
+    }
+}
+
+/* Every (b, h) in parallel. P_all [B,H,T,Tk] or NULL. */
+static void attend_all(rg_ctx *ctx, const rg_attn_raw *a, real *P_all) {
+    scratch_layout sl = layout_of(a, P_all != NULL);
+    int threads = ctx->threads;
+    char *scratch = rg_arena_alloc(&ctx->arena, (size_t)threads * sl.total);
+    long n_bh = (long)a->B * a->H, ss = (long)a->T * a->Tk;
+#pragma omp parallel num_threads(threads) if (n_bh > 1)
+    {
+        char *mine = scratch + (size_t)omp_get_thread_num() * sl.total;
+#pragma omp for schedule(static)
+        for (long bh = 0; bh < n_bh; bh++)
+            attend_one(a, (int)(bh / a->H), (int)(bh % a->H), P_all ? P_all + bh * ss : NULL, mine,
+                       &sl);
+    }
+}
+
+void rg_attention_forward(rg_ctx *ctx, const rg_attn_raw *a) {
+    if (a->n_terms > RG_MAX_INPUTS) rg_die("attention: %d score terms", a->n_terms);
+    attend_all(ctx, a, NULL);
+}
+
+/* ---- the op: forward, saved P, backward ------------------------------------------- */
 
 typedef struct {
     int B, H, T, Tk, D, diag;
     real scale;
-    bool e_shared; /* E is [1,H,T,Tk], shared by the batch */
-    real *P;       /* [B,H,T,Tk] saved probabilities       */
+    real *P; /* [B,H,T,Tk] saved probabilities */
+    rg_term *terms[RG_MAX_INPUTS];
+    int n_terms;
 } attn_saved;
 
 static void attention_backward(rg_ctx *ctx, rg_node *node) {
     const attn_saved *s = node->saved;
-    rg_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2], *E = node->in[3];
+    rg_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
     int B = s->B, H = s->H, T = s->T, Tk = s->Tk, D = s->D, diag = s->diag;
     long n_bh = (long)B * H, qs = (long)T * D, ks = (long)Tk * D, ss = (long)T * Tk;
     real *dq = rg_wants_grad(node, 0) ? rg_grad(ctx, q) : NULL;
     real *dk = rg_wants_grad(node, 1) ? rg_grad(ctx, k) : NULL;
     real *dv = rg_wants_grad(node, 2) ? rg_grad(ctx, v) : NULL;
-    bool want_e = E && rg_wants_grad(node, 3);
-    /* dS for every (b,h): written by the loop, then added into dE */
-    real *dS_all = rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss) * sizeof(real));
+    /* dS for every (b,h): written by the loop, then read by the terms */
+    real *dS_all = rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss) * sizeof(real) + 1);
     const real *dO = node->out->grad;
-#pragma omp parallel for schedule(static) if (n_bh > 1)
+#pragma omp parallel for schedule(static) if (n_bh > 1) num_threads(ctx->threads)
     for (long bh = 0; bh < n_bh; bh++) {
         const real *P = s->P + bh * ss, *dOb = dO + bh * qs;
         const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
         real *dS = dS_all + bh * ss;
         memset(dS, 0, (size_t)ss * sizeof(real));
         for (int i0 = 0; i0 < T; i0 += ROWS) {
-            int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0, lim = key_limit(i1, diag, Tk);
+            int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0, lim = row_end(i1 - 1, diag, Tk);
             const real *Pi = P + (long)i0 * Tk, *dOi = dOb + (long)i0 * D;
             real *dSi = dS + (long)i0 * Tk;
             if (lim == 0) continue;
             if (dv) /* dv[0:lim] += P[i0:i1, 0:lim]^T dO[i0:i1] */
-                rg_gemm(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, true);
+                rg_gemm(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, 1);
             /* dP[i0:i1, 0:lim] = dO[i0:i1] v[0:lim]^T, into dS's rows */
-            rg_gemm(n, lim, D, 1, dOi, D, 1, vb, 1, D, 0, dSi, Tk, 1, true);
+            rg_gemm(n, lim, D, 1, dOi, D, 1, vb, 1, D, 0, dSi, Tk, 1, 1);
             for (int r = 0; r < n; r++) { /* softmax backward, row by row */
                 real *row = dSi + (long)r * Tk;
                 const real *p = Pi + (long)r * Tk;
-                int vis = key_limit(i0 + r + 1, diag, Tk);
+                int vis = row_end(i0 + r, diag, Tk);
                 real dot = 0;
                 for (int j = 0; j < vis; j++) dot += p[j] * row[j];
                 for (int j = 0; j < vis; j++) row[j] = p[j] * (row[j] - dot);
@@ -76,79 +173,167 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
             }
             if (dq) /* dq[i0:i1] += scale dS[i0:i1, 0:lim] k[0:lim] */
                 rg_gemm(n, D, lim, s->scale, dSi, Tk, 1, kb, D, 1, 1, dq + bh * qs + (long)i0 * D,
-                        D, 1, true);
+                        D, 1, 1);
             if (dk) /* dk[0:lim] += scale dS[i0:i1, 0:lim]^T q[i0:i1] */
                 rg_gemm(lim, D, n, s->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1, dk + bh * ks,
-                        D, 1, true);
+                        D, 1, 1);
         }
     }
-    if (want_e) {
-        real *dE = rg_grad(ctx, E);
-        if (s->e_shared) { /* sum over the batch; each thread owns some heads */
-#pragma omp parallel for schedule(static) if (H > 1)
-            for (int h = 0; h < H; h++)
-                for (int b = 0; b < B; b++)
-                    for (long j = 0; j < ss; j++)
-                        dE[h * ss + j] += dS_all[((long)b * H + h) * ss + j];
-        } else {
-            for (long j = 0; j < n_bh * ss; j++) dE[j] += dS_all[j];
-        }
-    }
+    for (int t = 0; t < s->n_terms; t++)
+        if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], dS_all);
 }
 
-rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, rg_tensor *E,
-                             real scale, int diag) {
+/* The tape inputs: q, k, v, then every term's inputs. */
+static int gather_inputs(rg_tensor **in, rg_tensor *q, rg_tensor *k, rg_tensor *v,
+                         rg_term *const *terms, int n_terms) {
+    int n = 0;
+    if (q) in[n++] = q, in[n++] = k, in[n++] = v;
+    for (int t = 0; t < n_terms; t++)
+        for (int i = 0; i < terms[t]->n_in; i++) {
+            if (n == RG_MAX_INPUTS) rg_die("attention: score terms have too many inputs");
+            in[n++] = terms[t]->in[i];
+        }
+    return n;
+}
+
+rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, real scale,
+                             int diag, rg_term *const *terms, int n_terms) {
     if (q->ndim != 4 || k->ndim != 4 || !rg_same_shape(k, v) || q->shape[0] != k->shape[0] ||
         q->shape[1] != k->shape[1] || q->shape[3] != k->shape[3])
         rg_die_shapes("attention_core", "need q [B,H,T,D], k and v [B,H,Tk,D]", q, k);
+    if (n_terms > RG_MAX_INPUTS) rg_die("attention_core: %d score terms", n_terms);
     int B = q->shape[0], H = q->shape[1], T = q->shape[2], D = q->shape[3], Tk = k->shape[2];
-    bool shared = false;
-    if (E) {
-        bool ok = E->ndim == 4 && E->shape[1] == H && E->shape[2] == T && E->shape[3] == Tk &&
-                  (E->shape[0] == B || E->shape[0] == 1);
-        if (!ok) rg_die_shapes("attention_core", "extra scores E must be [B or 1,H,T,Tk]", E, q);
-        shared = E->shape[0] == 1 && B > 1;
-    }
-    long n_bh = (long)B * H, qs = (long)T * D, ks = (long)Tk * D, ss = (long)T * Tk;
+    for (int t = 0; t < n_terms; t++)
+        if (terms[t]->B != B || terms[t]->H != H || terms[t]->T != T || terms[t]->Tk != Tk ||
+            terms[t]->diag != diag)
+            rg_die("attention_core: term %s was made for [%d,%d,%d,%d] diag %d, the call is "
+                   "[%d,%d,%d,%d] diag %d",
+                   terms[t]->name, terms[t]->B, terms[t]->H, terms[t]->T, terms[t]->Tk,
+                   terms[t]->diag, B, H, T, Tk, diag);
     rg_tensor *out = rg_empty(ctx, 4, (int[]){B, H, T, D});
-    real *P_all =
-        rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss > 0 ? n_bh * ss : 1) * sizeof(real));
-#pragma omp parallel for schedule(static) if (n_bh > 1)
-    for (long bh = 0; bh < n_bh; bh++) {
-        const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
-        const real *Eb = E ? E->data + (shared ? bh % H : bh) * ss : NULL;
-        real *P = P_all + bh * ss, *ob = out->data + bh * qs;
-        for (int i0 = 0; i0 < T; i0 += ROWS) {
-            int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0, lim = key_limit(i1, diag, Tk);
-            real *Pi = P + (long)i0 * Tk;
-            /* S[i0:i1, 0:lim] = scale q[i0:i1] k[0:lim]^T, in P's rows */
-            if (lim > 0)
-                rg_gemm(n, lim, D, scale, qb + (long)i0 * D, D, 1, kb, 1, D, 0, Pi, Tk, 1, true);
-            for (int r = 0; r < n; r++) { /* + E, then the masked softmax */
-                real *row = Pi + (long)r * Tk;
-                const real *e = Eb ? Eb + (long)(i0 + r) * Tk : NULL;
-                int vis = key_limit(i0 + r + 1, diag, Tk);
-                real mx = -INFINITY, sum = 0;
-                for (int j = 0; j < vis; j++) {
-                    if (e) row[j] += e[j];
-                    mx = row[j] > mx ? row[j] : mx;
-                }
-                for (int j = 0; j < vis; j++) sum += (row[j] = exp(row[j] - mx));
-                for (int j = 0; j < vis; j++) row[j] /= sum;
-                for (int j = vis; j < Tk; j++) row[j] = 0;
-            }
-            /* O[i0:i1] = P[i0:i1, 0:lim] v[0:lim] */
-            if (lim > 0)
-                rg_gemm(n, D, lim, 1, Pi, Tk, 1, vb, D, 1, 0, ob + (long)i0 * D, D, 1, true);
-            else
-                memset(ob + (long)i0 * D, 0, (size_t)n * D * sizeof(real));
-        }
-    }
-    rg_tensor *in[4] = {q, k, v, E};
-    if (rg_needs_grad(ctx, in, 4)) {
+    rg_attn_raw a = {B,
+                     H,
+                     T,
+                     Tk,
+                     D,
+                     diag,
+                     q->data,
+                     k->data,
+                     v->data,
+                     (long)T * D,
+                     (long)Tk * D,
+                     (long)Tk * D,
+                     out->data,
+                     scale,
+                     NULL,
+                     terms,
+                     n_terms};
+    rg_tensor *in[RG_MAX_INPUTS];
+    int n_in = gather_inputs(in, q, k, v, terms, n_terms);
+    bool record = rg_needs_grad(ctx, in, n_in);
+    real *P_all = NULL;
+    if (record) /* the probabilities are kept for the backward */
+        P_all = rg_arena_alloc(&ctx->arena, (size_t)B * H * T * Tk * sizeof(real) + 1);
+    attend_all(ctx, &a, P_all);
+    if (record) {
         attn_saved *s = rg_arena_alloc(&ctx->arena, sizeof *s);
-        *s = (attn_saved){B, H, T, Tk, D, diag, scale, shared, P_all};
-        rg_record(ctx, "attention_core", attention_backward, out, in, 4)->saved = s;
+        *s = (attn_saved){B, H, T, Tk, D, diag, scale, P_all, {0}, n_terms};
+        for (int t = 0; t < n_terms; t++) s->terms[t] = terms[t];
+        rg_record(ctx, "attention_core", attention_backward, out, in, n_in)->saved = s;
     }
     return out;
+}
+
+/* ---- score terms as a dense tensor (the unfused reference) ---------------------------- */
+
+typedef struct {
+    rg_term *terms[RG_MAX_INPUTS];
+    int n_terms;
+} terms_saved;
+
+static void score_terms_backward(rg_ctx *ctx, rg_node *node) {
+    const terms_saved *s = node->saved;
+    for (int t = 0; t < s->n_terms; t++)
+        if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], node->out->grad);
+}
+
+rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms) {
+    if (n_terms < 1 || n_terms > RG_MAX_INPUTS) rg_die("score_terms: %d terms", n_terms);
+    int B = terms[0]->B, H = terms[0]->H, T = terms[0]->T, Tk = terms[0]->Tk;
+    int diag = terms[0]->diag;
+    rg_tensor *E = rg_zeros(ctx, 4, (int[]){B, H, T, Tk});
+    size_t most = 0;
+    for (int t = 0; t < n_terms; t++)
+        most = terms[t]->scratch_bytes > most ? terms[t]->scratch_bytes : most;
+    char *scratch = rg_arena_alloc(&ctx->arena, most + 1);
+    int lo[ROWS], hi[ROWS];
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < n_terms; t++) {
+                if (terms[t]->begin) terms[t]->begin(terms[t], b, h, scratch);
+                for (int i0 = 0; i0 < T; i0 += ROWS) {
+                    int n = i0 + ROWS < T ? ROWS : T - i0;
+                    for (int r = 0; r < n; r++) lo[r] = 0, hi[r] = row_end(i0 + r, diag, Tk);
+                    real *S = E->data + (((long)b * H + h) * T + i0) * Tk;
+                    rg_term_block blk = {b, h, i0, n, lo, hi, S, Tk, scratch};
+                    terms[t]->add(terms[t], &blk);
+                }
+            }
+    rg_tensor *in[RG_MAX_INPUTS];
+    int n_in = gather_inputs(in, NULL, NULL, NULL, terms, n_terms);
+    if (rg_needs_grad(ctx, in, n_in)) {
+        terms_saved *s = rg_arena_alloc(&ctx->arena, sizeof *s);
+        s->n_terms = n_terms;
+        for (int t = 0; t < n_terms; t++) s->terms[t] = terms[t];
+        rg_record(ctx, "score_terms", score_terms_backward, E, in, n_in)->saved = s;
+    }
+    return E;
+}
+
+/* ---- a precomputed bias as a term ------------------------------------------------------ */
+
+typedef struct {
+    const real *E; /* [Bp,H,T,Tk] */
+    int Bp;
+} bias_data;
+
+static void bias_add(const rg_term *t, const rg_term_block *blk) {
+    const bias_data *d = t->data;
+    int bp = d->Bp == 1 ? 0 : blk->b;
+    const real *E = d->E + (((long)bp * t->H + blk->h) * t->T + blk->i0) * t->Tk;
+    for (int r = 0; r < blk->n; r++)
+        for (int j = blk->lo[r]; j < blk->hi[r]; j++)
+            blk->S[r * blk->ld + j] += E[(long)r * t->Tk + j];
+}
+
+/* dE = dS, summed over the batch when E is shared by it (each thread owns
+ * some heads, so no two threads add into one entry). */
+static void bias_backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
+    const bias_data *d = t->data;
+    if (!t->in[0]->requires_grad) return;
+    real *dE = rg_grad(ctx, t->in[0]);
+    long ss = (long)t->T * t->Tk;
+    int B = t->B, H = t->H;
+#pragma omp parallel for schedule(static) if (H > 1) num_threads(ctx->threads)
+    for (int h = 0; h < H; h++)
+        for (int b = 0; b < B; b++) {
+            real *dst = dE + ((long)(d->Bp == 1 ? 0 : b) * H + h) * ss;
+            const real *src = dS + ((long)b * H + h) * ss;
+            for (long j = 0; j < ss; j++) dst[j] += src[j];
+        }
+}
+
+rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag) {
+    if (E->ndim != 4 || (E->shape[0] != 1 && E->shape[0] != B))
+        rg_die_shapes("bias_term", "E must be [B or 1,H,T,Tk]", E, NULL);
+    rg_term *t = rg_arena_calloc(&ctx->arena, sizeof *t);
+    bias_data *d = rg_arena_alloc(&ctx->arena, sizeof *d);
+    *d = (bias_data){E->data, E->shape[0]};
+    t->name = "bias";
+    t->add = bias_add;
+    t->backward = bias_backward;
+    t->in[0] = E, t->n_in = 1;
+    t->B = B, t->H = E->shape[1], t->T = E->shape[2], t->Tk = E->shape[3], t->diag = diag;
+    t->data = d;
+    return t;
 }

@@ -17,7 +17,7 @@ static void add_backward(rg_ctx *ctx, rg_node *node) {
     for (int i = 0; i < 2; i++) { /* dy/da = dy/db = 1 */
         if (!rg_wants_grad(node, i)) continue;
         real *g = rg_grad(ctx, node->in[i]);
-#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
         for (long j = 0; j < n; j++) g[j] += dy[j];
     }
 }
@@ -26,7 +26,7 @@ rg_tensor *rg_add(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
     if (!rg_same_shape(a, b)) rg_die_shapes("add", "shapes must match", a, b);
     rg_tensor *y = rg_like(ctx, a);
     long n = y->size;
-#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
     for (long j = 0; j < n; j++) y->data[j] = a->data[j] + b->data[j];
     rg_tensor *in[2] = {a, b};
     if (rg_needs_grad(ctx, in, 2)) rg_record(ctx, "add", add_backward, y, in, 2);
@@ -93,7 +93,7 @@ static void bcast_backward(rg_ctx *ctx, rg_node *node) {
     long n = node->out->size;
     if (rg_wants_grad(node, 0)) {
         real *gx = rg_grad(ctx, node->in[0]);
-#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
         for (long j = 0; j < n; j++) gx[j] += dy[j];
     }
     if (rg_wants_grad(node, 1)) {
@@ -106,7 +106,7 @@ static rg_tensor *bcast_add(rg_ctx *ctx, const char *op, rg_tensor *x, rg_tensor
     rg_tensor *y = rg_like(ctx, x);
     rg_node probe = {.iarg = {(int)b->size, D, T}};
     long n = y->size;
-#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
     for (long j = 0; j < n; j++) y->data[j] = x->data[j] + b->data[bias_index(&probe, j)];
     rg_tensor *in[2] = {x, b};
     if (rg_needs_grad(ctx, in, 2)) {
@@ -162,7 +162,7 @@ static void gelu_backward(rg_ctx *ctx, rg_node *node) {
     real *g = rg_grad(ctx, node->in[0]);
     long n = node->out->size;
     const real inv_sqrt_2pi = (real)(0.5 * M_2_SQRTPI * M_SQRT1_2);
-#pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
     for (long j = 0; j < n; j++) {
         real pdf = GELU_EXP((real)-0.5 * x[j] * x[j]) * inv_sqrt_2pi;
         g[j] += dy[j] * (cdf[j] + x[j] * pdf);
@@ -176,7 +176,7 @@ rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
     real *cdf = rg_arena_alloc(&ctx->arena, (size_t)n * sizeof(real));
     const real *xd = x->data;
     real *yd = y->data;
-#pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
     for (long j = 0; j < n; j++) {
         cdf[j] = (real)0.5 * (1 + GELU_ERF(xd[j] * (real)M_SQRT1_2));
         yd[j] = xd[j] * cdf[j];

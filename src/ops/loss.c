@@ -23,7 +23,7 @@ static void cross_entropy_backward(rg_ctx *ctx, rg_node *node) {
     long N = rg_rows(z);
     int V = rg_last(z);
     real dl = node->out->grad[0], *dz = rg_grad(ctx, z);
-#pragma omp parallel for schedule(static) if (N * V > 32768)
+#pragma omp parallel for schedule(static) if (N * V > 32768) num_threads(ctx->threads)
     for (long n = 0; n < N; n++) {
         if (s->weight[n] == 0) continue;
         real w = dl * s->weight[n];

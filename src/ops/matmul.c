@@ -19,13 +19,13 @@ static void linear_backward(rg_ctx *ctx, rg_node *node) {
     int out = W->shape[0], in = W->shape[1];
     const real *dy = y->grad;
     if (rg_wants_grad(node, 0)) /* dx [N,in] += dy [N,out] W [out,in] */
-        rg_gemm(N, in, out, 1, dy, out, 1, W->data, in, 1, 1, rg_grad(ctx, x), in, 1, false);
+        rg_gemm(N, in, out, 1, dy, out, 1, W->data, in, 1, 1, rg_grad(ctx, x), in, 1, ctx->threads);
     if (rg_wants_grad(node, 1)) /* dW [out,in] += dy^T [out,N] x [N,in] */
-        rg_gemm(out, in, N, 1, dy, 1, out, x->data, in, 1, 1, rg_grad(ctx, W), in, 1, false);
+        rg_gemm(out, in, N, 1, dy, 1, out, x->data, in, 1, 1, rg_grad(ctx, W), in, 1, ctx->threads);
     if (rg_wants_grad(node, 2)) { /* db [out] += dy^T [out,N] 1 [N]: a sum over rows */
         real *ones = rg_arena_alloc(&ctx->arena, (size_t)N * sizeof(real));
         for (long r = 0; r < N; r++) ones[r] = 1;
-        rg_gemm(out, 1, N, 1, dy, 1, out, ones, 1, 1, 1, rg_grad(ctx, b), 1, 1, false);
+        rg_gemm(out, 1, N, 1, dy, 1, out, ones, 1, 1, 1, rg_grad(ctx, b), 1, 1, ctx->threads);
     }
 }
 
@@ -43,7 +43,8 @@ rg_tensor *rg_linear(rg_ctx *ctx, rg_tensor *x, rg_tensor *W, rg_tensor *b) {
     if (b)
         for (long r = 0; r < N; r++) memcpy(y->data + r * out, b->data, (size_t)out * sizeof(real));
     /* y [N,out] (+)= x [N,in] W^T [in,out]; W^T is W read with swapped strides */
-    rg_gemm(N, out, in, 1, x->data, in, 1, W->data, 1, in, b ? 1 : 0, y->data, out, 1, false);
+    rg_gemm(N, out, in, 1, x->data, in, 1, W->data, 1, in, b ? 1 : 0, y->data, out, 1,
+            ctx->threads);
 
     rg_tensor *inputs[3] = {x, W, b};
     if (rg_needs_grad(ctx, inputs, 3)) rg_record(ctx, "linear", linear_backward, y, inputs, 3);
@@ -72,7 +73,7 @@ static void matmul_backward(rg_ctx *ctx, rg_node *node) {
     const real *dc = node->out->grad;
     if (rg_wants_grad(node, 0)) {
         real *da = rg_grad(ctx, a);
-#pragma omp parallel for schedule(static) if (batch > 1)
+#pragma omp parallel for schedule(static) if (batch > 1) num_threads(ctx->threads)
         for (long i = 0; i < batch; i++) /* d op(A) [m,k] = dC [m,n] op(B)^T [n,k] */
             rg_gemm(m, k, n, 1, dc + i * c_sz, n, 1, b->data + (i % b_batch) * b_sz, csb, rsb, 1,
                     da + i * a_sz, rsa, csa, batch > 1);
@@ -82,7 +83,7 @@ static void matmul_backward(rg_ctx *ctx, rg_node *node) {
          * broadcast b: each thread owns one matrix of b, so no two threads
          * add into the same place. */
         real *db = rg_grad(ctx, b);
-#pragma omp parallel for schedule(static) if (b_batch > 1)
+#pragma omp parallel for schedule(static) if (b_batch > 1) num_threads(ctx->threads)
         for (long j = 0; j < b_batch; j++)
             for (long i = j; i < batch; i += b_batch)
                 rg_gemm(k, n, m, 1, a->data + i * a_sz, csa, rsa, dc + i * c_sz, n, 1, 1,
@@ -111,7 +112,7 @@ rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb) 
     op_strides(tb, bc, &rsb, &csb);
     long a_sz = (long)ar * ac, b_sz = (long)br * bc, c_sz = (long)m * n;
     /* Many small products: one per thread, BLIS single-threaded inside. */
-#pragma omp parallel for schedule(static) if (batch > 1)
+#pragma omp parallel for schedule(static) if (batch > 1) num_threads(ctx->threads)
     for (long i = 0; i < batch; i++)
         rg_gemm(m, n, k, 1, a->data + i * a_sz, rsa, csa, b->data + (i % b_batch) * b_sz, rsb, csb,
                 0, c->data + i * c_sz, n, 1, batch > 1);

@@ -29,7 +29,7 @@ static void layernorm_backward(rg_ctx *ctx, rg_node *node) {
     real *dg = rg_wants_grad(node, 1) ? rg_grad(ctx, g) : NULL;
     real *db = rg_wants_grad(node, 2) ? rg_grad(ctx, node->in[2]) : NULL;
     if (dx) { /* rows are independent */
-#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN) num_threads(ctx->threads)
         for (long r = 0; r < R; r++) {
             const real *xr = x->data + r * C, *dyr = dy + r * C;
             real mean = stats[2 * r], rstd = stats[2 * r + 1];
@@ -49,7 +49,7 @@ static void layernorm_backward(rg_ctx *ctx, rg_node *node) {
     if (dg || db) { /* sums over rows: each thread sums its rows, then the partial sums add up */
         int nth = omp_get_max_threads();
         real *part = rg_arena_calloc(&ctx->arena, (size_t)nth * 2 * C * sizeof(real));
-#pragma omp parallel if (R * C > RG_PAR_MIN)
+#pragma omp parallel if (R * C > RG_PAR_MIN) num_threads(ctx->threads)
         {
             real *pg = part + (size_t)omp_get_thread_num() * 2 * C, *pb = pg + C;
 #pragma omp for schedule(static)
@@ -79,7 +79,7 @@ rg_tensor *rg_layernorm(rg_ctx *ctx, rg_tensor *x, rg_tensor *g, rg_tensor *b) {
     rg_tensor *in[3] = {x, g, b};
     bool record = rg_needs_grad(ctx, in, 3);
     real *stats = record ? rg_arena_alloc(&ctx->arena, (size_t)(2 * R) * sizeof(real)) : NULL;
-#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (R * C > RG_PAR_MIN) num_threads(ctx->threads)
     for (long r = 0; r < R; r++) {
         const real *xr = x->data + r * C;
         real mean = 0, var = 0;
@@ -109,7 +109,7 @@ static void softmax_backward(rg_ctx *ctx, rg_node *node) {
     int Tq = y->shape[y->ndim - 2], Tk = rg_last(y), diag = node->iarg[0];
     long R = rg_rows(y);
     real *dx = rg_grad(ctx, node->in[0]);
-#pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN) num_threads(ctx->threads)
     for (long r = 0; r < R; r++) {
         const real *yr = y->data + r * Tk, *dyr = y->grad + r * Tk;
         int n = visible((int)(r % Tq), diag, Tk);
@@ -124,7 +124,7 @@ rg_tensor *rg_softmax_causal(rg_ctx *ctx, rg_tensor *x, int diag) {
     int Tq = x->shape[x->ndim - 2], Tk = rg_last(x);
     rg_tensor *y = rg_like(ctx, x);
     long R = rg_rows(x);
-#pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN)
+#pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN) num_threads(ctx->threads)
     for (long r = 0; r < R; r++) {
         const real *xr = x->data + r * Tk;
         real *yr = y->data + r * Tk;

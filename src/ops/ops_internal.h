@@ -11,25 +11,27 @@
 
 /* C = beta C + alpha op(A) op(B), with C [m,n], op(A) [m,k], op(B) [k,n], each
  * matrix given by its row and column strides (so a transpose is just swapped
- * strides). `single_thread` runs BLIS on the calling thread only: used inside
- * OpenMP loops that already spread work across the cores. */
+ * strides). BLIS runs on `threads` threads, set for this call only (its rntm
+ * object), never process-wide; inside OpenMP loops that already spread work
+ * across the cores, callers pass 1. */
 static inline void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
                            const real *B, long rsb, long csb, real beta, real *C, long rsc,
-                           long csc, bool single_thread) {
+                           long csc, int threads) {
     if (m == 0 || n == 0) return;
-    rntm_t one = BLIS_RNTM_INITIALIZER; /* default-initialised: one thread */
-    rntm_t *rntm = single_thread ? &one : NULL;
-    if (k == 0) { /* BLIS handles k = 0, but make the meaning explicit */
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(threads > 1 ? threads : 1, &rntm);
+    if (k == 0) { /* an empty product: C = beta C, where beta = 0 must not read C */
         for (long i = 0; i < m; i++)
-            for (long j = 0; j < n; j++) C[i * rsc + j * csc] *= beta;
+            for (long j = 0; j < n; j++)
+                C[i * rsc + j * csc] = beta == 0 ? 0 : beta * C[i * rsc + j * csc];
         return;
     }
 #ifdef RELGRAD_F64
     bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (real *)A, rsa, csa,
-                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, rntm);
+                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, &rntm);
 #else
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (real *)A, rsa, csa,
-                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, rntm);
+                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, &rntm);
 #endif
 }
 

@@ -68,9 +68,10 @@ rg_tensor *rg_reshape(rg_ctx *ctx, rg_tensor *x, int ndim, const int *shape) {
  * Both are the same index map read in opposite directions; `heads_copy`
  * moves values (or gradients) along it either way. */
 
-static void heads_copy(real *bthd, real *bhtd, int B, int T, int H, int D, int C, int col0,
-                       bool to_heads, bool accumulate) {
-#pragma omp parallel for collapse(2) schedule(static) if ((long)B * T * H * D > 32768)
+static void heads_copy(const rg_ctx *ctx, real *bthd, real *bhtd, int B, int T, int H, int D, int C,
+                       int col0, bool to_heads, bool accumulate) {
+#pragma omp parallel for collapse(2) schedule(static) if ((long)B * T * H * D > 32768)             \
+    num_threads(ctx->threads)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int t = 0; t < T; t++) {
@@ -88,8 +89,8 @@ static void heads_copy(real *bthd, real *bhtd, int B, int T, int H, int D, int C
 static void split_heads_backward(rg_ctx *ctx, rg_node *node) {
     const rg_tensor *y = node->out;
     int B = y->shape[0], H = y->shape[1], T = y->shape[2], D = y->shape[3];
-    heads_copy(rg_grad(ctx, node->in[0]), y->grad, B, T, H, D, node->iarg[1], node->iarg[0], false,
-               true);
+    heads_copy(ctx, rg_grad(ctx, node->in[0]), y->grad, B, T, H, D, node->iarg[1], node->iarg[0],
+               false, true);
 }
 
 rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
@@ -99,7 +100,7 @@ rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
                x->ndim > 2 ? x->shape[2] : 0);
     int B = x->shape[0], T = x->shape[1], C = x->shape[2];
     rg_tensor *y = rg_empty(ctx, 4, (int[]){B, H, T, D});
-    heads_copy(x->data, y->data, B, T, H, D, C, col0, true, false);
+    heads_copy(ctx, x->data, y->data, B, T, H, D, C, col0, true, false);
     if (rg_needs_grad(ctx, &x, 1)) {
         rg_node *node = rg_record(ctx, "split_heads", split_heads_backward, y, &x, 1);
         node->iarg[0] = col0, node->iarg[1] = C;
@@ -110,14 +111,14 @@ rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
 static void merge_heads_backward(rg_ctx *ctx, rg_node *node) {
     const rg_tensor *x = node->in[0];
     int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
-    heads_copy(node->out->grad, rg_grad(ctx, node->in[0]), B, T, H, D, H * D, 0, true, true);
+    heads_copy(ctx, node->out->grad, rg_grad(ctx, node->in[0]), B, T, H, D, H * D, 0, true, true);
 }
 
 rg_tensor *rg_merge_heads(rg_ctx *ctx, rg_tensor *x) {
     if (x->ndim != 4) rg_die_shapes("merge_heads", "need x [B,H,T,D]", x, NULL);
     int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
     rg_tensor *y = rg_empty(ctx, 3, (int[]){B, T, H * D});
-    heads_copy(y->data, x->data, B, T, H, D, H * D, 0, false, false);
+    heads_copy(ctx, y->data, x->data, B, T, H, D, H * D, 0, false, false);
     if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "merge_heads", merge_heads_backward, y, &x, 1);
     return y;
 }

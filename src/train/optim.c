@@ -9,11 +9,11 @@
 void rg_adamw_init(rg_adamw *opt, const rg_model *model, double weight_decay) {
     memset(opt, 0, sizeof *opt);
     opt->n = model->n_values;
-    opt->m = calloc((size_t)opt->n, sizeof(real));
-    opt->v = calloc((size_t)opt->n, sizeof(real));
-    if (!opt->m || !opt->v) rg_die("out of memory allocating optimizer state");
+    opt->m = rg_xcalloc((size_t)opt->n, sizeof(real), "AdamW's first moments");
+    opt->v = rg_xcalloc((size_t)opt->n, sizeof(real), "AdamW's second moments");
     opt->beta1 = 0.9, opt->beta2 = 0.95, opt->eps = 1e-8;
     opt->weight_decay = weight_decay;
+    opt->threads = 1;
 }
 
 void rg_adamw_free(rg_adamw *opt) {
@@ -31,7 +31,7 @@ void rg_adamw_step(rg_adamw *opt, rg_model *model, double lr) {
         double decay = p->decay ? lr * opt->weight_decay : 0;
         real *w = p->t.data, *g = p->t.grad, *m = opt->m + p->offset, *v = opt->v + p->offset;
         long n = p->t.size;
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > 32768) num_threads(opt->threads)
         for (long j = 0; j < n; j++) {
             m[j] = (real)(b1 * m[j] + (1 - b1) * g[j]);
             v[j] = (real)(b2 * v[j] + (1 - b2) * g[j] * g[j]);

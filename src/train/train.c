@@ -64,6 +64,7 @@ void rg_checkpoint_path(const rg_config *cfg, char *buf, size_t n) {
 void rg_run_summary_free(rg_run_summary *s) {
     free(s->train_loss);
     s->train_loss = NULL;
+    rg_eval_result_free(&s->eval);
 }
 
 /* mkdir -p */
@@ -95,30 +96,22 @@ static int make_dirs(const char *path, rg_error *err) {
 /* ---- resume ------------------------------------------------------------------ */
 
 /* Keys that decide a run's trajectory: a checkpoint may only be resumed with
- * the same values. Evaluation-only keys, threads and output paths may differ. */
-static bool must_match(const rg_key_info *k) {
-    static const char *free_keys[] = {"rope_scale", "eval_lens",        "eval_n",     "threads",
-                                      "out_dir",    "checkpoint_every", "eval_every", NULL};
-    if (!strcmp(k->group, "experiment")) return false;
-    for (int i = 0; free_keys[i]; i++)
-        if (!strcmp(k->name, free_keys[i])) return false;
-    return true;
-}
-
+ * the same values. Evaluation-only keys, threads, output paths and the
+ * experiment lists (key table flags) may differ. */
 static int check_same_run(const rg_config *saved, const rg_config *cfg, const char *path,
                           rg_error *err) {
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
+    int n = rg_config_key_count();
     for (int i = 0; i < n; i++) {
-        if (!must_match(&keys[i])) continue;
-        char a[256], b[256];
-        rg_config_get(saved, keys[i].name, a, sizeof a);
-        rg_config_get(cfg, keys[i].name, b, sizeof b);
+        const rg_key_info *key = rg_config_key(i);
+        if (key->flags & (RG_KEY_EVAL | RG_KEY_RESUME_FREE | RG_KEY_EXPERIMENT)) continue;
+        char a[RG_TEXT_MAX], b[RG_TEXT_MAX];
+        rg_config_get(saved, key->name, a, sizeof a);
+        rg_config_get(cfg, key->name, b, sizeof b);
         if (strcmp(a, b))
             return fail(err, 2,
                         "%s: cannot resume: the checkpoint was trained with %s = %s, the config "
                         "says %s; use the same value, or another out_dir for a new run",
-                        path, keys[i].name, a, b);
+                        path, key->name, a, b);
     }
     return 0;
 }
@@ -266,21 +259,62 @@ typedef struct run_state {
  * 100 examples (the full evaluation runs at the end). */
 static void progress_eval(rg_ctx *ctx, run_state *r, const rg_train_options *opt, bool tty,
                           int step) {
-    rg_config c = r->cfg;
-    c.n_eval_lens = 1, c.eval_lens[0] = c.train_len;
-    c.eval_n = c.eval_n < 100 ? c.eval_n : 100;
+    rg_config *c = rg_xmalloc(sizeof *c, "a config");
+    *c = r->cfg;
+    snprintf(c->eval_lens, sizeof c->eval_lens, "%d", c->train_len);
+    c->eval_n = c->eval_n < 100 ? c->eval_n : 100;
     rg_eval_result res;
-    rg_evaluate(ctx, &r->model, &c, &res);
+    rg_evaluate(ctx, &r->model, c, &res);
     printf("%s%s%seval at step %d: length %d exact match %.3f token accuracy %.3f%s\n",
-           tty ? "\r" : "", opt->label ? opt->label : "", opt->label ? "  " : "", step, c.train_len,
-           res.exact_match[0], res.token_acc[0], tty ? "\033[K" : "");
+           tty ? "\r" : "", opt->label ? opt->label : "", opt->label ? "  " : "", step,
+           c->train_len, res.exact_match[0], res.token_acc[0], tty ? "\033[K" : "");
     fflush(stdout);
+    rg_eval_result_free(&res);
+    free(c);
 }
 
 static int save_checkpoint(run_state *r, rg_error *err) {
     fflush(r->log);
     fsync(fileno(r->log)); /* the log reaches the disk before the checkpoint that needs it */
-    return rg_checkpoint_save(r->ckpt, &r->model, &r->adam, &r->rng, err);
+    return rg_checkpoint_save(r->ckpt, &r->cfg, &r->model, &r->adam, &r->rng, err);
+}
+
+/* init_from: start from another run's parameters (a fresh optimizer, the
+ * training data of this run's seed). The checkpoint's model must have the
+ * same parameters: same shapes, same schemes. */
+static int init_from(run_state *r, rg_error *err) {
+    const char *path = r->cfg.init_from;
+    rg_config *other = rg_xmalloc(sizeof *other, "a config");
+    rg_config_defaults(other);
+    int rc = rg_checkpoint_read_config(path, other, err);
+    if (rc == 0) {
+        rg_model m;
+        if (rg_model_init(&m, &other->model, 0, err)) {
+            rc = 2;
+        } else {
+            rc = rg_checkpoint_load(path, &m, NULL, NULL, err);
+            if (rc == 0 && m.n_values != r->model.n_values)
+                rc = fail(err, 2,
+                          "init_from %s: its model has %ld parameter values, this config's "
+                          "%ld; use a checkpoint of the same model (d_model, n_layers, pos, ...)",
+                          path, m.n_values, r->model.n_values);
+            for (int i = 0; rc == 0 && i < m.n_params; i++) {
+                rg_param *mine = rg_model_param(&r->model, m.params[i].name);
+                if (!mine || mine->t.size != m.params[i].t.size)
+                    rc = fail(err, 2,
+                              "init_from %s: parameter %s does not match this config's model; "
+                              "use a checkpoint of the same model",
+                              path, m.params[i].name);
+            }
+            if (rc == 0)
+                for (int i = 0; i < m.n_params; i++)
+                    memcpy(rg_model_param(&r->model, m.params[i].name)->t.data, m.params[i].t.data,
+                           (size_t)m.params[i].t.size * sizeof(real));
+            rg_model_free(&m);
+        }
+    }
+    free(other);
+    return rc;
 }
 
 /* Fresh start or resume. Fills r and the losses done so far; returns 0 or 2. */
@@ -291,7 +325,7 @@ static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
         rg_config_defaults(&saved);
         if (rg_checkpoint_read_config(r->ckpt, &saved, err)) return 2;
         if (check_same_run(&saved, cfg, r->ckpt, err)) return 2;
-        if (rg_model_init(&r->model, cfg, (uint64_t)cfg->seed, err)) return 2;
+        if (rg_model_init(&r->model, &cfg->model, (uint64_t)cfg->seed, err)) return 2;
         rg_adamw_init(&r->adam, &r->model, cfg->weight_decay);
         if (rg_checkpoint_load(r->ckpt, &r->model, &r->adam, &r->rng, err)) return 2;
         *start = (int)r->adam.step;
@@ -303,7 +337,8 @@ static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
         if (restore_log(r->log_path, *start, loss, err)) return 2;
         r->log = fopen(r->log_path, "a");
     } else {
-        if (rg_model_init(&r->model, cfg, (uint64_t)cfg->seed, err)) return 2;
+        if (rg_model_init(&r->model, &cfg->model, (uint64_t)cfg->seed, err)) return 2;
+        if (cfg->init_from[0] && init_from(r, err)) return 2;
         rg_adamw_init(&r->adam, &r->model, cfg->weight_decay);
         rg_rng_seed(&r->rng, rg_train_seed(cfg->seed));
         *start = 0;
@@ -319,7 +354,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
     static const rg_train_options no_options;
     if (!opt) opt = &no_options;
     memset(out, 0, sizeof *out);
-    run_state *r = calloc(1, sizeof *r);
+    run_state *r = rg_xcalloc(1, sizeof *r, "a run");
     r->cfg = *cfg_in;
     rg_config *cfg = &r->cfg;
     int rc = make_dirs(cfg->out_dir, err);
@@ -329,9 +364,10 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
     snprintf(r->log_path, sizeof r->log_path, "%s/train_log.csv", cfg->out_dir);
     snprintf(r->results, sizeof r->results, "%s/results.h5", cfg->out_dir);
 
-    float *loss = calloc((size_t)cfg->steps + 1, sizeof(float));
+    float *loss = rg_xcalloc((size_t)cfg->steps + 1, sizeof(float), "the loss history");
     int start = 0;
     rc = start_run(r, loss, &start, err);
+    r->adam.threads = cfg->threads;
     rg_ctx ctx;
     rg_ctx_init(&ctx, cfg->threads);
     rg_batch batch;
@@ -341,10 +377,13 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
     int s = start;
     for (; rc == 0 && s < cfg->steps; s++) {
         double lr = rg_lr_at(s, cfg->steps, cfg->warmup, cfg->lr);
-        rg_batch_make(&batch, cfg->task, cfg->n_symbols, cfg->batch_size, 1, cfg->train_len,
+        rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, 1, cfg->train_len,
                       &r->rng);
+        if (cfg->random_positions > 0)
+            rg_batch_random_positions(&batch, cfg->random_positions, &r->rng);
         rg_ctx_reset(&ctx);
-        rg_tensor *logits = rg_model_forward_seq(&ctx, &r->model, batch.tokens, batch.B, batch.T);
+        rg_tensor *logits =
+            rg_model_forward_seq(&ctx, &r->model, batch.tokens, batch.pos, batch.B, batch.T);
         rg_tensor *l = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
         rg_model_zero_grad(&r->model);
         rg_backward(&ctx, l);

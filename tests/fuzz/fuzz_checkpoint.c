@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rg_config_validate(&cfg, mem_path, &err)) return 0;
     if (model_values(&cfg) > 4e6 || cfg.n_layers > 64) return 0;
     rg_model m;
-    if (rg_model_init(&m, &cfg, 0, &err)) {
+    if (rg_model_init(&m, &cfg.model, 0, &err)) {
         rg_model_free(&m);
         return 0;
     }

@@ -44,20 +44,18 @@ static void check_message(const rg_error *err, const char *source) {
 
 /* Every key to text and back, as a checkpoint stores and reloads it. */
 static void roundtrip(const rg_config *c, const char *source) {
-    const rg_key_info *keys;
-    int n = rg_config_keys(&keys);
+    int n = rg_config_key_count();
     rg_config copy;
     rg_config_defaults(&copy);
     rg_error err;
     for (int k = 0; k < n; k++) {
+        const char *name = rg_config_key(k)->name;
         char text[4096], again[4096];
-        if (rg_config_get(c, keys[k].name, text, sizeof text))
-            die("get failed", keys[k].name, "", "");
-        if (rg_config_set(&copy, keys[k].name, text, "roundtrip", &err))
-            die("a loaded value does not set back", keys[k].name, text, err.msg);
-        if (rg_config_get(&copy, keys[k].name, again, sizeof again))
-            die("get failed", keys[k].name, "", "");
-        if (strcmp(text, again)) die("value changed on the way back", keys[k].name, text, again);
+        if (rg_config_get(c, name, text, sizeof text)) die("get failed", name, "", "");
+        if (rg_config_set(&copy, name, text, "roundtrip", &err))
+            die("a loaded value does not set back", name, text, err.msg);
+        if (rg_config_get(&copy, name, again, sizeof again)) die("get failed", name, "", "");
+        if (strcmp(text, again)) die("value changed on the way back", name, text, again);
     }
     rg_error e1, e2;
     int v1 = rg_config_validate(c, source, &e1), v2 = rg_config_validate(&copy, source, &e2);
@@ -104,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     rg_config d;
     rg_config_defaults(&d);
-    if (rg_config_override(&d, argc, argv, &err) == 0)
+    if (rg_config_override(&d, argc, argv, 2, &err) == 0)
         roundtrip(&d, "fuzz arguments");
     else
         check_message(&err, "argument ");

@@ -61,7 +61,7 @@ bad "eval results.h5" "$WORK/good/results.h5" "format" -- "$BIN" eval "$WORK/goo
 if "$BIN" dump "$TINY" --out "$WORK/dump.h5" >/dev/null 2>&1; then
     bad "eval a gradient dump" "$WORK/dump.h5" "format" -- "$BIN" eval "$WORK/dump.h5"
 fi
-bad "eval with a training key" "d_model" "eval accepts only" -- "$BIN" eval "$CK" d_model=32
+bad "eval with a training key" "d_model" "eval may change only" -- "$BIN" eval "$CK" d_model=32
 bad "eval with eval_n=0" "eval_n" -- "$BIN" eval "$CK" eval_n=0
 check "the damaged copies did not hurt the original" loadable "$CK"
 
@@ -143,8 +143,8 @@ bad "bench without a config" "usage: relgrad bench" -- "$BIN" bench
 bad "train with a missing config" "$WORK/missing.ini" -- "$BIN" train "$WORK/missing.ini"
 bad "train with a directory as config" "$WORK/adir.h5" "directory" -- "$BIN" train "$WORK/adir.h5"
 bad "train with a binary config" "$WORK/garbage.h5" -- "$BIN" train "$WORK/garbage.h5"
-bad "train with an argument without '='" "argument 1" "steps=VALUE" -- "$BIN" train "$TINY" steps
-bad "train with an unknown key" "argument 1" "stpes" -- "$BIN" train "$TINY" stpes=3
+bad "train with an argument without '='" "argument 3" "steps=VALUE" -- "$BIN" train "$TINY" steps
+bad "train with an unknown key" "argument 3" "stpes" -- "$BIN" train "$TINY" stpes=3
 if expect_exit 0 "--help" "$BIN" --help; then
     grep -q "usage" last.out && pass || fail "--help: no usage on stdout"
 fi

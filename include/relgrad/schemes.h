@@ -1,0 +1,57 @@
+/* schemes.h: the positional schemes (SPEC sections 2 and 6), seen from
+ * outside: their registry, their options, and the formulas the tests check.
+ *
+ * Each scheme is one file in src/schemes/ behind one interface
+ * (src/schemes/scheme.h) and one line in the registry
+ * (src/schemes/registry.c); docs/adding-a-scheme.md walks through adding one.
+ * A scheme is named by its registry index, its "id".
+ */
+#ifndef RELGRAD_SCHEMES_H
+#define RELGRAD_SCHEMES_H
+
+#include <stdbool.h>
+
+#define RG_MAX_SCHEMES  16 /* room in the registry                          */
+#define RG_MAX_POS_LIST 16 /* entries of a per-layer scheme list             */
+
+/* A scheme per layer: layer l uses id[l % n] (SPEC section 6). */
+typedef struct rg_pos_list {
+    int n;
+    unsigned char id[RG_MAX_POS_LIST];
+} rg_pos_list;
+
+/* The schemes' own config keys (each declared by its scheme's file). */
+typedef struct rg_scheme_opts {
+    int max_positions;            /* learned: rows of the position table         */
+    double rope_base, rope_scale; /* rope: frequency base, interpolation factor  */
+    int t5_buckets, t5_max_distance;
+    int deberta_span;
+    int fire_width;
+    double fire_L;
+} rg_scheme_opts;
+
+int rg_scheme_count(void);
+const char *rg_scheme_name(int id);    /* "rope"                                */
+const char *rg_scheme_summary(int id); /* one line, for `relgrad list schemes`  */
+int rg_scheme_find(const char *name);  /* id, or -1                             */
+/* Relative schemes add no absolute embedding and read positions through
+ * differences p_i - p_j (fire also through the query's own position); they
+ * allow segment memory and per-layer lists. */
+bool rg_scheme_is_relative(int id);
+/* Shift-invariant schemes give the same scores when every position moves
+ * by the same amount (all relative schemes but fire, whose normalization
+ * reads the query's own position). */
+bool rg_scheme_is_shift_invariant(int id);
+/* "none, sinusoidal, learned, ..." (every registered name) into buf. */
+const char *rg_scheme_list_text(char *buf, unsigned long n);
+
+/* ---- formulas, exposed for the tests ------------------------------------------------- */
+
+/* ALiBi slopes for H heads (Press et al. 2022). */
+void rg_alibi_slopes(int H, double *slopes);
+/* T5 bucket of a causal distance n >= 0 (Raffel et al. 2020). */
+int rg_t5_bucket(int n, int n_buckets, int max_distance);
+/* DeBERTa's relative index clamp(delta, -K, K-1) + K, in 0..2K-1. */
+int rg_deberta_rel(int delta, int K);
+
+#endif

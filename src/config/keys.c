@@ -1,0 +1,274 @@
+/* keys.c: the key table (base keys here, each scheme's own keys in its
+ * file), defaults, reading a value back as text, and the derived values
+ * (evaluation lengths, scheme lists).
+ *
+ * Every key's default is written once, as text in the table, and set
+ * through the same parser as a value from a file; rg_config_get writes a
+ * value back in a form that parser accepts, so a config survives a round
+ * trip through a checkpoint's attributes exactly. Reals are written with the
+ * fewest of 15, 16 or 17 significant digits that read back to the same
+ * double (17 always does).
+ */
+#include "config_internal.h"
+#include "schemes/scheme.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AT(field) offsetof(rg_config, field)
+
+static const rg_key_info BASE_KEYS[] = {
+    /* model */
+    {"d_model", "model", RG_KEY_INT, RG_V_INT, AT(model.d_model), 0, 1, INT_MAX, false, "64", 0,
+     "width of the residual stream; >= 1, divisible by n_heads"},
+    {"n_heads", "model", RG_KEY_INT, RG_V_INT, AT(model.n_heads), 0, 1, INT_MAX, false, "4", 0,
+     "attention heads; >= 1, divides d_model"},
+    {"n_layers", "model", RG_KEY_INT, RG_V_INT, AT(model.n_layers), 0, 1, INT_MAX, false, "2", 0,
+     "Transformer blocks; >= 1"},
+    {"d_ff", "model", RG_KEY_INT, RG_V_INT, AT(model.d_ff), 0, 1, INT_MAX, false, "256", 0,
+     "hidden width of the MLP; >= 1"},
+    {"pos", "model", RG_KEY_STRING, RG_V_POS, AT(model.pos), 0, 0, 0, false, "rope", 0,
+     "positional scheme, or a per-layer list of relative schemes repeating over the layers "
+     "(rope,rope,rope,none); see `relgrad list schemes` (experiment: replaced by positions)"},
+    {"mem_len", "model", RG_KEY_INT, RG_V_INT, AT(model.mem_len), 0, 0, INT_MAX, false, "0", 0,
+     "segment memory length M per layer; >= 0 (0 = no recurrence); > 0 needs relative "
+     "schemes and segment_len > 0"},
+    {"segment_len", "model", RG_KEY_INT, RG_V_INT, AT(model.segment_len), 0, 0, INT_MAX, false, "0",
+     0, "tokens per segment with memory; >= 0 (0 = whole sequence); > 0 needs mem_len > 0"},
+    {"init_std", "model", RG_KEY_REAL, RG_V_REAL, AT(model.init_std), 0, 0, 0, true, "0.02", 0,
+     "standard deviation of the normal weight init; > 0"},
+    /* task */
+    {"task", "task", RG_KEY_STRING, RG_V_TASK, AT(task), 0, 0, 0, false, "copy", 0,
+     "synthetic task; see `relgrad list tasks` (experiment: replaced by tasks)"},
+    {"n_symbols", "task", RG_KEY_INT, RG_V_INT, AT(model.n_symbols), 0, 2, RG_MAX_SYMBOLS, false,
+     "16", 0, "alphabet size (the base of addition); 2 .. 1000000 (vocabulary = n_symbols + 4)"},
+    {"train_len", "task", RG_KEY_INT, RG_V_INT, AT(train_len), 0, 1, RG_MAX_LEN, false, "16", 0,
+     "training lengths are drawn from 1 .. train_len; 1 .. 1000000"},
+    {"eval_lens", "task", RG_KEY_STRING, RG_V_LENGTHS, AT(eval_lens), 0, 1, RG_MAX_LEN, false,
+     "8,16,24,32,48,64", RG_KEY_EVAL | RG_KEY_RESUME_FREE,
+     "evaluation lengths: a comma list of lengths n, ranges a..b and stepped ranges a..b:s "
+     "(20..80:5), each 1 .. 1000000, none repeated"},
+    {"eval_n", "task", RG_KEY_INT, RG_V_INT, AT(eval_n), 0, 1, INT_MAX, false, "200",
+     RG_KEY_EVAL | RG_KEY_RESUME_FREE, "examples evaluated per length; >= 1"},
+    {"random_positions", "task", RG_KEY_INT, RG_V_INT, AT(random_positions), 0, 0, 1 << 24, false,
+     "0", 0,
+     "randomized positions (Ruoss et al. 2023): L > 0 draws each sequence's positions as a "
+     "sorted random subset of 0 .. L-1, in training and evaluation; 0 = off"},
+    /* train */
+    {"steps", "train", RG_KEY_INT, RG_V_INT, AT(steps), 0, 1, INT_MAX, false, "2000", 0,
+     "optimizer steps (bench: timed steps); >= 1"},
+    {"batch_size", "train", RG_KEY_INT, RG_V_INT, AT(batch_size), 0, 1, INT_MAX, false, "32", 0,
+     "examples per step; >= 1"},
+    {"lr", "train", RG_KEY_REAL, RG_V_REAL, AT(lr), 0, 0, 0, true, "1e-3", 0,
+     "peak AdamW learning rate; > 0"},
+    {"warmup", "train", RG_KEY_INT, RG_V_INT, AT(warmup), 0, 0, INT_MAX, false, "100", 0,
+     "steps of linear learning-rate warm-up before cosine decay; >= 0"},
+    {"weight_decay", "train", RG_KEY_REAL, RG_V_REAL, AT(weight_decay), 0, 0, 0, false, "0.1", 0,
+     "AdamW decoupled weight decay; >= 0"},
+    {"grad_clip", "train", RG_KEY_REAL, RG_V_REAL, AT(grad_clip), 0, 0, 0, false, "1", 0,
+     "clip the global gradient norm to this; >= 0 (0 = off)"},
+    {"seed", "train", RG_KEY_INT, RG_V_INT, AT(seed), 0, 0, INT_MAX, false, "1", 0,
+     "model seed: initialisation and training data order; 0 .. 2147483647 (experiment: "
+     "replaced by seeds)"},
+    {"threads", "train", RG_KEY_INT, RG_V_INT, AT(threads), 0, 1, 1024, false, "2",
+     RG_KEY_EVAL | RG_KEY_RESUME_FREE, "worker threads (OpenMP, BLIS); 1 .. 1024"},
+    {"out_dir", "train", RG_KEY_STRING, RG_V_PATH, AT(out_dir), 0, 1, 0, false, "out",
+     RG_KEY_RESUME_FREE,
+     "output directory (checkpoints, logs, results); non-empty, under 512 bytes"},
+    {"checkpoint_every", "train", RG_KEY_INT, RG_V_INT, AT(checkpoint_every), 0, 1, INT_MAX, false,
+     "500", RG_KEY_RESUME_FREE, "write a checkpoint every this many steps (and at the end); >= 1"},
+    {"eval_every", "train", RG_KEY_INT, RG_V_INT, AT(eval_every), 0, 1, INT_MAX, false, "500",
+     RG_KEY_RESUME_FREE, "evaluate at the training length every this many steps; >= 1"},
+    {"init_from", "train", RG_KEY_STRING, RG_V_PATH, AT(init_from), 0, 0, 0, false, "", 0,
+     "start from this checkpoint's parameters (a fresh optimizer), e.g. to fine-tune at a new "
+     "length; empty = a fresh initialisation"},
+    /* experiment */
+    {"tasks", "experiment", RG_KEY_STRING, RG_V_TASK_LIST, AT(tasks), AT(n_tasks), 0, 0, false,
+     "copy", RG_KEY_EXPERIMENT, "comma list of tasks for the experiment grid"},
+    {"positions", "experiment", RG_KEY_STRING, RG_V_POS_LISTS, AT(positions), AT(n_positions), 0, 0,
+     false, "rope", RG_KEY_EXPERIMENT,
+     "comma list of positional schemes for the experiment grid; a per-layer list is one entry "
+     "written with '+' (rope+rope+none)"},
+    {"seeds", "experiment", RG_KEY_STRING, RG_V_INT_LIST, AT(seeds), AT(n_seeds), 0, INT_MAX, false,
+     "1", RG_KEY_EXPERIMENT,
+     "model seeds for the experiment grid: whole numbers and ranges a..b, each 0 .. 2147483647, "
+     "none repeated"},
+};
+enum { N_BASE = sizeof BASE_KEYS / sizeof BASE_KEYS[0] };
+
+int rg_config_key_count(void) {
+    int n = N_BASE;
+    for (int id = 0; id < rg_scheme_count(); id++) n += rg_scheme_get(id)->n_keys;
+    if (n > RG_MAX_KEYS) rg_die("config: %d keys, more than RG_MAX_KEYS = %d", n, RG_MAX_KEYS);
+    return n;
+}
+
+const rg_key_info *rg_config_key(int i) {
+    if (i >= 0 && i < N_BASE) return &BASE_KEYS[i];
+    i -= N_BASE;
+    for (int id = 0; id < rg_scheme_count() && i >= 0; id++) {
+        const rg_scheme *s = rg_scheme_get(id);
+        if (i < s->n_keys) return &s->keys[i];
+        i -= s->n_keys;
+    }
+    rg_die("config: no key %d", i);
+}
+
+int rg_config_key_find(const char *name) {
+    int n = rg_config_key_count();
+    for (int k = 0; k < n; k++)
+        if (!strcmp(name, rg_config_key(k)->name)) return k;
+    return -1;
+}
+
+void *rg_key_ptr(rg_config *c, int k) {
+    const rg_key_info *key = rg_config_key(k);
+    char *base = key->flags & RG_KEY_SCHEME ? (char *)&c->model.opts : (char *)c;
+    return base + key->offset;
+}
+
+const void *rg_key_cptr(const rg_config *c, int k) {
+    return rg_key_ptr((rg_config *)c, k);
+}
+
+const char *rg_key_origin(const rg_config *c, int k, const char *fallback) {
+    return c && c->where[k][0] ? c->where[k] : fallback;
+}
+
+const char *rg_key_origin_note(const rg_config *c, int k, char *buf, size_t n) {
+    if (c && c->where[k][0])
+        snprintf(buf, n, " (set at %s)", c->where[k]);
+    else
+        snprintf(buf, n, " (default)");
+    return buf;
+}
+
+/* ---- messages ------------------------------------------------------------------- */
+
+int rg_fail(rg_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return 2;
+}
+
+int rg_fail_key(rg_error *err, const char *where, int k, const char *fmt, ...) {
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(err->msg, sizeof err->msg, "%.200s: key '%s': %s", where, rg_config_key(k)->name,
+             what);
+    return 2;
+}
+
+/* ---- defaults ----------------------------------------------------------------------- */
+
+void rg_config_defaults(rg_config *c) {
+    memset(c, 0, sizeof *c); /* also: every where[] record empty */
+    int n = rg_config_key_count();
+    for (int k = 0; k < n; k++) {
+        const rg_key_info *key = rg_config_key(k);
+        rg_error err;
+        if (rg_config_set(c, key->name, key->def, "", &err))
+            rg_die("config: the default of %s does not parse: %s", key->name, err.msg);
+        c->where[k][0] = '\0'; /* a default was not set anywhere */
+    }
+}
+
+/* ---- values as text -------------------------------------------------------------- */
+
+/* Shortest of %.15g, %.16g, %.17g that reads back to v exactly. */
+static int print_real(double v, char *buf, size_t n) {
+    int len = 0;
+    for (int digits = 15; digits <= 17; digits++) {
+        len = snprintf(buf, n, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return len;
+}
+
+const char *rg_pos_list_text(const rg_pos_list *p, char sep, char *buf, size_t n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < p->n && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? (char[]){sep, 0} : "",
+                                 rg_scheme_name(p->id[i]));
+    return buf;
+}
+
+bool rg_pos_list_equal(const rg_pos_list *a, const rg_pos_list *b) {
+    if (a->n != b->n) return false;
+    for (int i = 0; i < a->n; i++)
+        if (a->id[i] != b->id[i]) return false;
+    return true;
+}
+
+int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
+    int k = rg_config_key_find(key);
+    if (n == 0) return -1;
+    buf[0] = '\0';
+    if (k < 0) return -1;
+    const rg_key_info *info = rg_config_key(k);
+    const void *at = rg_key_cptr(c, k);
+    size_t len = 0;
+    char item[256];
+    switch (info->kind) {
+    case RG_V_INT:
+        len = (size_t)snprintf(buf, n, "%d", *(const int *)at);
+        break;
+    case RG_V_REAL:
+        len = (size_t)print_real(*(const double *)at, buf, n);
+        break;
+    case RG_V_PATH:
+    case RG_V_LENGTHS:
+        len = (size_t)snprintf(buf, n, "%s", (const char *)at);
+        break;
+    case RG_V_TASK:
+        len = (size_t)snprintf(buf, n, "%s", rg_task_name(*(const rg_task *)at));
+        break;
+    case RG_V_POS:
+        len = (size_t)snprintf(buf, n, "%s", rg_pos_list_text(at, ',', item, sizeof item));
+        break;
+    case RG_V_TASK_LIST:
+    case RG_V_POS_LISTS:
+    case RG_V_INT_LIST: {
+        int count = *(const int *)((const char *)c + info->count_offset);
+        for (int i = 0; i < count && len < n; i++) {
+            const char *text = item;
+            if (info->kind == RG_V_TASK_LIST)
+                text = rg_task_name(((const rg_task *)at)[i]);
+            else if (info->kind == RG_V_POS_LISTS)
+                rg_pos_list_text(&((const rg_pos_list *)at)[i], '+', item, sizeof item);
+            else
+                snprintf(item, sizeof item, "%d", ((const int *)at)[i]);
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? "," : "", text);
+        }
+        break;
+    }
+    }
+    return len < n ? 0 : -1;
+}
+
+/* ---- derived values ------------------------------------------------------------------ */
+
+int *rg_config_eval_lens(const rg_config *c, int *n) {
+    int *out = NULL;
+    char why[200];
+    if (rg_expand_ints(c->eval_lens, 1, RG_MAX_LEN, &out, n, why, sizeof why))
+        rg_die("eval_lens '%s': %s (the config was not validated)", c->eval_lens, why);
+    return out;
+}
+
+int rg_config_longest_eval(const rg_config *c) {
+    int n, *lens = rg_config_eval_lens(c, &n), most = 0;
+    for (int i = 0; i < n; i++) most = lens[i] > most ? lens[i] : most;
+    free(lens);
+    return most;
+}

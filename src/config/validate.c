@@ -1,0 +1,299 @@
+/* validate.c: checking a config: each key's range, then the combinations
+ * (model shape, the positional schemes' own rules, memory, randomized
+ * positions, task needs, sizes that fit in memory).
+ *
+ * Decisions worth knowing:
+ *   - segment_len > 0 needs mem_len > 0 and mem_len > 0 needs segment_len > 0:
+ *     either alone would be silently ignored by the model, so it is an error.
+ *   - Positions read: an example of length n is read at positions
+ *     0 .. rg_task_seq_len(task, n) - 2 (its last token, EOS, is only a
+ *     target); with random_positions = L, anywhere in 0 .. L-1. Schemes that
+ *     cannot represent every position (learned) check against that.
+ *   - Sizes are estimated in double, so no int overflows before the check
+ *     (d_model = 1e9 would).
+ */
+#include "config_internal.h"
+#include "schemes/scheme.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PARAMS      5e8 /* parameter values: 2 GB in float32, x4 with grads and moments */
+#define MAX_ACTIVATIONS 4e9 /* values one training step may keep: 16 GB in float32 */
+
+/* "must be >= 1", "must be > 0", "must be 2 .. 1000000" */
+static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
+    if (key->kind == RG_V_REAL)
+        snprintf(buf, n, "must be %s %g", key->open ? ">" : ">=", key->lo);
+    else if (key->hi >= INT_MAX)
+        snprintf(buf, n, "must be >= %.0f", key->lo);
+    else
+        snprintf(buf, n, "must be %.0f .. %.0f", key->lo, key->hi);
+    return buf;
+}
+
+int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *err) {
+    const rg_key_info *key = rg_config_key(k);
+    const void *at = rg_key_cptr(c, k);
+    char range[64];
+    switch (key->kind) {
+    case RG_V_INT: {
+        int v = *(const int *)at;
+        if (v < key->lo || v > key->hi)
+            return rg_fail_key(err, where, k, "%d is out of range; %s %s (e.g. %s = %s)", v,
+                               key->name, range_text(key, range, sizeof range), key->name,
+                               key->def);
+        return 0;
+    }
+    case RG_V_REAL: {
+        double v = *(const double *)at;
+        if (!isfinite(v) || (key->open ? !(v > key->lo) : !(v >= key->lo)))
+            return rg_fail_key(err, where, k, "%g is out of range; %s %s (%se.g. %s = %s)", v,
+                               key->name, range_text(key, range, sizeof range),
+                               !strcmp(key->name, "grad_clip") ? "0 turns clipping off; " : "",
+                               key->name, key->def);
+        return 0;
+    }
+    case RG_V_PATH: {
+        size_t len = strnlen(at, RG_PATH_MAX);
+        if (len == 0 && key->lo > 0)
+            return rg_fail_key(err, where, k, "empty path; write e.g. %s = %s", key->name,
+                               key->def);
+        if (len >= RG_PATH_MAX)
+            return rg_fail_key(err, where, k, "longer than %d bytes; use a shorter path",
+                               RG_PATH_MAX - 1);
+        return 0;
+    }
+    case RG_V_POS: {
+        const rg_pos_list *p = at;
+        if (p->n < 1) return rg_fail_key(err, where, k, "no scheme; e.g. pos = %s", key->def);
+        return 0;
+    }
+    case RG_V_TASK_LIST:
+    case RG_V_POS_LISTS: {
+        int n = *(const int *)((const char *)c + key->count_offset);
+        if (n < 1)
+            return rg_fail_key(err, where, k, "no entries; e.g. %s = %s", key->name, key->def);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++) {
+                bool same = key->kind == RG_V_TASK_LIST
+                                ? c->tasks[i] == c->tasks[j]
+                                : rg_pos_list_equal(&c->positions[i], &c->positions[j]);
+                if (same)
+                    return rg_fail_key(err, where, k, "entry %d repeats entry %d; list each once",
+                                       i + 1, j + 1);
+            }
+        return 0;
+    }
+    default: /* lengths and seeds are checked as they are parsed */
+        return 0;
+    }
+}
+
+/* ---- combinations ------------------------------------------------------------------- */
+
+/* Reporting against a key's own origin, for the schemes' validate hooks. */
+typedef struct {
+    const rg_config *c; /* origins, or NULL  */
+    const char *where;  /* fallback origin    */
+    rg_error *err;
+} report;
+
+static int scheme_fail(rg_scheme_check *chk, const char *key, const char *fmt, ...) {
+    report *r = chk->ctx;
+    int k = rg_config_key_find(key);
+    if (k < 0) rg_die("scheme check: no key '%s'", key);
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return rg_fail_key(r->err, rg_key_origin(r->c, k, r->where), k, "%s", what);
+}
+
+static const char *scheme_origin(rg_scheme_check *chk, const char *key, char *buf, size_t n) {
+    report *r = chk->ctx;
+    return rg_key_origin_note(r->c, rg_config_key_find(key), buf, n);
+}
+
+/* "1, 2, 4, 8": the divisors of d, at most 24 of them. */
+static const char *divisors(int d, char *buf, size_t n) {
+    size_t used = 0;
+    int shown = 0;
+    buf[0] = '\0';
+    for (int h = 1; h <= d && h <= (1 << 20) && shown < 24; h++) {
+        if (d % h) continue;
+        int m = snprintf(buf + used, n - used, "%s%d", shown ? ", " : "", h);
+        if (m < 0 || (size_t)m >= n - used) break;
+        used += (size_t)m, shown++;
+    }
+    return buf;
+}
+
+/* The model's keys and rules; origins from c when given. positions_read = 0
+ * skips the checks that depend on the task. */
+static int check_model(const rg_model_config *mc, const rg_config *c, const char *where,
+                       int positions_read, const char *positions_why, rg_error *err) {
+    report r = {c, where, err};
+#define ORIGIN(name) rg_key_origin(c, rg_config_key_find(name), where)
+#define KEY(name)    rg_config_key_find(name)
+    char list[256], note[RG_WHERE_MAX + 16], text[256];
+    int d = mc->d_model, H = mc->n_heads;
+    if (H < 1 || d < 1 || d % H)
+        return rg_fail_key(err, ORIGIN("n_heads"), KEY("n_heads"),
+                           "%d does not divide d_model = %d%s; choose n_heads among %s", H, d,
+                           rg_key_origin_note(c, KEY("d_model"), note, sizeof note),
+                           divisors(d, list, sizeof list));
+    const rg_pos_list *pos = &mc->pos;
+    if (pos->n > mc->n_layers)
+        return rg_fail_key(err, ORIGIN("pos"), KEY("pos"),
+                           "%d entries for %d layers; give at most one scheme per layer", pos->n,
+                           mc->n_layers);
+    bool all_relative = true;
+    for (int i = 0; i < pos->n; i++) all_relative &= rg_scheme_is_relative(pos->id[i]);
+    if (pos->n > 1 && !all_relative)
+        return rg_fail_key(err, ORIGIN("pos"), KEY("pos"),
+                           "'%s': per-layer lists hold relative schemes only (an absolute "
+                           "embedding enters once, below every layer); use it alone",
+                           rg_pos_list_text(pos, ',', text, sizeof text));
+    for (int id = 0; id < rg_scheme_count(); id++) { /* each scheme used, once */
+        bool used = false;
+        for (int i = 0; i < pos->n; i++) used |= pos->id[i] == id;
+        const rg_scheme *s = rg_scheme_get(id);
+        if (!used || !s->validate) continue;
+        rg_scheme_check chk = {mc, positions_read, positions_why, scheme_fail, scheme_origin, &r};
+        if (s->validate(&chk)) return 2;
+    }
+    if (mc->mem_len > 0 && !all_relative)
+        return rg_fail_key(err, ORIGIN("mem_len"), KEY("mem_len"),
+                           "mem_len = %d needs relative schemes, but pos = %s is absolute: an "
+                           "absolute embedding cannot tell a memory row from a current one "
+                           "(Dai et al. 2019); set mem_len = 0 or choose another pos",
+                           mc->mem_len, rg_pos_list_text(pos, ',', text, sizeof text));
+    if (mc->segment_len > 0 && mc->mem_len == 0)
+        return rg_fail_key(err, ORIGIN("segment_len"), KEY("segment_len"),
+                           "segment_len = %d only takes effect with memory, but mem_len = 0%s; set "
+                           "mem_len > 0 or segment_len = 0 (whole sequence)",
+                           mc->segment_len,
+                           rg_key_origin_note(c, KEY("mem_len"), note, sizeof note));
+    if (mc->mem_len > 0 && mc->segment_len == 0)
+        return rg_fail_key(err, ORIGIN("mem_len"), KEY("mem_len"),
+                           "mem_len = %d has no effect while segment_len = 0%s: a whole sequence "
+                           "is one segment, with nothing before it to remember; set "
+                           "segment_len > 0 (e.g. segment_len = 16) or mem_len = 0",
+                           mc->mem_len,
+                           rg_key_origin_note(c, KEY("segment_len"), note, sizeof note));
+    /* parameters that fit in memory: counted by declaring them */
+    double dd = d, F = mc->d_ff, L = mc->n_layers, V = mc->n_symbols + 4.0;
+    double params = 2 * V * dd + L * (4 * dd * dd + 2 * dd * F + 10 * dd + F);
+    if (params <= MAX_PARAMS)
+        for (int id = 0; id < rg_scheme_count(); id++) {
+            const rg_scheme *s = rg_scheme_get(id);
+            int layers = 0;
+            for (int l = 0; l < mc->n_layers; l++) layers += rg_pos_of_layer(pos, l) == id;
+            rg_param_builder pb = {.counting = true};
+            rg_tensor *slot[RG_SCHEME_PARAMS];
+            if (layers && s->declare_shared) s->declare_shared(&pb, mc, slot);
+            params += (double)pb.n_values, pb.n_values = 0;
+            if (layers && s->declare_layer) s->declare_layer(&pb, mc, 0, slot);
+            params += (double)pb.n_values * layers;
+        }
+    if (params > MAX_PARAMS) {
+        const char *key = L * 1e4 > dd && L * 1e4 > F ? "n_layers"
+                          : F > 64 * dd               ? "d_ff"
+                                                      : "d_model";
+        return rg_fail_key(err, ORIGIN(key), KEY(key),
+                           "the model would have %.3g parameters (d_model %d, d_ff %d, n_layers "
+                           "%d), more than relgrad's limit of %.0f; make d_model, d_ff or "
+                           "n_layers smaller",
+                           params, d, mc->d_ff, mc->n_layers, (double)MAX_PARAMS);
+    }
+    return 0;
+#undef ORIGIN
+#undef KEY
+}
+
+int rg_model_config_validate(const rg_model_config *mc, const char *where, rg_error *err) {
+    rg_config c;
+    rg_config_defaults(&c);
+    c.model = *mc;
+    if (!where || !where[0]) where = "model config";
+    int n = rg_config_key_count();
+    for (int k = 0; k < n; k++)
+        if (!strcmp(rg_config_key(k)->group, "model") ||
+            !strcmp(rg_config_key(k)->name, "n_symbols"))
+            if (rg_config_check_key(&c, k, where, err)) return 2;
+    return check_model(mc, NULL, where, 0, "", err);
+}
+
+int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
+    if (!where || !where[0]) where = "config";
+    int n = rg_config_key_count();
+    for (int k = 0; k < n; k++)
+        if (rg_config_check_key(c, k, rg_key_origin(c, k, where), err)) return 2;
+#define ORIGIN(name) rg_key_origin(c, rg_config_key_find(name), where)
+#define KEY(name)    rg_config_key_find(name)
+    const rg_model_config *mc = &c->model;
+    char note[RG_WHERE_MAX + 16], why[160];
+    /* the positions this run reads */
+    int longest = rg_config_longest_eval(c);
+    bool eval_longer = longest > c->train_len;
+    int worst = eval_longer ? longest : c->train_len;
+    int seq = rg_task_seq_len(c->task, worst) - 1; /* tokens read: positions 0 .. seq-1 */
+    int read = c->random_positions > 0 ? c->random_positions : seq;
+    if (c->random_positions > 0)
+        snprintf(why, sizeof why, "random_positions = %d", c->random_positions);
+    else
+        snprintf(why, sizeof why, "%s %d of task %s", eval_longer ? "eval length" : "train_len",
+                 worst, rg_task_name(c->task));
+    if (check_model(mc, c, where, read, why, err)) return 2;
+
+    if (c->task == RG_TASK_PARITY && mc->n_symbols != 2)
+        return rg_fail_key(err, ORIGIN("task"), KEY("task"),
+                           "parity reads bits, but n_symbols = %d%s; set n_symbols = 2",
+                           mc->n_symbols,
+                           rg_key_origin_note(c, KEY("n_symbols"), note, sizeof note));
+    if (c->random_positions > 0) {
+        bool any = false;
+        for (int i = 0; i < mc->pos.n; i++) any |= rg_scheme_find("none") != mc->pos.id[i];
+        if (!any)
+            return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
+                               "%d, but pos = none reads no positions; set random_positions = 0 "
+                               "or choose a scheme",
+                               c->random_positions);
+        if (c->random_positions < seq)
+            return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
+                               "%d is shorter than the longest sequence read (%d tokens: %s %d "
+                               "of task %s); set random_positions >= %d",
+                               c->random_positions, seq, eval_longer ? "eval length" : "train_len",
+                               worst, rg_task_name(c->task), seq);
+        if (mc->mem_len > 0)
+            return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
+                               "%d cannot combine with segment memory (mem_len = %d%s): segments "
+                               "continue each other's positions; set one of them to 0",
+                               c->random_positions, mc->mem_len,
+                               rg_key_origin_note(c, KEY("mem_len"), note, sizeof note));
+    }
+    /* activations that fit in memory */
+    double T = seq, B = c->batch_size, L = mc->n_layers, dd = mc->d_model, F = mc->d_ff;
+    double activations = B * T * L * (20 * dd + 3 * F) + B * mc->n_heads * T * T * L;
+    if (activations > MAX_ACTIVATIONS)
+        return rg_fail_key(err, ORIGIN("batch_size"), KEY("batch_size"),
+                           "a batch of %d sequences of up to %.0f tokens would need about %.3g "
+                           "activation values per step, more than relgrad's limit of %.0f; lower "
+                           "batch_size, the lengths or the model size",
+                           c->batch_size, T, activations, (double)MAX_ACTIVATIONS);
+    return 0;
+#undef ORIGIN
+#undef KEY
+}
+
+int rg_config_from_args(rg_config *c, const char *path, int argc, char **argv, rg_error *err) {
+    rg_config_defaults(c);
+    if (path && rg_config_load(c, path, err)) return 2;
+    if (rg_config_override(c, argc, argv, path ? 3 : 2, err)) return 2;
+    return rg_config_validate(c, path ? path : "arguments", err);
+}

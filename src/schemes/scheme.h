@@ -1,0 +1,114 @@
+/* scheme.h: the interface every positional scheme implements.
+ *
+ * A scheme is one struct of hooks, defined in its own file (src/schemes/
+ * <name>.c) and listed once in registry.c. Everything else (the config's key
+ * table and messages, the parameter list, the training forward, the
+ * key/value-cache decoder, dumps and checkpoints) asks the registry, so a
+ * scheme is never written twice. A scheme contributes in up to three ways:
+ *
+ *   embed    an absolute embedding ape(p) added to the token embeddings;
+ *   rotate   a rotation of queries and keys by their positions, applied as
+ *            they are made (keys enter the decoder's cache rotated);
+ *   scores   score terms for the fused attention kernel (ops.h: rg_term),
+ *            and optionally another query or scale for the content term.
+ *
+ * Positions reach a scheme only as data (rg_attn_pos, or a [B,T] array for
+ * embed and rotate); relative schemes read only differences p_i - p_j.
+ * Training and decoding call the same hooks: in training the keys are a
+ * tensor; in decoding they are the cache's rows, and `persist` is a slot kept
+ * with the cache where the scheme may keep tables that depend only on the
+ * parameters (projected position tables), so they are built once per cache.
+ */
+#ifndef RELGRAD_SCHEME_H
+#define RELGRAD_SCHEME_H
+
+#include "ops/ops_internal.h" /* rg_gemm */
+#include "relgrad/nn.h"
+
+#define RG_MAX_TERMS 2
+
+/* What validate sees: the model config, how far positions reach, and a way
+ * to report an error against one of its keys (file:line of that key). */
+typedef struct rg_scheme_check rg_scheme_check;
+struct rg_scheme_check {
+    const rg_model_config *mc;
+    int positions_read;        /* positions 0 .. positions_read-1 may be read   */
+    const char *positions_why; /* what reads the last one ("eval length 64 of task copy") */
+    /* fail(chk, "key", "what is wrong; how to fix") returns 2 */
+    int (*fail)(rg_scheme_check *chk, const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    /* " (set at quick.ini:3)" or " (default)": where another key came from */
+    const char *(*origin)(rg_scheme_check *chk, const char *key, char *buf, size_t n);
+    void *ctx; /* for fail */
+};
+
+/* One layer's attention, as a scheme sees it. */
+typedef struct rg_scheme_call {
+    rg_ctx *ctx;
+    const rg_model *m;
+    const rg_scheme_opts *opts;
+    int layer;
+    const rg_attn_pos *pos;
+    int B, H, T, Tk, dh, diag; /* queries T, keys Tk; key j visible from i if j <= i + diag */
+    rg_tensor *q;              /* [B,H,T,dh] (rotated, if the scheme rotates)          */
+    rg_tensor *k;              /* [B,H,Tk,dh] in training; NULL in decoding            */
+    const real *k_data;        /* the keys' values: k->data, or the cache's rows        */
+    long k_bh;                 /* values between consecutive (b, h) blocks of k_data    */
+    void **persist;            /* decoding: a slot kept with the cache; NULL in training */
+    rg_tensor *const *shared;  /* the scheme's model-wide parameters (m->shared[id])      */
+    rg_tensor *const *params;  /* its parameters in this layer (layer->sp)                */
+    /* set by the scheme's scores hook (defaults: q, 1/sqrt(dh), no terms) */
+    rg_tensor *q_content;
+    real scale;
+    rg_term *terms[RG_MAX_TERMS];
+    int n_terms;
+} rg_scheme_call;
+
+enum {
+    RG_SCHEME_RELATIVE = 1,      /* no absolute embedding: memory and per-layer lists allowed */
+    RG_SCHEME_SHIFT_VARIANT = 2, /* relative, but scores change when all positions shift */
+};
+
+typedef struct rg_scheme {
+    const char *name;
+    const char *summary; /* one line: what it does, who proposed it */
+    unsigned flags;
+    const rg_key_info *keys; /* its config keys (RG_KEY_SCHEME: offsets into rg_scheme_opts) */
+    int n_keys;
+    /* combination rules beyond each key's range; 0 or chk->fail(...) */
+    int (*validate)(rg_scheme_check *chk);
+    /* parameters: once per model when some layer uses the scheme (slot ->
+     * m->shared[id]), and per layer that uses it (slot -> layer->sp) */
+    void (*declare_shared)(rg_param_builder *pb, const rg_model_config *mc, rg_tensor **slot);
+    void (*declare_layer)(rg_param_builder *pb, const rg_model_config *mc, int l, rg_tensor **slot);
+    /* absolute schemes: ape(p) for tokens at pos [B,T] (pos_stride 0: every
+     * row the same) -> [1 or B, T, d] */
+    rg_tensor *(*embed)(rg_ctx *ctx, const rg_model_config *mc, rg_tensor *const *shared,
+                        const int *pos, long pos_stride, int B, int T);
+    /* rotary schemes: x [B,H,n,dh] at positions pos[b * pos_stride + i] */
+    rg_tensor *(*rotate)(rg_ctx *ctx, const rg_scheme_opts *o, rg_tensor *x, const int *pos,
+                         long pos_stride);
+    /* score terms and content query/scale for one layer */
+    void (*scores)(rg_scheme_call *call);
+    /* frees what scores left in *persist */
+    void (*free_persist)(void *p);
+} rg_scheme;
+
+/* The registry (registry.c). */
+const rg_scheme *rg_scheme_get(int id);
+
+/* Helpers the schemes share (registry.c). */
+/* A [rows, d] table projected by W [d, d] (y = x W^T) and split into heads:
+ * [1, H, rows, dh], through ops (so gradients reach W and the table). */
+rg_tensor *rg_project_heads(rg_ctx *ctx, rg_tensor *table, rg_tensor *W, int H, int dh);
+/* A new term for this call, its shape filled in, from the arena. */
+rg_term *rg_term_new(rg_scheme_call *call, const char *name, void *data);
+/* Every row's query and key positions as dense arrays ([Bp,T] and [Bp,Tk]),
+ * Bp = 1 when the positions are shared by the batch. */
+int rg_dense_positions(rg_scheme_call *call, const int **qpos, const int **kpos);
+/* The sinusoid of position p over d features (d even), w_m = 10000^(-2m/d):
+ * interleaved [sin(p w_0), cos(p w_0), sin(p w_1), ...] or sines first
+ * [sin(p w_0..), cos(p w_0..)] (sinusoidal.c). */
+void rg_sinusoid_row(int p, int d, real *out, bool interleaved);
+
+#endif

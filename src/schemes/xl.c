@@ -1,0 +1,180 @@
+/* xl.c: Transformer-XL's relative attention (Dai et al. 2019):
+ *     S[i,j] = ((q_i + u) . k_j + (q_i + v) . r(p_i - p_j)) / sqrt(dh)
+ *     r(n)   = e(n) Wr^T,  e(n) = [sin(n w_0..w_{d/2-1}), cos(n w_0..w_{d/2-1})]
+ * u = attn.r_w_bias, v = attn.r_r_bias [H, dh] and Wr = attn.r.weight [d, d]
+ * per layer. The content part goes to the kernel as the query q + u; the
+ * position part is a score term over R = the table r(0 .. max_dist) split
+ * into heads [1, H, Nd, dh].
+ *
+ * The term, for a block of rows of (b, h): X[r, n] = (q + v)_i . R_h[n] for
+ * the distances n the block can see (one BLIS product), then
+ * S[i,j] += X[i, p_i - p_j] / sqrt(dh). Backward, per (b, h):
+ *     G[i, n]   = sum over j with p_i - p_j = n of dS[i,j] / sqrt(dh)
+ *     d(q+v)   += G R_h,     dR_h += G^T (q + v)      (summed over b)
+ * and the ops that made q + v and R carry it on to q, v, Wr.
+ * In decoding, R is projected once per cache and kept (persist). */
+#include "scheme.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { WR, U, V }; /* its parameters in each layer */
+
+static int validate(rg_scheme_check *chk) {
+    int d = chk->mc->d_model;
+    if (d % 2)
+        return chk->fail(chk, "d_model",
+                         "%d is odd, but pos = xl builds sin/cos pairs over d_model; choose an "
+                         "even d_model, e.g. %d",
+                         d, d + 1);
+    return 0;
+}
+
+static void declare_layer(rg_param_builder *pb, const rg_model_config *mc, int l,
+                          rg_tensor **slot) {
+    int d = mc->d_model, H = mc->n_heads;
+    char name[RG_NAME_MAX];
+    snprintf(name, sizeof name, "blocks.%d.attn.r.weight", l);
+    slot[WR] = rg_declare(pb, name, RG_SHAPE(d, d), true, RG_INIT_NORMAL, 0);
+    snprintf(name, sizeof name, "blocks.%d.attn.r_w_bias", l);
+    slot[U] = rg_declare(pb, name, RG_SHAPE(H, d / H), false, RG_INIT_ZEROS, 0);
+    snprintf(name, sizeof name, "blocks.%d.attn.r_r_bias", l);
+    slot[V] = rg_declare(pb, name, RG_SHAPE(H, d / H), false, RG_INIT_ZEROS, 0);
+}
+
+/* e(0 .. rows-1), sines first: [rows, d] */
+static rg_tensor *encodings(rg_ctx *ctx, int rows, int d) {
+    rg_tensor *e = rg_empty(ctx, 2, (int[]){rows, d});
+    for (int n = 0; n < rows; n++) rg_sinusoid_row(n, d, e->data + (long)n * d, false);
+    return e;
+}
+
+/* Decoding keeps R = [H, rows, dh] for the distances seen so far. */
+typedef struct {
+    int rows;
+    real *R;
+} kept_table;
+
+static void free_kept(void *p) {
+    kept_table *k = p;
+    if (k) free(k->R), free(k);
+}
+
+typedef struct {
+    const rg_attn_pos *pos;
+    const real *qv; /* [B,H,T,dh] queries plus v                */
+    const real *R;  /* [H, Nd, dh] projected distance encodings  */
+    int Nd, dh;
+    real scale;
+} xl_data;
+
+static void add(const rg_term *t, const rg_term_block *blk) {
+    const xl_data *d = t->data;
+    int b = blk->b, dh = d->dh;
+    /* the distances this block sees: n0 .. n1 */
+    int n0 = d->Nd, n1 = -1;
+    for (int r = 0; r < blk->n; r++) {
+        if (blk->lo[r] >= blk->hi[r]) continue;
+        int pi = rg_qpos(d->pos, b, blk->i0 + r);
+        int near = pi - rg_kpos(d->pos, b, blk->hi[r] - 1),
+            far = pi - rg_kpos(d->pos, b, blk->lo[r]);
+        n0 = near < n0 ? near : n0, n1 = far > n1 ? far : n1;
+    }
+    if (n1 < n0) return;
+    int nd = n1 - n0 + 1;
+    real *X = blk->scratch; /* [n, nd] */
+    const real *qv = d->qv + (((long)b * t->H + blk->h) * t->T + blk->i0) * dh;
+    const real *R = d->R + ((long)blk->h * d->Nd + n0) * dh;
+    rg_gemm(blk->n, nd, dh, 1, qv, dh, 1, R, 1, dh, 0, X, nd, 1, 1);
+    for (int r = 0; r < blk->n; r++) {
+        int pi = rg_qpos(d->pos, b, blk->i0 + r);
+        real *row = blk->S + r * blk->ld;
+        const real *x = X + (long)r * nd - n0;
+        for (int j = blk->lo[r]; j < blk->hi[r]; j++)
+            row[j] += d->scale * x[pi - rg_kpos(d->pos, b, j)];
+    }
+}
+
+static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
+    const xl_data *d = t->data;
+    rg_tensor *qv_t = t->in[0], *R_t = t->in[1];
+    real *dqv = qv_t->requires_grad ? rg_grad(ctx, qv_t) : NULL;
+    real *dR = R_t->requires_grad ? rg_grad(ctx, R_t) : NULL;
+    if (!dqv && !dR) return;
+    int B = t->B, H = t->H, T = t->T, Tk = t->Tk, Nd = d->Nd, dh = d->dh, threads = ctx->threads;
+    real *G_all = rg_arena_alloc(&ctx->arena, (size_t)threads * T * Nd * sizeof(real));
+    /* each thread owns some heads: dR_h is written by one thread only */
+#pragma omp parallel for schedule(static) if (H > 1) num_threads(threads)
+    for (int h = 0; h < H; h++) {
+        real *G = G_all + (long)omp_get_thread_num() * T * Nd;
+        for (int b = 0; b < B; b++) {
+            long bh = (long)b * H + h;
+            memset(G, 0, (size_t)T * Nd * sizeof(real));
+            for (int i = 0; i < T; i++) {
+                const real *g = dS + (bh * T + i) * Tk;
+                int pi = rg_qpos(d->pos, b, i), end = i + t->diag + 1 < Tk ? i + t->diag + 1 : Tk;
+                for (int j = 0; j < end; j++)
+                    G[(long)i * Nd + pi - rg_kpos(d->pos, b, j)] += d->scale * g[j];
+            }
+            if (dqv) /* d(q+v)[b,h] += G R_h */
+                rg_gemm(T, dh, Nd, 1, G, Nd, 1, d->R + (long)h * Nd * dh, dh, 1, 1,
+                        dqv + bh * T * dh, dh, 1, 1);
+            if (dR) /* dR_h += G^T (q+v)[b,h] */
+                rg_gemm(Nd, dh, T, 1, G, 1, Nd, d->qv + bh * T * dh, dh, 1, 1,
+                        dR + (long)h * Nd * dh, dh, 1, 1);
+        }
+    }
+}
+
+/* R [1, H, rows, dh] for distances 0 .. rows-1: through ops in training; in
+ * decoding, projected once (no gradient) and kept, growing when a longer
+ * distance appears. */
+static rg_tensor *distance_table(rg_scheme_call *call, int rows) {
+    rg_ctx *ctx = call->ctx;
+    int d = call->m->cfg.d_model, H = call->H, dh = call->dh;
+    if (!call->persist)
+        return rg_project_heads(ctx, encodings(ctx, rows, d), call->params[WR], H, dh);
+    kept_table *k = *call->persist;
+    if (!k || k->rows < rows) {
+        int want = k && 2 * k->rows > rows ? 2 * k->rows : rows;
+        bool was = rg_set_no_grad(ctx, true);
+        rg_tensor *R = rg_project_heads(ctx, encodings(ctx, want, d), call->params[WR], H, dh);
+        rg_set_no_grad(ctx, was);
+        if (!k) k = *call->persist = rg_xcalloc(1, sizeof *k, "a kept distance table");
+        free(k->R);
+        k->R = rg_xmalloc((size_t)R->size * sizeof(real), "a kept distance table");
+        memcpy(k->R, R->data, (size_t)R->size * sizeof(real));
+        k->rows = want;
+    }
+    rg_tensor *R = rg_arena_alloc(&ctx->arena, sizeof *R);
+    *R = rg_wrap(k->R, NULL, 4, (int[]){1, H, k->rows, dh}, "xl.R");
+    return R;
+}
+
+static void scores(rg_scheme_call *call) {
+    rg_ctx *ctx = call->ctx;
+    rg_tensor *u = call->params[U], *v = call->params[V];
+    rg_tensor *R = distance_table(call, call->pos->max_dist + 1); /* (1,H,Nd,dh) */
+    rg_tensor *qv = rg_add_head_bias(ctx, call->q, v);            /* (B,H,T,dh) */
+    call->q_content = rg_add_head_bias(ctx, call->q, u);
+    xl_data *d = rg_arena_alloc(&ctx->arena, sizeof *d);
+    *d = (xl_data){call->pos, qv->data, R->data, R->shape[2], call->dh, call->scale};
+    rg_term *t = rg_term_new(call, "xl", d);
+    t->add = add;
+    t->backward = backward;
+    t->scratch_bytes = (size_t)RG_ATTN_BLOCK * d->Nd * sizeof(real);
+    t->in[0] = qv, t->in[1] = R, t->n_in = 2;
+}
+
+const rg_scheme rg_scheme_xl = {
+    .name = "xl",
+    .summary = "Transformer-XL: content and sinusoidal-distance terms with learned biases "
+               "u, v (Dai et al. 2019)",
+    .flags = RG_SCHEME_RELATIVE,
+    .validate = validate,
+    .declare_layer = declare_layer,
+    .scores = scores,
+    .free_persist = free_kept,
+};
