@@ -20,6 +20,7 @@ distance and T5 bucket. The model's T5 table (if any) is printed last.
 """
 import argparse
 import os
+import signal
 import sys
 
 import torch
@@ -99,4 +100,5 @@ def main():
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet `| head`
     sys.exit(main())
