@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# xcheck.sh POS MEM: the outside cross-check of one scheme. Writes a float64
-# gradient dump with build/relgrad-f64 (experiments/xcheck.ini; MEM > 0 turns
-# on segment memory with segment_len 6) and has tools/torch_ref.py, an
-# independent PyTorch implementation of SPEC, recompute loss, logits and every
-# parameter gradient (relative error bound 1e-6).
+# xcheck.sh POS MEM [key=value ...]: the outside cross-check of one config.
+# Writes a gradient dump with build/relgrad-f64 (experiments/xcheck.ini; MEM > 0
+# turns on segment memory with segment_len 6; further key=value arguments go
+# to `relgrad dump` after those, so they win: random_positions=64,
+# pos=rope,alibi, fire_L=4, ...) and has tools/torch_ref.py, PyTorch through
+# tools/relgrad.py, recompute loss, logits and every parameter gradient.
+# Bound: relative error 1e-11 for a float64 dump (torch_ref's default), 1e-4
+# for a float32 one (RELGRAD_BIN=build/relgrad); XCHECK_TOL overrides both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ $# -lt 1 ]]; then
+  echo "usage: tools/xcheck.sh POS [MEM] [key=value ...]" >&2
+  exit 2
+fi
 pos=$1 mem=${2:-0}
+shift $(($# >= 2 ? 2 : 1))
 bin=${RELGRAD_BIN:-build/relgrad-f64}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 seg=0
 [[ "$mem" -gt 0 ]] && seg=6
-"$bin" dump experiments/xcheck.ini --out "$out/dump.h5" pos="$pos" mem_len="$mem" segment_len="$seg"
-/usr/bin/python3 tools/torch_ref.py "$out/dump.h5" --tol 1e-6
+"$bin" dump experiments/xcheck.ini --out "$out/dump.h5" pos="$pos" mem_len="$mem" segment_len="$seg" "$@"
+tol=()
+[[ -n "${XCHECK_TOL:-}" ]] && tol=(--tol "$XCHECK_TOL")
+/usr/bin/python3 tools/torch_ref.py "$out/dump.h5" "${tol[@]}"
