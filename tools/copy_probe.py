@@ -3,10 +3,10 @@
 investigation, docs/t5_investigation.md).
 
     /usr/bin/python3 tools/copy_probe.py CKPT.h5 [--lens 16,17,18] [--n 200]
-        [--eval-seed K] [--attention 16:17,17:17]
+        [--attention 16:17,17:17]
 
 For every length n it evaluates n-symbol examples of relgrad's evaluation
-stream rg_eval_seed(K, n) (K = the checkpoint's seed by default) with
+stream rg_eval_seed(n) (the same for every model seed) with
 teacher forcing and prints, per answer index k = 1 .. n+1 (k = n+1 is the
 EOS step):
     acc   the share of examples whose argmax at that step is right
@@ -32,7 +32,7 @@ import torch_train as tt  # noqa: E402
 
 def examples(cfg, n, count, key):
     """count copy examples of length n from the evaluation stream."""
-    tok, tgt, _, _ = tt.make_batch("copy", cfg["n_symbols"], count, n, n, tt.Rng(tt.eval_seed(key, n)))
+    tok, tgt, _, _ = tt.make_batch("copy", cfg["n_symbols"], count, n, n, tt.Rng(tt.eval_seed(n)))
     return torch.from_numpy(tok), torch.from_numpy(tgt)
 
 
@@ -76,13 +76,12 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("--lens", default="16,17,18")
     ap.add_argument("--n", type=int, default=200, help="examples per length")
-    ap.add_argument("--eval-seed", type=int, default=None)
     ap.add_argument("--attention", default="", help="n:k pairs, e.g. 16:17,17:17")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = relgrad.Model.from_checkpoint(args.checkpoint)
     cfg = model.cfg
-    key = cfg["seed"] if args.eval_seed is None else args.eval_seed
+    key = None  # evaluation sets no longer depend on the model seed
     for n in tt.parse_lens(args.lens):
         acc, eos, prefix = per_index(model, cfg, n, args.n, key)
         print("n=%d  y_1..y_%d all right: %.3f" % (n, min(n, cfg["train_len"]), prefix))

@@ -21,8 +21,8 @@ src/optim.c, src/train.c, src/eval.c):
                AdamW beta (0.9, 0.95), eps 1e-8 after the bias-corrected sqrt,
                decoupled decay w -= lr wd w on matrices only (relgrad.is_decayed).
     eval       per length n: eval_n examples in batches of 64 from one stream
-               (seed rg_eval_seed(key, n), key = --eval-seed, default the model
-               seed as relgrad does today, or explicit --eval-stream-seeds);
+               (seed rg_eval_seed(n), the same for every model seed, as relgrad
+               draws it; or explicit --eval-stream-seeds);
                exact match by greedy decoding from BOS x SEP (the full forward
                recomputed each step), whole y and EOS right; teacher-forced
                token accuracy over the masked positions.
@@ -107,7 +107,8 @@ class Rng:
 
 
 def _stream_key(seed, tag, n):
-    return ((seed & 0xffffffff) << 32) | ((tag & 1) << 31) | (n & 0x7fffffff)
+    """src/data/batch.c: seed (32 bits) << 32 | tag (2 bits) << 30 | n (30 bits)."""
+    return ((seed & 0xffffffff) << 32) | ((tag & 3) << 30) | (n & 0x3fffffff)
 
 
 def train_seed(seed):
@@ -115,9 +116,10 @@ def train_seed(seed):
     return mix64(_stream_key(seed, 0, 0))
 
 
-def eval_seed(key, n):
-    """rg_eval_seed(key, n): the evaluation stream of length n."""
-    return mix64(_stream_key(key, 1, n))
+def eval_seed(n):
+    """rg_eval_seed(n): the evaluation stream of length n, the same for every
+    model seed."""
+    return mix64(_stream_key(0, 1, n))
 
 
 # --------------------------------------------------------------------------
@@ -384,7 +386,6 @@ def main(argv=None):
     a("--train-len", type=int, default=16)
     a("--eval-lens", default="8,16,17,18,20,24,32")
     a("--eval-n", type=int, default=200)
-    a("--eval-seed", type=int, default=None, help="key of rg_eval_seed(key, n) (default: --seed)")
     a("--eval-stream-seeds", default=None, help="explicit 64-bit stream seeds, one per eval length")
     a("--steps", type=int, default=4000)
     a("--batch", type=int, default=32)
@@ -450,8 +451,7 @@ def main(argv=None):
         if len(seeds) != len(lens):
             ap.error("--eval-stream-seeds needs one seed per eval length (%d)" % len(lens))
     else:
-        key = cfg["seed"] if args.eval_seed is None else args.eval_seed
-        seeds = [eval_seed(key, n) for n in lens]
+        seeds = [eval_seed(n) for n in lens]
     results = evaluate(model, cfg, lens, args.eval_n, seeds)
     t_all = time.time() - t_start
     print("torch_train: train %.1f s, total %.1f s, final loss %s" % (

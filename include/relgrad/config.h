@@ -155,10 +155,10 @@ int *rg_config_eval_lens(const rg_config *c, int *n);
 /* The longest evaluation length (0 when there is none). */
 int rg_config_longest_eval(const rg_config *c);
 
-/* Positional scheme lists: "rope", "rope,rope,none" (',' or '+' between
+/* Positional scheme lists: "none", "fire,fire,none" (',' or '+' between
  * entries). Parse returns 0, or -1 with a reason in why. */
 int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n);
-/* "rope,rope,none" with sep = ',' (or '+'). */
+/* "fire,fire,none" with sep = ',' (or '+'). */
 const char *rg_pos_list_text(const rg_pos_list *p, char sep, char *buf, size_t n);
 /* The scheme of layer l. */
 static inline int rg_pos_of_layer(const rg_pos_list *p, int l) {

@@ -11,8 +11,9 @@
 
 #include <stdbool.h>
 
-#define RG_MAX_SCHEMES  16 /* room in the registry                          */
-#define RG_MAX_POS_LIST 16 /* entries of a per-layer scheme list             */
+#define RG_MAX_SCHEMES  16     /* room in the registry                          */
+#define RG_DEFAULT_POS  "rope" /* the scheme of a config that names none     */
+#define RG_MAX_POS_LIST 16     /* entries of a per-layer scheme list             */
 
 /* A scheme per layer: layer l uses id[l % n] (SPEC section 6). */
 typedef struct rg_pos_list {

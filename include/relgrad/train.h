@@ -27,7 +27,7 @@ void rg_eval_result_free(rg_eval_result *r);
  * (rg_eval_seed: the same set for every model seed), with randomized
  * positions when cfg->random_positions > 0. Decoding uses cfg's scheme
  * options (cfg->model.opts), which evaluation may have changed from the
- * model's (rope_scale, rope_base). */
+ * model's (the keys flagged RG_KEY_EVAL). */
 void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result *res);
 
 /* What a finished (or stopped) run reports. */
@@ -42,7 +42,7 @@ void rg_run_summary_free(rg_run_summary *s);
 
 /* Options the CLI sets; zero-initialise for the defaults. */
 typedef struct rg_train_options {
-    const char *label; /* prefix for progress lines, e.g. "[3/16] copy rope seed 1" */
+    const char *label; /* prefix for progress lines, e.g. "[3/16] copy none seed 1" */
     bool quiet;        /* no progress output */
     int stop_after;    /* > 0: save a checkpoint and return 0 after this many
                           steps of this call (no final evaluation), as if

@@ -64,7 +64,7 @@ static bool eval_key(const char *kv) {
     return false;
 }
 
-/* "eval_lens, eval_n, threads, rope_base, rope_scale" */
+/* "eval_lens, eval_n, threads, ..." (and the schemes' evaluation keys) */
 static const char *eval_keys_text(char *buf, size_t n) {
     size_t used = 0;
     buf[0] = '\0';

@@ -31,9 +31,9 @@ static const rg_key_info BASE_KEYS[] = {
      "Transformer blocks; >= 1"},
     {"d_ff", "model", RG_KEY_INT, RG_V_INT, AT(model.d_ff), 0, 1, INT_MAX, false, "256", 0,
      "hidden width of the MLP; >= 1"},
-    {"pos", "model", RG_KEY_STRING, RG_V_POS, AT(model.pos), 0, 0, 0, false, "rope", 0,
+    {"pos", "model", RG_KEY_STRING, RG_V_POS, AT(model.pos), 0, 0, 0, false, RG_DEFAULT_POS, 0,
      "positional scheme, or a per-layer list of relative schemes repeating over the layers "
-     "(rope,rope,rope,none); see `relgrad list schemes` (experiment: replaced by positions)"},
+     "(fire,fire,fire,none); see `relgrad list schemes` (experiment: replaced by positions)"},
     {"mem_len", "model", RG_KEY_INT, RG_V_INT, AT(model.mem_len), 0, 0, INT_MAX, false, "0", 0,
      "segment memory length M per layer; >= 0 (0 = no recurrence); > 0 needs relative "
      "schemes and segment_len > 0"},
@@ -90,9 +90,9 @@ static const rg_key_info BASE_KEYS[] = {
     {"tasks", "experiment", RG_KEY_STRING, RG_V_TASK_LIST, AT(tasks), AT(n_tasks), 0, 0, false,
      "copy", RG_KEY_EXPERIMENT, "comma list of tasks for the experiment grid"},
     {"positions", "experiment", RG_KEY_STRING, RG_V_POS_LISTS, AT(positions), AT(n_positions), 0, 0,
-     false, "rope", RG_KEY_EXPERIMENT,
+     false, RG_DEFAULT_POS, RG_KEY_EXPERIMENT,
      "comma list of positional schemes for the experiment grid; a per-layer list is one entry "
-     "written with '+' (rope+rope+none)"},
+     "written with '+' (fire+fire+none)"},
     {"seeds", "experiment", RG_KEY_STRING, RG_V_INT_LIST, AT(seeds), AT(n_seeds), 0, INT_MAX, false,
      "1", RG_KEY_EXPERIMENT,
      "model seeds for the experiment grid: whole numbers and ranges a..b, each 0 .. 2147483647, "

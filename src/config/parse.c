@@ -11,7 +11,7 @@
  *   - Duplicate keys in one file are errors; repeated key=value arguments are
  *     not (the last one wins, so scripts can append overrides).
  *   - Lists: `eval_lens` and `seeds` take whole numbers and ranges a..b or
- *     a..b:s; `pos` takes one scheme or a per-layer list ("rope,rope,none",
+ *     a..b:s; `pos` takes one scheme or a per-layer list ("fire,fire,none",
  *     or with '+'); `positions` is a comma list whose entries are schemes or
  *     '+' lists.
  */
@@ -100,7 +100,7 @@ static int fail_unknown_key(rg_error *err, const char *where, const char *name) 
     return rg_fail(err, "%.200s: unknown key '%.64s'; valid keys are %s", where, name, list);
 }
 
-/* " (did you mean 'rope'?)" or "" */
+/* " (did you mean 'learned'?)" or "" */
 static const char *did_you_mean(const char *s, const char *const *names, int n, char *buf,
                                 size_t len) {
     const char *near = rg_closest_name(s, names, n);
@@ -275,7 +275,7 @@ int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
         bool fits;
         p = next_item(p, ",+", item, sizeof item, &fits);
         if (!fits || !item[0]) {
-            snprintf(why, n, "entry %d is %s; write a scheme, or a list like rope,rope,none", entry,
+            snprintf(why, n, "entry %d is %s; write a scheme, or a list like fire,fire,none", entry,
                      fits ? "empty" : "too long");
             return -1;
         }

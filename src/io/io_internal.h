@@ -77,7 +77,7 @@ int rg_io_attr_string(hid_t loc, const char *name, const char *v, const char *fi
  * double, STRING keys (pos, task, out_dir, the comma lists) as scalar
  * fixed-length UTF-8 strings, in the text rg_config_get gives. */
 int rg_io_write_config(hid_t loc, const rg_config *cfg, const char *file, rg_error *err);
-/* Group `name` under loc, a path like "runs/copy/rope/1" whose missing
+/* Group `name` under loc, a path like "runs/copy/none/1" whose missing
  * levels are created too. -1 and err. */
 hid_t rg_io_group(hid_t loc, const char *name, const char *file, rg_error *err);
 

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "runs/copy/rope/3" */
+/* "runs/copy/none/3" */
 static int run_name(char *buf, size_t n, const char *task, const char *pos, int seed) {
     int len = snprintf(buf, n, "runs/%s/%s/%d", task, pos, seed);
     return len > 0 && (size_t)len < n ? 0 : -1;

@@ -1,9 +1,9 @@
 /* registry.c: the list of positional schemes, and helpers they share.
  *
  * Adding a scheme: write src/schemes/<name>.c defining one rg_scheme (see
- * scheme.h and docs/adding-a-scheme.md) and add it to REGISTRY below. Config
- * names, key table, help, parameters, training and decoding all follow from
- * this list. A scheme's id is its index here, so new schemes go at the end
+ * scheme.h and docs/adding-a-scheme.md) and add a line X(<name>) to SCHEMES
+ * below. Config names, key table, help, parameters, training and decoding
+ * all follow from this list. A scheme's id is its index here, so new schemes go at the end
  * (ids are not stored in files: checkpoints store names).
  */
 #include "scheme.h"
@@ -12,13 +12,25 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const rg_scheme rg_scheme_none, rg_scheme_sinusoidal, rg_scheme_learned, rg_scheme_rope,
-    rg_scheme_alibi, rg_scheme_t5, rg_scheme_xl, rg_scheme_deberta, rg_scheme_fire;
+/* The one list. Each X(name) names the struct `rg_scheme_<name>` defined in
+ * src/schemes/<name>.c; the list is expanded twice below (an X-macro), once
+ * to declare the structs and once to fill the table, so a scheme is added by
+ * one line here. */
+#define SCHEMES(X)                                                                                 \
+    X(none)                                                                                        \
+    X(sinusoidal)                                                                                  \
+    X(learned)                                                                                     \
+    X(rope)                                                                                        \
+    X(alibi)                                                                                       \
+    X(t5)                                                                                          \
+    X(xl)                                                                                          \
+    X(deberta)                                                                                     \
+    X(fire)
 
-static const rg_scheme *const REGISTRY[] = {
-    &rg_scheme_none, &rg_scheme_sinusoidal, &rg_scheme_learned, &rg_scheme_rope, &rg_scheme_alibi,
-    &rg_scheme_t5,   &rg_scheme_xl,         &rg_scheme_deberta, &rg_scheme_fire,
-};
+#define DECLARE(name) extern const rg_scheme rg_scheme_##name;
+#define ENTRY(name)   &rg_scheme_##name,
+SCHEMES(DECLARE)
+static const rg_scheme *const REGISTRY[] = {SCHEMES(ENTRY)};
 enum { N_SCHEMES = sizeof REGISTRY / sizeof REGISTRY[0] };
 _Static_assert(N_SCHEMES <= RG_MAX_SCHEMES, "raise RG_MAX_SCHEMES in schemes.h");
 

@@ -47,11 +47,12 @@ static void expect_error(int rc, const rg_error *err, const char *what) {
 }
 
 /* A rough count of the model's values, in double (no overflow). */
-static double model_values(const rg_config *c) {
+static double model_values(const rg_config *cfg) {
+    const rg_model_config *c = &cfg->model;
     double d = c->d_model, F = c->d_ff, V = c->n_symbols + 4.0;
-    double per_layer = 12 * d * d + 2 * d * F + 10 * d + F;
-    return c->n_layers * per_layer + 2 * V * d + (double)c->max_positions * d +
-           (double)c->t5_buckets * c->n_heads + 2.0 * c->deberta_span * d;
+    double per_layer = 12 * d * d + 2 * d * F + 10 * d + F + (3 + c->n_heads) * c->opts.fire_width;
+    return c->n_layers * per_layer + 2 * V * d + (double)c->opts.max_positions * d +
+           (double)c->opts.t5_buckets * c->n_heads + 2.0 * c->opts.deberta_span * d;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -79,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     if (rg_config_validate(&cfg, mem_path, &err)) return 0;
-    if (model_values(&cfg) > 4e6 || cfg.n_layers > 64) return 0;
+    if (model_values(&cfg) > 4e6 || cfg.model.n_layers > 64) return 0;
     rg_model m;
     if (rg_model_init(&m, &cfg.model, 0, &err)) {
         rg_model_free(&m);

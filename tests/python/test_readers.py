@@ -67,7 +67,7 @@ def check_checkpoint(check, out, rows):
     logits = model(torch.tensor([[9, 1, 2, 10]]))
     check(tuple(logits.shape) == (1, 4, cfg["n_symbols"] + 4) and logits.dtype == torch.float64,
           "forward(tokens) -> float64 logits [1, 4, V]")
-    res = tt.evaluate(model, cfg, list(LENS), cfg["eval_n"], [tt.eval_seed(cfg["seed"], n) for n in LENS])
+    res = tt.evaluate(model, cfg, list(LENS), cfg["eval_n"], [tt.eval_seed(n) for n in LENS])
     mine = {(r["eval_len"]): (r["exact_match"], r["token_acc"]) for r in rows if r["task"] == "copy" and r["pos"] == "t5"}
     check(all(abs(em - mine[n][0]) < 1e-12 and abs(acc - mine[n][1]) < 1e-12 for n, em, acc in res),
           "PyTorch evaluation of the checkpoint = relgrad's recorded accuracies: %s" % res)

@@ -3,7 +3,9 @@
 # config, threads = 1):
 #   train, stopped by SIGTERM (exit 143) -> train resumed to the end ->
 #   eval -> dump, and the error paths: eval of a truncated checkpoint, resume
-#   with a mismatched key, a diverging run (exit 3). (About 3 s per run.)
+#   with a mismatched key, a diverging run (exit 3), train and experiment
+#   into unusable out_dirs, an experiment whose plot fails, eval of a
+#   directory. (About 3 s per run.)
 # Every run must keep its expected exit status: memcheck turns any invalid
 # read or write, use of uninitialised memory, bad free, or definitely /
 # indirectly lost block into exit 99. ("Possibly lost" and still-reachable
@@ -61,5 +63,14 @@ head -c 20000 "$R/checkpoint.h5" >"$WORK/half.h5"
 vg 2 "eval of a truncated checkpoint" eval "$WORK/half.h5"
 vg 2 "resume with d_model=32" train "$TINY" out_dir="$R" steps=40 d_model=32
 vg 3 "diverging run (lr=1e4)" train "$TINY" out_dir="$WORK/div" lr=1e4 warmup=0 checkpoint_every=1 steps=50
+# the failure paths of experiment, train and eval: every message is filled in
+touch "$WORK/a-file"
+vg 2 "train into an out_dir under a file" train "$TINY" out_dir="$WORK/a-file/run" steps=5
+vg 2 "experiment into an out_dir that is a file" experiment "$TINY" out_dir="$WORK/a-file" steps=5
+mkdir -p "$WORK/exp/plot.png" # the plot cannot be written: the spawned plotter fails
+vg 1 "experiment whose plot fails" experiment "$TINY" out_dir="$WORK/exp" steps=4 eval_n=2 \
+    positions=alibi,fire
+check "a failed plot still leaves results.h5 and table.md" test -s "$WORK/exp/results.h5" -a -s "$WORK/exp/table.md"
+vg 2 "eval of a directory" eval "$WORK/exp"
 
-finish "$runs relgrad runs under memcheck (train, SIGTERM, resume, eval, dump, 3 error paths); $(elapsed "$t_start") s"
+finish "$runs relgrad runs under memcheck (train, SIGTERM, resume, eval, dump, 7 error paths); $(elapsed "$t_start") s"
