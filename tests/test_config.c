@@ -114,6 +114,8 @@ static const bad_case BAD[] = {
     {"positions = rope, foo\n",
      {0},
      {"bad.ini:1:", "'positions'", "entry 2", "unknown scheme 'foo'"}},
+    {"tasks = sort:1\n", {0}, {"bad.ini:1:", "'tasks'", "alphabet after ':'", "sort:5"}},
+    {"tasks = sort:5, sort:2\n", {0}, {"bad.ini:1:", "'tasks'", "entry 2 repeats entry 1"}},
     {"tasks = copy,copy\n",
      {0},
      {"bad.ini:1:", "'tasks'", "entry 2 repeats entry 1", "list each once"}},
@@ -367,7 +369,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "eval_every = 11\n"
                                 "init_from = runs/old/checkpoint.h5\n"
                                 "[experiment]\n"
-                                "tasks = sort,reverse,addition\n"
+                                "tasks = sort:5,reverse,addition:2\n"
                                 "positions = alibi, xl+fire, deberta\n"
                                 "seeds = 3,1,2,10..12\n";
 
@@ -422,6 +424,17 @@ Test(config, every_key_round_trips) {
     cr_expect_str_eq(c.init_from, "runs/old/checkpoint.h5");
     cr_expect_eq(c.n_tasks, 3);
     cr_expect_eq(c.tasks[2], RG_TASK_ADDITION);
+    cr_expect_eq(c.task_symbols[0], 5);
+    cr_expect_eq(c.task_symbols[1], 0);
+    cr_expect_eq(c.task_symbols[2], 2);
+    rg_config r;
+    rg_config_grid_run(&c, 0, 1, 2, &r); /* sort:5 x xl+fire x seed 2 */
+    cr_expect_eq(r.task, RG_TASK_SORT);
+    cr_expect_eq(r.model.n_symbols, 5);
+    cr_expect_eq(r.model.pos.id[0], rg_scheme_find("xl"));
+    cr_expect_eq(r.seed, 2);
+    rg_config_grid_run(&c, 1, 0, 0, &r);
+    cr_expect_eq(r.model.n_symbols, 10, "no alphabet of its own: the config's n_symbols");
     cr_expect_eq(c.n_positions, 3);
     cr_expect_eq(c.positions[1].n, 2);
     cr_expect_eq(c.positions[1].id[1], rg_scheme_find("fire"));

@@ -55,6 +55,7 @@ typedef struct rg_config {
     char init_from[RG_PATH_MAX]; /* start from this checkpoint's parameters */
     /* experiment */
     rg_task tasks[RG_MAX_LIST];
+    int task_symbols[RG_MAX_LIST]; /* "sort:5": that task's n_symbols; 0 = n_symbols */
     int n_tasks;
     rg_pos_list positions[RG_MAX_LIST];
     int n_positions;
@@ -149,6 +150,11 @@ int rg_config_from_args(rg_config *c, const char *path, int argc, char **argv, r
 int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n);
 
 /* ---- derived values -------------------------------------------------------------- */
+
+/* The config of one run of an experiment's grid: task t (with its own
+ * alphabet when the tasks list gives one), positions entry p, seed s;
+ * everything else as in base (out_dir too: the caller sets the run's). */
+void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out);
 
 /* The evaluation lengths, expanded: a malloc'd array (free it), count in *n. */
 int *rg_config_eval_lens(const rg_config *c, int *n);

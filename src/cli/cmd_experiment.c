@@ -65,8 +65,10 @@ static void write_one_table(FILE *f, const rg_config *cfg, const cell *cells, co
     for (int t = 0; t < cfg->n_tasks; t++)
         for (int p = 0; p < cfg->n_positions; p++) {
             const cell *c = &cells[t * cfg->n_positions + p];
-            char pos[256], text[64];
-            fprintf(f, "| %s | %s |", rg_task_name(cfg->tasks[t]),
+            char pos[256], text[64], alphabet[16] = "";
+            if (cfg->task_symbols[t])
+                snprintf(alphabet, sizeof alphabet, ":%d", cfg->task_symbols[t]);
+            fprintf(f, "| %s%s | %s |", rg_task_name(cfg->tasks[t]), alphabet,
                     rg_pos_list_text(&cfg->positions[p], ',', pos, sizeof pos));
             for (int k = 0; k < n_lens; k++) {
                 if (c->n_seeds == 0) {
@@ -156,8 +158,7 @@ int rg_cmd_experiment(int argc, char **argv) {
     /* Check every run's config before training any. */
     for (int t = 0; t < base->n_tasks; t++)
         for (int p = 0; p < base->n_positions; p++) {
-            *c = *base;
-            c->task = base->tasks[t], c->model.pos = base->positions[p];
+            rg_config_grid_run(base, t, p, 0, c);
             char where[RG_PATH_MAX + 300], pos[256];
             snprintf(where, sizeof where, "%s (task %s, pos %s)", argv[0], rg_task_name(c->task),
                      rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos));
@@ -187,9 +188,7 @@ int rg_cmd_experiment(int argc, char **argv) {
     for (int t = 0; t < base->n_tasks && rc == 0; t++)
         for (int p = 0; p < base->n_positions && rc == 0; p++)
             for (int s = 0; s < base->n_seeds && rc == 0; s++) {
-                *c = *base;
-                c->task = base->tasks[t], c->model.pos = base->positions[p];
-                c->seed = base->seeds[s];
+                rg_config_grid_run(base, t, p, s, c);
                 if ((rc = run_dir(base, c, c->out_dir, &err))) break;
                 char label[400], pos[256];
                 snprintf(label, sizeof label, "[%d/%d] %s %s seed %d", ++run, n_runs,

@@ -88,7 +88,9 @@ static const rg_key_info BASE_KEYS[] = {
      "length; empty = a fresh initialisation"},
     /* experiment */
     {"tasks", "experiment", RG_KEY_STRING, RG_V_TASK_LIST, AT(tasks), AT(n_tasks), 0, 0, false,
-     "copy", RG_KEY_EXPERIMENT, "comma list of tasks for the experiment grid"},
+     "copy", RG_KEY_EXPERIMENT,
+     "comma list of tasks for the experiment grid; task:N gives that task its own alphabet "
+     "(n_symbols = N), e.g. sort:5, parity:2"},
     {"positions", "experiment", RG_KEY_STRING, RG_V_POS_LISTS, AT(positions), AT(n_positions), 0, 0,
      false, RG_DEFAULT_POS, RG_KEY_EXPERIMENT,
      "comma list of positional schemes for the experiment grid; a per-layer list is one entry "
@@ -242,7 +244,10 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
         int count = *(const int *)((const char *)c + info->count_offset);
         for (int i = 0; i < count && len < n; i++) {
             const char *text = item;
-            if (info->kind == RG_V_TASK_LIST)
+            if (info->kind == RG_V_TASK_LIST && c->task_symbols[i])
+                snprintf(item, sizeof item, "%s:%d", rg_task_name(((const rg_task *)at)[i]),
+                         c->task_symbols[i]);
+            else if (info->kind == RG_V_TASK_LIST)
                 text = rg_task_name(((const rg_task *)at)[i]);
             else if (info->kind == RG_V_POS_LISTS)
                 rg_pos_list_text(&((const rg_pos_list *)at)[i], '+', item, sizeof item);
@@ -257,6 +262,14 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
 }
 
 /* ---- derived values ------------------------------------------------------------------ */
+
+void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out) {
+    *out = *base;
+    out->task = base->tasks[t];
+    if (base->task_symbols[t]) out->model.n_symbols = base->task_symbols[t];
+    out->model.pos = base->positions[p];
+    out->seed = base->seeds[s];
+}
 
 int *rg_config_eval_lens(const rg_config *c, int *n) {
     int *out = NULL;

@@ -299,6 +299,9 @@ int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
     return 0;
 }
 
+/* "sort" or "sort:5" (a task and its own alphabet size) in an experiment's list. */
+static int parse_task_entry(const char *item, rg_task *task, int *symbols, char *why, size_t n);
+
 static int parse_task(const char *item, rg_task *out, char *why, size_t n) {
     const char *names[RG_TASK_COUNT];
     for (int i = 0; i < RG_TASK_COUNT; i++) names[i] = rg_task_name((rg_task)i);
@@ -310,6 +313,29 @@ static int parse_task(const char *item, rg_task *out, char *why, size_t n) {
         return -1;
     }
     *out = (rg_task)t;
+    return 0;
+}
+
+static int parse_task_entry(const char *item, rg_task *task, int *symbols, char *why, size_t n) {
+    char name[64];
+    const char *colon = strchr(item, ':');
+    size_t len = colon ? (size_t)(colon - item) : strlen(item);
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, item, len);
+    name[len] = '\0';
+    trimmed(name, name, sizeof name);
+    if (parse_task(name, task, why, n)) return -1;
+    *symbols = 0;
+    if (!colon) return 0;
+    char what[160], text[64];
+    trimmed(colon + 1, text, sizeof text);
+    if (!rg_parse_int(text, symbols, what, sizeof what) || *symbols < 2 ||
+        *symbols > RG_MAX_SYMBOLS) {
+        snprintf(why, n,
+                 "'%.40s': the alphabet after ':' must be a whole number 2 .. %d (e.g. sort:5)",
+                 item, RG_MAX_SYMBOLS);
+        return -1;
+    }
     return 0;
 }
 
@@ -331,9 +357,10 @@ static int parse_name_list(rg_config *c, int k, const char *text, const char *wh
         if (count == RG_MAX_LIST)
             return rg_fail_key(err, where, k, "more than %d entries; keep at most %d", RG_MAX_LIST,
                                RG_MAX_LIST);
-        int bad = key->kind == RG_V_TASK_LIST
-                      ? parse_task(item, &c->tasks[count], why, sizeof why)
-                      : rg_pos_list_parse(item, &c->positions[count], why, sizeof why);
+        int bad =
+            key->kind == RG_V_TASK_LIST
+                ? parse_task_entry(item, &c->tasks[count], &c->task_symbols[count], why, sizeof why)
+                : rg_pos_list_parse(item, &c->positions[count], why, sizeof why);
         if (bad) return rg_fail_key(err, where, k, "entry %d: %s", count + 1, why);
         count++;
     }
