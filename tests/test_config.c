@@ -1,4 +1,4 @@
-/* test_config.c: the config layer (src/config.c): defaults, the key table,
+/* test_config.c: the config layer (src/config/): defaults, the key table,
  * INI files and key=value arguments, round trips of every key, and a table of
  * bad inputs, each of which must fail with exit class 2 and a message naming
  * where (file:line or argument N), the key, and how to fix it. Arguments are

@@ -170,7 +170,7 @@ def expected_params(cfg):
 
 
 def is_decayed(name):
-    """Whether AdamW's weight decay applies (relgrad's src/model.c): the
+    """Whether AdamW's weight decay applies (relgrad's src/nn/model.c): the
     matrices of the blocks, lm_head and the scheme matrices; not biases,
     LayerNorm, embeddings (tok_emb, pos_emb, rel_emb), t5_bias, XL's u/v or
     FIRE's c and L."""

@@ -3,8 +3,8 @@
 schedule, and evaluate it per length, so its curves can be compared with
 relgrad's (the T5 investigation, docs/t5_investigation.md).
 
-Same as relgrad (read from src/tensor.c, src/data.c, src/model.c,
-src/optim.c, src/train.c, src/eval.c):
+Same as relgrad (read from src/core/tensor.c, src/data/, src/nn/model.c,
+src/train/optim.c, src/train/train.c, src/train/eval.c):
     RNG        xoshiro256** seeded by splitmix64; rg_rng_int = lo + u64 % span;
                normal = Box-Muller from two uniforms (u64 >> 11) * 2^-53.
     data       rg_batch_make: every example's length first, then each
@@ -58,7 +58,7 @@ EVAL_BATCH = 64  # src/eval.c
 
 
 # --------------------------------------------------------------------------
-# relgrad's random numbers (src/tensor.c) and stream seeds (src/data.c).
+# relgrad's random numbers (src/core/tensor.c) and stream seeds (src/data/batch.c).
 # --------------------------------------------------------------------------
 
 def _rotl(x, k):
@@ -123,7 +123,7 @@ def eval_seed(n):
 
 
 # --------------------------------------------------------------------------
-# Tasks and batches (src/data.c, SPEC section 3).
+# Tasks and batches (src/data/, SPEC section 3).
 # --------------------------------------------------------------------------
 
 def answer(task, x):
@@ -165,7 +165,7 @@ def make_batch(task, n_symbols, B, min_len, max_len, rng):
 
 
 # --------------------------------------------------------------------------
-# Initialisation (src/model.c rg_model_init).
+# Initialisation (src/nn/model.c rg_model_init).
 # --------------------------------------------------------------------------
 
 def relgrad_param_order(cfg):
@@ -207,7 +207,7 @@ def relgrad_init_values(cfg, seed, dtype=np.float32):
 
 
 # --------------------------------------------------------------------------
-# The schedule (src/optim.c).
+# The schedule (src/train/optim.c).
 # --------------------------------------------------------------------------
 
 def lr_at(s, steps, warmup, lr_max):
@@ -263,7 +263,7 @@ def clip_grad_norm(params, max_norm):
 # --------------------------------------------------------------------------
 
 def train(model, cfg, log=None, progress=True):
-    """relgrad's training loop (src/train.c) in PyTorch. Returns the losses."""
+    """relgrad's training loop (src/train/train.c) in PyTorch. Returns the losses."""
     rng = Rng(train_seed(cfg["seed"]))
     opt = AdamW(model.named_parameters(), cfg["weight_decay"])
     params = list(model.parameters())

@@ -3,7 +3,7 @@
  * Every op takes the context first, allocates its output from the arena,
  * checks shapes (dying with a message that names the op and both shapes),
  * and records a tape node when a gradient is needed. Each op's forward and
- * backward sit side by side in one src/ops_*.c file, with the derivation in a
+ * backward sit side by side in one src/ops/ file, with the derivation in a
  * comment, and each has a float64 finite-difference check in
  * tests/test_gradcheck.c.
  *
@@ -14,7 +14,7 @@
 
 #include "relgrad/tape.h"
 
-/* ---- linear algebra (src/ops_matmul.c, BLIS) ---------------------------- */
+/* ---- linear algebra (src/ops/matmul.c, BLIS) ---------------------------- */
 
 /* y = x W^T + b. x [..., in], W [out, in], b [out] or NULL -> [..., out]. */
 rg_tensor *rg_linear(rg_ctx *ctx, rg_tensor *x, rg_tensor *W, rg_tensor *b);
@@ -25,7 +25,7 @@ rg_tensor *rg_linear(rg_ctx *ctx, rg_tensor *x, rg_tensor *W, rg_tensor *b);
  * b has 1 in dim 0 and is shared across a's first dim ([B,H,..] x [1,H,..]). */
 rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb);
 
-/* ---- elementwise (src/ops_elementwise.c) -------------------------------- */
+/* ---- elementwise (src/ops/elementwise.c) -------------------------------- */
 
 rg_tensor *rg_add(rg_ctx *ctx, rg_tensor *a, rg_tensor *b); /* same shape */
 rg_tensor *rg_mul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b); /* same shape */
@@ -40,7 +40,7 @@ rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u);
 /* Exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)). */
 rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x);
 
-/* ---- normalisation and losses (src/ops_norm.c, src/ops_loss.c) ---------- */
+/* ---- normalisation and losses (src/ops/norm.c, src/ops_loss.c) ---------- */
 
 /* LayerNorm over the last dim: g * (x - mean) / sqrt(var + 1e-5) + b,
  * population variance. x [..., C], g [C], b [C]. */
@@ -57,7 +57,7 @@ rg_tensor *rg_softmax_causal(rg_ctx *ctx, rg_tensor *x, int diag);
  * logits [N, V] (or [B,T,V]), targets and mask have N entries. -> [1] */
 rg_tensor *rg_cross_entropy(rg_ctx *ctx, rg_tensor *logits, const int *targets, const real *mask);
 
-/* ---- indexing and shapes (src/ops_shape.c) ------------------------------ */
+/* ---- indexing and shapes (src/ops/shape.c) ------------------------------ */
 
 /* Rows of table [V, C] picked by idx[0..n-1] -> [n, C]; backward scatter-adds. */
 rg_tensor *rg_embedding(rg_ctx *ctx, rg_tensor *table, const int *idx, int n);

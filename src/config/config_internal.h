@@ -34,8 +34,7 @@ bool rg_parse_real(const char *s, double *out, char *why, size_t n);
  * *n), each in [lo, hi], none repeated. 0, or -1 with why. */
 int rg_expand_ints(const char *text, int lo, int hi, int **out, int *n, char *why, size_t nwhy);
 
-/* The closest of n names to s when it is close enough to be a likely typo,
- * else NULL (for "did you mean" hints). */
+/* The single-key checks of key k (its range, a non-empty list, no repeats). */
 int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *err);
 
 /* The closest of n names to s when it is close enough to be a likely typo,

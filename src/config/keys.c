@@ -97,8 +97,8 @@ static const rg_key_info BASE_KEYS[] = {
      "written with '+' (fire+fire+none)"},
     {"seeds", "experiment", RG_KEY_STRING, RG_V_INT_LIST, AT(seeds), AT(n_seeds), 0, INT_MAX, false,
      "1", RG_KEY_EXPERIMENT,
-     "model seeds for the experiment grid: whole numbers and ranges a..b, each 0 .. 2147483647, "
-     "none repeated"},
+     "model seeds for the experiment grid: whole numbers and ranges a..b or a..b:s, each "
+     "0 .. 2147483647, none repeated, at most 64"},
 };
 enum { N_BASE = sizeof BASE_KEYS / sizeof BASE_KEYS[0] };
 

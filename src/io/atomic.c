@@ -1,4 +1,4 @@
-/* io_atomic.c: replacing a file so that a crash at any moment leaves either
+/* atomic.c: replacing a file so that a crash at any moment leaves either
  * the old file or the new one, never a half-written one (SPEC section 4).
  *
  * The new contents go to "<path>.tmp.<pid>" in the same directory (so the

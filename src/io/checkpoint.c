@@ -1,4 +1,4 @@
-/* io_checkpoint.c: checkpoints (SPEC section 4).
+/* checkpoint.c: checkpoints (SPEC section 4).
  *
  * Layout of a checkpoint file:
  *   /                 attributes: every config key (INT keys as int64, REAL

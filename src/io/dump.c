@@ -1,4 +1,4 @@
-/* io_dump.c: the gradient dump (SPEC section 4), everything an outside
+/* dump.c: the gradient dump (SPEC section 4), everything an outside
  * implementation (tools/torch_ref.py) needs to recompute one forward and
  * backward pass and compare:
  *   /               the checkpoint's root attributes, with

@@ -1,4 +1,4 @@
-/* io_hdf5.c: small helpers over the HDF5 C API shared by the checkpoint, dump
+/* hdf5.c: small helpers over the HDF5 C API shared by the checkpoint, dump
  * and results files: opening and closing files with useful messages,
  * writing and reading datasets and scalar attributes with shape and type
  * checks, and the config as root attributes.

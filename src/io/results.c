@@ -1,4 +1,4 @@
-/* io_results.c: an experiment's results file (SPEC section 4), one group per
+/* results.c: an experiment's results file (SPEC section 4), one group per
  * run:
  *   /runs/<task>/<pos>/<seed>   attributes: every config key (as in a
  *                               checkpoint) and wall_seconds (double)

@@ -1,4 +1,4 @@
-/* ops_elementwise.c: sums, products, scaling, broadcast biases and GELU.
+/* elementwise.c: sums, products, scaling, broadcast biases and GELU.
  *
  * Each of these is a map applied entry by entry, so each backward is the
  * chain rule entry by entry; a broadcast input sums the gradient over the

@@ -1,4 +1,4 @@
-/* ops_loss.c: masked mean cross-entropy fused with log-softmax.
+/* loss.c: masked mean cross-entropy fused with log-softmax.
  *
  * loss = sum_n w_n (lse_n - z_n[y_n]),  w_n = mask_n / sum(mask),
  * lse_n = log sum_v exp(z_n[v]). Since d lse / d z[v] = softmax(z)[v],

@@ -1,4 +1,4 @@
-/* ops_matmul.c: linear layers and batched matrix products through BLIS.
+/* matmul.c: linear layers and batched matrix products through BLIS.
  *
  * Both ops are one GEMM forward and two GEMMs backward. With Y = X W^T + b:
  *   dX = dY W          (each input feature collects from every output)

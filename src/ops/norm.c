@@ -1,4 +1,4 @@
-/* ops_norm.c: LayerNorm and the causally masked softmax.
+/* norm.c: LayerNorm and the causally masked softmax.
  *
  * LayerNorm, per row of C values, with xhat = (x - mean) * rstd and
  * rstd = 1 / sqrt(var + eps):   y = g * xhat + b.

@@ -1,4 +1,4 @@
-/* internal.h: helpers shared by the op files, not part of the public API. */
+/* ops_internal.h: helpers shared by the op files, not part of the public API. */
 #ifndef RELGRAD_INTERNAL_H
 #define RELGRAD_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* ops_shape.c: embedding lookup and the ops that only move values around
+/* shape.c: embedding lookup and the ops that only move values around
  * (reshape, split/merge heads, concat/slice along time).
  *
  * A pure data movement y = P x (P picks or permutes entries) has backward

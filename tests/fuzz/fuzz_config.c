@@ -1,4 +1,4 @@
-/* fuzz_config.c: libFuzzer target for the config reader (src/config.c).
+/* fuzz_config.c: libFuzzer target for the config reader (src/config/).
  *
  * The input is used twice:
  *   1. as an INI file: rg_config_load on top of the defaults, then
