@@ -265,6 +265,6 @@ int rg_cmd_experiment(int argc, char **argv) {
     rg_dir_lock_release(&lock);
     rg_grid_free(&grid);
     free(lens), free(base);
-    if (rc && !root && rc > 128) return rg_dist_finish(&dist, rc); /* rank 0 reports the stop */
+    if (rc && !root) return rg_dist_finish(&dist, rc); /* its run said why; rank 0 sums up */
     return rg_dist_finish(&dist, rg_report_status("experiment", rc, &err));
 }

@@ -62,8 +62,8 @@ int rg_cmd_train(int argc, char **argv) {
                sum.steps_done, sum.wall_seconds, cfg.out_dir);
     }
     rg_run_summary_free(&sum);
-    if (rc && dist.size > 1 && dist.rank > 0 && !strncmp(err.msg, "rank 0 ", 7))
-        return rg_dist_finish(&dist, rc); /* rank 0 says why */
+    if (rc && dist.rank > 0 && rc != RG_EXIT_ERROR)
+        return rg_dist_finish(&dist, rc); /* every rank knows; rank 0 says why */
     return rg_dist_finish(&dist, rg_report_status("train", rc, &err));
 }
 
