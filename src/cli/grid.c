@@ -189,15 +189,15 @@ static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
             fflush(stdout);
         }
         if (running == 0) break;
+        int sig = rg_stop_requested();
+        if (sig && sig != forwarded) /* a signal to this process alone: pass it on */
+            for (int j = 0; j < running; j++) kill(pid_of[j], sig);
+        forwarded = sig;
         int status;
         pid_t pid = waitpid(-1, &status, 0);
         if (pid < 0) {
             if (errno != EINTR) rg_die("experiment: waitpid: %s", strerror(errno));
-            int sig = rg_stop_requested();
-            if (sig && sig != forwarded) /* a signal to this process alone: pass it on */
-                for (int j = 0; j < running; j++) kill(pid_of[j], sig);
-            forwarded = sig;
-            continue;
+            continue; /* a signal: forward it (above) and wait again */
         }
         int j = 0;
         while (j < running && pid_of[j] != pid) j++;
