@@ -371,7 +371,8 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "[experiment]\n"
                                 "tasks = sort,reverse,addition\n"
                                 "positions = alibi, xl+fire, deberta\n"
-                                "seeds = 3,1,2,10..12\n";
+                                "seeds = 3,1,2,10..12\n"
+                                "jobs = 3\n";
 
 Test(config, every_key_round_trips) {
     char dir[64], path[256];
