@@ -8,7 +8,7 @@
 /* One run of the grid. */
 typedef struct rg_grid_run {
     rg_config cfg;      /* task, pos, seed, out_dir = base out_dir/runs/<task>-<pos>-<seed> */
-    char label[400];    /* "[3/16] copy rope seed 1"                                     */
+    char label[400];    /* "[3/16] copy none seed 1"                                     */
     int cell, seed;     /* its (task, pos) cell, t * n_positions + p, and seed index     */
     bool done;          /* finished: result holds its curves and accuracies              */
     rg_run_data result; /* (result.cfg is not filled)                                    */
