@@ -14,7 +14,8 @@
 #
 # Needs clang and libclang-rt-14-dev (libFuzzer), libomp-dev (OpenMP for
 # clang), and the libraries CMake uses: BLIS (OpenMP build), HDF5 (Debian's
-# hdf5-serial, through pkg-config "hdf5") and inih (pkg-config "inih").
+# hdf5-serial, through pkg-config "hdf5"), inih (pkg-config "inih") and Open
+# MPI (pkg-config "ompi-c"; the fuzz targets never start it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,9 +42,9 @@ BLIS_INC=/usr/include/x86_64-linux-gnu/blis-openmp
 CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp
     -fsanitize=address,undefined -fno-sanitize-recover=undefined
     -Wall -Wno-unknown-pragmas -Wno-pass-failed
-    -Iinclude -Isrc -isystem "$BLIS_INC" $(pkg-config --cflags hdf5 inih)
+    -Iinclude -Isrc -isystem "$BLIS_INC" $(pkg-config --cflags hdf5 inih ompi-c)
     "-DRELGRAD_SOURCE_DIR=\"$ROOT\"")
-LIBS=(-lblis $(pkg-config --libs hdf5 inih) -lm)
+LIBS=(-lblis $(pkg-config --libs hdf5 inih ompi-c) -lm)
 
 out=build-fuzz
 mkdir -p "$out/artifacts"

@@ -10,6 +10,7 @@ PACKAGES=(
   libhdf5-dev hdf5-tools                           # checkpoints, dumps, results
   libcriterion-dev                                 # test framework
   libinih-dev                                      # INI config parser
+  libopenmpi-dev openmpi-bin                       # MPI: grids over ranks, data-parallel training
   python3-torch python3-h5py python3-numpy python3-matplotlib  # cross-check and plots (/usr/bin/python3)
   clang libclang-rt-14-dev                         # libFuzzer targets
   valgrind strace time                             # memcheck run; kills injected at system calls; peak RSS

@@ -25,6 +25,7 @@
 #define RG_TEXT_MAX  1024 /* eval_lens as written ("8,16,20..80:5")              */
 #define RG_MAX_KEYS  64   /* room in the key table (base keys + schemes' keys)   */
 #define RG_WHERE_MAX 160  /* room for one "file:line" / "argument N" record       */
+#define RG_MAX_JOBS  64   /* experiment runs trained at once (key jobs)            */
 
 /* The model's hyperparameters: everything rg_model_init needs. */
 typedef struct rg_model_config {
@@ -60,6 +61,7 @@ typedef struct rg_config {
     rg_pos_list positions[RG_MAX_LIST];
     int n_positions;
     int seeds[RG_MAX_LIST], n_seeds;
+    int jobs; /* runs trained at once on this machine (separate processes) */
     /* Where each key was last set, indexed like the key table: "quick.ini:12",
      * "argument 3", or "" for a default. Filled by rg_config_set and used by
      * rg_config_validate to point at the line to fix. Plain data: copying an

@@ -76,4 +76,19 @@ int rg_results_read_run(const char *path, const char *task, const char *pos, int
                         rg_run_data *out, rg_error *err);
 void rg_run_data_free(rg_run_data *r);
 
+/* ---- one owner per run directory (io_dirlock.c) ------------------------------
+ * An advisory lock (flock) on "<dir>/.lock", which holds the owner's
+ * "pid host". Whoever trains in or writes a run directory (train, experiment)
+ * holds it for as long as it works there; the kernel releases it when the
+ * process ends, however it ends, so a killed run never blocks its resume. */
+typedef struct rg_dir_lock {
+    int fd; /* -1 when not held */
+} rg_dir_lock;
+
+/* Take dir's lock without waiting. 0, or 2 with err naming the process that
+ * holds it. */
+int rg_dir_lock_take(rg_dir_lock *lock, const char *dir, rg_error *err);
+/* Release it (no-op when not held). */
+void rg_dir_lock_release(rg_dir_lock *lock);
+
 #endif

@@ -9,6 +9,7 @@
 #define RELGRAD_TRAIN_H
 
 #include "relgrad/data.h"
+#include "relgrad/dist.h"
 #include "relgrad/io.h"
 
 /* Accuracy at each evaluation length (arrays of n, malloc'd: free with
@@ -42,11 +43,19 @@ void rg_run_summary_free(rg_run_summary *s);
 
 /* Options the CLI sets; zero-initialise for the defaults. */
 typedef struct rg_train_options {
-    const char *label; /* prefix for progress lines, e.g. "[3/16] copy none seed 1" */
-    bool quiet;        /* no progress output */
-    int stop_after;    /* > 0: save a checkpoint and return 0 after this many
-                          steps of this call (no final evaluation), as if
-                          interrupted; the next call resumes */
+    const char *label;   /* prefix for progress lines, e.g. "[3/16] copy none seed 1" */
+    bool quiet;          /* no progress output */
+    bool lines;          /* progress as whole lines even on a terminal (for processes
+                            that share one: MPI ranks, experiment jobs) */
+    int stop_after;      /* > 0: save a checkpoint and return 0 after this many
+                            steps of this call (no final evaluation), as if
+                            interrupted; the next call resumes */
+    const rg_dist *dist; /* NULL: alone. Otherwise data-parallel over dist's ranks:
+                            each takes its rows of every global batch, gradients
+                            are summed over the ranks, every rank takes the same
+                            step; rank 0 alone locks out_dir, writes checkpoints,
+                            the log and results and evaluates (the others return
+                            after the last step, without an evaluation) */
 } rg_train_options;
 
 /* Train per cfg (resuming from cfg->out_dir/checkpoint.h5 if present).
@@ -58,6 +67,9 @@ int rg_train(const rg_config *cfg, const rg_train_options *opt, rg_run_summary *
 /* Install SIGINT/SIGTERM handlers that ask rg_train to stop after the
  * current step (it saves a checkpoint first). */
 void rg_install_stop_handlers(void);
+
+/* The signal that asked to stop (SIGINT, SIGTERM), or 0. */
+int rg_stop_requested(void);
 
 /* The checkpoint path of a run directory: "<out_dir>/checkpoint.h5". */
 void rg_checkpoint_path(const rg_config *cfg, char *buf, size_t n);

@@ -2,7 +2,10 @@
  * (forward, backward, AdamW) on batches whose examples all have exactly
  * train_len symbols, timed after warm-up. `steps` is the number of timed
  * steps. Ends with the line SPEC section 5 fixes:
- *   bench: ms_per_step=X tokens_per_s=Y peak_rss_mb=Z */
+ *   bench: ms_per_step=X tokens_per_s=Y peak_rss_mb=Z
+ * Under mpirun the steps are data-parallel as in train (each rank takes its
+ * rows of every batch; include/relgrad/dist.h) and rank 0 reports; tokens
+ * count the whole global batch. */
 #include "cli.h"
 #include "relgrad/train.h"
 
@@ -26,11 +29,22 @@ int rg_cmd_bench(int argc, char **argv) {
     rg_config cfg;
     rg_error err;
     rg_model model;
+    rg_dist dist;
+    if (rg_dist_init(&dist, err.msg, sizeof err.msg)) {
+        fprintf(stderr, "relgrad bench: %s\n", err.msg);
+        return RG_EXIT_ERROR;
+    }
     if (rg_config_from_args(&cfg, argv[0], argc - 1, argv + 1, &err) ||
         rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err)) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
-        return RG_EXIT_BAD_INPUT;
+        return rg_dist_finish(&dist, RG_EXIT_BAD_INPUT);
     }
+    if (dist.size > cfg.batch_size) {
+        fprintf(stderr, "relgrad bench: batch_size = %d cannot be split over %d ranks\n",
+                cfg.batch_size, dist.size);
+        return rg_dist_finish(&dist, RG_EXIT_BAD_INPUT);
+    }
+    cfg.threads = rg_dist_threads(&dist, cfg.threads);
     rg_adamw adam;
     rg_adamw_init(&adam, &model, cfg.weight_decay);
     adam.threads = cfg.threads;
@@ -47,12 +61,23 @@ int rg_cmd_bench(int argc, char **argv) {
         rg_batch_make(&batch, cfg.task, cfg.model.n_symbols, cfg.batch_size, cfg.train_len,
                       cfg.train_len, &rng);
         if (cfg.random_positions > 0) rg_batch_random_positions(&batch, cfg.random_positions, &rng);
+        int first, rows, stop = 0;
+        rg_dist_rows(&dist, batch.B, &first, &rows);
+        long at = (long)first * batch.T;
         rg_ctx_reset(&ctx);
-        rg_tensor *logits =
-            rg_model_forward_seq(&ctx, &model, batch.tokens, batch.pos, batch.B, batch.T);
-        rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
+        rg_tensor *logits = rg_model_forward_seq(&ctx, &model, batch.tokens + at,
+                                                 batch.pos ? batch.pos + at : NULL, rows, batch.T);
+        rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets + at, batch.mask + at);
         rg_model_zero_grad(&model);
         rg_backward(&ctx, loss);
+        if (dist.size > 1) {
+            double local = 0, global = 0;
+            for (long i = 0; i < (long)batch.B * batch.T; i++) {
+                global += batch.mask[i];
+                if (i >= at && i < at + (long)rows * batch.T) local += batch.mask[i];
+            }
+            rg_dist_reduce_step(&dist, &model, loss->data[0], local, global, &stop);
+        }
         rg_clip_grad_norm(&model, cfg.grad_clip);
         rg_adamw_step(&adam, &model, cfg.lr);
     }
@@ -61,6 +86,9 @@ int rg_cmd_bench(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     double ms = secs * 1000 / cfg.steps, tok = (double)batch.B * batch.T * cfg.steps / secs;
     char pos[256];
+    if (dist.rank > 0) goto done;
+    if (dist.size > 1)
+        printf("data-parallel: %d ranks, %d thread(s) each\n", dist.size, cfg.threads);
     printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d batch %d seq %d threads %d "
            "(%s)\n",
            rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
@@ -70,9 +98,10 @@ int rg_cmd_bench(int argc, char **argv) {
            ctx.arena.high_water / 1e6, ctx.arena.n_mallocs - mallocs_before);
     printf("bench: ms_per_step=%.3f tokens_per_s=%.0f peak_rss_mb=%.1f\n", ms, tok,
            ru.ru_maxrss / 1024.0);
+done:
     rg_batch_free(&batch);
     rg_ctx_free(&ctx);
     rg_adamw_free(&adam);
     rg_model_free(&model);
-    return RG_EXIT_OK;
+    return rg_dist_finish(&dist, RG_EXIT_OK);
 }

@@ -7,8 +7,13 @@
  *                       for per-token accuracy
  *   out_dir/plot.png    both against length, a panel per task (drawn by
  *                       tools/plot_results.py, started without a shell)
+ * The runs are trained by src/cli/grid.c: one after another, `jobs` at once,
+ * or spread over the ranks of `mpirun -np N relgrad experiment ...` (rank 0
+ * then writes the three files). The process that writes them holds out_dir's
+ * lock (out_dir/.lock) throughout; each run's trainer locks its directory.
  */
 #include "cli.h"
+#include "grid.h"
 #include "relgrad/train.h"
 
 #include <errno.h>
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -127,20 +133,46 @@ static int draw_plot(const char *results, const char *plot, char *why, size_t n)
     return 0;
 }
 
-/* The run directory of one grid point. */
-static int run_dir(const rg_config *base, const rg_config *c, char *out, rg_error *err) {
-    char pos[256], dir[2 * RG_PATH_MAX];
-    rg_pos_list_text(&c->model.pos, '+', pos, sizeof pos);
-    int len = snprintf(dir, sizeof dir, "%s/runs/%s-%s-%d", base->out_dir, rg_task_name(c->task),
-                       pos, c->seed);
-    if (len >= RG_PATH_MAX) {
-        snprintf(err->msg, sizeof err->msg,
-                 "out_dir '%s' is too long for its run directories; use a shorter path",
-                 base->out_dir);
-        return RG_EXIT_BAD_INPUT;
+/* mkdir -p out_dir. 0, or 2 with err. */
+static int make_out_dir(const char *dir, rg_error *err) {
+    char buf[RG_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0777) && errno != EEXIST) {
+                snprintf(err->msg, sizeof err->msg,
+                         "out_dir '%.200s': cannot create '%.200s': %s; choose a writable out_dir",
+                         dir, buf, strerror(errno));
+                return RG_EXIT_BAD_INPUT;
+            }
+            if (end) return 0;
+            *p = '/';
+        }
     }
-    memcpy(out, dir, (size_t)len + 1);
-    return 0;
+}
+
+/* Rank 0 (or the only process): the experiment's out_dir, and its lock. */
+static int take_out_dir(const rg_config *base, rg_dir_lock *lock, rg_error *err) {
+    int rc = make_out_dir(base->out_dir, err);
+    return rc ? rc : rg_dir_lock_take(lock, base->out_dir, err);
+}
+
+/* "4 runs at once (jobs), 1 thread each" and the like, after the header. */
+static void print_mode(const rg_config *base, const rg_dist *dist) {
+    if (dist->size > 1) {
+        printf("experiment: over %d MPI ranks (%d on %s), %d thread(s) each; runs go to the "
+               "ranks as they become free\n",
+               dist->size, dist->local_size, dist->host, rg_dist_threads(dist, base->threads));
+        if (base->jobs > 1)
+            printf("experiment: jobs = %d does not apply under mpirun (each rank is one job)\n",
+                   base->jobs);
+    } else if (base->jobs > 1) {
+        int each = base->threads / base->jobs > 0 ? base->threads / base->jobs : 1;
+        printf("experiment: %d runs at once (jobs), each its own process with %d thread(s)\n",
+               base->jobs, each);
+    }
 }
 
 int rg_cmd_experiment(int argc, char **argv) {
@@ -148,83 +180,70 @@ int rg_cmd_experiment(int argc, char **argv) {
         fprintf(stderr, "usage: relgrad experiment CONFIG [key=value ...]\n");
         return RG_EXIT_BAD_INPUT;
     }
-    rg_config *base = rg_xmalloc(sizeof *base, "a config"), *c = rg_xmalloc(sizeof *c, "a config");
+    rg_config *base = rg_xmalloc(sizeof *base, "a config");
     rg_error err;
-    if (rg_config_from_args(base, argv[0], argc - 1, argv + 1, &err)) {
+    rg_grid grid;
+    memset(&grid, 0, sizeof grid);
+    /* Check every run's config before training any. */
+    if (rg_config_from_args(base, argv[0], argc - 1, argv + 1, &err) ||
+        rg_grid_make(&grid, base, argv[0], &err)) {
         fprintf(stderr, "relgrad experiment: %s\n", err.msg);
-        free(base), free(c);
+        rg_grid_free(&grid);
+        free(base);
         return RG_EXIT_BAD_INPUT;
     }
-    /* Check every run's config before training any. */
-    for (int t = 0; t < base->n_tasks; t++)
-        for (int p = 0; p < base->n_positions; p++) {
-            rg_config_grid_run(base, t, p, 0, c);
-            char where[RG_PATH_MAX + 300], pos[256];
-            snprintf(where, sizeof where, "%s (task %s, pos %s)", argv[0], rg_task_name(c->task),
-                     rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos));
-            if (rg_config_validate(c, where, &err)) {
-                fprintf(stderr, "relgrad experiment: %s\n", err.msg);
-                free(base), free(c);
-                return RG_EXIT_BAD_INPUT;
-            }
-        }
+    rg_dist dist;
+    if (rg_dist_init(&dist, err.msg, sizeof err.msg)) {
+        fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        rg_grid_free(&grid);
+        free(base);
+        return RG_EXIT_ERROR;
+    }
+    bool root = dist.rank == 0;
+    rg_dir_lock lock = {-1};
+    int rc = root ? take_out_dir(base, &lock, &err) : 0;
+    rc = rg_dist_agree(&dist, rc);
+    if (rc) {
+        if (root) fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        rg_grid_free(&grid);
+        free(base);
+        return rg_dist_finish(&dist, rc);
+    }
     rg_install_stop_handlers();
     int n_lens, *lens = rg_config_eval_lens(base, &n_lens);
-    int n_cells = base->n_tasks * base->n_positions, n_runs = n_cells * base->n_seeds, run = 0;
-    cell *cells = rg_xcalloc((size_t)n_cells, sizeof *cells, "the result grid");
-    for (int i = 0; i < n_cells; i++) {
-        cells[i].exact = rg_xcalloc((size_t)base->n_seeds * n_lens, sizeof(double), "results");
-        cells[i].token = rg_xcalloc((size_t)base->n_seeds * n_lens, sizeof(double), "results");
-    }
-    char results[RG_PATH_MAX + 32], table[RG_PATH_MAX + 32], plot[RG_PATH_MAX + 32];
-    snprintf(results, sizeof results, "%s/results.h5", base->out_dir);
+    int n_cells = base->n_tasks * base->n_positions;
+    char table[RG_PATH_MAX + 32], plot[RG_PATH_MAX + 32];
+    const char *results = grid.results;
     snprintf(table, sizeof table, "%s/table.md", base->out_dir);
     snprintf(plot, sizeof plot, "%s/plot.png", base->out_dir);
-    printf("experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n",
-           base->n_tasks, base->n_positions, base->n_seeds, n_runs, base->steps, base->out_dir);
+    if (root) {
+        printf("experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n",
+               base->n_tasks, base->n_positions, base->n_seeds, grid.n_runs, base->steps,
+               base->out_dir);
+        print_mode(base, &dist);
+        fflush(stdout);
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = 0;
-    for (int t = 0; t < base->n_tasks && rc == 0; t++)
-        for (int p = 0; p < base->n_positions && rc == 0; p++)
-            for (int s = 0; s < base->n_seeds && rc == 0; s++) {
-                rg_config_grid_run(base, t, p, s, c);
-                if ((rc = run_dir(base, c, c->out_dir, &err))) break;
-                char label[400], pos[256];
-                snprintf(label, sizeof label, "[%d/%d] %s %s seed %d", ++run, n_runs,
-                         rg_task_name(c->task),
-                         rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos), c->seed);
-                rg_train_options opt = {.label = label};
-                rg_run_summary sum;
-                rc = rg_train(c, &opt, &sum, &err);
-                if (rc == 0) {
-                    /* the run wrote its own results.h5; gather it into the experiment's */
-                    rg_run_result res = {c,
-                                         sum.train_loss,
-                                         sum.steps_done,
-                                         sum.eval.len,
-                                         sum.eval.exact_match,
-                                         sum.eval.token_acc,
-                                         sum.eval.n,
-                                         sum.wall_seconds};
-                    rc = rg_results_write_run(results, &res, &err);
-                    cell *cl = &cells[t * base->n_positions + p];
-                    for (int k = 0; k < sum.eval.n && k < n_lens; k++) {
-                        cl->exact[cl->n_seeds * n_lens + k] = sum.eval.exact_match[k];
-                        cl->token[cl->n_seeds * n_lens + k] = sum.eval.token_acc[k];
-                    }
-                    cl->n_seeds++;
-                    printf("%s  exact match:", label);
-                    for (int k = 0; k < sum.eval.n; k++)
-                        printf(" %d:%.2f", sum.eval.len[k], sum.eval.exact_match[k]);
-                    printf("\n");
-                    fflush(stdout);
-                }
-                rg_run_summary_free(&sum);
-            }
+    rc = rg_grid_train(&grid, base, &dist, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double minutes = ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9) / 60;
-    if (rc == 0) {
+    if (rc == 0 && root) {
+        /* every run is done: each cell's seeds in seed order */
+        cell *cells = rg_xcalloc((size_t)n_cells, sizeof *cells, "the result grid");
+        for (int i = 0; i < n_cells; i++) {
+            cells[i].exact = rg_xcalloc((size_t)base->n_seeds * n_lens, sizeof(double), "results");
+            cells[i].token = rg_xcalloc((size_t)base->n_seeds * n_lens, sizeof(double), "results");
+            cells[i].n_seeds = base->n_seeds;
+        }
+        for (int i = 0; i < grid.n_runs; i++) {
+            const rg_grid_run *run = &grid.runs[i];
+            cell *cl = &cells[run->cell];
+            for (int k = 0; k < run->result.n_eval && k < n_lens; k++) {
+                cl->exact[run->seed * n_lens + k] = run->result.exact_match[k];
+                cl->token[run->seed * n_lens + k] = run->result.token_acc[k];
+            }
+        }
         char why[RG_PATH_MAX + 200];
         if (write_table(table, base, cells, lens, n_lens, minutes)) {
             snprintf(err.msg, sizeof err.msg, "cannot write %s: %s; check out_dir", table,
@@ -242,8 +261,12 @@ int rg_cmd_experiment(int argc, char **argv) {
         FILE *f = fopen(table, "r"); /* show the table */
         for (int ch; f && (ch = fgetc(f)) != EOF;) putchar(ch);
         if (f) fclose(f);
+        for (int i = 0; i < n_cells; i++) free(cells[i].exact), free(cells[i].token);
+        free(cells);
     }
-    for (int i = 0; i < n_cells; i++) free(cells[i].exact), free(cells[i].token);
-    free(cells), free(lens), free(base), free(c);
-    return rg_report_status("experiment", rc, &err);
+    rg_dir_lock_release(&lock);
+    rg_grid_free(&grid);
+    free(lens), free(base);
+    if (rc && !root) return rg_dist_finish(&dist, rc); /* its run said why; rank 0 sums up */
+    return rg_dist_finish(&dist, rg_report_status("experiment", rc, &err));
 }

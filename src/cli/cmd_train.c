@@ -36,20 +36,35 @@ int rg_cmd_train(int argc, char **argv) {
         fprintf(stderr, "relgrad train: %s\n", err.msg);
         return RG_EXIT_BAD_INPUT;
     }
+    /* under mpirun: data-parallel over the ranks, `threads` shared by the
+     * ranks of each machine (include/relgrad/dist.h) */
+    rg_dist dist;
+    if (rg_dist_init(&dist, err.msg, sizeof err.msg)) {
+        fprintf(stderr, "relgrad train: %s\n", err.msg);
+        return RG_EXIT_ERROR;
+    }
+    cfg.threads = rg_dist_threads(&dist, cfg.threads);
+    if (dist.size > 1 && dist.rank == 0)
+        printf("data-parallel over %d ranks (%d on %s), %d thread(s) each; batch %d split into "
+               "rows of about %d\n",
+               dist.size, dist.local_size, dist.host, cfg.threads, cfg.batch_size,
+               cfg.batch_size / dist.size);
     rg_install_stop_handlers();
     rg_run_summary sum;
     char label[300], pos[256];
     snprintf(label, sizeof label, "%s %s seed %d", rg_task_name(cfg.task),
              rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.seed);
-    rg_train_options opt = {.label = label};
+    rg_train_options opt = {.label = label, .dist = &dist, .lines = dist.mpi};
     int rc = rg_train(&cfg, &opt, &sum, &err);
-    if (rc == 0) {
+    if (rc == 0 && dist.rank == 0) {
         rg_print_eval(stdout, &cfg, &sum.eval);
         printf("trained %d steps in %.1f s; checkpoint, train_log.csv and results.h5 in %s/\n",
                sum.steps_done, sum.wall_seconds, cfg.out_dir);
     }
     rg_run_summary_free(&sum);
-    return rg_report_status("train", rc, &err);
+    if (rc && dist.rank > 0 && rc != RG_EXIT_ERROR)
+        return rg_dist_finish(&dist, rc); /* every rank knows; rank 0 says why */
+    return rg_dist_finish(&dist, rg_report_status("train", rc, &err));
 }
 
 /* eval may change only what evaluation reads (keys flagged RG_KEY_EVAL). */

@@ -99,6 +99,10 @@ static const rg_key_info BASE_KEYS[] = {
      "1", RG_KEY_EXPERIMENT,
      "model seeds for the experiment grid: whole numbers and ranges a..b or a..b:s, each "
      "0 .. 2147483647, none repeated, at most 64"},
+    {"jobs", "experiment", RG_KEY_INT, RG_V_INT, AT(jobs), 0, 1, RG_MAX_JOBS, false, "1",
+     RG_KEY_EXPERIMENT,
+     "runs of the experiment trained at once on this machine, each in its own process with "
+     "threads / jobs threads (at least 1); 1 .. 64 (under mpirun each rank is one job)"},
 };
 enum { N_BASE = sizeof BASE_KEYS / sizeof BASE_KEYS[0] };
 

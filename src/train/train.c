@@ -8,6 +8,12 @@
  *                   before each checkpoint, so it always holds at least the
  *                   steps the checkpoint has done (resume trims the rest)
  *   results.h5      the run's losses and final accuracies (SPEC section 4)
+ *   .lock           held (flock) by the run's process while it works here
+ *
+ * Data-parallel (opt->dist with more than one rank, include/relgrad/dist.h):
+ * every rank draws the same global batch from the same data rng and takes
+ * its own rows of it; rank 0 alone owns out_dir (lock, checkpoint, log,
+ * results, evaluation) and hands its start state to the others.
  */
 #include "relgrad/train.h"
 
@@ -30,6 +36,10 @@ static volatile sig_atomic_t stop_signal = 0;
 
 static void on_stop_signal(int sig) {
     stop_signal = sig;
+}
+
+int rg_stop_requested(void) {
+    return stop_signal;
 }
 
 void rg_install_stop_handlers(void) {
@@ -349,30 +359,69 @@ static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
     return 0;
 }
 
-int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summary *out,
+/* The sum of a batch's mask over rows first .. first+count-1. */
+static double mask_sum(const rg_batch *b, int first, int count) {
+    double sum = 0;
+    for (long i = (long)first * b->T; i < (long)(first + count) * b->T; i++) sum += b->mask[i];
+    return sum;
+}
+
+/* Rank 0 (or a process alone): take out_dir and start or resume the run. */
+static int open_run(run_state *r, rg_dir_lock *lock, float *loss, int *start, rg_error *err) {
+    const rg_config *cfg = &r->cfg;
+    int rc = make_dirs(cfg->out_dir, err);
+    if (rc == 0) rc = rg_dir_lock_take(lock, cfg->out_dir, err);
+    if (rc) return rc;
+    remove_stale_temps(cfg->out_dir);
+    return start_run(r, loss, start, err);
+}
+
+int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_summary *out,
              rg_error *err) {
     static const rg_train_options no_options;
-    if (!opt) opt = &no_options;
+    rg_train_options opt_copy = opt_in ? *opt_in : no_options;
+    const rg_train_options *opt = &opt_copy;
+    const rg_dist *dist = opt->dist;
+    bool root = !dist || dist->rank == 0;
+    if (!root) opt_copy.quiet = true;
     memset(out, 0, sizeof *out);
     run_state *r = rg_xcalloc(1, sizeof *r, "a run");
     r->cfg = *cfg_in;
     rg_config *cfg = &r->cfg;
-    int rc = make_dirs(cfg->out_dir, err);
-    if (rc) return free(r), rc;
-    remove_stale_temps(cfg->out_dir);
     rg_checkpoint_path(cfg, r->ckpt, sizeof r->ckpt);
     snprintf(r->log_path, sizeof r->log_path, "%s/train_log.csv", cfg->out_dir);
     snprintf(r->results, sizeof r->results, "%s/results.h5", cfg->out_dir);
+    int rc = 0;
+    if (dist && dist->size > cfg->batch_size)
+        rc = fail(err, 2,
+                  "batch_size = %d cannot be split over %d ranks (each takes rows of every "
+                  "batch); raise batch_size or start fewer ranks",
+                  cfg->batch_size, dist->size);
 
     float *loss = rg_xcalloc((size_t)cfg->steps + 1, sizeof(float), "the loss history");
     int start = 0;
-    rc = start_run(r, loss, &start, err);
+    rg_dir_lock lock = {-1};
+    if (rc == 0 && root) rc = open_run(r, &lock, loss, &start, err);
+    if (dist && dist->size > 1) {
+        /* every rank learns rank 0's outcome; the others build the model and
+         * receive rank 0's state */
+        int all = rg_dist_agree(dist, rc);
+        if (all && !rc)
+            snprintf(err->msg, sizeof err->msg, "rank 0 could not start the run (status %d)", all);
+        rc = all;
+        if (rc == 0 && !root) {
+            if (rg_model_init(&r->model, &cfg->model, (uint64_t)cfg->seed, err))
+                rg_die("rank %d: %s", dist->rank, err->msg); /* rank 0 built the same model */
+            rg_adamw_init(&r->adam, &r->model, cfg->weight_decay);
+        }
+        if (rc == 0) rg_dist_share_run(dist, &r->model, &r->adam, &r->rng, &start, loss);
+    }
     r->adam.threads = cfg->threads;
     rg_ctx ctx;
     rg_ctx_init(&ctx, cfg->threads);
     rg_batch batch;
     rg_batch_init(&batch);
-    bool tty = isatty(STDOUT_FILENO);
+    bool tty = isatty(STDOUT_FILENO) && !opt->lines;
     double t0 = now_seconds(), tokens = 0;
     int s = start;
     for (; rc == 0 && s < cfg->steps; s++) {
@@ -381,45 +430,69 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
                       &r->rng);
         if (cfg->random_positions > 0)
             rg_batch_random_positions(&batch, cfg->random_positions, &r->rng);
+        int first, rows; /* this rank's rows of the global batch (all of it when alone) */
+        rg_dist_rows(dist, batch.B, &first, &rows);
+        long at = (long)first * batch.T;
         rg_ctx_reset(&ctx);
-        rg_tensor *logits =
-            rg_model_forward_seq(&ctx, &r->model, batch.tokens, batch.pos, batch.B, batch.T);
-        rg_tensor *l = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
+        rg_tensor *logits = rg_model_forward_seq(&ctx, &r->model, batch.tokens + at,
+                                                 batch.pos ? batch.pos + at : NULL, rows, batch.T);
+        rg_tensor *l = rg_model_loss(&ctx, logits, batch.targets + at, batch.mask + at);
         rg_model_zero_grad(&r->model);
         rg_backward(&ctx, l);
-        if ((rc = diverged(&ctx, &r->model, s + 1, l->data[0], err))) break;
+        int stop = stop_signal;
+        double step_loss = l->data[0];
+        if (dist && dist->size > 1)
+            step_loss =
+                rg_dist_reduce_step(dist, &r->model, step_loss, mask_sum(&batch, first, rows),
+                                    mask_sum(&batch, 0, batch.B), &stop);
+        if ((rc = diverged(&ctx, &r->model, s + 1, step_loss, err))) break;
         double norm = rg_clip_grad_norm(&r->model, cfg->grad_clip);
         rg_adamw_step(&r->adam, &r->model, lr);
         if ((rc = diverged_update(&r->model, s + 1, lr, err))) break;
-        loss[s] = (float)l->data[0];
-        fprintf(r->log, "%d,%.9g,%.6g,%.6g\n", s + 1, (double)loss[s], lr, norm);
+        loss[s] = (float)step_loss;
+        if (root) /* the loss at the build's precision (17 digits for float64) */
+            fprintf(r->log, "%d,%.*g,%.6g,%.6g\n", s + 1, sizeof(real) == 8 ? 17 : 9,
+                    sizeof(real) == 8 ? step_loss : (double)loss[s], lr, norm);
         tokens += (double)batch.B * batch.T;
         progress(opt, tty, s + 1, cfg->steps, start, loss[s], tokens, now_seconds() - t0);
         bool last = s + 1 == cfg->steps;
         bool pause = opt->stop_after > 0 && s + 1 - start >= opt->stop_after && !last;
-        if (((s + 1) % cfg->checkpoint_every == 0 || last || stop_signal || pause) &&
-            (rc = save_checkpoint(r, err)))
-            break;
+        if ((s + 1) % cfg->checkpoint_every == 0 || last || stop || pause) {
+            if (root) rc = save_checkpoint(r, err);
+            if (dist && dist->size > 1) {
+                rc = rg_dist_agree(dist, rc);
+                if (!root && rc)
+                    snprintf(err->msg, sizeof err->msg,
+                             "rank 0 could not write the checkpoint at step %d", s + 1);
+                if (rc == 0 && !rg_dist_same_params(dist, &r->model))
+                    rc = fail(err, 1,
+                              "step %d: the ranks hold different parameters (a bug in "
+                              "data-parallel training; please report it); the checkpoint "
+                              "holds rank 0's",
+                              s + 1);
+            }
+            if (rc) break;
+        }
         if (pause) {
             s++;
             break;
         }
         if (!last && !opt->quiet && (s + 1) % cfg->eval_every == 0)
             progress_eval(&ctx, r, opt, tty, s + 1);
-        if (stop_signal) {
+        if (stop) {
             s++;
-            rc = 128 + stop_signal;
+            rc = 128 + stop;
             snprintf(err->msg, sizeof err->msg,
                      "stopped by signal %d at step %d; checkpoint saved to %s; "
                      "run the same command again to resume",
-                     (int)stop_signal, s, r->ckpt);
+                     stop, s, r->ckpt);
             break;
         }
     }
     if (tty && !opt->quiet && s > start) printf("\n");
     if (out->wall_seconds == 0) out->wall_seconds = now_seconds() - t0;
     out->steps_done = s;
-    if (rc == 0 && s == cfg->steps) {
+    if (rc == 0 && s == cfg->steps && root) {
         /* The final checkpoint is on disk: from here a stop signal may simply
          * end the process (it would otherwise wait for the evaluation). */
         struct sigaction dfl = {.sa_handler = SIG_DFL}, old_int, old_term;
@@ -442,6 +515,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt, rg_run_summar
     }
     out->train_loss = loss;
     if (r->log) fclose(r->log);
+    rg_dir_lock_release(&lock);
     rg_batch_free(&batch);
     rg_ctx_free(&ctx);
     rg_adamw_free(&r->adam);

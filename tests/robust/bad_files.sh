@@ -24,7 +24,10 @@ bad() {
 # snapshot: every path under $WORK (but the logs of the last command) and its
 # size and mtime, to show that a failed command created or changed nothing
 snapshot() {
-    find "$WORK" -path "$WORK/last.*" -prune -o -printf '%p %s %T@\n' | sort
+    # (not out_dir/.lock, the run directory's lock, which train takes before
+    # it reads anything, nor the directories' times, which creating it changes)
+    find "$WORK" \( -path "$WORK/last.*" -o -name .lock \) -prune -o -type d -printf '%p\n' \
+        -o -printf '%p %s %T@\n' | sort
 }
 # unchanged WHAT BEFORE: compare a snapshot taken before the command
 unchanged() {

@@ -68,7 +68,7 @@ after_kill() {
         [[ -e "$f" ]] || continue
         base=${f##*/}
         case "$base" in
-        checkpoint.h5 | train_log.csv | results.h5) ;;
+        checkpoint.h5 | train_log.csv | results.h5 | .lock) ;; # .lock: the run's flock
         checkpoint.h5.tmp.* | results.h5.tmp.*)
             local tpid=${base#*.h5.tmp.}
             if [[ -z "${killed_pids[$tpid]:-}" ]]; then

@@ -1,0 +1,416 @@
+/* grid.c: training an experiment's runs: one after another, `jobs` at once
+ * on this machine, or over the ranks of an MPI job (grid.h).
+ *
+ * Every run trains in its own directory, which its trainer locks, and
+ * resumes from its checkpoint there; a run's numbers depend only on its
+ * config (seed, thread count), never on which process trained it or when, so
+ * all three ways give the same results.
+ *
+ * jobs > 1: each run is trained by a child made with fork(), not a program
+ * started with posix_spawn: the child inherits the validated config as it
+ * is (no command line to rebuild, no second parse that could read a value
+ * differently) and the parent never starts a thread, an OpenMP team or an
+ * open HDF5 file before forking, so the child starts clean. A child writes
+ * its run's results.h5 and exits with rg_train's status; the parent reads
+ * that file back.
+ *
+ * MPI: rank 0 hands out runs one at a time, in grid order, to whichever rank
+ * asks (a rank asks when it has finished its previous run, and sends that
+ * run's results with the request), so ranks stay busy whatever the runs
+ * cost. A helper thread of rank 0 answers the requests (polling, so it uses
+ * next to no CPU) while rank 0's main thread trains runs too; only that
+ * thread calls MPI meanwhile (MPI_THREAD_SERIALIZED). Without thread
+ * support rank 0 only hands out runs.
+ */
+#include "grid.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { TAG_REQUEST = 11, TAG_NEXT = 12 };
+
+static void sleep_ms(int ms) {
+    nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
+}
+
+int rg_grid_make(rg_grid *g, const rg_config *base, const char *config_path, rg_error *err) {
+    memset(g, 0, sizeof *g);
+    int np = base->n_positions, ns = base->n_seeds;
+    g->n_runs = base->n_tasks * np * ns;
+    g->runs = rg_xcalloc((size_t)g->n_runs, sizeof *g->runs, "the experiment's runs");
+    snprintf(g->results, sizeof g->results, "%s/results.h5", base->out_dir);
+    for (int i = 0; i < g->n_runs; i++) {
+        rg_grid_run *run = &g->runs[i];
+        int t = i / (np * ns), p = i / ns % np, s = i % ns;
+        rg_config *c = &run->cfg;
+        rg_config_grid_run(base, t, p, s, c);
+        run->cell = t * np + p, run->seed = s;
+        char pos[256], where[RG_PATH_MAX + 300];
+        rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos);
+        snprintf(where, sizeof where, "%s (task %s, pos %s)", config_path, rg_task_name(c->task),
+                 pos);
+        if (s == 0 && rg_config_validate(c, where, err)) return 2;
+        char dir_pos[256];
+        rg_pos_list_text(&c->model.pos, '+', dir_pos, sizeof dir_pos);
+        int len = snprintf(c->out_dir, sizeof c->out_dir, "%s/runs/%s-%s-%d", base->out_dir,
+                           rg_task_name(c->task), dir_pos, c->seed);
+        if (len >= (int)sizeof c->out_dir) {
+            snprintf(err->msg, sizeof err->msg,
+                     "out_dir '%s' is too long for its run directories; use a shorter path",
+                     base->out_dir);
+            return 2;
+        }
+        snprintf(run->label, sizeof run->label, "[%d/%d] %s %s seed %d", i + 1, g->n_runs,
+                 rg_task_name(c->task), pos, c->seed);
+    }
+    return 0;
+}
+
+void rg_grid_free(rg_grid *g) {
+    for (int i = 0; i < g->n_runs; i++) rg_run_data_free(&g->runs[i].result);
+    free(g->runs);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- a finished run ------------------------------------------------------------ */
+
+/* Move a summary's arrays into the run's result. */
+static void take_summary(rg_grid_run *run, rg_run_summary *sum) {
+    rg_run_data *r = &run->result;
+    r->train_loss = sum->train_loss, r->n_steps = sum->steps_done;
+    r->eval_len = sum->eval.len, r->n_eval = sum->eval.n;
+    r->exact_match = sum->eval.exact_match, r->token_acc = sum->eval.token_acc;
+    r->wall_seconds = sum->wall_seconds;
+    memset(sum, 0, sizeof *sum);
+    run->done = true;
+}
+
+static void print_done(const rg_grid_run *run, const char *who) {
+    const rg_run_data *r = &run->result;
+    printf("%s%s  exact match:", run->label, who);
+    for (int k = 0; k < r->n_eval; k++) printf(" %d:%.2f", r->eval_len[k], r->exact_match[k]);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* Add a finished run to the experiment's results.h5. */
+static int write_result(const rg_grid *g, const rg_grid_run *run, rg_error *err) {
+    const rg_run_data *r = &run->result;
+    rg_run_result res = {&run->cfg,      r->train_loss, r->n_steps, r->eval_len,
+                         r->exact_match, r->token_acc,  r->n_eval,  r->wall_seconds};
+    return rg_results_write_run(g->results, &res, err);
+}
+
+static int failed(rg_error *err, const rg_grid_run *run, int rc, const char *why) {
+    if (rc > 128 && rc < 128 + 65)
+        snprintf(err->msg, sizeof err->msg,
+                 "stopped by signal %d; every run's checkpoint is saved in its directory under "
+                 "runs/; run the same command again to resume",
+                 rc - 128);
+    else
+        snprintf(err->msg, sizeof err->msg,
+                 "%.300s failed (status %d)%s%.400s; its directory: %.250s", run->label, rc,
+                 why[0] ? ": " : "", why, run->cfg.out_dir);
+    return rc;
+}
+
+/* ---- one after another ------------------------------------------------------------ */
+
+static int train_in_turn(rg_grid *g, rg_error *err) {
+    for (int i = 0; i < g->n_runs; i++) {
+        rg_grid_run *run = &g->runs[i];
+        rg_train_options opt = {.label = run->label};
+        rg_run_summary sum;
+        rg_error why;
+        int rc = rg_train(&run->cfg, &opt, &sum, &why);
+        if (rc == 0) {
+            take_summary(run, &sum);
+            rc = write_result(g, run, &why);
+            print_done(run, "");
+        }
+        rg_run_summary_free(&sum);
+        if (rc) return failed(err, run, rc, why.msg);
+    }
+    return 0;
+}
+
+/* ---- jobs at once, in child processes ------------------------------------------------ */
+
+/* The child: train, say why it failed, exit with the status. */
+static _Noreturn void child_train(rg_grid_run *run) {
+    rg_train_options opt = {.label = run->label, .quiet = isatty(STDOUT_FILENO), .lines = true};
+    rg_run_summary sum;
+    rg_error why;
+    int rc = rg_train(&run->cfg, &opt, &sum, &why);
+    if (rc && rc < 128) fprintf(stderr, "relgrad experiment: %s: %s\n", run->label, why.msg);
+    rg_run_summary_free(&sum);
+    fflush(stdout);
+    fflush(stderr);
+    exit(rc);
+}
+
+/* Read back what the child wrote in its run directory. */
+static int collect_child(rg_grid *g, rg_grid_run *run, rg_error *err) {
+    char path[RG_PATH_MAX + 32], pos[256];
+    snprintf(path, sizeof path, "%s/results.h5", run->cfg.out_dir);
+    rg_pos_list_text(&run->cfg.model.pos, ',', pos, sizeof pos);
+    int rc = rg_results_read_run(path, rg_task_name(run->cfg.task), pos, run->cfg.seed,
+                                 &run->result, err);
+    if (rc) return rc;
+    run->done = true;
+    return write_result(g, run, err);
+}
+
+static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
+    pid_t pid_of[RG_MAX_JOBS];
+    int run_of[RG_MAX_JOBS], running = 0, next = 0, rc = 0, forwarded = 0;
+    while (next < g->n_runs || running > 0) {
+        while (rc == 0 && !rg_stop_requested() && next < g->n_runs && running < jobs) {
+            rg_grid_run *run = &g->runs[next];
+            fflush(stdout);
+            fflush(stderr);
+            pid_t pid = fork();
+            if (pid < 0) {
+                rc = failed(err, run, 1, strerror(errno));
+                break;
+            }
+            if (pid == 0) child_train(run);
+            pid_of[running] = pid, run_of[running] = next++;
+            running++;
+            printf("%s  started (process %ld)\n", run->label, (long)pid);
+            fflush(stdout);
+        }
+        if (running == 0) break;
+        int sig = rg_stop_requested();
+        if (sig && sig != forwarded) /* a signal to this process alone: pass it on */
+            for (int j = 0; j < running; j++) kill(pid_of[j], sig);
+        forwarded = sig;
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno != EINTR) rg_die("experiment: waitpid: %s", strerror(errno));
+            continue; /* a signal: forward it (above) and wait again */
+        }
+        int j = 0;
+        while (j < running && pid_of[j] != pid) j++;
+        if (j == running) continue; /* not one of ours */
+        rg_grid_run *run = &g->runs[run_of[j]];
+        pid_of[j] = pid_of[running - 1], run_of[j] = run_of[running - 1];
+        running--;
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        rg_error why = {""};
+        if (code == 0) code = collect_child(g, run, &why);
+        if (code == 0)
+            print_done(run, "");
+        else if (rc == 0)
+            rc = failed(err, run, code, why.msg);
+    }
+    if (rc == 0 && rg_stop_requested())
+        rc = failed(err, &g->runs[0], 128 + rg_stop_requested(), "");
+    return rc;
+}
+
+/* ---- over MPI ranks ------------------------------------------------------------------ */
+
+/* A result on the wire: index, status, n_steps, n_eval, wall seconds, then
+ * the losses, lengths, exact matches and token accuracies, as doubles
+ * (every value, float losses and int lengths included, survives exactly). */
+static double *pack(int index, int rc, const rg_run_data *r, int *n) {
+    int steps = rc ? 0 : r->n_steps, k = rc ? 0 : r->n_eval;
+    *n = 5 + steps + 3 * k;
+    double *buf = rg_xmalloc((size_t)*n * sizeof(double), "a run's results");
+    buf[0] = index, buf[1] = rc, buf[2] = steps, buf[3] = k, buf[4] = rc ? 0 : r->wall_seconds;
+    for (int i = 0; i < steps; i++) buf[5 + i] = r->train_loss[i];
+    for (int i = 0; i < k; i++) {
+        buf[5 + steps + i] = r->eval_len[i];
+        buf[5 + steps + k + i] = r->exact_match[i];
+        buf[5 + steps + 2 * k + i] = r->token_acc[i];
+    }
+    return buf;
+}
+
+static void unpack(const double *buf, rg_run_data *r) {
+    int steps = (int)buf[2], k = (int)buf[3];
+    r->n_steps = steps, r->n_eval = k, r->wall_seconds = buf[4];
+    r->train_loss = rg_xmalloc((size_t)steps * sizeof(float) + 1, "a run's losses");
+    r->eval_len = rg_xmalloc((size_t)k * sizeof(int) + 1, "a run's lengths");
+    r->exact_match = rg_xmalloc((size_t)k * sizeof(double) + 1, "a run's accuracies");
+    r->token_acc = rg_xmalloc((size_t)k * sizeof(double) + 1, "a run's accuracies");
+    for (int i = 0; i < steps; i++) r->train_loss[i] = (float)buf[5 + i];
+    for (int i = 0; i < k; i++) {
+        r->eval_len[i] = (int)buf[5 + steps + i];
+        r->exact_match[i] = buf[5 + steps + k + i];
+        r->token_acc[i] = buf[5 + steps + 2 * k + i];
+    }
+}
+
+/* What rank 0's two threads share (under `lock`). */
+typedef struct {
+    rg_grid *g;
+    const rg_dist *dist;
+    pthread_mutex_t lock;
+    int next;       /* the next run to hand out                      */
+    int rc;         /* the first failure, 0 while none               */
+    rg_error err;   /* ... and why                                   */
+    bool *to_write; /* [n_runs] finished, not yet in results.h5      */
+} scheduler;
+
+/* The next run to train, or -1: all handed out, a failure, or a stop. */
+static int take_next(scheduler *s) {
+    if (s->rc || rg_stop_requested() || s->next >= s->g->n_runs) return -1;
+    return s->next++;
+}
+
+static void record(scheduler *s, int index, int rc, const char *why) {
+    if (rc == 0) {
+        s->to_write[index] = true;
+    } else if (s->rc == 0) {
+        s->rc = failed(&s->err, &s->g->runs[index], rc, why);
+    }
+}
+
+/* Rank 0's helper thread: answer every other rank until each is told to stop. */
+static void *hand_out(void *arg) {
+    scheduler *s = arg;
+    int active = s->dist->size - 1;
+    while (active > 0) {
+        int from, n;
+        if (!rg_dist_probe(s->dist, TAG_REQUEST, &from, &n)) {
+            sleep_ms(2);
+            continue;
+        }
+        double *buf = rg_xmalloc((size_t)n * sizeof(double), "a run's results");
+        rg_dist_recv(s->dist, from, TAG_REQUEST, buf, n);
+        pthread_mutex_lock(&s->lock);
+        int index = (int)buf[0];
+        if (index >= 0) {
+            char why[64];
+            snprintf(why, sizeof why, "on rank %d (its message is above)", from);
+            if (buf[1] == 0) unpack(buf, &s->g->runs[index].result), s->g->runs[index].done = true;
+            record(s, index, (int)buf[1], why);
+        }
+        double next = take_next(s);
+        pthread_mutex_unlock(&s->lock);
+        free(buf);
+        rg_dist_send(s->dist, from, TAG_NEXT, &next, 1);
+        if (next < 0) active--;
+    }
+    return NULL;
+}
+
+/* Rank 0's main thread: results of finished runs into results.h5 (HDF5 is
+ * used by this thread only). */
+static void write_pending(scheduler *s) {
+    for (int i = 0; i < s->g->n_runs; i++) {
+        pthread_mutex_lock(&s->lock);
+        bool now = s->to_write[i];
+        s->to_write[i] = false;
+        pthread_mutex_unlock(&s->lock);
+        rg_error why;
+        if (now && write_result(s->g, &s->g->runs[i], &why)) {
+            pthread_mutex_lock(&s->lock);
+            record(s, i, 2, why.msg);
+            pthread_mutex_unlock(&s->lock);
+        }
+    }
+}
+
+static int train_as_rank0(rg_grid *g, const rg_dist *dist, rg_error *err) {
+    scheduler s = {.g = g, .dist = dist};
+    pthread_mutex_init(&s.lock, NULL);
+    s.to_write = rg_xcalloc((size_t)g->n_runs, sizeof(bool), "the run list");
+    pthread_t helper;
+    bool threaded = dist->threads_ok && pthread_create(&helper, NULL, hand_out, &s) == 0;
+    if (!threaded) {
+        printf("experiment: rank 0 hands out runs and trains none (MPI without thread "
+               "support)\n");
+        hand_out(&s);
+    }
+    while (threaded) {
+        pthread_mutex_lock(&s.lock);
+        int index = take_next(&s);
+        pthread_mutex_unlock(&s.lock);
+        if (index < 0) break;
+        rg_grid_run *run = &g->runs[index];
+        rg_train_options opt = {.label = run->label, .lines = true};
+        rg_run_summary sum;
+        rg_error why;
+        int rc = rg_train(&run->cfg, &opt, &sum, &why);
+        if (rc == 0) {
+            take_summary(run, &sum);
+            print_done(run, " (rank 0)");
+        }
+        rg_run_summary_free(&sum);
+        pthread_mutex_lock(&s.lock);
+        record(&s, index, rc, why.msg);
+        pthread_mutex_unlock(&s.lock);
+        write_pending(&s);
+    }
+    if (threaded) pthread_join(helper, NULL);
+    write_pending(&s);
+    int rc = s.rc;
+    if (rc == 0 && rg_stop_requested())
+        rc = failed(&s.err, &g->runs[0], 128 + rg_stop_requested(), "");
+    if (rc == 0)
+        for (int i = 0; i < g->n_runs; i++)
+            if (!g->runs[i].done) rc = failed(&s.err, &g->runs[i], 1, "no result came back");
+    if (rc) *err = s.err;
+    free(s.to_write);
+    pthread_mutex_destroy(&s.lock);
+    return rc;
+}
+
+/* Another rank: ask for a run, train it, send its results with the next
+ * request, until told to stop. */
+static int train_as_worker(rg_grid *g, const rg_dist *dist, rg_error *err) {
+    double hello = -1;
+    rg_dist_send(dist, 0, TAG_REQUEST, &hello, 1);
+    int rc = 0;
+    for (;;) {
+        int from, n;
+        while (!rg_dist_probe(dist, TAG_NEXT, &from, &n)) sleep_ms(2);
+        double next;
+        rg_dist_recv(dist, 0, TAG_NEXT, &next, 1);
+        if (next < 0) break;
+        rg_grid_run *run = &g->runs[(int)next];
+        char label[450];
+        snprintf(label, sizeof label, "%s (rank %d)", run->label, dist->rank);
+        rg_train_options opt = {.label = label, .lines = true};
+        rg_run_summary sum;
+        rg_error why;
+        int status = rg_train(&run->cfg, &opt, &sum, &why);
+        if (status == 0)
+            take_summary(run, &sum);
+        else if (status < 128)
+            fprintf(stderr, "relgrad experiment: %s: %s\n", label, why.msg);
+        rg_run_summary_free(&sum);
+        if (status == 0) print_done(run, "");
+        int len;
+        double *buf = pack((int)next, status, &run->result, &len);
+        rg_dist_send(dist, 0, TAG_REQUEST, buf, len);
+        free(buf);
+        if (status && !rc) rc = failed(err, run, status, why.msg);
+    }
+    return rc;
+}
+
+int rg_grid_train(rg_grid *g, const rg_config *base, const rg_dist *dist, rg_error *err) {
+    if (dist && dist->size > 1) {
+        int threads = rg_dist_threads(dist, base->threads);
+        for (int i = 0; i < g->n_runs; i++) g->runs[i].cfg.threads = threads;
+        return dist->rank == 0 ? train_as_rank0(g, dist, err) : train_as_worker(g, dist, err);
+    }
+    if (base->jobs > 1) {
+        int threads = base->threads / base->jobs > 0 ? base->threads / base->jobs : 1;
+        for (int i = 0; i < g->n_runs; i++) g->runs[i].cfg.threads = threads;
+        return train_in_children(g, base->jobs, err);
+    }
+    return train_in_turn(g, err);
+}
