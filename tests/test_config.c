@@ -288,17 +288,19 @@ Test(config, defaults_validate) {
 
 Test(config, key_table) {
     int n = rg_config_key_count();
+    /* clang-format off */
     static const char *const expected[] = {
-        "d_model",    "n_heads",          "n_layers",     "d_ff",
-        "pos",        "mem_len",          "segment_len",  "init_std",
-        "task",       "n_symbols",        "train_len",    "eval_lens",
-        "eval_n",     "random_positions", "steps",        "batch_size",
-        "lr",         "warmup",           "weight_decay", "grad_clip",
-        "seed",       "threads",          "out_dir",      "checkpoint_every",
-        "eval_every", "init_from",        "tasks",        "positions",
-        "seeds",      "max_positions",    "rope_base",    "rope_scale",
-        "t5_buckets", "t5_max_distance",  "deberta_span", "fire_width",
-        "fire_L"};
+        "d_model",    "n_heads",          "n_layers",        "d_ff",
+        "pos",        "mem_len",          "segment_len",     "init_std",
+        "task",       "n_symbols",        "train_len",       "eval_lens",
+        "eval_n",     "random_positions", "steps",           "batch_size",
+        "lr",         "warmup",           "weight_decay",    "grad_clip",
+        "seed",       "threads",          "out_dir",         "checkpoint_every",
+        "eval_every", "init_from",        "quiet",           "tasks",
+        "positions",  "seeds",            "max_positions",   "rope_base",
+        "rope_scale", "t5_buckets",       "t5_max_distance", "deberta_span",
+        "fire_width", "fire_L"};
+    /* clang-format on */
     cr_assert_eq((int)(sizeof expected / sizeof expected[0]), n);
     rg_config c;
     rg_config_defaults(&c);
@@ -366,6 +368,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "checkpoint_every = 7\n"
                                 "eval_every = 11\n"
                                 "init_from = runs/old/checkpoint.h5\n"
+                                "quiet = 1\n"
                                 "[experiment]\n"
                                 "tasks = sort,reverse,addition\n"
                                 "positions = alibi, xl+fire, deberta\n"
