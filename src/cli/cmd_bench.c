@@ -3,7 +3,9 @@
  * train_len symbols, timed after warm-up. `steps` is the number of timed
  * steps. Ends with the line SPEC section 5 fixes:
  *   bench: ms_per_step=X tokens_per_s=Y peak_rss_mb=Z */
+#include "args.h"
 #include "cli.h"
+#include "help.h"
 #include "relgrad/train.h"
 
 #include <stdio.h>
@@ -19,18 +21,26 @@ static double now_seconds(void) {
 }
 
 int rg_cmd_bench(int argc, char **argv) {
-    if (argc < 1) {
-        fprintf(stderr, "usage: relgrad bench CONFIG [key=value ...]   (steps = timed steps)\n");
+    rg_cli_args a;
+    if (rg_cli_parse("bench", argc, argv, RG_OPT_QUIET, &a)) return RG_EXIT_BAD_INPUT;
+    if (!a.file) {
+        fprintf(stderr, "relgrad bench: missing CONFIG (e.g. experiments/bench.ini)\n");
+        rg_help_usage(stderr, "bench");
+        rg_cli_args_free(&a);
         return RG_EXIT_BAD_INPUT;
     }
     rg_config cfg;
     rg_error err;
     rg_model model;
-    if (rg_config_from_args(&cfg, argv[0], argc - 1, argv + 1, &err) ||
-        rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err)) {
+    int bad = rg_cli_load(&a, &cfg, &err) || rg_config_validate(&cfg, a.file, &err) ||
+              rg_cli_refuse_grid_keys("bench", a.file, &cfg, &err) ||
+              rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err);
+    rg_cli_args_free(&a);
+    if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
         return RG_EXIT_BAD_INPUT;
     }
+    if (!cfg.quiet) rg_cli_show_config(stderr, "bench", &cfg, 0);
     rg_adamw adam;
     rg_adamw_init(&adam, &model, cfg.weight_decay);
     adam.threads = cfg.threads;

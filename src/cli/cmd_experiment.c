@@ -8,7 +8,9 @@
  *   out_dir/plot.png    both against length, a panel per task (drawn by
  *                       tools/plot_results.py, started without a shell)
  */
+#include "args.h"
 #include "cli.h"
+#include "help.h"
 #include "relgrad/train.h"
 
 #include <errno.h>
@@ -82,6 +84,8 @@ static void write_one_table(FILE *f, const rg_config *cfg, const cell *cells, co
     fprintf(f, "\n");
 }
 
+/* minutes: the runs' recorded time (training over all sessions plus the
+ * final evaluation), summed. */
 static int write_table(const char *path, const rg_config *cfg, const cell *cells, const int *lens,
                        int n_lens, double minutes) {
     FILE *f = fopen(path, "w");
@@ -91,8 +95,8 @@ static int write_table(const char *path, const rg_config *cfg, const cell *cells
             "Exact match: greedy decoding, whole answer and EOS right. Token accuracy: "
             "teacher-forced, per answer token. %d examples per length (the same set for every "
             "seed); trained on lengths 1..%d for %d steps; %d seed(s): mean over seeds, ± the "
-            "half-width of its 95%% interval (Student's t) when there is more than one. Wall "
-            "time %.1f min.\n\n",
+            "half-width of its 95%% interval (Student's t) when there is more than one. Time "
+            "%.1f min (the runs' training and evaluation, summed).\n\n",
             cfg->eval_n, cfg->train_len, cfg->steps, cfg->n_seeds, minutes);
     write_one_table(f, cfg, cells, lens, n_lens, true);
     write_one_table(f, cfg, cells, lens, n_lens, false);
@@ -125,49 +129,49 @@ static int draw_plot(const char *results, const char *plot, char *why, size_t n)
     return 0;
 }
 
-/* The run directory of one grid point. */
-static int run_dir(const rg_config *base, const rg_config *c, char *out, rg_error *err) {
-    char pos[256], dir[2 * RG_PATH_MAX];
-    rg_pos_list_text(&c->model.pos, '+', pos, sizeof pos);
-    int len = snprintf(dir, sizeof dir, "%s/runs/%s-%s-%d", base->out_dir, rg_task_name(c->task),
-                       pos, c->seed);
-    if (len >= RG_PATH_MAX) {
-        snprintf(err->msg, sizeof err->msg,
-                 "out_dir '%s' is too long for its run directories; use a shorter path",
-                 base->out_dir);
+/* The config (every run's checked before training any), or 2. --dry-run:
+ * the configuration and the plan on stdout, and 1 when all was well. */
+static int setup(int argc, char **argv, rg_config *base) {
+    rg_install_stop_handlers(); /* before any output: it may go to a closed pipe */
+    rg_cli_args a;
+    if (rg_cli_parse("experiment", argc, argv, RG_OPT_DRY_RUN | RG_OPT_QUIET, &a))
         return RG_EXIT_BAD_INPUT;
+    rg_error err;
+    int rc = 0;
+    if (!a.file) {
+        fprintf(stderr, "relgrad experiment: missing CONFIG (an INI file, e.g. "
+                        "experiments/quick.ini)\n");
+        rg_help_usage(stderr, "experiment");
+        rc = RG_EXIT_BAD_INPUT;
+    } else if (rg_cli_load(&a, base, &err)) {
+        fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        rc = RG_EXIT_BAD_INPUT;
+    } else if (a.dry_run) {
+        rg_cli_show_config(stdout, "experiment", base, RG_SHOW_GRID);
+        rc = rg_cli_validate_grid(base, a.file, &err);
+        if (!rc) rc = rg_cli_plan_experiment(stdout, base, &err);
+        if (rc) fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        fprintf(stderr, "relgrad experiment: dry run: nothing was written\n");
+        rc = rc ? RG_EXIT_BAD_INPUT : rg_cli_stdout_status("experiment", RG_EXIT_OK);
+        rc = rc ? rc : 1;
+    } else if (rg_cli_validate_grid(base, a.file, &err)) {
+        fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        rc = RG_EXIT_BAD_INPUT;
+    } else if (!base->quiet) {
+        rg_cli_show_config(stderr, "experiment", base, RG_SHOW_GRID);
     }
-    memcpy(out, dir, (size_t)len + 1);
-    return 0;
+    rg_cli_args_free(&a);
+    return rc;
 }
 
 int rg_cmd_experiment(int argc, char **argv) {
-    if (argc < 1) {
-        fprintf(stderr, "usage: relgrad experiment CONFIG [key=value ...]\n");
-        return RG_EXIT_BAD_INPUT;
-    }
     rg_config *base = rg_xmalloc(sizeof *base, "a config"), *c = rg_xmalloc(sizeof *c, "a config");
     rg_error err;
-    if (rg_config_from_args(base, argv[0], argc - 1, argv + 1, &err)) {
-        fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+    int status = setup(argc, argv, base);
+    if (status) {
         free(base), free(c);
-        return RG_EXIT_BAD_INPUT;
+        return status == 1 ? RG_EXIT_OK : status;
     }
-    /* Check every run's config before training any. */
-    for (int t = 0; t < base->n_tasks; t++)
-        for (int p = 0; p < base->n_positions; p++) {
-            *c = *base;
-            c->task = base->tasks[t], c->model.pos = base->positions[p];
-            char where[RG_PATH_MAX + 300], pos[256];
-            snprintf(where, sizeof where, "%s (task %s, pos %s)", argv[0], rg_task_name(c->task),
-                     rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos));
-            if (rg_config_validate(c, where, &err)) {
-                fprintf(stderr, "relgrad experiment: %s\n", err.msg);
-                free(base), free(c);
-                return RG_EXIT_BAD_INPUT;
-            }
-        }
-    rg_install_stop_handlers();
     int n_lens, *lens = rg_config_eval_lens(base, &n_lens);
     int n_cells = base->n_tasks * base->n_positions, n_runs = n_cells * base->n_seeds, run = 0;
     cell *cells = rg_xcalloc((size_t)n_cells, sizeof *cells, "the result grid");
@@ -179,10 +183,13 @@ int rg_cmd_experiment(int argc, char **argv) {
     snprintf(results, sizeof results, "%s/results.h5", base->out_dir);
     snprintf(table, sizeof table, "%s/table.md", base->out_dir);
     snprintf(plot, sizeof plot, "%s/plot.png", base->out_dir);
-    printf("experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n",
-           base->n_tasks, base->n_positions, base->n_seeds, n_runs, base->steps, base->out_dir);
+    if (!base->quiet)
+        fprintf(
+            stderr, "experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n",
+            base->n_tasks, base->n_positions, base->n_seeds, n_runs, base->steps, base->out_dir);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    double run_seconds = 0; /* the runs' recorded times, summed */
     int rc = 0;
     for (int t = 0; t < base->n_tasks && rc == 0; t++)
         for (int p = 0; p < base->n_positions && rc == 0; p++)
@@ -190,7 +197,7 @@ int rg_cmd_experiment(int argc, char **argv) {
                 *c = *base;
                 c->task = base->tasks[t], c->model.pos = base->positions[p];
                 c->seed = base->seeds[s];
-                if ((rc = run_dir(base, c, c->out_dir, &err))) break;
+                if ((rc = rg_cli_run_dir(base, c, c->out_dir, &err))) break;
                 char label[400], pos[256];
                 snprintf(label, sizeof label, "[%d/%d] %s %s seed %d", ++run, n_runs,
                          rg_task_name(c->task),
@@ -215,11 +222,13 @@ int rg_cmd_experiment(int argc, char **argv) {
                         cl->token[cl->n_seeds * n_lens + k] = sum.eval.token_acc[k];
                     }
                     cl->n_seeds++;
-                    printf("%s  exact match:", label);
-                    for (int k = 0; k < sum.eval.n; k++)
-                        printf(" %d:%.2f", sum.eval.len[k], sum.eval.exact_match[k]);
-                    printf("\n");
-                    fflush(stdout);
+                    run_seconds += sum.wall_seconds;
+                    if (!base->quiet) {
+                        fprintf(stderr, "%s  exact match:", label);
+                        for (int k = 0; k < sum.eval.n; k++)
+                            fprintf(stderr, " %d:%.2f", sum.eval.len[k], sum.eval.exact_match[k]);
+                        fprintf(stderr, "\n");
+                    }
                 }
                 rg_run_summary_free(&sum);
             }
@@ -227,7 +236,7 @@ int rg_cmd_experiment(int argc, char **argv) {
     double minutes = ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9) / 60;
     if (rc == 0) {
         char why[RG_PATH_MAX + 200];
-        if (write_table(table, base, cells, lens, n_lens, minutes)) {
+        if (write_table(table, base, cells, lens, n_lens, run_seconds / 60)) {
             snprintf(err.msg, sizeof err.msg, "cannot write %s: %s; check out_dir", table,
                      strerror(errno));
             rc = RG_EXIT_ERROR;
@@ -238,11 +247,13 @@ int rg_cmd_experiment(int argc, char **argv) {
                      why);
             rc = RG_EXIT_ERROR;
         }
-        printf("experiment done in %.1f min: %s, %s%s%s\n\n", minutes, results, table,
-               rc ? "" : ", ", rc ? "" : plot);
         FILE *f = fopen(table, "r"); /* show the table */
         for (int ch; f && (ch = fgetc(f)) != EOF;) putchar(ch);
         if (f) fclose(f);
+        int out = rg_cli_stdout_status("experiment", rc);
+        fprintf(stderr, "relgrad experiment: wrote %s, %s%s%s (%d runs in %.1f min)\n", results,
+                table, rc ? "" : ", ", rc ? "" : plot, n_runs, minutes);
+        rc = rc ? rc : out;
     }
     for (int i = 0; i < n_cells; i++) free(cells[i].exact), free(cells[i].token);
     free(cells), free(lens), free(base), free(c);
