@@ -71,10 +71,11 @@ int rg_stop_signal(void) {
     return stop_signal;
 }
 
-/* A write to f failed because its reader is gone (EPIPE): a stop request,
- * like the SIGPIPE that came with it (in case SIGPIPE is blocked). */
+/* Called right after writing to f: a write that failed because the reader
+ * is gone (EPIPE) is a stop request, like the SIGPIPE that comes with it
+ * (which a blocked signal mask would hold back). */
 static void check_stream(FILE *f) {
-    if (fflush(f) == EOF && errno == EPIPE && !stop_signal) stop_signal = SIGPIPE;
+    if ((fflush(f) == EOF || ferror(f)) && errno == EPIPE && !stop_signal) stop_signal = SIGPIPE;
 }
 
 static int fail(rg_error *err, int code, const char *fmt, ...)
