@@ -298,8 +298,8 @@ Test(config, key_table) {
         "eval_n",     "random_positions", "steps",           "batch_size",
         "lr",         "warmup",           "weight_decay",    "grad_clip",
         "seed",       "threads",          "out_dir",         "checkpoint_every",
-        "eval_every", "init_from",        "tasks",           "positions",
-        "seeds",      "jobs",             "max_positions",   "rope_base",
+        "eval_every", "init_from",        "quiet",           "tasks",
+        "positions",  "seeds",            "jobs",            "max_positions",   "rope_base",
         "rope_scale", "t5_buckets",       "t5_max_distance", "deberta_span",
         "fire_width", "fire_L"};
     /* clang-format on */
@@ -370,6 +370,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "checkpoint_every = 7\n"
                                 "eval_every = 11\n"
                                 "init_from = runs/old/checkpoint.h5\n"
+                                "quiet = 1\n"
                                 "[experiment]\n"
                                 "tasks = sort:5,reverse,addition:2\n"
                                 "positions = alibi, xl+fire, deberta\n"

@@ -276,6 +276,53 @@ static void roundtrip(const char *pos, int mem_len) {
     scratch_free(&s);
 }
 
+/* The training wall time travels with the optimizer step (/optim attribute
+ * train_seconds); rg_checkpoint_read_step reads both without a model; a
+ * checkpoint without the attribute (an older file) reads 0. */
+Test(io, train_seconds) {
+    scratch s;
+    scratch_init(&s);
+    char path[512];
+    in_dir(&s, "ck.h5", path, sizeof path);
+    rg_config c = small_config("none", 16, 0);
+    rg_model m;
+    make_model(&m, &c, 1);
+    rg_adamw opt;
+    make_optimizer(&opt, &m, 2);
+    opt.seconds = 1234.5678;
+    save_ok(path, &c, &m, &opt, NULL);
+    rg_error e;
+    long step = -1;
+    double seconds = -1;
+    cr_assert_eq(rg_checkpoint_read_step(path, &step, &seconds, &e), 0, "%s", e.msg);
+    cr_expect_eq(step, 123);
+    cr_expect_eq(seconds, 1234.5678);
+    rg_adamw back;
+    rg_adamw_init(&back, &m, 0.1);
+    cr_assert_eq(rg_checkpoint_load(path, &m, &back, NULL, &e), 0, "%s", e.msg);
+    cr_expect_eq(back.seconds, 1234.5678);
+    cr_expect_eq(back.step, 123);
+
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    hid_t g = H5Gopen2(f, "optim", H5P_DEFAULT);
+    cr_assert(H5Adelete(g, "train_seconds") >= 0);
+    H5Gclose(g), H5Fclose(f);
+    cr_assert_eq(rg_checkpoint_read_step(path, &step, &seconds, &e), 0, "%s", e.msg);
+    cr_expect_eq(seconds, 0);
+    back.seconds = 7;
+    cr_assert_eq(rg_checkpoint_load(path, &m, &back, NULL, &e), 0, "%s", e.msg);
+    cr_expect_eq(back.seconds, 0, "a file without train_seconds reads 0");
+
+    in_dir(&s, "missing.h5", path, sizeof path);
+    cr_expect_eq(rg_checkpoint_read_step(path, &step, &seconds, &e), 2);
+    cr_expect(strstr(e.msg, "missing.h5"), "%s", e.msg);
+    rg_adamw_free(&back);
+    rg_adamw_free(&opt);
+    rg_model_free(&m);
+    scratch_free(&s);
+}
+
 Test(io, roundtrip_t5) {
     roundtrip("t5", 0);
 }

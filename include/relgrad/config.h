@@ -54,6 +54,7 @@ typedef struct rg_config {
     char out_dir[RG_PATH_MAX];
     int checkpoint_every, eval_every;
     char init_from[RG_PATH_MAX]; /* start from this checkpoint's parameters */
+    int quiet;                   /* 1: no configuration printout, no progress */
     /* experiment */
     rg_task tasks[RG_MAX_LIST];
     int task_symbols[RG_MAX_LIST]; /* "sort:5": that task's n_symbols; 0 = n_symbols */
@@ -116,6 +117,8 @@ typedef struct rg_key_info {
 int rg_config_key_count(void);
 const rg_key_info *rg_config_key(int i);
 int rg_config_key_find(const char *name); /* index, or -1 */
+/* The scheme (registry id) whose own key k is, or -1 for a base key. */
+int rg_config_key_scheme(int k);
 
 /* ---- building a config ---------------------------------------------------------- */
 

@@ -29,6 +29,10 @@ int rg_checkpoint_read_config(const char *path, rg_config *cfg, rg_error *err);
  * dataset's presence and shape. */
 int rg_checkpoint_load(const char *path, rg_model *m, rg_adamw *opt, rg_rng *rng, rg_error *err);
 
+/* A checkpoint's progress without loading it: the optimizer step and the
+ * training wall time recorded with it (0 when the file predates it). */
+int rg_checkpoint_read_step(const char *path, long *step, double *seconds, rg_error *err);
+
 /* Gradient dump (SPEC section 4): params and config as in a checkpoint (in
  * the build's precision), the batch, memory inputs (mems may be NULL or hold
  * len = 0), loss, logits [B,T,V] and every parameter's gradient. */

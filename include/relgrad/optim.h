@@ -7,9 +7,11 @@
 #include "relgrad/nn.h"
 
 typedef struct rg_adamw {
-    long n;      /* number of parameter values               */
-    real *m, *v; /* first and second moments, [n] each       */
-    long step;   /* updates done so far                      */
+    long n;         /* number of parameter values               */
+    real *m, *v;    /* first and second moments, [n] each       */
+    long step;      /* updates done so far                      */
+    double seconds; /* wall time the run spent reaching `step` (all sessions;
+                       checkpointed with it; 0 = not recorded) */
     double beta1, beta2, eps, weight_decay;
     int threads; /* OpenMP threads of the update loop (1 after init) */
 } rg_adamw;

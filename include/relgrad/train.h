@@ -33,6 +33,7 @@ void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result 
 
 /* What a finished (or stopped) run reports. */
 typedef struct rg_run_summary {
+    int first_step; /* the step this call started from (> 0: resumed)      */
     int steps_done;
     float *train_loss; /* [steps_done], malloc'd; free with rg_run_summary_free */
     rg_eval_result eval;
@@ -58,18 +59,32 @@ typedef struct rg_train_options {
                             after the last step, without an evaluation) */
 } rg_train_options;
 
-/* Train per cfg (resuming from cfg->out_dir/checkpoint.h5 if present).
- * Returns 0, 2 (bad input, err filled), 3 (diverged: err names step and
- * tensor), or 130/143 when stopped by SIGINT/SIGTERM after saving a
- * checkpoint. */
+/* Train per cfg (resuming from cfg->out_dir/checkpoint.h5 if present,
+ * saying so on stderr; a run already at `steps` is only evaluated).
+ * Progress goes to stderr unless opt->quiet or cfg->quiet. Returns 0, 2
+ * (bad input, err filled), 3 (diverged: err names step and tensor), or
+ * 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP, 141 SIGPIPE) when
+ * stopped by a signal after saving a checkpoint. out->wall_seconds is the
+ * training wall time over all the run's sessions (recorded in the
+ * checkpoint) plus the final evaluation. */
 int rg_train(const rg_config *cfg, const rg_train_options *opt, rg_run_summary *out, rg_error *err);
 
-/* Install SIGINT/SIGTERM handlers that ask rg_train to stop after the
- * current step (it saves a checkpoint first). */
+/* Install handlers for SIGINT, SIGTERM, SIGHUP and SIGPIPE that ask
+ * rg_train to stop after the current step (it saves a checkpoint first).
+ * With SIGPIPE handled, a write to a closed pipe fails with EPIPE instead
+ * of ending the process. */
 void rg_install_stop_handlers(void);
 
-/* The signal that asked to stop (SIGINT, SIGTERM), or 0. */
-int rg_stop_requested(void);
+/* The signal that asked to stop (0: none), for the CLI's exit status after
+ * rg_train returned or when writing its results failed. */
+int rg_stop_signal(void);
+
+/* What rg_train would do with cfg->out_dir, changing nothing: *step = -1
+ * when it holds no checkpoint (a fresh start), else the checkpoint's step
+ * (cfg->steps: only the final evaluation is left). 0, or 2 with err when
+ * rg_train would refuse to resume (a checkpoint of another run or beyond
+ * steps, an unreadable file). */
+int rg_train_resume_point(const rg_config *cfg, int *step, rg_error *err);
 
 /* The checkpoint path of a run directory: "<out_dir>/checkpoint.h5". */
 void rg_checkpoint_path(const rg_config *cfg, char *buf, size_t n);

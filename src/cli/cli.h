@@ -6,6 +6,7 @@
 
 enum { RG_EXIT_OK = 0, RG_EXIT_ERROR = 1, RG_EXIT_BAD_INPUT = 2, RG_EXIT_DIVERGED = 3 };
 
+int rg_cmd_config(int argc, char **argv); /* cmd_config.c; help and list: help.h */
 int rg_cmd_train(int argc, char **argv);
 int rg_cmd_eval(int argc, char **argv);
 int rg_cmd_experiment(int argc, char **argv);

@@ -6,7 +6,9 @@
  * Under mpirun the steps are data-parallel as in train (each rank takes its
  * rows of every batch; include/relgrad/dist.h) and rank 0 reports; tokens
  * count the whole global batch. */
+#include "args.h"
 #include "cli.h"
+#include "help.h"
 #include "relgrad/train.h"
 
 #include <stdio.h>
@@ -22,8 +24,12 @@ static double now_seconds(void) {
 }
 
 int rg_cmd_bench(int argc, char **argv) {
-    if (argc < 1) {
-        fprintf(stderr, "usage: relgrad bench CONFIG [key=value ...]   (steps = timed steps)\n");
+    rg_cli_args a;
+    if (rg_cli_parse("bench", argc, argv, RG_OPT_QUIET, &a)) return RG_EXIT_BAD_INPUT;
+    if (!a.file) {
+        fprintf(stderr, "relgrad bench: missing CONFIG (e.g. experiments/bench.ini)\n");
+        rg_help_usage(stderr, "bench");
+        rg_cli_args_free(&a);
         return RG_EXIT_BAD_INPUT;
     }
     rg_config cfg;
@@ -32,10 +38,14 @@ int rg_cmd_bench(int argc, char **argv) {
     rg_dist dist;
     if (rg_dist_init(&dist, err.msg, sizeof err.msg)) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
+        rg_cli_args_free(&a);
         return RG_EXIT_ERROR;
     }
-    if (rg_config_from_args(&cfg, argv[0], argc - 1, argv + 1, &err) ||
-        rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err)) {
+    int bad = rg_cli_load(&a, &cfg, &err) || rg_config_validate(&cfg, a.file, &err) ||
+              rg_cli_refuse_grid_keys("bench", a.file, &cfg, &err) ||
+              rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err);
+    rg_cli_args_free(&a);
+    if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
         return rg_dist_finish(&dist, RG_EXIT_BAD_INPUT);
     }
@@ -45,6 +55,7 @@ int rg_cmd_bench(int argc, char **argv) {
         return rg_dist_finish(&dist, RG_EXIT_BAD_INPUT);
     }
     cfg.threads = rg_dist_threads(&dist, cfg.threads);
+    if (!cfg.quiet && dist.rank == 0) rg_cli_show_config(stderr, "bench", &cfg, 0);
     rg_adamw adam;
     rg_adamw_init(&adam, &model, cfg.weight_decay);
     adam.threads = cfg.threads;

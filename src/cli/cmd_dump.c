@@ -7,19 +7,15 @@
  * change the batch: batch_size, train_len, seed, random_positions, ...).
  * With mem_len > 0 and segment_len > 0 it first runs one segment without
  * gradient to fill the memory, then dumps the second segment. */
+#include "args.h"
 #include "cli.h"
+#include "help.h"
 #include "relgrad/io.h"
 #include "relgrad/nn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int usage(void) {
-    fprintf(stderr, "usage: relgrad dump CONFIG --out FILE [key=value ...]\n"
-                    "       relgrad dump --checkpoint CKPT --out FILE [key=value ...]\n");
-    return RG_EXIT_BAD_INPUT;
-}
 
 /* Columns [t0, t0+n) of a [B,T] array into out [B,n]. */
 static void columns(const void *src, int B, int T, int t0, int n, size_t elem, void *out) {
@@ -29,16 +25,19 @@ static void columns(const void *src, int B, int T, int t0, int n, size_t elem, v
 }
 
 /* The config and model: from a config file (fresh init) or a checkpoint. */
-static int load(const char *config_path, const char *ckpt, int n_over, char **over, int first_arg,
-                rg_config *cfg, rg_model *model, rg_error *err) {
+static int load(const rg_cli_args *a, rg_config *cfg, rg_model *model, rg_error *err) {
+    const char *ckpt = a->checkpoint;
     if (!ckpt) {
-        if (rg_config_from_args(cfg, config_path, n_over, over, err)) return 2;
+        if (rg_cli_load(a, cfg, err) || rg_config_validate(cfg, a->file, err) ||
+            rg_cli_refuse_grid_keys("dump", a->file, cfg, err))
+            return 2;
         return rg_model_init(model, &cfg->model, (uint64_t)cfg->seed, err);
     }
     rg_config_defaults(cfg);
     if (rg_checkpoint_read_config(ckpt, cfg, err)) return 2;
     rg_model_config trained = cfg->model;
-    if (rg_config_override(cfg, n_over, over, first_arg, err) || rg_config_validate(cfg, ckpt, err))
+    if (rg_cli_apply(a, cfg, err) || rg_config_validate(cfg, ckpt, err) ||
+        rg_cli_refuse_grid_keys("dump", NULL, cfg, err))
         return 2;
     if (memcmp(&trained, &cfg->model, sizeof trained)) {
         snprintf(err->msg, sizeof err->msg,
@@ -52,35 +51,33 @@ static int load(const char *config_path, const char *ckpt, int n_over, char **ov
 }
 
 int rg_cmd_dump(int argc, char **argv) {
-    const char *config_path = NULL, *ckpt = NULL, *out = NULL;
-    char **over = rg_xcalloc((size_t)argc + 1, sizeof *over, "arguments");
-    int n_over = 0, first_arg = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--checkpoint")) {
-            if (i + 1 >= argc) return free(over), usage();
-            *(argv[i][2] == 'o' ? &out : &ckpt) = argv[i + 1];
-            i++;
-        } else if (!config_path && !strchr(argv[i], '=') && n_over == 0) {
-            config_path = argv[i];
-        } else {
-            if (n_over == 0) first_arg = i + 2; /* "relgrad dump ..." counts from 1 */
-            over[n_over++] = argv[i];
-        }
+    rg_cli_args a;
+    if (rg_cli_parse("dump", argc, argv, RG_OPT_OUT | RG_OPT_CHECKPOINT | RG_OPT_QUIET, &a))
+        return RG_EXIT_BAD_INPUT;
+    if (!a.out || (!a.file) == (!a.checkpoint)) {
+        fprintf(stderr, "relgrad dump: %s\n",
+                !a.out                   ? "missing --out FILE"
+                : a.file && a.checkpoint ? "give CONFIG or --checkpoint, not both"
+                                         : "missing CONFIG (or --checkpoint CHECKPOINT)");
+        rg_help_usage(stderr, "dump");
+        rg_cli_args_free(&a);
+        return RG_EXIT_BAD_INPUT;
     }
-    if (!out || (!config_path) == (!ckpt)) return free(over), usage();
+    const char *out = a.out;
 
     rg_config *cfg = rg_xmalloc(sizeof *cfg, "a config");
     rg_error err;
     rg_model model;
     memset(&model, 0, sizeof model);
-    int rc = load(config_path, ckpt, n_over, over, first_arg, cfg, &model, &err);
-    free(over);
+    int rc = load(&a, cfg, &model, &err);
+    rg_cli_args_free(&a);
     if (rc) {
         fprintf(stderr, "relgrad dump: %s\n", err.msg);
         rg_model_free(&model);
         free(cfg);
         return RG_EXIT_BAD_INPUT;
     }
+    if (!cfg->quiet) rg_cli_show_config(stderr, "dump", cfg, 0);
 
     /* one batch of full-length examples */
     rg_rng rng;

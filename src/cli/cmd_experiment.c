@@ -12,8 +12,10 @@
  * then writes the three files). The process that writes them holds out_dir's
  * lock (out_dir/.lock) throughout; each run's trainer locks its directory.
  */
+#include "args.h"
 #include "cli.h"
 #include "grid.h"
+#include "help.h"
 #include "relgrad/train.h"
 
 #include <errno.h>
@@ -90,6 +92,8 @@ static void write_one_table(FILE *f, const rg_config *cfg, const cell *cells, co
     fprintf(f, "\n");
 }
 
+/* minutes: the runs' recorded time (training over all sessions plus the
+ * final evaluation), summed. */
 static int write_table(const char *path, const rg_config *cfg, const cell *cells, const int *lens,
                        int n_lens, double minutes) {
     FILE *f = fopen(path, "w");
@@ -99,8 +103,8 @@ static int write_table(const char *path, const rg_config *cfg, const cell *cells
             "Exact match: greedy decoding, whole answer and EOS right. Token accuracy: "
             "teacher-forced, per answer token. %d examples per length (the same set for every "
             "seed); trained on lengths 1..%d for %d steps; %d seed(s): mean over seeds, ± the "
-            "half-width of its 95%% interval (Student's t) when there is more than one. Wall "
-            "time %.1f min.\n\n",
+            "half-width of its 95%% interval (Student's t) when there is more than one. Time "
+            "%.1f min (the runs' training and evaluation, summed).\n\n",
             cfg->eval_n, cfg->train_len, cfg->steps, cfg->n_seeds, minutes);
     write_one_table(f, cfg, cells, lens, n_lens, true);
     write_one_table(f, cfg, cells, lens, n_lens, false);
@@ -162,31 +166,70 @@ static int take_out_dir(const rg_config *base, rg_dir_lock *lock, rg_error *err)
 /* "4 runs at once (jobs), 1 thread each" and the like, after the header. */
 static void print_mode(const rg_config *base, const rg_dist *dist) {
     if (dist->size > 1) {
-        printf("experiment: over %d MPI ranks (%d on %s), %d thread(s) each; runs go to the "
-               "ranks as they become free\n",
-               dist->size, dist->local_size, dist->host, rg_dist_threads(dist, base->threads));
+        fprintf(stderr,
+                "experiment: over %d MPI ranks (%d on %s), %d thread(s) each; runs go to the "
+                "ranks as they become free\n",
+                dist->size, dist->local_size, dist->host, rg_dist_threads(dist, base->threads));
         if (base->jobs > 1)
-            printf("experiment: jobs = %d does not apply under mpirun (each rank is one job)\n",
-                   base->jobs);
+            fprintf(stderr,
+                    "experiment: jobs = %d does not apply under mpirun (each rank is one job)\n",
+                    base->jobs);
     } else if (base->jobs > 1) {
         int each = base->threads / base->jobs > 0 ? base->threads / base->jobs : 1;
-        printf("experiment: %d runs at once (jobs), each its own process with %d thread(s)\n",
-               base->jobs, each);
+        fprintf(stderr,
+                "experiment: %d runs at once (jobs), each its own process with %d thread(s)\n",
+                base->jobs, each);
     }
 }
 
-int rg_cmd_experiment(int argc, char **argv) {
-    if (argc < 1) {
-        fprintf(stderr, "usage: relgrad experiment CONFIG [key=value ...]\n");
+/* The config (every run's checked before training any), or 2. --dry-run:
+ * the configuration and the plan on stdout, and 1 when all was well. */
+static int setup(int argc, char **argv, rg_config *base, char *file, size_t n) {
+    rg_install_stop_handlers(); /* before any output: it may go to a closed pipe */
+    rg_cli_args a;
+    if (rg_cli_parse("experiment", argc, argv, RG_OPT_DRY_RUN | RG_OPT_QUIET, &a))
         return RG_EXIT_BAD_INPUT;
-    }
-    rg_config *base = rg_xmalloc(sizeof *base, "a config");
     rg_error err;
+    int rc = 0;
+    if (!a.file) {
+        fprintf(stderr, "relgrad experiment: missing CONFIG (an INI file, e.g. "
+                        "experiments/quick.ini)\n");
+        rg_help_usage(stderr, "experiment");
+        rc = RG_EXIT_BAD_INPUT;
+    } else if (rg_cli_load(&a, base, &err)) {
+        fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        rc = RG_EXIT_BAD_INPUT;
+    } else if (a.dry_run) {
+        rg_cli_show_config(stdout, "experiment", base, RG_SHOW_GRID);
+        rc = rg_cli_validate_grid(base, a.file, &err);
+        if (!rc) rc = rg_cli_plan_experiment(stdout, base, &err);
+        if (rc) fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        fprintf(stderr, "relgrad experiment: dry run: nothing was written\n");
+        rc = rc ? RG_EXIT_BAD_INPUT : rg_cli_stdout_status("experiment", RG_EXIT_OK);
+        rc = rc ? rc : 1;
+    } else if (rg_cli_validate_grid(base, a.file, &err)) {
+        fprintf(stderr, "relgrad experiment: %s\n", err.msg);
+        rc = RG_EXIT_BAD_INPUT;
+    } else if (!base->quiet) {
+        rg_cli_show_config(stderr, "experiment", base, RG_SHOW_GRID);
+    }
+    if (a.file) snprintf(file, n, "%s", a.file);
+    rg_cli_args_free(&a);
+    return rc;
+}
+
+int rg_cmd_experiment(int argc, char **argv) {
+    rg_config *base = rg_xmalloc(sizeof *base, "a config");
+    char file[RG_PATH_MAX] = "";
+    rg_error err;
+    int status = setup(argc, argv, base, file, sizeof file);
+    if (status) {
+        free(base);
+        return status == 1 ? RG_EXIT_OK : status;
+    }
     rg_grid grid;
     memset(&grid, 0, sizeof grid);
-    /* Check every run's config before training any. */
-    if (rg_config_from_args(base, argv[0], argc - 1, argv + 1, &err) ||
-        rg_grid_make(&grid, base, argv[0], &err)) {
+    if (rg_grid_make(&grid, base, file, &err)) {
         fprintf(stderr, "relgrad experiment: %s\n", err.msg);
         rg_grid_free(&grid);
         free(base);
@@ -209,19 +252,18 @@ int rg_cmd_experiment(int argc, char **argv) {
         free(base);
         return rg_dist_finish(&dist, rc);
     }
-    rg_install_stop_handlers();
     int n_lens, *lens = rg_config_eval_lens(base, &n_lens);
     int n_cells = base->n_tasks * base->n_positions;
     char table[RG_PATH_MAX + 32], plot[RG_PATH_MAX + 32];
     const char *results = grid.results;
     snprintf(table, sizeof table, "%s/table.md", base->out_dir);
     snprintf(plot, sizeof plot, "%s/plot.png", base->out_dir);
-    if (root) {
-        printf("experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n",
-               base->n_tasks, base->n_positions, base->n_seeds, grid.n_runs, base->steps,
-               base->out_dir);
+    if (root && !base->quiet) {
+        fprintf(stderr,
+                "experiment: %d tasks x %d positions x %d seeds = %d runs of %d steps -> %s/\n",
+                base->n_tasks, base->n_positions, base->n_seeds, grid.n_runs, base->steps,
+                base->out_dir);
         print_mode(base, &dist);
-        fflush(stdout);
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -236,16 +278,18 @@ int rg_cmd_experiment(int argc, char **argv) {
             cells[i].token = rg_xcalloc((size_t)base->n_seeds * n_lens, sizeof(double), "results");
             cells[i].n_seeds = base->n_seeds;
         }
+        double run_seconds = 0; /* the runs' recorded times, summed */
         for (int i = 0; i < grid.n_runs; i++) {
             const rg_grid_run *run = &grid.runs[i];
             cell *cl = &cells[run->cell];
+            run_seconds += run->result.wall_seconds;
             for (int k = 0; k < run->result.n_eval && k < n_lens; k++) {
                 cl->exact[run->seed * n_lens + k] = run->result.exact_match[k];
                 cl->token[run->seed * n_lens + k] = run->result.token_acc[k];
             }
         }
         char why[RG_PATH_MAX + 200];
-        if (write_table(table, base, cells, lens, n_lens, minutes)) {
+        if (write_table(table, base, cells, lens, n_lens, run_seconds / 60)) {
             snprintf(err.msg, sizeof err.msg, "cannot write %s: %s; check out_dir", table,
                      strerror(errno));
             rc = RG_EXIT_ERROR;
@@ -256,13 +300,15 @@ int rg_cmd_experiment(int argc, char **argv) {
                      why);
             rc = RG_EXIT_ERROR;
         }
-        printf("experiment done in %.1f min: %s, %s%s%s\n\n", minutes, results, table,
-               rc ? "" : ", ", rc ? "" : plot);
         FILE *f = fopen(table, "r"); /* show the table */
         for (int ch; f && (ch = fgetc(f)) != EOF;) putchar(ch);
         if (f) fclose(f);
         for (int i = 0; i < n_cells; i++) free(cells[i].exact), free(cells[i].token);
         free(cells);
+        int out = rg_cli_stdout_status("experiment", rc);
+        fprintf(stderr, "relgrad experiment: wrote %s, %s%s%s (%d runs in %.1f min)\n", results,
+                table, rc ? "" : ", ", rc ? "" : plot, grid.n_runs, minutes);
+        rc = rc ? rc : out;
     }
     rg_dir_lock_release(&lock);
     rg_grid_free(&grid);

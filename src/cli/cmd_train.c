@@ -1,6 +1,9 @@
 /* cmd_train.c: `relgrad train CONFIG [key=value ...]` and
- * `relgrad eval CHECKPOINT [key=value ...]`. */
+ * `relgrad eval CHECKPOINT [key=value ...]`. Results (the accuracy table)
+ * go to stdout; the configuration, progress, notes and errors to stderr. */
+#include "args.h"
 #include "cli.h"
+#include "help.h"
 #include "relgrad/train.h"
 
 #include <stdio.h>
@@ -25,46 +28,93 @@ int rg_report_status(const char *cmd, int rc, const rg_error *err) {
     return rc;
 }
 
-int rg_cmd_train(int argc, char **argv) {
-    if (argc < 1) {
-        fprintf(stderr, "usage: relgrad train CONFIG [key=value ...]\n");
-        return RG_EXIT_BAD_INPUT;
-    }
-    rg_config cfg;
+/* Validation, then the grid keys train would ignore. 0 or 2 with err. */
+static int check(const rg_config *cfg, const char *file, rg_error *err) {
+    if (rg_config_validate(cfg, file, err)) return 2;
+    return rg_cli_refuse_grid_keys("train", file, cfg, err);
+}
+
+/* --dry-run: the configuration and the plan on stdout, nothing written. */
+static int dry_run(const rg_config *cfg, const char *file) {
     rg_error err;
-    if (rg_config_from_args(&cfg, argv[0], argc - 1, argv + 1, &err)) {
-        fprintf(stderr, "relgrad train: %s\n", err.msg);
+    rg_cli_show_config(stdout, "train", cfg, 0);
+    int rc = check(cfg, file, &err);
+    if (!rc) rc = rg_cli_plan_train(stdout, cfg, &err);
+    fflush(stdout);
+    if (rc) fprintf(stderr, "relgrad train: %s\n", err.msg);
+    fprintf(stderr, "relgrad train: dry run: nothing was written\n");
+    return rc ? RG_EXIT_BAD_INPUT : rg_cli_stdout_status("train", RG_EXIT_OK);
+}
+
+int rg_cmd_train(int argc, char **argv) {
+    rg_cli_args a;
+    if (rg_cli_parse("train", argc, argv, RG_OPT_DRY_RUN | RG_OPT_QUIET, &a))
+        return RG_EXIT_BAD_INPUT;
+    if (!a.file) {
+        fprintf(stderr,
+                "relgrad train: missing CONFIG (an INI file, e.g. experiments/single.ini)\n");
+        rg_help_usage(stderr, "train");
+        rg_cli_args_free(&a);
         return RG_EXIT_BAD_INPUT;
     }
-    /* under mpirun: data-parallel over the ranks, `threads` shared by the
-     * ranks of each machine (include/relgrad/dist.h) */
-    rg_dist dist;
-    if (rg_dist_init(&dist, err.msg, sizeof err.msg)) {
+    rg_config *cfg = rg_xmalloc(sizeof *cfg, "a config");
+    rg_error err;
+    int rc = rg_cli_load(&a, cfg, &err);
+    if (rc) {
         fprintf(stderr, "relgrad train: %s\n", err.msg);
-        return RG_EXIT_ERROR;
+    } else if (a.dry_run) {
+        rc = dry_run(cfg, a.file);
+    } else if ((rc = check(cfg, a.file, &err))) {
+        fprintf(stderr, "relgrad train: %s\n", err.msg);
+    } else {
+        /* under mpirun: data-parallel over the ranks, `threads` shared by the
+         * ranks of each machine (include/relgrad/dist.h) */
+        rg_dist dist;
+        if (rg_dist_init(&dist, err.msg, sizeof err.msg)) {
+            fprintf(stderr, "relgrad train: %s\n", err.msg);
+            free(cfg);
+            rg_cli_args_free(&a);
+            return RG_EXIT_ERROR;
+        }
+        cfg->threads = rg_dist_threads(&dist, cfg->threads);
+        rg_install_stop_handlers(); /* before any output: it may go to a closed pipe */
+        bool root = dist.rank == 0;
+        if (!cfg->quiet && root) rg_cli_show_config(stderr, "train", cfg, 0);
+        if (dist.size > 1 && root && !cfg->quiet)
+            fprintf(stderr,
+                    "data-parallel over %d ranks (%d on %s), %d thread(s) each; batch %d split "
+                    "into rows of about %d\n",
+                    dist.size, dist.local_size, dist.host, cfg->threads, cfg->batch_size,
+                    cfg->batch_size / dist.size);
+        rg_run_summary sum;
+        char label[300], pos[256];
+        snprintf(label, sizeof label, "%s %s seed %d", rg_task_name(cfg->task),
+                 rg_pos_list_text(&cfg->model.pos, ',', pos, sizeof pos), cfg->seed);
+        rg_train_options opt = {.label = label, .dist = &dist, .lines = dist.mpi};
+        rc = rg_train(cfg, &opt, &sum, &err);
+        if (rc == 0 && root) {
+            rg_print_eval(stdout, cfg, &sum.eval);
+            rc = rg_cli_stdout_status("train", rc);
+            const char *d = cfg->out_dir;
+            if (sum.first_step == cfg->steps)
+                fprintf(stderr,
+                        "relgrad train: wrote %s/results.h5 (the run was complete: evaluated "
+                        "only; %d steps, %.1f s)\n",
+                        d, sum.steps_done, sum.wall_seconds);
+            else
+                fprintf(stderr,
+                        "relgrad train: wrote %s/checkpoint.h5, %s/train_log.csv, "
+                        "%s/results.h5 (%d steps, %.1f s)\n",
+                        d, d, d, sum.steps_done, sum.wall_seconds);
+        } else if (rc && (root || rc == RG_EXIT_ERROR)) {
+            rc = rg_report_status("train", rc, &err); /* every rank knows; rank 0 says why */
+        }
+        rg_run_summary_free(&sum);
+        rc = rg_dist_finish(&dist, rc);
     }
-    cfg.threads = rg_dist_threads(&dist, cfg.threads);
-    if (dist.size > 1 && dist.rank == 0)
-        printf("data-parallel over %d ranks (%d on %s), %d thread(s) each; batch %d split into "
-               "rows of about %d\n",
-               dist.size, dist.local_size, dist.host, cfg.threads, cfg.batch_size,
-               cfg.batch_size / dist.size);
-    rg_install_stop_handlers();
-    rg_run_summary sum;
-    char label[300], pos[256];
-    snprintf(label, sizeof label, "%s %s seed %d", rg_task_name(cfg.task),
-             rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.seed);
-    rg_train_options opt = {.label = label, .dist = &dist, .lines = dist.mpi};
-    int rc = rg_train(&cfg, &opt, &sum, &err);
-    if (rc == 0 && dist.rank == 0) {
-        rg_print_eval(stdout, &cfg, &sum.eval);
-        printf("trained %d steps in %.1f s; checkpoint, train_log.csv and results.h5 in %s/\n",
-               sum.steps_done, sum.wall_seconds, cfg.out_dir);
-    }
-    rg_run_summary_free(&sum);
-    if (rc && dist.rank > 0 && rc != RG_EXIT_ERROR)
-        return rg_dist_finish(&dist, rc); /* every rank knows; rank 0 says why */
-    return rg_dist_finish(&dist, rg_report_status("train", rc, &err));
+    free(cfg);
+    rg_cli_args_free(&a);
+    return rc;
 }
 
 /* eval may change only what evaluation reads (keys flagged RG_KEY_EVAL). */
@@ -94,17 +144,22 @@ static const char *eval_keys_text(char *buf, size_t n) {
 int rg_cmd_eval(int argc, char **argv) {
     char keys[256];
     eval_keys_text(keys, sizeof keys);
-    if (argc < 1) {
-        fprintf(stderr, "usage: relgrad eval CHECKPOINT [key=value ...]   (keys: %s)\n", keys);
+    rg_cli_args a;
+    if (rg_cli_parse("eval", argc, argv, RG_OPT_QUIET, &a)) return RG_EXIT_BAD_INPUT;
+    if (!a.file) {
+        fprintf(stderr, "relgrad eval: missing CHECKPOINT (keys it may change: %s)\n", keys);
+        rg_help_usage(stderr, "eval");
+        rg_cli_args_free(&a);
         return RG_EXIT_BAD_INPUT;
     }
-    const char *path = argv[0];
-    for (int i = 1; i < argc; i++)
-        if (!eval_key(argv[i])) {
+    const char *path = a.file;
+    for (int i = 0; i < a.n_over; i++)
+        if (!eval_key(a.over[i])) {
             fprintf(stderr,
                     "relgrad eval: argument %d: '%s': eval may change only %s (the rest is "
                     "fixed by the checkpoint)\n",
-                    i + 2, argv[i], keys);
+                    a.over_arg[i], a.over[i], keys);
+            rg_cli_args_free(&a);
             return RG_EXIT_BAD_INPUT;
         }
     /* the model is built from the checkpoint's config; evaluation reads the
@@ -118,7 +173,7 @@ int rg_cmd_eval(int argc, char **argv) {
     int rc = rg_checkpoint_read_config(path, saved, &err);
     if (!rc) {
         *cfg = *saved;
-        rc = rg_config_override(cfg, argc - 1, argv + 1, 3, &err);
+        rc = rg_cli_apply(&a, cfg, &err);
     }
     if (!rc) rc = rg_config_validate(cfg, path, &err);
     if (!rc) rc = rg_model_init(&model, &saved->model, 0, &err);
@@ -126,6 +181,7 @@ int rg_cmd_eval(int argc, char **argv) {
     if (rc) {
         fprintf(stderr, "relgrad eval: %s\n", err.msg);
     } else {
+        if (!cfg->quiet) rg_cli_show_config(stderr, "eval", cfg, 0);
         rg_ctx ctx;
         rg_ctx_init(&ctx, cfg->threads);
         rg_eval_result res;
@@ -136,5 +192,6 @@ int rg_cmd_eval(int argc, char **argv) {
     }
     rg_model_free(&model);
     free(saved), free(cfg);
+    rg_cli_args_free(&a);
     return rc ? RG_EXIT_BAD_INPUT : RG_EXIT_OK;
 }

@@ -94,10 +94,10 @@ static void take_summary(rg_grid_run *run, rg_run_summary *sum) {
 
 static void print_done(const rg_grid_run *run, const char *who) {
     const rg_run_data *r = &run->result;
-    printf("%s%s  exact match:", run->label, who);
-    for (int k = 0; k < r->n_eval; k++) printf(" %d:%.2f", r->eval_len[k], r->exact_match[k]);
-    printf("\n");
-    fflush(stdout);
+    fprintf(stderr, "%s%s  exact match:", run->label, who);
+    for (int k = 0; k < r->n_eval; k++)
+        fprintf(stderr, " %d:%.2f", r->eval_len[k], r->exact_match[k]);
+    fprintf(stderr, "\n");
 }
 
 /* Add a finished run to the experiment's results.h5. */
@@ -145,7 +145,8 @@ static int train_in_turn(rg_grid *g, rg_error *err) {
 
 /* The child: train, say why it failed, exit with the status. */
 static _Noreturn void child_train(rg_grid_run *run) {
-    rg_train_options opt = {.label = run->label, .quiet = isatty(STDOUT_FILENO), .lines = true};
+    /* children's progress lines would interleave on a terminal: plain lines only */
+    rg_train_options opt = {.label = run->label, .quiet = isatty(STDERR_FILENO), .lines = true};
     rg_run_summary sum;
     rg_error why;
     int rc = rg_train(&run->cfg, &opt, &sum, &why);
@@ -172,7 +173,7 @@ static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
     pid_t pid_of[RG_MAX_JOBS];
     int run_of[RG_MAX_JOBS], running = 0, next = 0, rc = 0, forwarded = 0;
     while (next < g->n_runs || running > 0) {
-        while (rc == 0 && !rg_stop_requested() && next < g->n_runs && running < jobs) {
+        while (rc == 0 && !rg_stop_signal() && next < g->n_runs && running < jobs) {
             rg_grid_run *run = &g->runs[next];
             fflush(stdout);
             fflush(stderr);
@@ -184,11 +185,11 @@ static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
             if (pid == 0) child_train(run);
             pid_of[running] = pid, run_of[running] = next++;
             running++;
-            printf("%s  started (process %ld)\n", run->label, (long)pid);
-            fflush(stdout);
+            if (!run->cfg.quiet)
+                fprintf(stderr, "%s  started (process %ld)\n", run->label, (long)pid);
         }
         if (running == 0) break;
-        int sig = rg_stop_requested();
+        int sig = rg_stop_signal();
         if (sig && sig != forwarded) /* a signal to this process alone: pass it on */
             for (int j = 0; j < running; j++) kill(pid_of[j], sig);
         forwarded = sig;
@@ -212,8 +213,7 @@ static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
         else if (rc == 0)
             rc = failed(err, run, code, why.msg);
     }
-    if (rc == 0 && rg_stop_requested())
-        rc = failed(err, &g->runs[0], 128 + rg_stop_requested(), "");
+    if (rc == 0 && rg_stop_signal()) rc = failed(err, &g->runs[0], 128 + rg_stop_signal(), "");
     return rc;
 }
 
@@ -264,7 +264,7 @@ typedef struct {
 
 /* The next run to train, or -1: all handed out, a failure, or a stop. */
 static int take_next(scheduler *s) {
-    if (s->rc || rg_stop_requested() || s->next >= s->g->n_runs) return -1;
+    if (s->rc || rg_stop_signal() || s->next >= s->g->n_runs) return -1;
     return s->next++;
 }
 
@@ -329,8 +329,8 @@ static int train_as_rank0(rg_grid *g, const rg_dist *dist, rg_error *err) {
     pthread_t helper;
     bool threaded = dist->threads_ok && pthread_create(&helper, NULL, hand_out, &s) == 0;
     if (!threaded) {
-        printf("experiment: rank 0 hands out runs and trains none (MPI without thread "
-               "support)\n");
+        fprintf(stderr, "experiment: rank 0 hands out runs and trains none (MPI without thread "
+                        "support)\n");
         hand_out(&s);
     }
     while (threaded) {
@@ -356,8 +356,7 @@ static int train_as_rank0(rg_grid *g, const rg_dist *dist, rg_error *err) {
     if (threaded) pthread_join(helper, NULL);
     write_pending(&s);
     int rc = s.rc;
-    if (rc == 0 && rg_stop_requested())
-        rc = failed(&s.err, &g->runs[0], 128 + rg_stop_requested(), "");
+    if (rc == 0 && rg_stop_signal()) rc = failed(&s.err, &g->runs[0], 128 + rg_stop_signal(), "");
     if (rc == 0)
         for (int i = 0; i < g->n_runs; i++)
             if (!g->runs[i].done) rc = failed(&s.err, &g->runs[i], 1, "no result came back");

@@ -86,6 +86,10 @@ static const rg_key_info BASE_KEYS[] = {
     {"init_from", "train", RG_KEY_STRING, RG_V_PATH, AT(init_from), 0, 0, 0, false, "", 0,
      "start from this checkpoint's parameters (a fresh optimizer), e.g. to fine-tune at a new "
      "length; empty = a fresh initialisation"},
+    {"quiet", "train", RG_KEY_INT, RG_V_INT, AT(quiet), 0, 0, 1, false, "0",
+     RG_KEY_EVAL | RG_KEY_RESUME_FREE,
+     "1 = no configuration printout and no progress on stderr (results, notes and errors "
+     "still appear); 0 or 1; the --quiet option sets it"},
     /* experiment */
     {"tasks", "experiment", RG_KEY_STRING, RG_V_TASK_LIST, AT(tasks), AT(n_tasks), 0, 0, false,
      "copy", RG_KEY_EXPERIMENT,
@@ -122,6 +126,17 @@ const rg_key_info *rg_config_key(int i) {
         i -= s->n_keys;
     }
     rg_die("config: no key %d", i);
+}
+
+int rg_config_key_scheme(int k) {
+    int i = k - N_BASE;
+    if (k < 0 || i < 0) return -1;
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        int n = rg_scheme_get(id)->n_keys;
+        if (i < n) return id;
+        i -= n;
+    }
+    return -1;
 }
 
 int rg_config_key_find(const char *name) {

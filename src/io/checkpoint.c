@@ -8,7 +8,9 @@
  *                     format = "relgrad-checkpoint", format_version = 1
  *   /params/<name>    float32, the parameter's shape (e.g.
  *                     /params/blocks.0.attn.qkv.weight [3d, d])
- *   /optim            attribute step (int64)
+ *   /optim            attributes step (int64) and train_seconds (double: the
+ *                     wall time the run spent reaching step, over all its
+ *                     sessions; absent in older files, read as 0)
  *   /optim/m/<name>   float32 AdamW first moment, same shapes
  *   /optim/v/<name>   float32 AdamW second moment
  *   /rng/state        uint64 [4], the xoshiro256** state of the data stream
@@ -58,6 +60,7 @@ static int write_checkpoint(hid_t f, const char *path, const rg_config *cfg, con
         hid_t g = rg_io_group(f, "optim", path, err);
         if (g < 0) return 2;
         int rc = rg_io_attr_int(g, "step", opt->step, path, err);
+        if (!rc) rc = rg_io_attr_double(g, "train_seconds", opt->seconds, path, err);
         if (!rc) rc = write_set(g, "m", m, opt->m, path, err);
         if (!rc) rc = write_set(g, "v", m, opt->v, path, err);
         H5Gclose(g);
@@ -163,10 +166,42 @@ static int read_step(hid_t optim, const char *path, long *step, rg_error *err) {
     return 0;
 }
 
+/* The optional attribute train_seconds of /optim (0 when absent). */
+static int read_seconds(hid_t optim, const char *path, double *seconds, rg_error *err) {
+    *seconds = 0;
+    if (H5Aexists(optim, "train_seconds") <= 0) return 0;
+    char text[64];
+    if (rg_io_attr_text(optim, "train_seconds", text, sizeof text, path, err)) return 2;
+    char *end;
+    double v = strtod(text, &end);
+    if (*end || end == text || !(v >= 0))
+        return rg_io_fail(err,
+                          "%s: attribute /optim/train_seconds is %s, expected a number >= 0; "
+                          "use another checkpoint",
+                          path, text);
+    *seconds = v;
+    return 0;
+}
+
+int rg_checkpoint_read_step(const char *path, long *step, double *seconds, rg_error *err) {
+    rg_io_quiet();
+    hid_t f = rg_io_open_read(path, "checkpoint", err);
+    if (f < 0) return 2;
+    int rc = rg_io_check_format(f, path, RG_CHECKPOINT_FORMAT, err);
+    hid_t g = rc ? -1 : rg_io_open_group(f, "optim", path, err);
+    if (!rc && g < 0) rc = 2;
+    if (!rc) rc = read_step(g, path, step, err);
+    if (!rc) rc = read_seconds(g, path, seconds, err);
+    if (g >= 0) H5Gclose(g);
+    H5Fclose(f);
+    return rc;
+}
+
 /* The scratch copy of everything a load reads. */
 typedef struct loaded {
     real *values, *m, *v;
     long step;
+    double seconds;
     rg_rng rng;
 } loaded;
 
@@ -179,6 +214,7 @@ static int read_checkpoint(hid_t f, const char *path, rg_model *m, bool want_opt
         hid_t g = rg_io_open_group(f, "optim", path, err);
         if (g < 0) return 2;
         int rc = read_step(g, path, &out->step, err);
+        if (!rc) rc = read_seconds(g, path, &out->seconds, err);
         if (!rc) rc = read_set(g, "m", m, out->m, path, err);
         if (!rc) rc = read_set(g, "v", m, out->v, path, err);
         H5Gclose(g);
@@ -206,7 +242,8 @@ int rg_checkpoint_load(const char *path, rg_model *m, rg_adamw *opt, rg_rng *rng
     hid_t f = rg_io_open_read(path, "checkpoint", err);
     if (f < 0) return 2;
     size_t bytes = ((size_t)m->n_values + 1) * sizeof(real);
-    loaded in = {malloc(bytes), opt ? malloc(bytes) : NULL, opt ? malloc(bytes) : NULL, 0, {{0}}};
+    loaded in = {malloc(bytes), opt ? malloc(bytes) : NULL, opt ? malloc(bytes) : NULL, 0, 0,
+                 {{0}}};
     int rc;
     if (!in.values || (opt && (!in.m || !in.v)))
         rc = rg_io_fail(err, "cannot load %s: out of memory", path);
@@ -219,6 +256,7 @@ int rg_checkpoint_load(const char *path, rg_model *m, rg_adamw *opt, rg_rng *rng
             memcpy(opt->m, in.m, (size_t)m->n_values * sizeof(real));
             memcpy(opt->v, in.v, (size_t)m->n_values * sizeof(real));
             opt->step = in.step;
+            opt->seconds = in.seconds;
         }
         if (rng) *rng = in.rng;
     }

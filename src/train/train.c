@@ -4,7 +4,8 @@
  * Files in out_dir:
  *   checkpoint.h5   model, optimizer, data rng and config (SPEC section 4),
  *                   replaced atomically every checkpoint_every steps
- *   train_log.csv   step,loss,lr,grad_norm: one line per step; flushed to disk
+ *   train_log.csv   step,loss,lr,grad_norm: one line per step, flushed after
+ *                   each line (so `tail -f` follows it) and synced to disk
  *                   before each checkpoint, so it always holds at least the
  *                   steps the checkpoint has done (resume trims the rest)
  *   results.h5      the run's losses and final accuracies (SPEC section 4)
@@ -14,6 +15,11 @@
  * every rank draws the same global batch from the same data rng and takes
  * its own rows of it; rank 0 alone owns out_dir (lock, checkpoint, log,
  * results, evaluation) and hands its start state to the others.
+ *
+ * Progress and notes ("resuming from ...") go to stderr; stdout is left to
+ * the caller's results. The training wall time is checkpointed with the
+ * optimizer step (rg_adamw.seconds), so a resumed or re-evaluated run
+ * reports the time its training took over all its sessions.
  */
 #include "relgrad/train.h"
 
@@ -38,17 +44,44 @@ static void on_stop_signal(int sig) {
     stop_signal = sig;
 }
 
-int rg_stop_requested(void) {
-    return stop_signal;
-}
+/* The signals that stop a run after a checkpoint: Ctrl-C, kill, a closed
+ * terminal, and a closed pipe (`relgrad train ... | head`: writing to it
+ * raises SIGPIPE, which would otherwise end the process before it saves). */
+static const int STOP_SIGNALS[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+enum { N_STOP_SIGNALS = sizeof STOP_SIGNALS / sizeof STOP_SIGNALS[0] };
 
 void rg_install_stop_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(STOP_SIGNALS[i], &sa, NULL);
+}
+
+static const char *signal_name(int sig) {
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP: the terminal closed";
+    case SIGPIPE:
+        return "SIGPIPE: the output was closed";
+    default:
+        return "a stop signal";
+    }
+}
+
+int rg_stop_signal(void) {
+    return stop_signal;
+}
+
+/* Called right after writing to f: a write that failed because the reader
+ * is gone (EPIPE) is a stop request, like the SIGPIPE that comes with it
+ * (which a blocked signal mask would hold back). */
+static void check_stream(FILE *f) {
+    if ((fflush(f) == EOF || ferror(f)) && errno == EPIPE && !stop_signal) stop_signal = SIGPIPE;
 }
 
 static int fail(rg_error *err, int code, const char *fmt, ...)
@@ -124,6 +157,28 @@ static int check_same_run(const rg_config *saved, const rg_config *cfg, const ch
                         path, key->name, a, b);
     }
     return 0;
+}
+
+int rg_train_resume_point(const rg_config *cfg, int *step, rg_error *err) {
+    char ckpt[RG_PATH_MAX + 32];
+    rg_checkpoint_path(cfg, ckpt, sizeof ckpt);
+    *step = -1;
+    if (access(ckpt, F_OK)) return 0;
+    rg_config *saved = rg_xmalloc(sizeof *saved, "a config");
+    rg_config_defaults(saved);
+    long at = 0;
+    double seconds;
+    int rc = rg_checkpoint_read_config(ckpt, saved, err);
+    if (!rc) rc = check_same_run(saved, cfg, ckpt, err);
+    if (!rc) rc = rg_checkpoint_read_step(ckpt, &at, &seconds, err);
+    if (!rc && at > cfg->steps)
+        rc = fail(err, 2,
+                  "%s: checkpoint is at step %ld, beyond steps = %d; raise steps or use another "
+                  "out_dir",
+                  ckpt, at, cfg->steps);
+    free(saved);
+    if (!rc) *step = (int)at;
+    return rc;
 }
 
 /* Read the first `steps` losses of train_log.csv into loss, then cut the
@@ -238,20 +293,37 @@ static void format_duration(double s, char *buf, size_t n) {
         snprintf(buf, n, "%02d:%02d", t / 60, t % 60);
 }
 
+/* One progress line on stderr (rewritten in place on a terminal, every
+ * 5% of the steps otherwise). tokens/s counts the training steps' time
+ * only (`busy`), not evaluations and checkpoints; elapsed and ETA are wall
+ * time. */
 static void progress(const rg_train_options *opt, bool tty, int step, int steps, int start,
-                     double loss, double tokens, double elapsed) {
+                     double loss, double tokens, double busy, double elapsed) {
     if (opt->quiet) return;
     int every = steps / 20 > 0 ? steps / 20 : 1;
     if (!tty && step % every && step != steps) return;
-    double rate = elapsed > 0 ? tokens / elapsed : 0;
+    double rate = busy > 0 ? tokens / busy : 0;
     double eta = step > start ? elapsed / (step - start) * (steps - step) : 0;
     char el[32], et[32];
     format_duration(elapsed, el, sizeof el);
     format_duration(eta, et, sizeof et);
-    printf("%s%s%sstep %d/%d  loss %.4f  %.1fk tok/s  %s elapsed  ETA %s%s", tty ? "\r" : "",
-           opt->label ? opt->label : "", opt->label ? "  " : "", step, steps, loss, rate / 1000, el,
-           et, tty ? "\033[K" : "\n");
-    fflush(stdout);
+    fprintf(stderr, "%s%s%sstep %d/%d  loss %.4f  %.1fk tok/s  %s elapsed  ETA %s%s",
+            tty ? "\r" : "", opt->label ? opt->label : "", opt->label ? "  " : "", step, steps,
+            loss, rate / 1000, el, et, tty ? "\033[K" : "\n");
+    check_stream(stderr);
+}
+
+/* A one-line note on stderr ("resuming from ..."), shown even when quiet. */
+static void note(const rg_train_options *opt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(const rg_train_options *opt, const char *fmt, ...) {
+    if (opt->label) fprintf(stderr, "%s: ", opt->label);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    check_stream(stderr);
 }
 
 /* ---- the run ------------------------------------------------------------------------- */
@@ -275,15 +347,17 @@ static void progress_eval(rg_ctx *ctx, run_state *r, const rg_train_options *opt
     c->eval_n = c->eval_n < 100 ? c->eval_n : 100;
     rg_eval_result res;
     rg_evaluate(ctx, &r->model, c, &res);
-    printf("%s%s%seval at step %d: length %d exact match %.3f token accuracy %.3f%s\n",
-           tty ? "\r" : "", opt->label ? opt->label : "", opt->label ? "  " : "", step,
-           c->train_len, res.exact_match[0], res.token_acc[0], tty ? "\033[K" : "");
-    fflush(stdout);
+    fprintf(stderr, "%s%s%seval at step %d: length %d exact match %.3f token accuracy %.3f%s\n",
+            tty ? "\r" : "", opt->label ? opt->label : "", opt->label ? "  " : "", step,
+            c->train_len, res.exact_match[0], res.token_acc[0], tty ? "\033[K" : "");
+    check_stream(stderr);
     rg_eval_result_free(&res);
     free(c);
 }
 
-static int save_checkpoint(run_state *r, rg_error *err) {
+/* seconds: the run's training wall time so far (recorded with the step). */
+static int save_checkpoint(run_state *r, double seconds, rg_error *err) {
+    r->adam.seconds = seconds;
     fflush(r->log);
     fsync(fileno(r->log)); /* the log reaches the disk before the checkpoint that needs it */
     return rg_checkpoint_save(r->ckpt, &r->cfg, &r->model, &r->adam, &r->rng, err);
@@ -327,8 +401,10 @@ static int init_from(run_state *r, rg_error *err) {
     return rc;
 }
 
-/* Fresh start or resume. Fills r and the losses done so far; returns 0 or 2. */
-static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
+/* Fresh start or resume (saying so). Fills r and the losses done so far;
+ * returns 0 or 2. */
+static int start_run(run_state *r, const rg_train_options *opt, float *loss, int *start,
+                     rg_error *err) {
     const rg_config *cfg = &r->cfg;
     if (access(r->ckpt, F_OK) == 0) {
         rg_config saved;
@@ -346,6 +422,11 @@ static int start_run(run_state *r, float *loss, int *start, rg_error *err) {
                         r->ckpt, *start, cfg->steps);
         if (restore_log(r->log_path, *start, loss, err)) return 2;
         r->log = fopen(r->log_path, "a");
+        if (*start == cfg->steps)
+            note(opt, "run already complete (%s is at step %d of %d): evaluating only", r->ckpt,
+                 *start, cfg->steps);
+        else
+            note(opt, "resuming from %s at step %d of %d", r->ckpt, *start, cfg->steps);
     } else {
         if (rg_model_init(&r->model, &cfg->model, (uint64_t)cfg->seed, err)) return 2;
         if (cfg->init_from[0] && init_from(r, err)) return 2;
@@ -367,13 +448,14 @@ static double mask_sum(const rg_batch *b, int first, int count) {
 }
 
 /* Rank 0 (or a process alone): take out_dir and start or resume the run. */
-static int open_run(run_state *r, rg_dir_lock *lock, float *loss, int *start, rg_error *err) {
+static int open_run(run_state *r, const rg_train_options *opt, rg_dir_lock *lock, float *loss,
+                    int *start, rg_error *err) {
     const rg_config *cfg = &r->cfg;
     int rc = make_dirs(cfg->out_dir, err);
     if (rc == 0) rc = rg_dir_lock_take(lock, cfg->out_dir, err);
     if (rc) return rc;
     remove_stale_temps(cfg->out_dir);
-    return start_run(r, loss, start, err);
+    return start_run(r, opt, loss, start, err);
 }
 
 int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_summary *out,
@@ -383,7 +465,8 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
     const rg_train_options *opt = &opt_copy;
     const rg_dist *dist = opt->dist;
     bool root = !dist || dist->rank == 0;
-    if (!root) opt_copy.quiet = true;
+    /* the quiet key does what the option does; ranks other than 0 stay quiet */
+    if (!root || cfg_in->quiet) opt_copy.quiet = true;
     memset(out, 0, sizeof *out);
     run_state *r = rg_xcalloc(1, sizeof *r, "a run");
     r->cfg = *cfg_in;
@@ -401,7 +484,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
     float *loss = rg_xcalloc((size_t)cfg->steps + 1, sizeof(float), "the loss history");
     int start = 0;
     rg_dir_lock lock = {-1};
-    if (rc == 0 && root) rc = open_run(r, &lock, loss, &start, err);
+    if (rc == 0 && root) rc = open_run(r, opt, &lock, loss, &start, err);
     if (dist && dist->size > 1) {
         /* every rank learns rank 0's outcome; the others build the model and
          * receive rank 0's state */
@@ -421,10 +504,12 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
     rg_ctx_init(&ctx, cfg->threads);
     rg_batch batch;
     rg_batch_init(&batch);
-    bool tty = isatty(STDOUT_FILENO) && !opt->lines;
-    double t0 = now_seconds(), tokens = 0;
+    bool tty = isatty(STDERR_FILENO) && !opt->lines;
+    /* wall time: this session's since t0, plus what the checkpoint recorded */
+    double t0 = now_seconds(), before = r->adam.seconds, tokens = 0, busy = 0;
     int s = start;
     for (; rc == 0 && s < cfg->steps; s++) {
+        double t_step = now_seconds();
         double lr = rg_lr_at(s, cfg->steps, cfg->warmup, cfg->lr);
         rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, 1, cfg->train_len,
                       &r->rng);
@@ -450,15 +535,19 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
         rg_adamw_step(&r->adam, &r->model, lr);
         if ((rc = diverged_update(&r->model, s + 1, lr, err))) break;
         loss[s] = (float)step_loss;
-        if (root) /* the loss at the build's precision (17 digits for float64) */
+        if (root) { /* the loss at the build's precision (17 digits for float64) */
             fprintf(r->log, "%d,%.*g,%.6g,%.6g\n", s + 1, sizeof(real) == 8 ? 17 : 9,
                     sizeof(real) == 8 ? step_loss : (double)loss[s], lr, norm);
+            fflush(r->log);
+        }
         tokens += (double)batch.B * batch.T;
-        progress(opt, tty, s + 1, cfg->steps, start, loss[s], tokens, now_seconds() - t0);
+        double t_now = now_seconds();
+        busy += t_now - t_step;
+        progress(opt, tty, s + 1, cfg->steps, start, loss[s], tokens, busy, t_now - t0);
         bool last = s + 1 == cfg->steps;
         bool pause = opt->stop_after > 0 && s + 1 - start >= opt->stop_after && !last;
         if ((s + 1) % cfg->checkpoint_every == 0 || last || stop || pause) {
-            if (root) rc = save_checkpoint(r, err);
+            if (root) rc = save_checkpoint(r, before + now_seconds() - t0, err);
             if (dist && dist->size > 1) {
                 rc = rg_dist_agree(dist, rc);
                 if (!root && rc)
@@ -483,26 +572,28 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
             s++;
             rc = 128 + stop;
             snprintf(err->msg, sizeof err->msg,
-                     "stopped by signal %d at step %d; checkpoint saved to %s; "
+                     "stopped by signal %d (%s) at step %d of %d; checkpoint saved to %s; "
                      "run the same command again to resume",
-                     stop, s, r->ckpt);
+                     stop, signal_name(stop), s, cfg->steps, r->ckpt);
             break;
         }
     }
-    if (tty && !opt->quiet && s > start) printf("\n");
-    if (out->wall_seconds == 0) out->wall_seconds = now_seconds() - t0;
+    if (tty && !opt->quiet && s > start) fputc('\n', stderr), check_stream(stderr);
+    out->wall_seconds = s > start ? before + now_seconds() - t0 : before;
+    out->first_step = start;
     out->steps_done = s;
     if (rc == 0 && s == cfg->steps && root) {
         /* The final checkpoint is on disk: from here a stop signal may simply
          * end the process (it would otherwise wait for the evaluation). */
-        struct sigaction dfl = {.sa_handler = SIG_DFL}, old_int, old_term;
-        sigaction(SIGINT, &dfl, &old_int);
-        sigaction(SIGTERM, &dfl, &old_term);
+        struct sigaction dfl = {.sa_handler = SIG_DFL}, old[N_STOP_SIGNALS];
+        for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(STOP_SIGNALS[i], &dfl, &old[i]);
         if (stop_signal) raise(stop_signal);
+        double t_eval = now_seconds();
         rg_evaluate(&ctx, &r->model, cfg, &out->eval);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        out->wall_seconds = now_seconds() - t0;
+        for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(STOP_SIGNALS[i], &old[i], NULL);
+        /* the recorded training time (also when this call only evaluated)
+         * plus the final evaluation */
+        out->wall_seconds = r->adam.seconds + now_seconds() - t_eval;
         rg_run_result res = {cfg,
                              loss,
                              s,

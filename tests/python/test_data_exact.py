@@ -20,8 +20,8 @@ import torch_train as tt
 CASES = [  # (binary env, default path, config, overrides)
     ("RELGRAD_F64_BIN", "build/relgrad-f64", "experiments/xcheck.ini", ["pos=t5"]),
     ("RELGRAD_F64_BIN", "build/relgrad-f64", "experiments/xcheck.ini", ["pos=deberta", "task=reverse", "seed=11"]),
-    ("RELGRAD_BIN", "build/relgrad", "experiments/quick.ini", ["pos=xl", "task=sort", "train_len=9"]),
-    ("RELGRAD_BIN", "build/relgrad", "experiments/quick.ini", ["pos=learned", "task=duplicate", "seed=5"]),
+    ("RELGRAD_BIN", "build/relgrad", "experiments/single.ini", ["pos=xl", "task=sort", "train_len=9"]),
+    ("RELGRAD_BIN", "build/relgrad", "experiments/single.ini", ["pos=learned", "task=duplicate", "seed=5"]),
 ]
 
 

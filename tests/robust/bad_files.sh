@@ -135,7 +135,7 @@ expect_exit 0 "resume with eval_n=7 threads=2 checkpoint_every=3 eval_lens=4,6" 
 
 # ---- command line misuse ---------------------------------------------------------------------------
 bad "no arguments" "usage" -- "$BIN"
-bad "unknown command" "unknown command 'trian'" "usage" -- "$BIN" trian "$TINY"
+bad "unknown command" "unknown command 'trian'" "train, experiment" "usage" -- "$BIN" trian "$TINY"
 bad "train without a config" "usage: relgrad train" -- "$BIN" train
 bad "eval without a checkpoint" "usage: relgrad eval" -- "$BIN" eval
 bad "dump without --out" "usage: relgrad dump" -- "$BIN" dump "$TINY"

@@ -65,7 +65,7 @@ for sig in INT TERM; do
         [[ ! -e "$D/results.h5" ]] && pass || fail "$what: results.h5 written for an unfinished run"
         # resume to the end
         expect_exit 0 "$what: resumed run" "$BIN" train "$TINY" out_dir="$D" steps=$STEPS checkpoint_every=100 || continue
-        first=$(sed -n 's/.*step \([0-9][0-9]*\)\/.*/\1/p' "$WORK/last.out" | head -n 1)
+        first=$(sed -n 's/.*step \([0-9][0-9]*\)\/.*/\1/p' "$WORK/last.err" | head -n 1) # progress: stderr
         if [[ ${ck:-0} -ge $((STEPS / 20)) ]]; then
             [[ -n "$first" && $first -gt $ck ]] && pass ||
                 fail "$what: the second run did not resume from step $ck (first progress line: '$first')"
