@@ -4,6 +4,7 @@
  *   ops.h      differentiable operations (the attention kernel and its score terms)
  *   params.h   named parameters in flat buffers
  *   data.h     the synthetic tasks, batches, randomized positions, data seeds
+ *   dist.h     the processes of one job (MPI ranks), data-parallel steps
  *   schemes.h  the positional schemes' registry and options
  *   config.h   run configuration: keys, parsing, validation
  *   nn.h       the model, segment memory, key/value-cache decoding
@@ -16,6 +17,7 @@
 
 #include "relgrad/config.h"
 #include "relgrad/data.h"
+#include "relgrad/dist.h"
 #include "relgrad/io.h"
 #include "relgrad/nn.h"
 #include "relgrad/ops.h"

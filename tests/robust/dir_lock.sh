@@ -47,7 +47,7 @@ wait "$victim" 2>/dev/null
 check "the lock file names the killed process" grep -q "^$victim " killed/.lock
 expect_exit 0 "resume after SIGKILL (stale lock file)" train killed
 # (progress lines come every 75 steps; the checkpoint was at step 150 or later)
-check "the second run resumed from the checkpoint" grep -q "step $STEPS/$STEPS" last.out
+check "the second run resumed from the checkpoint" grep -q "step $STEPS/$STEPS" last.out last.err
 check "... and did not start over" bash -c "! grep -q 'step 75/$STEPS' last.out"
 check "resumed losses equal the undisturbed run's" cmp -s <(losses ref/train_log.csv) <(losses killed/train_log.csv)
 

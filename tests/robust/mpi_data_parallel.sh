@@ -21,7 +21,7 @@ F64=${RELGRAD_F64_BIN:-$ROOT/build/relgrad-f64}
 DP=(steps=50 grad_clip=0.05 eval_n=1 checkpoint_every=1000)
 expect_exit 0 "f64, one process" "$F64" train "$TINY" out_dir=one "${DP[@]}"
 expect_exit 0 "f64, 2 ranks" mpi 2 "$F64" train "$TINY" out_dir=two "${DP[@]}"
-check "2 ranks: said so" grep -q "data-parallel over 2 ranks" last.out
+check "2 ranks: said so" grep -q "data-parallel over 2 ranks" last.out last.err
 expect_exit 0 "f64, 3 ranks" mpi 3 "$F64" train "$TINY" out_dir=three "${DP[@]}"
 expect_exit 0 "f64, one process, lr x (1 + 1e-6)" "$F64" train "$TINY" out_dir=nudged "${DP[@]}" lr=1.000001e-3
 

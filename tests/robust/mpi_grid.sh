@@ -16,7 +16,7 @@ GRID=(tasks=copy,reverse positions=rope,none seeds=1,2 steps=400 checkpoint_ever
 GROUPS_=()
 for t in copy reverse; do for p in rope none; do for s in 1 2; do GROUPS_+=("/runs/$t/$p/$s"); done; done; done
 exper() { "$BIN" experiment "$TINY" "${GRID[@]}" "$@"; }
-table_body() { grep -v "Wall time" "$1"; }
+table_body() { grep -v "min (the runs" "$1"; }
 
 t0=$(now)
 expect_exit 0 "one process" exper out_dir=one
@@ -24,12 +24,12 @@ T_ONE=$(elapsed "$t0")
 t0=$(now)
 expect_exit 0 "jobs = 2" exper out_dir=jobs jobs=2
 T_JOBS=$(elapsed "$t0")
-check "jobs = 2: said so" grep -q "2 runs at once" last.out
+check "jobs = 2: said so" grep -q "2 runs at once" last.out last.err
 t0=$(now)
 expect_exit 0 "mpirun -np 2" mpi 2 "$BIN" experiment "$TINY" "${GRID[@]}" out_dir=two
 T_TWO=$(elapsed "$t0")
-check "2 ranks: said so" grep -q "over 2 MPI ranks" last.out
-check "2 ranks: rank 1 trained runs" grep -q "(rank 1)" last.out
+check "2 ranks: said so" grep -q "over 2 MPI ranks" last.out last.err
+check "2 ranks: rank 1 trained runs" grep -q "(rank 1)" last.out last.err
 check "jobs = 2: same datasets as one process" same_datasets one/results.h5 jobs/results.h5 "${GROUPS_[@]}"
 check "2 ranks: same datasets as one process" same_datasets one/results.h5 two/results.h5 "${GROUPS_[@]}"
 check "jobs = 2: same table" cmp -s <(table_body one/table.md) <(table_body jobs/table.md)
