@@ -66,10 +66,13 @@ typedef struct rg_gc_options {
     rg_gc_input *per_input;        /* optional: room for n, filled per input       */
     rg_backward_observer observer; /* optional: installed on the analytic pass     */
     bool quiet;                    /* no "gradcheck FAILED" line on stderr         */
-    /* optional: called for every checked entry k of input i, with its value */
-    void (*each)(void *arg, int i, long k, double value, double analytic, double numeric,
+    /* optional: called for every checked entry k of input i (x = inputs[i]) */
+    void (*each)(void *arg, int i, const rg_tensor *x, long k, double analytic, double numeric,
                  double err);
     void *each_arg;
+    /* optional: called once with the output of the analytic pass and the
+     * seed r of its backward (the gradient L = sum(out * r) gives it) */
+    void (*seeded)(void *arg, const rg_tensor *out, const real *r);
 } rg_gc_options;
 
 /* A persistent tensor (malloc'd value and gradient) filled with N(0, std). */
@@ -111,6 +114,9 @@ typedef struct rg_gc_model_options {
     double tol;                    /* 0: RG_GC_TOL_MODEL                                     */
     rg_backward_observer observer; /* passed to the check (rg_gc_options)         */
     bool quiet;
+    void (*each)(void *arg, int i, const rg_tensor *x, long k, double analytic, double numeric,
+                 double err); /* passed to the check (rg_gc_options)                         */
+    void *each_arg;
 } rg_gc_model_options;
 
 /* What a whole-model check found: the result over the checked parameters,
@@ -121,12 +127,12 @@ typedef struct rg_gc_model_report {
     rg_gc_result res;
     double h, tol;
     int n_params;
-    char (*names)[RG_NAME_MAX];   /* [n_params] parameter names, model order            */
+    rg_param *params;             /* [n_params] copies, model order: name, shape (no data) */
     rg_gc_input *per_param;       /* [n_params]; n_checked 0 = not checked by differences */
     bool *left_out;               /* [n_params] checked to be ~0 instead               */
     double left_out_max, largest; /* largest left-out |gradient|, largest of all     */
     bool left_out_ok;
-    const char *worst_name; /* names[...] of the worst checked entry                 */
+    const char *worst_name; /* params[...].name of the worst checked entry */
     long worst_index;
 } rg_gc_model_report;
 
@@ -161,10 +167,21 @@ int rg_gc_op_find(const char *name); /* index, or -1 */
 void rg_gc_sizes_defaults(rg_gc_sizes *s);
 int rg_gc_sizes_set(rg_gc_sizes *s, const char *key, const char *value, const char *where,
                     rg_error *err);
-/* Check op i at sizes s: the inputs' names ("x", "W", ...) into names[i]
- * (room for RG_MAX_INPUTS), each input's worst entry into per_input. 0, or
- * 2 with err when the sizes do not fit the op. */
-int rg_gc_op(int i, const rg_gc_sizes *s, const rg_gc_options *opt, double tol, bool *ok,
-             rg_gc_result *res, const char **names, int *n_inputs, rg_error *err);
+/* What an op check found: its inputs' headers (name, shape; no data), each
+ * input's worst entry, the overall result. */
+typedef struct rg_gc_op_report {
+    int n_inputs;
+    rg_tensor inputs[RG_MAX_INPUTS];
+    rg_gc_input per_input[RG_MAX_INPUTS];
+    rg_gc_result res;
+    double h, tol;
+    bool ok;
+} rg_gc_op_report;
+
+/* Check op i at sizes s against tol (opt may be NULL; its per_input is not
+ * used: the report has them). 0, or 2 with err when the sizes do not fit
+ * the op. */
+int rg_gc_op(int i, const rg_gc_sizes *s, const rg_gc_options *opt, double tol,
+             rg_gc_op_report *rep, rg_error *err);
 
 #endif

@@ -166,6 +166,10 @@ void rg_attention_forward(rg_ctx *ctx, const rg_attn_raw *a);
  * rg_score_terms: "q", "k", "v", or the name of the score term whose input
  * it is (rg_term.name); NULL for any other node. For tools that draw the tape. */
 const char *rg_attention_input_role(const struct rg_node *node, int i);
+/* The name of score term t of such a node (terms without inputs, such as a
+ * fixed bias, have no edge of their own); NULL past the last or for any other
+ * node. */
+const char *rg_attention_term_name(const struct rg_node *node, int t);
 
 /* Score terms as one dense tensor E [B,H,T,Tk] (zero where masked), for the
  * unfused reference path; backward runs the terms' backward on dE. */

@@ -101,6 +101,7 @@ bool rg_gc_check_opts(const char *op, rg_gc_fn f, void *arg, rg_tensor **inputs,
     rg_rng rng;
     rg_rng_seed(&rng, 12345);
     for (long j = 0; j < n_out; j++) r[j] = (real)(2 * rg_rng_uniform(&rng) - 1);
+    if (opt->seeded) opt->seeded(opt->each_arg, out, r);
     ctx.observer = opt->observer; /* only this backward: the differences run none */
     rg_backward_seeded(&ctx, out, r);
     ctx.observer = (rg_backward_observer){0};
@@ -128,7 +129,7 @@ bool rg_gc_check_opts(const char *op, rg_gc_fn f, void *arg, rg_tensor **inputs,
             double den = fmax(fmax(fabs(a), fabs(nu)), floor_);
             err = den > 0 ? fabs(a - nu) / den : 0;
             res->n_checked++;
-            if (opt->each) opt->each(opt->each_arg, i, k, (double)x->data[k], a, nu, err);
+            if (opt->each) opt->each(opt->each_arg, i, x, k, a, nu, err);
             if (mine && (err > mine->worst_err || mine->n_checked == 0))
                 *mine = (rg_gc_input){err, k, a, nu, mine->n_checked};
             if (mine) mine->n_checked++;

@@ -97,7 +97,7 @@ static int keep_fire_off_its_kinks(rg_model *m, const int *qpos, const int *kpos
 }
 
 void rg_gc_model_report_free(rg_gc_model_report *rep) {
-    free(rep->names);
+    free(rep->params);
     free(rep->per_param);
     free(rep->left_out);
     memset(rep, 0, sizeof *rep);
@@ -167,7 +167,7 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
      * (the kinks sit >= 2.4e-3 away); float32's step of 1e-2 cannot avoid
      * them, so there c and L are left out. */
     rep->n_params = m.n_params;
-    rep->names = rg_xcalloc((size_t)m.n_params, sizeof *rep->names, "gradcheck names");
+    rep->params = rg_xcalloc((size_t)m.n_params, sizeof *rep->params, "gradcheck names");
     rep->per_param = rg_xcalloc((size_t)m.n_params, sizeof *rep->per_param, "gradcheck results");
     rep->left_out = rg_xcalloc((size_t)m.n_params, sizeof *rep->left_out, "gradcheck results");
     rg_tensor **inputs = rg_xmalloc((size_t)m.n_params * sizeof *inputs, "gradcheck inputs");
@@ -176,7 +176,9 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
     bool fire = false;
     for (int i = 0; i < m.n_params; i++) {
         const char *name = m.params[i].name;
-        memcpy(rep->names[i], name, RG_NAME_MAX);
+        rep->params[i] = m.params[i];
+        rep->params[i].t.data = rep->params[i].t.grad = NULL; /* the model is freed */
+        rep->params[i].t.name = rep->params[i].name;
         fire |= strstr(name, ".fire.") != NULL;
         bool c_or_l = strstr(name, ".fire.c") || strstr(name, ".fire.L");
         rep->left_out[i] = strstr(name, ".fire.fc2.bias") != NULL;
@@ -189,8 +191,12 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
     rep->tol = opt->tol > 0 ? opt->tol : RG_GC_TOL_MODEL;
     if (rc == 0) {
         rg_gc_input *per = rg_xcalloc((size_t)n_inputs, sizeof *per, "gradcheck results");
-        rg_gc_options go = {
-            .h = rep->h, .per_input = per, .observer = opt->observer, .quiet = opt->quiet};
+        rg_gc_options go = {.h = rep->h,
+                            .per_input = per,
+                            .observer = opt->observer,
+                            .quiet = opt->quiet,
+                            .each = opt->each,
+                            .each_arg = opt->each_arg};
         char pos_text[256], op[400];
         snprintf(op, sizeof op, "model %s mem_len=%d%s",
                  rg_pos_list_text(&mc->pos, ',', pos_text, sizeof pos_text), mc->mem_len,
@@ -198,7 +204,7 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
         bool ok = rg_gc_check_opts(op, f_model, &a, inputs, n_inputs, rep->tol, &go, &rep->res);
         for (int k = 0; k < n_inputs; k++) rep->per_param[param_of[k]] = per[k];
         free(per);
-        rep->worst_name = rep->names[param_of[rep->res.worst_input]];
+        rep->worst_name = rep->params[param_of[rep->res.worst_input]].name;
         rep->worst_index = rep->res.worst_index;
         /* the gradients left out: ~0 next to the largest one (the check left
          * the analytic gradients of the whole model in place) */

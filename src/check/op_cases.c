@@ -455,10 +455,11 @@ int rg_gc_sizes_set(rg_gc_sizes *s, const char *key, const char *value, const ch
 
 /* ---- one check --------------------------------------------------------------------------- */
 
-int rg_gc_op(int i, const rg_gc_sizes *s, const rg_gc_options *opt, double tol, bool *ok,
-             rg_gc_result *res, const char **names, int *n_inputs, rg_error *err) {
+int rg_gc_op(int i, const rg_gc_sizes *s, const rg_gc_options *opt, double tol,
+             rg_gc_op_report *rep, rg_error *err) {
     if (i < 0 || i >= N_CASES) rg_die("gradcheck: no op case %d", i);
     const op_case *c = &CASES[i];
+    memset(rep, 0, sizeof *rep);
     op_state st = {.s = *s, .diag = s->diag >= 0 ? s->diag : s->Tk - s->T};
     if (st.diag < 0) st.diag = 0;
     /* the op's own stream: the seed mixed with its name */
@@ -467,6 +468,7 @@ int rg_gc_op(int i, const rg_gc_sizes *s, const rg_gc_options *opt, double tol, 
     rg_rng rng;
     rg_rng_seed(&rng, hsh);
     rg_tensor *x[RG_MAX_INPUTS] = {0};
+    const char *names[RG_MAX_INPUTS] = {0};
     int n = c->setup(&st, &rng, x, names, err);
     int rc = 0;
     if (n < 0) {
@@ -474,9 +476,14 @@ int rg_gc_op(int i, const rg_gc_sizes *s, const rg_gc_options *opt, double tol, 
     } else {
         for (int k = 0; k < n; k++) x[k]->name = names[k];
         rg_gc_options o = opt ? *opt : (rg_gc_options){0};
-        if (o.h <= 0) o.h = st.h;
-        *ok = rg_gc_check_opts(c->name, c->f, &st, x, n, tol, &o, res);
-        *n_inputs = n;
+        if (o.h <= 0) o.h = st.h > 0 ? st.h : RG_GC_EPS;
+        o.per_input = rep->per_input;
+        rep->h = o.h, rep->tol = tol, rep->n_inputs = n;
+        rep->ok = rg_gc_check_opts(c->name, c->f, &st, x, n, tol, &o, &rep->res);
+        for (int k = 0; k < n; k++) {
+            rep->inputs[k] = *x[k];
+            rep->inputs[k].data = rep->inputs[k].grad = NULL; /* freed below */
+        }
     }
     for (int k = 0; k < RG_MAX_INPUTS; k++) rg_gc_tensor_free(x[k]);
     free(st.idx), free(st.idx2), free(st.mask);

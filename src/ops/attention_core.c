@@ -299,6 +299,18 @@ rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms) {
 
 /* ---- what each input of an attention node is (relgrad graph) --------------------------- */
 
+const char *rg_attention_term_name(const rg_node *node, int t) {
+    if (node->backward == attention_backward) {
+        const attn_saved *s = node->saved;
+        return t >= 0 && t < s->n_terms ? s->terms[t]->name : NULL;
+    }
+    if (node->backward == score_terms_backward) {
+        const terms_saved *s = node->saved;
+        return t >= 0 && t < s->n_terms ? s->terms[t]->name : NULL;
+    }
+    return NULL;
+}
+
 const char *rg_attention_input_role(const rg_node *node, int i) {
     rg_term *const *terms;
     int n_terms, at;
