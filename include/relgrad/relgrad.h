@@ -17,6 +17,7 @@
 #include "relgrad/config.h"
 #include "relgrad/data.h"
 #include "relgrad/gradcheck.h"
+#include "relgrad/inspect.h"
 #include "relgrad/io.h"
 #include "relgrad/nn.h"
 #include "relgrad/ops.h"

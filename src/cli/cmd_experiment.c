@@ -7,8 +7,11 @@
  *                       for per-token accuracy
  *   out_dir/plot.png    both against length, a panel per task (drawn by
  *                       tools/plot_results.py, started without a shell)
+ *   out_dir/report.html all of it on one static page, with attention maps
+ *                       and each run's config and loss curve (report.c)
  */
 #include "cli.h"
+#include "report.h"
 #include "relgrad/train.h"
 
 #include <errno.h>
@@ -236,6 +239,8 @@ int rg_cmd_experiment(int argc, char **argv) {
                      "plotting failed (%s); results.h5 and table.md are complete; install "
                      "python3-matplotlib python3-h5py (tools/setup.sh)",
                      why);
+            rc = RG_EXIT_ERROR;
+        } else if (rg_experiment_report(base, &err)) { /* out_dir/report.html */
             rc = RG_EXIT_ERROR;
         }
         printf("experiment done in %.1f min: %s, %s%s%s\n\n", minutes, results, table,

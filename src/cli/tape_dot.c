@@ -259,10 +259,13 @@ int rg_tape_write_dot(FILE *f, const rg_tape_view *v, const rg_model *m, bool wi
             if (role) at += (size_t)snprintf(label, sizeof label, "%s", role);
             if (with_grads) {
                 double g = v->grad_norm[e];
-                bool dup = false;
-                for (int j = 0; j < i; j++) dup |= node->in[j] == node->in[i];
-                if (dup)
-                    snprintf(label + at, sizeof label - at, "%s(same tensor)", at ? "\\n" : "");
+                int first = i; /* the same tensor at an earlier slot: measured there */
+                for (int j = i - 1; j >= 0; j--)
+                    if (node->in[j] == node->in[i]) first = j;
+                const char *with = rg_attention_input_role(node, first);
+                if (first < i)
+                    snprintf(label + at, sizeof label - at, "%s(|g| counted with %s)",
+                             at ? "\\n" : "", with ? with : "the first edge");
                 else if (g >= 0)
                     snprintf(label + at, sizeof label - at, "%s|g| %.3g", at ? "\\n" : "", g);
             }
