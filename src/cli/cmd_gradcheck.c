@@ -26,9 +26,10 @@ static int usage(FILE *f) {
             "usage: relgrad gradcheck model [CONFIG] [key=value ...] [--all] [--break OP]\n"
             "       relgrad gradcheck OP [size=N ...] [--all] [--break OP]\n"
             "       relgrad gradcheck list\n"
-            "  model: the whole model; config keys (pos=..., d_model=..., mem_len=...,\n"
-            "         random_positions=L) on top of a tiny default model, plus B= and T= (the\n"
-            "         batch, default 2 x 5) and seed= (initialisation)\n"
+            "  model: the whole model of CONFIG (default experiments/gradcheck.ini, a tiny\n"
+            "         model); config keys change it (pos=..., d_model=..., mem_len=...,\n"
+            "         random_positions=L); B= and T= set the batch (default 2 x 5), seed= the\n"
+            "         initialisation\n"
             "  OP:    one op (list shows them and their size keys)\n"
             "  --all: print every entry (value, analytic, numeric, error)\n"
             "  --break OP: perturb OP's backward by 0.1%% (to see a failure)\n"
@@ -177,30 +178,23 @@ static int check_op(int op, int argc, char **argv, bool all, breaker *br) {
 
 /* ---- the whole model ----------------------------------------------------------------------- */
 
-/* The tiny model the check starts from (as the test suite's): 3 heads (not a
- * power of two), small tables so DeBERTa's clamping and T5's log buckets are
- * exercised at these lengths, FIRE's threshold low enough that both branches
- * of max(p_i, thr) are taken. */
-static int tiny_defaults(rg_config *c, rg_error *err) {
-    static const char *const KV[][2] = {
-        {"d_model", "12"},   {"n_heads", "3"},          {"n_layers", "2"},
-        {"d_ff", "20"},      {"n_symbols", "5"},        {"max_positions", "128"},
-        {"t5_buckets", "8"}, {"t5_max_distance", "20"}, {"deberta_span", "3"},
-        {"fire_width", "4"}, {"fire_L", "4"},           {"init_std", "0.3"},
-    };
-    rg_config_defaults(c);
-    for (size_t i = 0; i < sizeof KV / sizeof *KV; i++)
-        if (rg_config_set(c, KV[i][0], KV[i][1], "gradcheck default", err)) return 2;
-    return 0;
+/* The model checked unless another CONFIG is given: experiments/gradcheck.ini,
+ * the test suite's tiny model. */
+static const char *default_config(char *buf, size_t n) {
+    snprintf(buf, n, "%s/experiments/gradcheck.ini", RELGRAD_SOURCE_DIR);
+    return buf;
 }
 
 static int check_model(int argc, char **argv, bool all, breaker *br) {
     rg_config *cfg = rg_xmalloc(sizeof *cfg, "a config");
     rg_error err;
     rg_gc_model_options opt = {.quiet = true};
-    int rc = tiny_defaults(cfg, &err), first = 0;
-    if (!rc && argc > 0 && !strchr(argv[0], '=')) /* an INI file first */
-        rc = rg_config_load(cfg, argv[0], &err), first = 1;
+    char def[RG_PATH_MAX + 64];
+    const char *config =
+        argc > 0 && !strchr(argv[0], '=') ? argv[0] : default_config(def, sizeof def);
+    int first = argc > 0 && config == argv[0];
+    rg_config_defaults(cfg);
+    int rc = rg_config_load(cfg, config, &err);
     for (int i = first; i < argc && !rc; i++) {
         char where[32];
         snprintf(where, sizeof where, "argument %d", i + 4);
@@ -243,11 +237,12 @@ static int check_model(int argc, char **argv, bool all, breaker *br) {
     }
     char pos[256];
     const rg_model_config *mc = &cfg->model;
-    printf("gradcheck model: pos %s, d_model %d, n_heads %d, n_layers %d, d_ff %d, mem_len %d, "
-           "B %d, T %d%s; %s, step %g, bound %g\n",
-           rg_pos_list_text(&mc->pos, ',', pos, sizeof pos), mc->d_model, mc->n_heads, mc->n_layers,
-           mc->d_ff, mc->mem_len, opt.B ? opt.B : 2, opt.T ? opt.T : 5,
-           opt.random_positions ? " (random positions)" : "", RG_REAL_NAME, rep.h, rep.tol);
+    printf(
+        "gradcheck model (%s): pos %s, d_model %d, n_heads %d, n_layers %d, d_ff %d, mem_len %d, "
+        "B %d, T %d%s; %s, step %g, bound %g\n",
+        config, rg_pos_list_text(&mc->pos, ',', pos, sizeof pos), mc->d_model, mc->n_heads,
+        mc->n_layers, mc->d_ff, mc->mem_len, opt.B ? opt.B : 2, opt.T ? opt.T : 5,
+        opt.random_positions ? " (random positions)" : "", RG_REAL_NAME, rep.h, rep.tol);
     table_head("parameter");
     for (int i = 0; i < rep.n_params; i++) {
         if (rep.left_out[i]) {

@@ -37,6 +37,7 @@ passes() { # LABEL ARGS...
 
 for s in $schemes; do passes "model pos=$s" model pos="$s" n_layers=1; done
 passes "model pos=t5,xl mem_len=4" model pos=t5,xl mem_len=4
+passes "model of a CONFIG file" model "$TINY" n_layers=1 T=4
 passes "model pos=fire random_positions=30" model pos=fire random_positions=30 n_layers=1
 for op in $ops; do passes "op $op" "$op"; done
 passes "attention_core at other sizes" attention_core B=1 H=2 T=35 Tk=40 D=3
