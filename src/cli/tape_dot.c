@@ -267,7 +267,7 @@ int rg_tape_write_dot(FILE *f, const rg_tape_view *v, const rg_model *m, bool wi
                     snprintf(label + at, sizeof label - at, "%s(|g| counted with %s)",
                              at ? "\\n" : "", with ? with : "the first edge");
                 else if (g >= 0)
-                    snprintf(label + at, sizeof label - at, "%s|g| %.3g", at ? "\\n" : "", g);
+                    snprintf(label + at, sizeof label - at, "%s|g| %.4g", at ? "\\n" : "", g);
             }
             if (label[0]) fprintf(f, " [label=\"%s\"]", label);
             fprintf(f, ";\n");
