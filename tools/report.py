@@ -197,6 +197,13 @@ def main():
             parts.append("<h3>%s</h3>" % html.escape(name.replace("-", ", pos ", 1)))
             parts.append('<img alt="attention maps %s" src="%s">' % (html.escape(name), png_data(png)))
         parts.append("</div>")
+    drawn = {os.path.basename(h5)[len("attention-"):-3] for h5 in maps}
+    missing = sorted({"%s, pos %s" % (r["task"], r["pos"]) for r in runs
+                      if "%s-%s" % (r["task"], r["pos"].replace(",", "+")) not in drawn})
+    if missing:
+        parts.append('<p class="note">No attention maps for: %s (relgrad experiment said why on '
+                     "stderr, e.g. a learned table too short for twice the training length).</p>"
+                     % html.escape("; ".join(missing)))
 
     parts.append("<h2>Training loss</h2>")
     for task in tasks:

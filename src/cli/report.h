@@ -9,7 +9,8 @@
  * length and at 2x (out_dir/report/attention-<task>-<pos>.h5, drawn to .png),
  * then tools/report.py writes out_dir/report.html, one static page with the
  * table, the plot, the maps, and each run's config, wall time and loss curve.
- * 0, or 2 with err. */
+ * A cell whose maps cannot be made (say, a learned table shorter than 2x
+ * the training length) is named on stderr and left out. 0, or 2 with err. */
 int rg_experiment_report(const rg_config *base, rg_error *err);
 
 #endif
