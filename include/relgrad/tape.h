@@ -28,9 +28,9 @@ typedef struct rg_node {
     rg_tensor *out;
     rg_tensor *in[RG_MAX_INPUTS]; /* inputs, in the op's argument order     */
     int n_in;
-    void *saved;  /* op-specific saved values (arena)        */
-    int iarg[4];  /* small integer arguments                 */
-    real rarg[2]; /* small real arguments                    */
+    void *saved;      /* op-specific saved values (arena)        */
+    int iarg[4];      /* small integer arguments                 */
+    real rarg[2];     /* small real arguments                    */
     rg_origin origin; /* ctx->origin when it was recorded     */
 } rg_node;
 

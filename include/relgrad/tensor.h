@@ -91,14 +91,14 @@ typedef struct rg_backward_observer {
 } rg_backward_observer;
 
 typedef struct rg_ctx {
-    rg_arena arena;       /* per-step memory                                 */
-    struct rg_node *tape; /* last recorded node; nodes link to their prev    */
-    long n_nodes;         /* nodes recorded since the last reset             */
-    bool no_grad;         /* when true, ops record nothing                   */
-    int threads;          /* threads of every OpenMP loop and BLIS call made
-                             with this context (passed per call: the process's
-                             global OpenMP and BLIS settings are never changed) */
-    rg_origin origin;     /* recorded into each node (RG_NO_ORIGIN by default) */
+    rg_arena arena;                /* per-step memory                                 */
+    struct rg_node *tape;          /* last recorded node; nodes link to their prev    */
+    long n_nodes;                  /* nodes recorded since the last reset             */
+    bool no_grad;                  /* when true, ops record nothing                   */
+    int threads;                   /* threads of every OpenMP loop and BLIS call made
+                                      with this context (passed per call: the process's
+                                      global OpenMP and BLIS settings are never changed) */
+    rg_origin origin;              /* recorded into each node (RG_NO_ORIGIN by default) */
     rg_backward_observer observer; /* usually off                            */
 } rg_ctx;
 
