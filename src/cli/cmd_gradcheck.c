@@ -136,13 +136,13 @@ static int verdict(bool ok, double worst, double tol, const breaker *br) {
 
 /* ---- one op ------------------------------------------------------------------------------- */
 
-static int check_op(int op, int argc, char **argv, bool all, breaker *br) {
+static int check_op(int op, int argc, char **argv, const int *num, bool all, breaker *br) {
     rg_gc_sizes s;
     rg_gc_sizes_defaults(&s);
     rg_error err;
     for (int i = 0; i < argc; i++) {
         char where[32], key[64];
-        snprintf(where, sizeof where, "argument %d", i + 4);
+        snprintf(where, sizeof where, "argument %d", num[i]);
         const char *eq = strchr(argv[i], '=');
         if (!eq || (size_t)(eq - argv[i]) >= sizeof key) {
             fprintf(stderr,
@@ -185,7 +185,7 @@ static const char *default_config(char *buf, size_t n) {
     return buf;
 }
 
-static int check_model(int argc, char **argv, bool all, breaker *br) {
+static int check_model(int argc, char **argv, const int *num, bool all, breaker *br) {
     rg_config *cfg = rg_xmalloc(sizeof *cfg, "a config");
     rg_error err;
     rg_gc_model_options opt = {.quiet = true};
@@ -197,18 +197,20 @@ static int check_model(int argc, char **argv, bool all, breaker *br) {
     int rc = rg_config_load(cfg, config, &err);
     for (int i = first; i < argc && !rc; i++) {
         char where[32];
-        snprintf(where, sizeof where, "argument %d", i + 4);
+        snprintf(where, sizeof where, "argument %d", num[i]);
         const char *eq = strchr(argv[i], '=');
         int *own = NULL;
         if (eq && eq - argv[i] == 1 && (argv[i][0] == 'B' || argv[i][0] == 'T'))
             own = argv[i][0] == 'B' ? &opt.B : &opt.T;
         if (own || (eq && !strncmp(argv[i], "seed=", 5))) {
             char *end;
-            long v = strtol(eq + 1, &end, 10);
-            if (!eq[1] || *end || v < 1 || v > 4096) {
+            long v = strtol(eq + 1, &end, 10), most = own ? 64 : 1000000000;
+            if (!eq[1] || *end || v < 1 || v > most) {
                 snprintf(err.msg, sizeof err.msg,
-                         "%s: key '%.*s': '%s' is not a whole number in 1..4096; write e.g. %.*s=5",
-                         where, (int)(eq - argv[i]), argv[i], eq + 1, (int)(eq - argv[i]), argv[i]);
+                         "%s: key '%.*s': '%s' is not a whole number in 1..%ld (a check costs "
+                         "four forward passes per parameter entry); write e.g. %.*s=5",
+                         where, (int)(eq - argv[i]), argv[i], eq + 1, most, (int)(eq - argv[i]),
+                         argv[i]);
                 rc = 2;
             } else if (own) {
                 *own = (int)v;
@@ -216,7 +218,7 @@ static int check_model(int argc, char **argv, bool all, breaker *br) {
                 opt.seed = (uint64_t)v;
             }
         } else {
-            rc = rg_config_override(cfg, 1, &argv[i], i + 4, &err);
+            rc = rg_config_override(cfg, 1, &argv[i], num[i], &err);
         }
     }
     /* memory needs segments: the checked one is T tokens after a first one */
@@ -225,6 +227,8 @@ static int check_model(int argc, char **argv, bool all, breaker *br) {
         snprintf(t, sizeof t, "%d", opt.T ? opt.T : 5);
         rc = rg_config_set(cfg, "segment_len", t, "gradcheck (segments of T tokens)", &err);
     }
+    /* the config's own rules, with messages that point at the argument */
+    if (!rc) rc = rg_config_validate(cfg, config, &err);
     opt.random_positions = cfg->random_positions;
     if (all) opt.each = print_entry;
     if (br->op) opt.observer = (rg_backward_observer){break_observer, br};
@@ -285,6 +289,7 @@ int rg_cmd_gradcheck(int argc, char **argv) {
     breaker br = {0};
     bool all = false;
     char **rest = rg_xcalloc((size_t)argc, sizeof *rest, "arguments");
+    int *num = rg_xcalloc((size_t)argc, sizeof *num, "arguments"); /* as on the command line */
     int n_rest = 0, rc = -1;
     for (int i = 1; i < argc && rc < 0; i++) {
         if (!strcmp(argv[i], "--all")) {
@@ -301,15 +306,16 @@ int rg_cmd_gradcheck(int argc, char **argv) {
             fprintf(stderr, "relgrad gradcheck: unknown option '%s'\n", argv[i]);
             rc = usage(stderr);
         } else {
+            num[n_rest] = i + 2; /* "relgrad" 0, "gradcheck" 1, WHAT 2 */
             rest[n_rest++] = argv[i];
         }
     }
     if (rc < 0) {
         int op = rg_gc_op_find(argv[0]);
         if (!strcmp(argv[0], "model"))
-            rc = check_model(n_rest, rest, all, &br);
+            rc = check_model(n_rest, rest, num, all, &br);
         else if (op >= 0)
-            rc = check_op(op, n_rest, rest, all, &br);
+            rc = check_op(op, n_rest, rest, num, all, &br);
         else {
             fprintf(stderr,
                     "relgrad gradcheck: argument 2: '%s' is neither 'model' nor an op; "
@@ -319,6 +325,6 @@ int rg_cmd_gradcheck(int argc, char **argv) {
         }
     }
     free(br.before);
-    free(rest);
+    free(rest), free(num);
     return rc;
 }
