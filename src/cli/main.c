@@ -17,8 +17,9 @@ static const struct {
      "one batch's loss, logits, gradients"},
     {"bench", rg_cmd_bench, "CONFIG [key=value ...]", "timed training steps"},
     {"gradcheck", rg_cmd_gradcheck, "model|OP|list [key=value ...]", "finite-difference check"},
-    {"graph", rg_cmd_graph, "CONFIG --out FILE [--grads] [k=v ...]", "one step's tape as DOT/SVG"},
-    {"attention", rg_cmd_attention, "CHECKPOINT [len=N] [example=K] [--out F]", "attention maps"},
+    {"graph", rg_cmd_graph, "CONFIG --out FILE [--grads] [k=v]", "one step's tape as DOT/SVG"},
+    {"attention", rg_cmd_attention, "CKPT [len=N] [example=K] [--out F]",
+     "attention maps at N and 2N"},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 
