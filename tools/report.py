@@ -217,7 +217,7 @@ def main():
                  '<th class="l">config</th></tr>')
     for r in runs:
         loss = r["train_loss"]
-        final = "%.4f" % float(np.mean(loss[-20:])) if len(loss) else "-"
+        final = "%.3g" % float(np.mean(loss[-20:])) if len(loss) else "-"
         exact = ", ".join("%d: %.2f" % (n, a) for n, a in zip(r["eval_len"], r["exact_match"]))
         cfg = "".join('<tr><td class="l">%s</td><td class="l">%s</td></tr>'
                       % (html.escape(k), html.escape(str(v))) for k, v in r["cfg"].items())

@@ -10,6 +10,7 @@
 extern char **environ;
 
 int rg_spawn_wait(char *const argv[], char *why, size_t n) {
+    fflush(NULL); /* what we printed comes before what the child prints */
     pid_t pid;
     int rc = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], NULL, NULL, argv, environ)
                                   : posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
