@@ -1,25 +1,25 @@
 /* test_gradcheck.c: a finite-difference check for every op and every
  * differentiable input, on shapes with odd sizes and size-1 dims.
  * Built twice: float64 (bound 1e-6) and float32 (looser bound, gradcheck.h). */
-#include "gradcheck.h"
+#include "relgrad/gradcheck.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 
 /* Run one check and report it. `inputs` are freed afterwards. */
-static void run(const char *op, gc_fn f, void *arg, rg_tensor **in, int n) {
-    gc_result res;
-    bool ok = gc_check(op, f, arg, in, n, GC_TOL, &res);
+static void run(const char *op, rg_gc_fn f, void *arg, rg_tensor **in, int n) {
+    rg_gc_result res;
+    bool ok = rg_gc_check(op, f, arg, in, n, RG_GC_TOL, &res);
     cr_log_info("%s: %ld entries, worst error %.3g (input %d index %ld)", op, res.n_checked,
                 res.worst_err, res.worst_input, res.worst_index);
     cr_expect(ok, "%s: worst error %.3g at input %d index %ld: analytic %.17g numeric %.17g", op,
               res.worst_err, res.worst_input, res.worst_index, res.analytic, res.numeric);
-    for (int i = 0; i < n; i++) gc_tensor_free(in[i]);
+    for (int i = 0; i < n; i++) rg_gc_tensor_free(in[i]);
 }
 
 #define T(...)                                                                                     \
-    gc_tensor(&rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0, NULL)
+    rg_gc_tensor(&rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0, NULL)
 
 static rg_rng rng_for(const char *op) {
     rg_rng rng;
@@ -43,7 +43,7 @@ Test(gradcheck, linear) {
         run("linear", f_linear, (void *)1, x, 3);
         rg_tensor *y[3] = {T(2, N, in), T(out, in), T(out)};
         run("linear (3-d x, no bias)", f_linear, NULL, y, 2);
-        gc_tensor_free(y[2]);
+        rg_gc_tensor_free(y[2]);
     }
 }
 
@@ -130,7 +130,7 @@ Test(gradcheck, scale) {
 }
 Test(gradcheck, gelu) {
     rg_rng rng = rng_for("gelu");
-    rg_tensor *x[1] = {gc_tensor(&rng, 2, (int[]){5, 7}, 2.0, NULL)};
+    rg_tensor *x[1] = {rg_gc_tensor(&rng, 2, (int[]){5, 7}, 2.0, NULL)};
     run("gelu", f_gelu, NULL, x, 1);
 }
 Test(gradcheck, bias_add) {
@@ -196,7 +196,7 @@ Test(gradcheck, cross_entropy) {
     int targets[6] = {0, 4, 2, 2, 1, 3};
     real mask[6] = {1, 0, 1, 1, 0, 1};
     ce_arg a = {targets, mask};
-    rg_tensor *x[1] = {gc_tensor(&rng, 3, (int[]){2, 3, 5}, 2.0, NULL)};
+    rg_tensor *x[1] = {rg_gc_tensor(&rng, 3, (int[]){2, 3, 5}, 2.0, NULL)};
     run("cross_entropy", f_ce, &a, x, 1);
     int t1[1] = {0};
     real m1[1] = {1};
@@ -346,7 +346,7 @@ Test(gradcheck, fire_bias) {
                         pre > 0 ? relu_on++ : relu_off++;
                     }
                 }
-        cr_assert_gt(closest, 4 * GC_EPS,
+        cr_assert_gt(closest, 4 * RG_GC_EPS,
                      "fire_bias case %d: a pre-activation %.3g is at relu's kink", s, closest);
         cr_assert(relu_on > 0 && relu_off > 0, "fire_bias case %d: relu must be on and off", s);
         run(s ? "fire_bias (per-row positions, memory)" : "fire_bias", f_fire, &args[s], x, 6);
@@ -393,7 +393,7 @@ Test(gradcheck, attention_core) {
             int n = cases[s].e_rows ? 4 : 3;
             run(unfused ? "attention (unfused ops with score_terms)" : "attention_core",
                 unfused ? f_attention_unfused : f_attention, &a, x, n);
-            if (n == 3) gc_tensor_free(x[3]);
+            if (n == 3) rg_gc_tensor_free(x[3]);
         }
     }
 }

@@ -1,7 +1,7 @@
 /* test_model.c: the model and its positional schemes.
  *   - gradient checks of the whole model, per scheme, memory off/on (every
  *     parameter, including each scheme's own), per-layer hybrids and random
- *     positions: bound 1e-6 in the float64 build, GC_TOL_MODEL in float32;
+ *     positions: bound 1e-6 in the float64 build, RG_GC_TOL_MODEL in float32;
  *   - ALiBi slopes and T5 buckets against the papers' rules;
  *   - positions are data: the default equals explicit positions; relative
  *     schemes ignore a common shift of positions, absolute ones do not;
@@ -12,7 +12,7 @@
  * Lists of schemes come from the registry, so a new scheme is covered by
  * every property test without editing this file.
  */
-#include "gradcheck.h"
+#include "relgrad/gradcheck.h"
 #include "testing.h"
 
 #include <math.h>
@@ -31,72 +31,6 @@ static void make_model_cfg(rg_model *m, const rg_config *c, uint64_t seed) {
     rg_rng rng;
     rg_rng_seed(&rng, seed + 1);
     for (long i = 0; i < m->n_values; i++) m->values[i] += (real)(0.1 * rg_rng_normal(&rng));
-}
-
-/* FIRE's relu has a kink where fc1(z) = 0: a finite difference that
- * straddles it measures the mean of two slopes, not the derivative. Whole-
- * model checks therefore place each unit's kink (z = -b1/W1) in the middle
- * of a gap between the z values the check's pairs actually take, so every
- * unit still switches on and off across the pairs (its gradient is real) but
- * no step crosses a kink. gradcheck.fire_bias covers the op on its own. */
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void keep_fire_off_its_kink(rg_model *m, const int *qpos, const int *kpos, int B, int T,
-                                   int Tk, int diag) {
-    rg_rng rng;
-    rg_rng_seed(&rng, 99);
-    double *z = malloc((size_t)B * T * Tk * sizeof(double));
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        char name[4][64];
-        const char *suffix[4] = {"fc1.weight", "fc1.bias", "c", "L"};
-        rg_param *p[4];
-        for (int k = 0; k < 4; k++) {
-            snprintf(name[k], sizeof name[k], "blocks.%d.attn.fire.%s", l, suffix[k]);
-            p[k] = rg_model_param(m, name[k]);
-        }
-        if (!p[0]) continue;
-        double c = p[2]->t.data[0], thr = fabs(p[3]->t.data[0] * m->cfg.opts.fire_L);
-        int n = 0;
-        for (int b = 0; b < B; b++)
-            for (int i = 0; i < T; i++)
-                for (int j = 0; j <= i + diag && j < Tk; j++) {
-                    double pi = qpos[b * T + i], d = pi - kpos[b * Tk + j];
-                    z[n++] = log(fabs(c * d) + 1) / (log(fabs(c * fmax(pi, thr)) + 1) + 1e-6);
-                }
-        qsort(z, (size_t)n, sizeof *z, compare_doubles);
-        /* the gaps between distinct z values, widest first: unit w gets the w-th */
-        int n_gaps = 0;
-        double *gap = malloc((size_t)n * 2 * sizeof(double)); /* (width, middle) pairs */
-        for (int k = 0; k + 1 < n; k++)
-            if (z[k + 1] - z[k] > 1e-9)
-                gap[2 * n_gaps] = -(z[k + 1] - z[k]), gap[2 * n_gaps + 1] = 0.5 * (z[k] + z[k + 1]),
-                        n_gaps++;
-        cr_assert_gt(n_gaps, 0, "FIRE check: the pairs take a single z value");
-        qsort(gap, (size_t)n_gaps, 2 * sizeof(double), compare_doubles);
-        int live = 0;
-        for (long w = 0; w < p[0]->t.size; w++) {
-            double z0 = gap[2 * (w % n_gaps) + 1], half = -0.5 * gap[2 * (w % n_gaps)];
-            double slope =
-                (rg_rng_uniform(&rng) < 0.5 ? -1 : 1) * (0.8 + 0.4 * rg_rng_uniform(&rng));
-            /* a step of 2h in b1 or W1 moves fc1(z) by at most 2h: a unit
-             * whose gap is narrower than that stays off for every z instead
-             * (its gradient is then exactly 0, which the check resolves) */
-            if (0.8 * half > 3 * GC_EPS) {
-                p[0]->t.data[w] = (real)slope;
-                p[1]->t.data[w] = (real)(-slope * z0);
-                live++;
-            } else {
-                p[0]->t.data[w] = (real)0.5;
-                p[1]->t.data[w] = (real)-1; /* 0.5 z - 1 < 0 for z in [0, 1) */
-            }
-        }
-        cr_assert_gt(live, 0, "FIRE check: no gap between z values is wide enough");
-        free(gap);
-    }
-    free(z);
 }
 
 static void make_model(rg_model *m, const char *pos, int mem_len, uint64_t seed) {
@@ -124,103 +58,29 @@ static void random_positions(int *pos, int B, int T, int L, uint64_t seed) {
 
 /* ---- gradient checks of the whole model -------------------------------------- */
 
-enum { GB = 2, GT = 5 };
-
-typedef struct {
-    rg_model *m;
-    int tokens[GB * GT];
-    const int *pos; /* NULL: offset + t */
-    int offset;
-    rg_memory *mem0; /* memory before the checked segment (copied per call) */
-} model_arg;
-
-static rg_tensor *f_model(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
-    (void)inputs; /* the inputs are the model's own parameter tensors */
-    model_arg *a = arg;
-    if (!a->mem0) return rg_model_forward(ctx, a->m, a->tokens, a->pos, GB, GT, a->offset, NULL);
-    rg_memory mem = *a->mem0;
-    size_t rows = (size_t)mem.B * mem.cap;
-    mem.data = rg_arena_alloc(&ctx->arena, rows * mem.n_layers * mem.d * sizeof(real));
-    mem.pos = rg_arena_alloc(&ctx->arena, rows * sizeof(int));
-    memcpy(mem.data, a->mem0->data, rows * mem.n_layers * mem.d * sizeof(real));
-    memcpy(mem.pos, a->mem0->pos, rows * sizeof(int));
-    return rg_model_forward(ctx, a->m, a->tokens, a->pos, GB, GT, a->offset, &mem);
-}
-
+/* The library's whole-model check (src/check/model_check.c, shared with
+ * `relgrad gradcheck model`): B 2, T 5, parameters moved off their initial
+ * constants, memory filled by one earlier segment when mem_len > 0, FIRE's
+ * relu kept off its kinks and its fc2.bias gradient checked to be ~0. */
 static void check_model_cfg(const rg_config *c, const char *what, bool random_pos) {
-    rg_model m;
-    make_model_cfg(&m, c, 7);
-    model_arg a = {.m = &m, .offset = 0};
-    random_tokens(a.tokens, GB * GT, m.V, 3);
-    int pos[GB * GT];
-    if (random_pos) random_positions(pos, GB, GT, 40, 17), a.pos = pos;
-    rg_memory mem;
-    int mem_len = c->model.mem_len;
-    if (mem_len) { /* fill the memory with one earlier segment, as dump does */
-        rg_memory_init(&mem, &m, GB);
-        rg_ctx ctx;
-        rg_ctx_init(&ctx, 1);
-        int first[GB * GT];
-        random_tokens(first, GB * GT, m.V, 4);
-        rg_set_no_grad(&ctx, true);
-        rg_model_forward(&ctx, &m, first, NULL, GB, GT, 0, &mem);
-        rg_ctx_free(&ctx);
-        a.offset = GT;
-        a.mem0 = &mem;
-    }
-    { /* the checked segment's positions: queries, then memory rows and queries */
-        int M = mem_len ? mem.len : 0, qp[GB * GT], kp[GB * (GT + 8)];
-        cr_assert_leq(M, 8);
-        for (int b = 0; b < GB; b++) {
-            for (int t = 0; t < GT; t++) qp[b * GT + t] = a.pos ? a.pos[b * GT + t] : a.offset + t;
-            for (int j = 0; j < M; j++) kp[b * (M + GT) + j] = mem.pos[b * mem.cap + j];
-            for (int t = 0; t < GT; t++) kp[b * (M + GT) + M + t] = qp[b * GT + t];
-        }
-        keep_fire_off_its_kink(&m, qp, kp, GB, GT, M + GT, M);
-    }
-    /* FIRE's fc2.bias adds one constant to a whole score row, which softmax
-     * ignores: its gradient is zero up to rounding (SPEC section 6), so it is
-     * checked to be ~0 below rather than by differences of rounding noise.
-     * FIRE's c and L move every z, so a step in them moves pre-activations
-     * across relu's kink unless it is small: in float64 the step is 1e-4
-     * (the kinks sit >= 2.4e-3 away); float32's step of 1e-2 cannot avoid
-     * them, so there c and L are checked in the float64 build only. */
-    rg_tensor **inputs = malloc((size_t)m.n_params * sizeof *inputs);
-    int n_inputs = 0;
-    bool fire = false;
-    for (int i = 0; i < m.n_params; i++) {
-        const char *name = m.params[i].name;
-        fire |= strstr(name, ".fire.") != NULL;
-        bool c_or_l = strstr(name, ".fire.c") || strstr(name, ".fire.L");
-        if (!strstr(name, ".fire.fc2.bias") && !(sizeof(real) == 4 && c_or_l))
-            inputs[n_inputs++] = &m.params[i].t;
-    }
-    double h = fire && sizeof(real) == 8 ? 1e-4 : GC_EPS;
-    gc_result res;
+    rg_gc_model_options opt = {.random_positions = random_pos ? 40 : 0};
+    rg_gc_model_report rep;
+    rg_error err;
+    int rc = rg_gc_model(&c->model, &opt, &rep, &err);
+    cr_assert_eq(rc, 0, "%s: %s", what, err.msg);
     char op[128];
-    snprintf(op, sizeof op, "model %s mem_len=%d%s", what, mem_len,
+    snprintf(op, sizeof op, "model %s mem_len=%d%s", what, c->model.mem_len,
              random_pos ? " random positions" : "");
-    bool ok = gc_check_step(op, f_model, &a, inputs, n_inputs, GC_TOL_MODEL, h, &res);
-    const char *worst = inputs[res.worst_input]->name;
-    cr_log_info("%s: %ld entries, worst error %.3g at %s[%ld]", op, res.n_checked, res.worst_err,
-                worst, res.worst_index);
-    cr_expect(ok, "%s: worst error %.3g at %s[%ld]: analytic %.17g numeric %.17g", op,
-              res.worst_err, worst, res.worst_index, res.analytic, res.numeric);
-    /* the gradients left out: ~0 next to the largest one (gc_check left the
-     * analytic gradients of the whole model in place) */
-    double largest = 0, left_out = 0;
-    for (int i = 0; i < m.n_params; i++)
-        for (long j = 0; j < m.params[i].t.size; j++) {
-            double g = fabs((double)m.params[i].t.grad[j]);
-            largest = fmax(largest, g);
-            if (strstr(m.params[i].name, ".fire.fc2.bias")) left_out = fmax(left_out, g);
-        }
-    cr_expect(left_out <= (sizeof(real) == 8 ? 1e-12 : 1e-5) * largest,
-              "%s: FIRE's fc2.bias gradient %.3g is not ~0 (largest gradient %.3g)", op, left_out,
-              largest);
-    free(inputs);
-    if (mem_len) rg_memory_free(&mem);
-    rg_model_free(&m);
+    cr_log_info("%s: %ld entries, worst error %.3g at %s[%ld]", op, rep.res.n_checked,
+                rep.res.worst_err, rep.worst_name, rep.worst_index);
+    cr_expect(rep.res.worst_err <= rep.tol,
+              "%s: worst error %.3g at %s[%ld]: analytic %.17g numeric %.17g", op,
+              rep.res.worst_err, rep.worst_name, rep.worst_index, rep.res.analytic,
+              rep.res.numeric);
+    cr_expect(rep.left_out_ok,
+              "%s: FIRE's fc2.bias gradient %.3g is not ~0 (largest gradient %.3g)", op,
+              rep.left_out_max, rep.largest);
+    rg_gc_model_report_free(&rep);
 }
 
 static void check_model(const char *pos, int mem_len) {

@@ -14,6 +14,8 @@ PACKAGES=(
   python3-torch python3-h5py python3-numpy python3-matplotlib  # cross-check and plots (/usr/bin/python3)
   clang libclang-rt-14-dev                         # libFuzzer targets
   valgrind strace time                             # memcheck run; kills injected at system calls; peak RSS
+  graphviz                                         # relgrad graph: dot draws the tape's SVG
+  chromium                                         # the report's test opens it headless
 )
 
 missing=()

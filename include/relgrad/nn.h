@@ -97,6 +97,11 @@ typedef struct rg_kv_cache {
     rg_scheme_opts opts;          /* the options decoding uses                     */
     void **persist;               /* [n_layers]: per-layer tables a scheme keeps   */
     const struct rg_model *model; /* the model it was made for           */
+    /* optional, owned by the caller: [n_layers, B, H, cap, cap]; when set,
+     * decoding writes the attention probabilities of the token at index t
+     * (over keys 0..cap-1, zero outside its window) into row t of each
+     * (layer, b, h) block (relgrad attention) */
+    real *probs;
 } rg_kv_cache;
 
 /* opts NULL: the model's own. */

@@ -143,7 +143,11 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
 
 /* The same forward on raw arrays, without recording: for the key/value
  * cache, whose keys sit `k_bh` values apart per (b, h). key_lo (per query
- * row, or NULL) starts each row's visible window. o [B,H,T,D] contiguous. */
+ * row, or NULL) starts each row's visible window. o [B,H,T,D] contiguous.
+ * probs (optional, NULL = not wanted): query row i of (b, h) also gets its
+ * probabilities P[i, 0..Tk-1] (zeros outside its window) at
+ * probs + (b*H + h) * probs_bh + i * probs_ld, for tools that look at them
+ * (relgrad attention). */
 typedef struct rg_attn_raw {
     int B, H, T, Tk, D, diag;
     const real *q, *k, *v;
@@ -153,8 +157,19 @@ typedef struct rg_attn_raw {
     const int *key_lo;
     rg_term *const *terms;
     int n_terms;
+    real *probs;
+    long probs_bh, probs_ld;
 } rg_attn_raw;
 void rg_attention_forward(rg_ctx *ctx, const rg_attn_raw *a);
+
+/* The role of input i of a tape node made by rg_attention_core or
+ * rg_score_terms: "q", "k", "v", or the name of the score term whose input
+ * it is (rg_term.name); NULL for any other node. For tools that draw the tape. */
+const char *rg_attention_input_role(const struct rg_node *node, int i);
+/* The name of score term t of such a node (terms without inputs, such as a
+ * fixed bias, have no edge of their own); NULL past the last or for any other
+ * node. */
+const char *rg_attention_term_name(const struct rg_node *node, int t);
 
 /* Score terms as one dense tensor E [B,H,T,Tk] (zero where masked), for the
  * unfused reference path; backward runs the terms' backward on dE. */

@@ -18,6 +18,8 @@
 #include "relgrad/config.h"
 #include "relgrad/data.h"
 #include "relgrad/dist.h"
+#include "relgrad/gradcheck.h"
+#include "relgrad/inspect.h"
 #include "relgrad/io.h"
 #include "relgrad/nn.h"
 #include "relgrad/ops.h"

@@ -28,9 +28,10 @@ typedef struct rg_node {
     rg_tensor *out;
     rg_tensor *in[RG_MAX_INPUTS]; /* inputs, in the op's argument order     */
     int n_in;
-    void *saved;  /* op-specific saved values (arena)        */
-    int iarg[4];  /* small integer arguments                 */
-    real rarg[2]; /* small real arguments                    */
+    void *saved;      /* op-specific saved values (arena)        */
+    int iarg[4];      /* small integer arguments                 */
+    real rarg[2];     /* small real arguments                    */
+    rg_origin origin; /* ctx->origin when it was recorded     */
 } rg_node;
 
 /* True when an op with these inputs must be recorded: grad mode is on and at
@@ -55,6 +56,10 @@ void rg_backward(rg_ctx *ctx, rg_tensor *loss);
 /* Backpropagate from any tensor, seeding its gradient with `seed` (same size):
  * a vector-Jacobian product. Gradient checks use it. */
 void rg_backward_seeded(rg_ctx *ctx, rg_tensor *out, const real *seed);
+
+/* Set the origin later nodes are recorded under; returns the previous one
+ * so calls nest:  rg_origin was = rg_set_origin(ctx, o); ... rg_set_origin(ctx, was); */
+rg_origin rg_set_origin(rg_ctx *ctx, rg_origin origin);
 
 /* Grad mode. Returns the previous setting so calls can nest:
  *   bool was = rg_set_no_grad(ctx, true); ... rg_set_no_grad(ctx, was); */

@@ -67,15 +67,39 @@ void *rg_arena_calloc(rg_arena *a, size_t bytes);
 /* ---- context: everything an op needs, passed explicitly ---------------- */
 
 struct rg_node;
+struct rg_ctx;
+
+/* Which part of a model is recording: the block (layer) and the positional
+ * scheme whose hook is running, -1 for none. Each tape node keeps the origin
+ * it was recorded under (tape.h), so tools that draw the tape (relgrad graph)
+ * can group nodes by layer and set a scheme's own ops apart. The model sets
+ * it (rg_set_origin); ops never read it. */
+typedef struct rg_origin {
+    int layer, scheme;
+} rg_origin;
+
+#define RG_NO_ORIGIN ((rg_origin){-1, -1})
+
+/* An optional watcher of backward: rg_backward_seeded calls fn(arg, ctx,
+ * node, false) just before a node's backward function and fn(arg, ctx, node,
+ * true) just after it, so a tool can see what the node sent to each input
+ * (relgrad graph --grads) or, in a gradient check's own context, perturb it
+ * on purpose (relgrad gradcheck --break). Off (fn NULL) everywhere else. */
+typedef struct rg_backward_observer {
+    void (*fn)(void *arg, struct rg_ctx *ctx, struct rg_node *node, bool after);
+    void *arg;
+} rg_backward_observer;
 
 typedef struct rg_ctx {
-    rg_arena arena;       /* per-step memory                                 */
-    struct rg_node *tape; /* last recorded node; nodes link to their prev    */
-    long n_nodes;         /* nodes recorded since the last reset             */
-    bool no_grad;         /* when true, ops record nothing                   */
-    int threads;          /* threads of every OpenMP loop and BLIS call made
-                             with this context (passed per call: the process's
-                             global OpenMP and BLIS settings are never changed) */
+    rg_arena arena;                /* per-step memory                                 */
+    struct rg_node *tape;          /* last recorded node; nodes link to their prev    */
+    long n_nodes;                  /* nodes recorded since the last reset             */
+    bool no_grad;                  /* when true, ops record nothing                   */
+    int threads;                   /* threads of every OpenMP loop and BLIS call made
+                                      with this context (passed per call: the process's
+                                      global OpenMP and BLIS settings are never changed) */
+    rg_origin origin;              /* recorded into each node (RG_NO_ORIGIN by default) */
+    rg_backward_observer observer; /* usually off                            */
 } rg_ctx;
 
 void rg_ctx_init(rg_ctx *ctx, int threads);

@@ -31,6 +31,11 @@ void rg_eval_result_free(rg_eval_result *r);
  * model's (the keys flagged RG_KEY_EVAL). */
 void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result *res);
 
+/* The evaluation batch that holds example k (0 .. eval_n-1) of the
+ * evaluation set at length n, exactly as rg_evaluate draws it, into b;
+ * returns k's row in it, or -1 when k is out of range. */
+int rg_eval_example(const rg_config *cfg, int n, int k, rg_batch *b);
+
 /* What a finished (or stopped) run reports. */
 typedef struct rg_run_summary {
     int first_step; /* the step this call started from (> 0: resumed)      */

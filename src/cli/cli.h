@@ -12,5 +12,8 @@ int rg_cmd_eval(int argc, char **argv);
 int rg_cmd_experiment(int argc, char **argv);
 int rg_cmd_dump(int argc, char **argv);
 int rg_cmd_bench(int argc, char **argv);
+int rg_cmd_gradcheck(int argc, char **argv);
+int rg_cmd_graph(int argc, char **argv);
+int rg_cmd_attention(int argc, char **argv);
 
 #endif

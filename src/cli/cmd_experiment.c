@@ -7,6 +7,8 @@
  *                       for per-token accuracy
  *   out_dir/plot.png    both against length, a panel per task (drawn by
  *                       tools/plot_results.py, started without a shell)
+ *   out_dir/report.html all of it on one static page, with attention maps
+ *                       and each run's config and loss curve (report.c)
  * The runs are trained by src/cli/grid.c: one after another, `jobs` at once,
  * or spread over the ranks of `mpirun -np N relgrad experiment ...` (rank 0
  * then writes the three files). The process that writes them holds out_dir's
@@ -16,6 +18,7 @@
 #include "cli.h"
 #include "grid.h"
 #include "help.h"
+#include "report.h"
 #include "relgrad/train.h"
 
 #include <errno.h>
@@ -298,6 +301,8 @@ int rg_cmd_experiment(int argc, char **argv) {
                      "plotting failed (%s); results.h5 and table.md are complete; install "
                      "python3-matplotlib python3-h5py (tools/setup.sh)",
                      why);
+            rc = RG_EXIT_ERROR;
+        } else if (rg_experiment_report(base, &err)) { /* out_dir/report.html */
             rc = RG_EXIT_ERROR;
         }
         FILE *f = fopen(table, "r"); /* show the table */

@@ -123,6 +123,58 @@ static const rg_command_help COMMANDS[] = {
      "ones may be mixed per layer and used with memory) or the tasks (the values\n"
      "of task and tasks), one line each.",
      RG_HELP_KEYS_NONE, NULL, "relgrad list schemes\nrelgrad list tasks"},
+    {"gradcheck", "model|OP|list [key=value ...]", "finite-difference gradient check",
+     "usage: relgrad-f64 gradcheck model [CONFIG] [key=value ...] [--all] [--break OP]\n"
+     "       relgrad-f64 gradcheck OP [size=N ...] [--all] [--break OP]\n"
+     "       relgrad gradcheck list",
+     "Checks analytic gradients against fourth-order central differences, with\n"
+     "the test suite's own checker (docs/gradcheck.md): the whole model of\n"
+     "CONFIG (default experiments/gradcheck.ini, a tiny model) with any scheme\n"
+     "and sizes, or one op at sizes you choose. Prints a table per input or\n"
+     "parameter: its worst relative error, the index, analytic and numeric\n"
+     "values. Run it with relgrad-f64: the bound is 1e-6 in float64.\n"
+     "\n"
+     "  model        the whole model; key=value changes it (pos=, d_model=, mem_len=,\n"
+     "               random_positions=); B= and T= set the batch (2 x 5), seed= the init\n"
+     "  OP           one op (`list` shows them and their size keys)\n"
+     "  --all        print every entry, not just each input's worst\n"
+     "  --break OP   make OP's backward send 1.001 times its gradient (to see a failure)\n"
+     "\n"
+     "exit status: 0 within the bound, 4 above it, 2 bad input.",
+     RG_HELP_KEYS_NONE, NULL,
+     "relgrad-f64 gradcheck model pos=fire\n"
+     "relgrad-f64 gradcheck model pos=fire,fire,none n_layers=3 mem_len=4 segment_len=5\n"
+     "relgrad-f64 gradcheck list\n"
+     "relgrad-f64 gradcheck model --break attention_core"},
+    {"graph", "CONFIG --out FILE [--grads] [...]", "one training step's tape as DOT/SVG",
+     "usage: relgrad graph CONFIG [key=value ...] --out FILE [--grads]",
+     "Writes the tape of one training step (forward of one batch, the loss,\n"
+     "backward) as a Graphviz DOT file and an SVG beside it (drawn by `dot`): a\n"
+     "node per op with its output shape, parameters as nodes, the positional\n"
+     "scheme's ops and parameters in colour. The model is freshly initialised\n"
+     "from seed; the batch is batch_size examples of train_len symbols, so\n"
+     "batch_size=1 train_len=2 n_layers=1 gives a small picture.\n"
+     "\n"
+     "  --out FILE   the DOT file (FILE.svg beside it)\n"
+     "  --grads      label each edge with the norm of the gradient backward sent\n"
+     "               along it",
+     RG_HELP_KEYS_RUN, NULL,
+     "relgrad graph experiments/single.ini batch_size=1 train_len=2 n_layers=1 --out tape.dot\n"
+     "relgrad graph experiments/single.ini pos=fire n_layers=1 --out fire.dot --grads"},
+    {"attention", "CHECKPOINT [len=N] [example=K]", "attention maps at N and 2N",
+     "usage: relgrad attention CHECKPOINT [len=N] [example=K] [--out FILE.h5]",
+     "Writes, per layer and head, the attention probabilities of one evaluation\n"
+     "example (example K of the evaluation set, through the same cached decoding\n"
+     "evaluation uses) at length N (default: the training length) and at 2N, to\n"
+     "FILE.h5, and draws them as a grid of heatmaps in FILE.png, with each head's\n"
+     "mean attended distance and entropy.\n"
+     "\n"
+     "  len=N        the first length (default: the training length)\n"
+     "  example=K    which example of the evaluation set (default 0)\n"
+     "  --out FILE   default: attention.h5 beside CHECKPOINT",
+     RG_HELP_KEYS_NONE, NULL,
+     "relgrad attention out/single/checkpoint.h5\n"
+     "relgrad attention out/single/checkpoint.h5 len=8 example=3 --out maps.h5"},
     {"help", "[COMMAND | keys | KEY]", "overview, a command's help, the keys",
      "usage: relgrad help [COMMAND | keys | KEY]\n"
      "       relgrad COMMAND --help",

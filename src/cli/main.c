@@ -11,10 +11,12 @@ static const struct {
     const char *name;
     int (*run)(int, char **);
 } COMMANDS[] = {
-    {"train", rg_cmd_train}, {"experiment", rg_cmd_experiment},
-    {"eval", rg_cmd_eval},   {"dump", rg_cmd_dump},
-    {"bench", rg_cmd_bench}, {"config", rg_cmd_config},
-    {"list", rg_cmd_list},   {"help", rg_cmd_help},
+    {"train", rg_cmd_train},         {"experiment", rg_cmd_experiment},
+    {"eval", rg_cmd_eval},           {"dump", rg_cmd_dump},
+    {"bench", rg_cmd_bench},         {"config", rg_cmd_config},
+    {"list", rg_cmd_list},           {"help", rg_cmd_help},
+    {"gradcheck", rg_cmd_gradcheck}, {"graph", rg_cmd_graph},
+    {"attention", rg_cmd_attention},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 

@@ -20,6 +20,7 @@ rg_node *rg_record(rg_ctx *ctx, const char *op, rg_backward_fn backward, rg_tens
     node->backward = backward;
     node->out = out;
     node->n_in = n;
+    node->origin = ctx->origin;
     for (int i = 0; i < n; i++) node->in[i] = inputs[i];
     out->requires_grad = true;
     if (!out->name) out->name = op;
@@ -42,8 +43,19 @@ void rg_backward_seeded(rg_ctx *ctx, rg_tensor *out, const real *seed) {
     if (!out->requires_grad) return; /* nothing upstream needs a gradient */
     real *g = rg_grad(ctx, out);
     for (long j = 0; j < out->size; j++) g[j] += seed[j];
-    for (rg_node *node = ctx->tape; node; node = node->prev)
-        if (node->out->grad) node->backward(ctx, node); /* no grad reached it: skip */
+    const rg_backward_observer *obs = &ctx->observer;
+    for (rg_node *node = ctx->tape; node; node = node->prev) {
+        if (!node->out->grad) continue; /* no gradient reached it: skip */
+        if (obs->fn) obs->fn(obs->arg, ctx, node, false);
+        node->backward(ctx, node);
+        if (obs->fn) obs->fn(obs->arg, ctx, node, true);
+    }
+}
+
+rg_origin rg_set_origin(rg_ctx *ctx, rg_origin origin) {
+    rg_origin was = ctx->origin;
+    ctx->origin = origin;
+    return was;
 }
 
 bool rg_set_no_grad(rg_ctx *ctx, bool no_grad) {

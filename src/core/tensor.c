@@ -120,6 +120,7 @@ void rg_ctx_init(rg_ctx *ctx, int threads) {
     memset(ctx, 0, sizeof *ctx);
     rg_arena_init(&ctx->arena, 1u << 20);
     ctx->threads = threads < 1 ? 1 : threads;
+    ctx->origin = RG_NO_ORIGIN;
 }
 
 void rg_ctx_free(rg_ctx *ctx) {
@@ -129,6 +130,7 @@ void rg_ctx_free(rg_ctx *ctx) {
 void rg_ctx_reset(rg_ctx *ctx) {
     ctx->tape = NULL;
     ctx->n_nodes = 0;
+    ctx->origin = RG_NO_ORIGIN;
     rg_arena_reset(&ctx->arena);
 }
 

@@ -57,6 +57,8 @@ rg_tensor *rg_attention(rg_ctx *ctx, rg_model *m, int l, const rg_attn_pos *pos,
     rg_tensor *q = rg_split_heads(ctx, q_rows, 0, H, dh);             /* (B,H,T,dh) */
     rg_tensor *k = rg_split_heads(ctx, qkv, d, H, dh);                /* (B,H,Tk,dh) */
     rg_tensor *v = rg_split_heads(ctx, qkv, 2 * d, H, dh);            /* (B,H,Tk,dh) */
+    /* the scheme's hooks record under its origin (relgrad graph colours them) */
+    rg_origin was = rg_set_origin(ctx, (rg_origin){l, L->scheme});
     if (s->rotate) { /* by each one's absolute position */
         q = s->rotate(ctx, opts, q, pos->q, pos->q_stride);
         k = s->rotate(ctx, opts, k, pos->k, pos->k_stride);
@@ -64,6 +66,7 @@ rg_tensor *rg_attention(rg_ctx *ctx, rg_model *m, int l, const rg_attn_pos *pos,
     rg_scheme_call call = rg_scheme_call_for(ctx, m, opts, l, pos, q, Tk, M);
     call.k = k, call.k_data = k->data, call.k_bh = (long)Tk * dh;
     if (s->scores) s->scores(&call);
+    rg_set_origin(ctx, was);
     rg_tensor *o = m->unfused_attention ? attention_unfused(ctx, &call, k, v)
                                         : rg_attention_core(ctx, call.q_content, k, v, call.scale,
                                                             M, call.terms, call.n_terms);

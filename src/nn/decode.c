@@ -120,7 +120,14 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
                            call.scale,
                            lo,
                            call.terms,
-                           call.n_terms};
+                           call.n_terms,
+                           NULL,
+                           0,
+                           0};
+        if (kv->probs) { /* rows p0 .. p0+n-1 of this layer's [B,H,cap,cap] block */
+            raw.probs = kv->probs + (long)l * B * H * cap * cap + (long)p0 * cap;
+            raw.probs_bh = (long)cap * cap, raw.probs_ld = cap;
+        }
         rg_attention_forward(ctx, &raw);
         h = rg_add(ctx, h, rg_linear(ctx, rg_merge_heads(ctx, o), L->proj_w, L->proj_b));
         h = rg_mlp_block(ctx, L, h);

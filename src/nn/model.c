@@ -191,9 +191,14 @@ rg_tensor *rg_add_position_embedding(rg_ctx *ctx, const rg_model *m, const rg_sc
     if (!s->embed) return h;
     int B = h->shape[0], T = h->shape[1], d = h->shape[2];
     (void)opts;
+    rg_origin was = rg_set_origin(ctx, (rg_origin){-1, id}); /* the scheme's ops */
     rg_tensor *pe = s->embed(ctx, &m->cfg, m->shared[id], pos, pos_stride, B, T); /* (1|B,T,d) */
-    if (pe->shape[0] == B) return rg_add(ctx, h, pe);
-    return rg_add_bcast(ctx, h, rg_reshape(ctx, pe, 2, (int[]){T, d})); /* (B,T,d) + (T,d) */
+    if (pe->shape[0] == B)
+        h = rg_add(ctx, h, pe);
+    else
+        h = rg_add_bcast(ctx, h, rg_reshape(ctx, pe, 2, (int[]){T, d})); /* (B,T,d) + (T,d) */
+    rg_set_origin(ctx, was);
+    return h;
 }
 
 rg_tensor *rg_mlp_block(rg_ctx *ctx, rg_layer *L, rg_tensor *h) {
@@ -222,12 +227,14 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const i
     h = rg_add_position_embedding(ctx, m, &c->opts, h, ap->q, ap->q_stride);
     for (int l = 0; l < c->n_layers; l++) {
         rg_layer *L = &m->layers[l];
+        rg_origin was = rg_set_origin(ctx, (rg_origin){l, -1}); /* block l's ops */
         rg_tensor *cat =
             M > 0 ? rg_concat_time(ctx, memory_tensor(ctx, mem, l), h) : h; /* (B,M+T,d) */
         if (recurrent) memory_store(mem, l, cat);
         rg_tensor *a = rg_layernorm(ctx, cat, L->ln1_w, L->ln1_b);
         h = rg_add(ctx, h, rg_attention(ctx, m, l, ap, a, M)); /* h' = h + attn */
         h = rg_mlp_block(ctx, L, h);                           /* (B,T,d) */
+        rg_set_origin(ctx, was);
     }
     if (recurrent) { /* the memory's rows keep the positions they had */
         int keep = M + T < mem->cap ? M + T : mem->cap;

@@ -98,6 +98,10 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
             int z0 = P ? 0 : first, z1 = P ? Tk : lim; /* zeros where the row sees nothing */
             for (int j = z0; j < lo[r]; j++) row[j] = 0;
             for (int j = hi[r]; j < z1; j++) row[j] = 0;
+            if (a->probs) { /* a copy for whoever asked (P[i, 0..Tk-1]) */
+                real *dst = a->probs + bh * a->probs_bh + (long)(i0 + r) * a->probs_ld;
+                for (int j = 0; j < Tk; j++) dst[j] = j >= lo[r] && j < hi[r] ? row[j] : 0;
+            }
         }
         /* O[i0:i0+n] = P[:, first:lim] v[first:lim] */
         if (lim > first)
@@ -230,7 +234,10 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
                      scale,
                      NULL,
                      terms,
-                     n_terms};
+                     n_terms,
+                     NULL,
+                     0,
+                     0};
     rg_tensor *in[RG_MAX_INPUTS];
     int n_in = gather_inputs(in, q, k, v, terms, n_terms);
     bool record = rg_needs_grad(ctx, in, n_in);
@@ -291,6 +298,39 @@ rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms) {
         rg_record(ctx, "score_terms", score_terms_backward, E, in, n_in)->saved = s;
     }
     return E;
+}
+
+/* ---- what each input of an attention node is (relgrad graph) --------------------------- */
+
+const char *rg_attention_term_name(const rg_node *node, int t) {
+    if (node->backward == attention_backward) {
+        const attn_saved *s = node->saved;
+        return t >= 0 && t < s->n_terms ? s->terms[t]->name : NULL;
+    }
+    if (node->backward == score_terms_backward) {
+        const terms_saved *s = node->saved;
+        return t >= 0 && t < s->n_terms ? s->terms[t]->name : NULL;
+    }
+    return NULL;
+}
+
+const char *rg_attention_input_role(const rg_node *node, int i) {
+    rg_term *const *terms;
+    int n_terms, at;
+    if (node->backward == attention_backward) {
+        if (i < 3) return i == 0 ? "q" : i == 1 ? "k" : "v";
+        const attn_saved *s = node->saved;
+        terms = s->terms, n_terms = s->n_terms, at = 3;
+    } else if (node->backward == score_terms_backward) {
+        const terms_saved *s = node->saved;
+        terms = s->terms, n_terms = s->n_terms, at = 0;
+    } else {
+        return NULL;
+    }
+    for (int t = 0; t < n_terms; t++) /* inputs in gather_inputs' order */
+        for (int k = 0; k < terms[t]->n_in; k++, at++)
+            if (at == i) return terms[t]->name;
+    return NULL;
 }
 
 /* ---- a precomputed bias as a term ------------------------------------------------------ */

@@ -99,6 +99,28 @@ static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const 
     return count;
 }
 
+/* The evaluation set at length n, batch by batch: the next batch of it into
+ * b (B rows), drawn from rng (examples) and pos_rng (random positions). */
+static int next_eval_batch(const rg_config *cfg, int n, int done, rg_batch *b, rg_rng *rng,
+                           rg_rng *pos_rng) {
+    int B = cfg->eval_n - done < EVAL_BATCH ? cfg->eval_n - done : EVAL_BATCH;
+    rg_batch_make(b, cfg->task, cfg->model.n_symbols, B, n, n, rng);
+    if (cfg->random_positions > 0) rg_batch_random_positions(b, cfg->random_positions, pos_rng);
+    return B;
+}
+
+int rg_eval_example(const rg_config *cfg, int n, int k, rg_batch *b) {
+    if (k < 0 || k >= cfg->eval_n) return -1;
+    rg_rng rng, pos_rng;
+    rg_rng_seed(&rng, rg_eval_seed(n));
+    rg_rng_seed(&pos_rng, rg_eval_positions_seed(n));
+    for (int done = 0;;) {
+        int B = next_eval_batch(cfg, n, done, b, &rng, &pos_rng);
+        if (k < done + B) return k - done;
+        done += B;
+    }
+}
+
 void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result *res) {
     bool was = rg_set_no_grad(ctx, true);
     rg_batch batch;
@@ -114,10 +136,7 @@ void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result 
         rg_rng_seed(&pos_rng, rg_eval_positions_seed(n));
         long exact = 0, right = 0, total = 0;
         for (int done = 0; done < cfg->eval_n;) {
-            int B = cfg->eval_n - done < EVAL_BATCH ? cfg->eval_n - done : EVAL_BATCH;
-            rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, B, n, n, &rng);
-            if (cfg->random_positions > 0)
-                rg_batch_random_positions(&batch, cfg->random_positions, &pos_rng);
+            int B = next_eval_batch(cfg, n, done, &batch, &rng, &pos_rng);
             token_accuracy(ctx, m, cfg, &batch, &right, &total);
             exact += exact_matches(ctx, m, cfg, &batch, n);
             done += B;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # layers.sh: the source tree keeps the shape docs/architecture.md describes.
 #   1. Layers: src/<layer>/ folders, bottom to top
-#        core ops schemes data config nn io train cli
+#        core ops schemes data config nn io train check cli
 #      and no object file calls a relgrad function defined in a layer above
 #      its own (checked on the built library with nm).
 #   2. One scheme, one file: each of the names rope, alibi, t5, xl, deberta
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lib=${1:?usage: layers.sh LIBRARY.a}
-layers=(core ops schemes data config nn io train cli)
+layers=(core ops schemes data config nn io train check cli)
 fail=0
 
 rank_of() { # layer name -> its rank

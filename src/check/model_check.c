@@ -1,0 +1,225 @@
+/* model_check.c: the gradient check of the whole model (gradcheck.h:
+ * rg_gc_model), shared by tests/test_model.c and `relgrad gradcheck model`.
+ *
+ * The model's own parameter tensors are the checked inputs. FIRE's relu has
+ * a kink where fc1(z) = 0, so its units are placed off the kinks for the
+ * pairs this batch actually has (rg_gc_place_kinks); FIRE's fc2.bias adds one
+ * constant to a whole score row, which softmax ignores, so its gradient is
+ * zero up to rounding (SPEC section 6) and is checked to be ~0 instead of by
+ * differences of rounding noise.
+ */
+#include "relgrad/gradcheck.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    rg_model *m;
+    int B, T;
+    int *tokens;    /* [B,T] */
+    const int *pos; /* [B,T] or NULL: offset + t */
+    int offset;
+    rg_memory *mem0; /* memory before the checked segment (copied per call) */
+} model_arg;
+
+static rg_tensor *f_model(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
+    (void)inputs; /* the inputs are the model's own parameter tensors */
+    model_arg *a = arg;
+    if (!a->mem0)
+        return rg_model_forward(ctx, a->m, a->tokens, a->pos, a->B, a->T, a->offset, NULL);
+    rg_memory mem = *a->mem0;
+    size_t rows = (size_t)mem.B * mem.cap;
+    mem.data = rg_arena_alloc(&ctx->arena, rows * mem.n_layers * mem.d * sizeof(real));
+    mem.pos = rg_arena_alloc(&ctx->arena, rows * sizeof(int));
+    memcpy(mem.data, a->mem0->data, rows * mem.n_layers * mem.d * sizeof(real));
+    memcpy(mem.pos, a->mem0->pos, rows * sizeof(int));
+    return rg_model_forward(ctx, a->m, a->tokens, a->pos, a->B, a->T, a->offset, &mem);
+}
+
+static void random_tokens(int *tok, int n, int V, uint64_t seed) {
+    rg_rng rng;
+    rg_rng_seed(&rng, seed);
+    for (int i = 0; i < n; i++) tok[i] = rg_rng_int(&rng, 0, V - 1);
+}
+
+/* Sorted random positions per row from 0..L-1 (as random_positions draws). */
+static void random_positions(int *pos, int B, int T, int L, uint64_t seed) {
+    rg_batch b;
+    rg_batch_init(&b);
+    rg_rng rng;
+    rg_rng_seed(&rng, seed);
+    b.B = B, b.T = T;
+    b.pos_buf = pos;
+    rg_batch_random_positions(&b, L, &rng);
+}
+
+/* FIRE layers: each unit's kink between the z values of the visible pairs
+ * (queries qpos [B,T], keys kpos [B,Tk], key j visible from i if j <= i + diag). */
+static int keep_fire_off_its_kinks(rg_model *m, const int *qpos, const int *kpos, int B, int T,
+                                   int Tk, int diag, rg_error *err) {
+    rg_rng rng;
+    rg_rng_seed(&rng, 99);
+    double *z = rg_xmalloc((size_t)B * T * Tk * sizeof(double), "FIRE's z values");
+    int rc = 0;
+    for (int l = 0; l < m->cfg.n_layers && rc == 0; l++) {
+        char name[4][64];
+        const char *suffix[4] = {"fc1.weight", "fc1.bias", "c", "L"};
+        rg_param *p[4];
+        for (int k = 0; k < 4; k++) {
+            snprintf(name[k], sizeof name[k], "blocks.%d.attn.fire.%s", l, suffix[k]);
+            p[k] = rg_model_param(m, name[k]);
+        }
+        if (!p[0] || !p[1] || !p[2] || !p[3]) continue;
+        double c = p[2]->t.data[0], thr = fabs(p[3]->t.data[0] * m->cfg.opts.fire_L);
+        int n = 0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j <= i + diag && j < Tk; j++) {
+                    double pi = qpos[b * T + i], d = pi - kpos[b * Tk + j];
+                    z[n++] = log(fabs(c * d) + 1) / (log(fabs(c * fmax(pi, thr)) + 1) + 1e-6);
+                }
+        int live =
+            rg_gc_place_kinks(z, n, p[0]->t.data, p[1]->t.data, (int)p[0]->t.size, RG_GC_EPS, &rng);
+        if (live <= 0) {
+            snprintf(err->msg, sizeof err->msg,
+                     "gradcheck: layer %d's relu units cannot be kept off their kinks (%s); use "
+                     "a longer T",
+                     l,
+                     live < 0 ? "every pair has the same z"
+                              : "no gap between z values is wide enough");
+            rc = 2;
+        }
+    }
+    free(z);
+    return rc;
+}
+
+void rg_gc_model_report_free(rg_gc_model_report *rep) {
+    free(rep->params);
+    free(rep->per_param);
+    free(rep->left_out);
+    memset(rep, 0, sizeof *rep);
+}
+
+int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc_model_report *rep,
+                rg_error *err) {
+    memset(rep, 0, sizeof *rep);
+    int B = opt->B > 0 ? opt->B : 2, T = opt->T > 0 ? opt->T : 5, L = opt->random_positions;
+    if (L > 0 && mc->mem_len > 0) {
+        snprintf(err->msg, sizeof err->msg,
+                 "gradcheck: random_positions = %d with mem_len = %d: random positions need "
+                 "mem_len = 0",
+                 L, mc->mem_len);
+        return 2;
+    }
+    if (L > 0 && L < T) {
+        snprintf(err->msg, sizeof err->msg,
+                 "gradcheck: random_positions = %d cannot give %d distinct positions (T); raise "
+                 "it to at least %d",
+                 L, T, T);
+        return 2;
+    }
+    rg_model m;
+    uint64_t seed = opt->seed ? opt->seed : 7;
+    if (rg_model_init(&m, mc, seed, err)) return 2;
+    /* biases, u, v and LayerNorm start at constants; move them too so their
+     * checks are not at a special point */
+    rg_rng rng;
+    rg_rng_seed(&rng, seed + 1);
+    for (long i = 0; i < m.n_values; i++) m.values[i] += (real)(0.1 * rg_rng_normal(&rng));
+
+    int *tokens = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck tokens");
+    int *pos = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck positions");
+    model_arg a = {.m = &m, .B = B, .T = T, .tokens = tokens};
+    random_tokens(tokens, B * T, m.V, 3);
+    if (L > 0) random_positions(pos, B, T, L, 17), a.pos = pos;
+    rg_memory mem;
+    int M = 0;
+    if (mc->mem_len) { /* fill the memory with one earlier segment, as dump does */
+        rg_memory_init(&mem, &m, B);
+        rg_ctx ctx;
+        rg_ctx_init(&ctx, 1);
+        int *first = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck tokens");
+        random_tokens(first, B * T, m.V, 4);
+        rg_set_no_grad(&ctx, true);
+        rg_model_forward(&ctx, &m, first, NULL, B, T, 0, &mem);
+        rg_ctx_free(&ctx);
+        free(first);
+        a.offset = T;
+        a.mem0 = &mem;
+        M = mem.len;
+    }
+    /* the checked segment's positions: queries, then memory rows and queries */
+    int *qp = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck positions");
+    int *kp = rg_xmalloc((size_t)B * (M + T) * sizeof(int), "gradcheck positions");
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) qp[b * T + t] = a.pos ? a.pos[b * T + t] : a.offset + t;
+        for (int j = 0; j < M; j++) kp[b * (M + T) + j] = mem.pos[b * mem.cap + j];
+        for (int t = 0; t < T; t++) kp[b * (M + T) + M + t] = qp[b * T + t];
+    }
+    int rc = keep_fire_off_its_kinks(&m, qp, kp, B, T, M + T, M, err);
+    free(qp), free(kp);
+
+    /* FIRE's c and L move every z, so a step in them moves pre-activations
+     * across relu's kink unless it is small: in float64 the step is 1e-4
+     * (the kinks sit >= 2.4e-3 away); float32's step of 1e-2 cannot avoid
+     * them, so there c and L are left out. */
+    rep->n_params = m.n_params;
+    rep->params = rg_xcalloc((size_t)m.n_params, sizeof *rep->params, "gradcheck names");
+    rep->per_param = rg_xcalloc((size_t)m.n_params, sizeof *rep->per_param, "gradcheck results");
+    rep->left_out = rg_xcalloc((size_t)m.n_params, sizeof *rep->left_out, "gradcheck results");
+    rg_tensor **inputs = rg_xmalloc((size_t)m.n_params * sizeof *inputs, "gradcheck inputs");
+    int *param_of = rg_xmalloc((size_t)m.n_params * sizeof *param_of, "gradcheck inputs");
+    int n_inputs = 0;
+    bool fire = false;
+    for (int i = 0; i < m.n_params; i++) {
+        const char *name = m.params[i].name;
+        rep->params[i] = m.params[i];
+        rep->params[i].t.data = rep->params[i].t.grad = NULL; /* the model is freed */
+        rep->params[i].t.name = rep->params[i].name;
+        fire |= strstr(name, ".fire.") != NULL;
+        bool c_or_l = strstr(name, ".fire.c") || strstr(name, ".fire.L");
+        rep->left_out[i] = strstr(name, ".fire.fc2.bias") != NULL;
+        if (!rep->left_out[i] && !(sizeof(real) == 4 && c_or_l)) {
+            param_of[n_inputs] = i;
+            inputs[n_inputs++] = &m.params[i].t;
+        }
+    }
+    rep->h = fire && sizeof(real) == 8 ? 1e-4 : RG_GC_EPS;
+    rep->tol = opt->tol > 0 ? opt->tol : RG_GC_TOL_MODEL;
+    if (rc == 0) {
+        rg_gc_input *per = rg_xcalloc((size_t)n_inputs, sizeof *per, "gradcheck results");
+        rg_gc_options go = {.h = rep->h,
+                            .per_input = per,
+                            .observer = opt->observer,
+                            .quiet = opt->quiet,
+                            .each = opt->each,
+                            .each_arg = opt->each_arg};
+        char pos_text[256], op[400];
+        snprintf(op, sizeof op, "model %s mem_len=%d%s",
+                 rg_pos_list_text(&mc->pos, ',', pos_text, sizeof pos_text), mc->mem_len,
+                 L > 0 ? " random positions" : "");
+        bool ok = rg_gc_check_opts(op, f_model, &a, inputs, n_inputs, rep->tol, &go, &rep->res);
+        for (int k = 0; k < n_inputs; k++) rep->per_param[param_of[k]] = per[k];
+        free(per);
+        rep->worst_name = rep->params[param_of[rep->res.worst_input]].name;
+        rep->worst_index = rep->res.worst_index;
+        /* the gradients left out: ~0 next to the largest one (the check left
+         * the analytic gradients of the whole model in place) */
+        for (int i = 0; i < m.n_params; i++)
+            for (long j = 0; j < m.params[i].t.size; j++) {
+                double g = fabs((double)m.params[i].t.grad[j]);
+                rep->largest = fmax(rep->largest, g);
+                if (rep->left_out[i]) rep->left_out_max = fmax(rep->left_out_max, g);
+            }
+        rep->left_out_ok = rep->left_out_max <= (sizeof(real) == 8 ? 1e-12 : 1e-5) * rep->largest;
+        rep->ok = ok && rep->left_out_ok;
+    }
+    free(inputs), free(param_of), free(tokens), free(pos);
+    if (mc->mem_len) rg_memory_free(&mem);
+    rg_model_free(&m);
+    if (rc) rg_gc_model_report_free(rep);
+    return rc;
+}
