@@ -124,9 +124,10 @@ static const rg_command_help COMMANDS[] = {
      "of task and tasks), one line each.",
      RG_HELP_KEYS_NONE, NULL, "relgrad list schemes\nrelgrad list tasks"},
     {"gradcheck", "model|OP|list [key=value ...]", "finite-difference gradient check",
-     "usage: relgrad-f64 gradcheck model [CONFIG] [key=value ...] [--all] [--break OP]\n"
-     "       relgrad-f64 gradcheck OP [size=N ...] [--all] [--break OP]\n"
-     "       relgrad gradcheck list",
+     "usage: relgrad gradcheck model [CONFIG] [key=value ...] [--all] [--break OP]\n"
+     "       relgrad gradcheck OP [size=N ...] [--all] [--break OP]\n"
+     "       relgrad gradcheck list\n"
+     "(run it as relgrad-f64, the float64 build, for the 1e-6 bound)",
      "Checks analytic gradients against fourth-order central differences, with\n"
      "the test suite's own checker (docs/gradcheck.md): the whole model of\n"
      "CONFIG (default experiments/gradcheck.ini, a tiny model) with any scheme\n"

@@ -83,11 +83,12 @@ static const char *run_name(const rg_config *c, char *buf, size_t n) {
 
 /* "4000 steps of 32 sequences of 1..16 symbols on 2 threads,\n evaluated at ..." */
 static void steps_text(FILE *f, const rg_config *c) {
+    int jobs = c->jobs > 1 ? c->jobs : 1, threads = c->threads / jobs > 0 ? c->threads / jobs : 1;
     fprintf(f,
-            "      %d steps of %d sequences of 1..%d symbols on %d thread%s,\n"
+            "      %d steps of %d sequences of 1..%d symbols on %d thread%s%s,\n"
             "      evaluated at lengths %s (%d examples each);\n",
-            c->steps, c->batch_size, c->train_len, c->threads, c->threads == 1 ? "" : "s",
-            c->eval_lens, c->eval_n);
+            c->steps, c->batch_size, c->train_len, threads, threads == 1 ? "" : "s",
+            jobs > 1 ? " (jobs: runs at once share threads)" : "", c->eval_lens, c->eval_n);
 }
 
 int rg_cli_plan_train(FILE *f, const rg_config *c, rg_error *err) {
