@@ -456,3 +456,43 @@ Test(model_props, fused_attention_matches_unfused) {
         fused_vs_unfused(&c, scheme(id), false);
     }
 }
+
+/* Evaluation may change a scheme's options without touching the model
+ * (RoPE's position interpolation rope_scale and NTK-aware rope_base): a
+ * key/value cache made with other options decodes exactly as a model built
+ * with those options in its config, and the model's own config is left as
+ * it was. */
+Test(model_props, evaluation_scheme_options) {
+    enum { B = 2, T = 9 };
+    const char *changes[][2] = {{"rope_scale", "2.5"}, {"rope_base", "40000"}};
+    for (int i = 0; i < 2; i++) {
+        rg_config a, b;
+        test_tiny_config(&a, "rope", 0);
+        b = a;
+        test_set(&b, changes[i][0], changes[i][1]);
+        rg_model ma, mb;
+        make_model_cfg(&ma, &a, 21);
+        make_model_cfg(&mb, &b, 21); /* same seed and noise: the same parameters */
+        cr_assert_eq(memcmp(ma.values, mb.values, (size_t)ma.n_values * sizeof(real)), 0);
+        int tok[B * T];
+        random_tokens(tok, B * T, ma.V, 22);
+        real *want = logits_of(&mb, tok, NULL, B, T, 0), *own = logits_of(&ma, tok, NULL, B, T, 0);
+        rg_ctx ctx;
+        rg_ctx_init(&ctx, 1);
+        rg_kv_cache kv;
+        rg_kv_cache_init(&kv, &ma, B, T, &b.model.opts);
+        rg_tensor *y = rg_model_decode_all(&ctx, &ma, &kv, tok, NULL, T);
+        real diff = max_abs_diff(y->data, want, (long)B * T * ma.V);
+        real moved = max_abs_diff(want, own, (long)B * T * ma.V);
+        cr_expect(diff < EQ_TOL, "%s: decoding with the cache's options differs by %.3g",
+                  changes[i][0], diff);
+        cr_expect(moved > 1e-3, "%s: the option did not change the logits (%.3g)", changes[i][0],
+                  moved);
+        cr_expect_eq(memcmp(&ma.cfg.opts, &a.model.opts, sizeof a.model.opts), 0,
+                     "%s: decoding changed the model's own options", changes[i][0]);
+        rg_kv_cache_free(&kv);
+        rg_ctx_free(&ctx);
+        free(want), free(own);
+        rg_model_free(&ma), rg_model_free(&mb);
+    }
+}
