@@ -4,6 +4,7 @@
  * steps. Ends with the line SPEC section 5 fixes:
  *   bench: ms_per_step=X tokens_per_s=Y peak_rss_mb=Z */
 #include "cli.h"
+#include "relgrad/runtime.h"
 #include "relgrad/train.h"
 
 #include <stdio.h>
@@ -66,6 +67,8 @@ int rg_cmd_bench(int argc, char **argv) {
            rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
            cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, batch.B, batch.T, cfg.threads,
            RG_REAL_NAME);
+    char blas[256];
+    printf("blas: %s\n", rg_runtime_blas_text(blas, sizeof blas));
     printf("arena: %.1f MB per step, %ld block allocations during timed steps\n",
            ctx.arena.high_water / 1e6, ctx.arena.n_mallocs - mallocs_before);
     printf("bench: ms_per_step=%.3f tokens_per_s=%.0f peak_rss_mb=%.1f\n", ms, tok,

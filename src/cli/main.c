@@ -1,5 +1,6 @@
 /* main.c: the relgrad program: dispatches to the subcommands in cmd_*.c. */
 #include "cli.h"
+#include "relgrad/runtime.h"
 #include "relgrad/tensor.h"
 
 #include <stdio.h>
@@ -31,6 +32,7 @@ static int usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    rg_runtime_prepare(argv); /* BLIS kernels, OpenMP waiting (relgrad/runtime.h) */
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
         return usage(stdout);

@@ -17,6 +17,7 @@
 #include "scheme.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <limits.h>
 #include <stddef.h>
