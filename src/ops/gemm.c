@@ -45,6 +45,24 @@ static void gemm_one(long m, long n, long k, real alpha, const real *A, long rsa
 #endif
 }
 
+/* One row of C (m == 1, e.g. decoding one token of one sequence): a
+ * matrix-vector product, y = beta y + alpha op(B)^T x, which reads op(B)
+ * once where gemm would first copy all of it into its packed layout.
+ * (Its sums run in another order than gemm's, so these rows differ from
+ * gemm's in the last bits.) */
+static void gemv_row(long n, long k, real alpha, const real *A, long csa, const real *B, long rsb,
+                     long csb, real beta, real *C, long csc) {
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(1, &rntm);
+#ifdef RELGRAD_F64
+    bli_dgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, n, k, &alpha, (real *)B, csb, rsb, (real *)A,
+                 csa, &beta, C, csc, NULL, &rntm);
+#else
+    bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, n, k, &alpha, (real *)B, csb, rsb, (real *)A,
+                 csa, &beta, C, csc, NULL, &rntm);
+#endif
+}
+
 /* Start of part p of `parts` over 0..len, aligned. */
 static long part_start(long len, int p, int parts) {
     if (p >= parts) return len;
@@ -55,6 +73,10 @@ static long part_start(long len, int p, int parts) {
 
 void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa, const real *B,
              long rsb, long csb, real beta, real *C, long rsc, long csc, int threads) {
+    if (m == 1 && n > 1 && k > 0) {
+        gemv_row(n, k, alpha, A, csa, B, rsb, csb, beta, C, csc);
+        return;
+    }
     bool by_rows = m >= n;
     long len = by_rows ? m : n;
     int parts = threads;
