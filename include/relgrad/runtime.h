@@ -34,7 +34,7 @@
 
 /* Spins (libgomp's unit: iterations of its wait loop) before a waiting
  * OpenMP thread sleeps. */
-#define RG_SPIN_COUNT "10000"
+#define RG_SPIN_COUNT "1000"
 
 /* Settle both (above); may re-execute the program with argv. Call first
  * thing in main, before any thread or BLIS call exists. */
