@@ -10,8 +10,8 @@
  * random symbols, fed at once, then LEN/2 tokens generated one at a time,
  * each the argmax of the last logits. Timed as a whole (prefill and
  * generation), after one untimed run of 16 tokens; ends with
- *   decode: len=L batch=B ms=X tokens_per_s=Y peak_rss_mb=Z
- * with Y = generated tokens (B * LEN/2) per second. tools/bench_torch.py
+ *   decode: len=L batch=B ms=X tokens_per_s=Y peak_rss_mb=Z prefill_ms=W
+ * with Y = generated tokens (B * LEN/2) per second, W the prompt's part of X. tools/bench_torch.py
  * --decode times a PyTorch decoder the same way. */
 #include "cli.h"
 #include "relgrad/runtime.h"
@@ -38,8 +38,9 @@ static int argmax(const real *z, int n) {
     return best;
 }
 
-/* Prompt of len/2 random symbols, then len/2 greedy tokens; returns seconds. */
-static double decode_once(rg_ctx *ctx, rg_model *m, int B, int len, rg_rng *rng) {
+/* Prompt of len/2 random symbols, then len/2 greedy tokens; returns seconds
+ * (and the prompt's share in *prefill). */
+static double decode_once(rg_ctx *ctx, rg_model *m, int B, int len, rg_rng *rng, double *prefill) {
     int P = len / 2, G = len - P;
     rg_kv_cache kv;
     rg_kv_cache_init(&kv, m, B, len, NULL);
@@ -49,6 +50,7 @@ static double decode_once(rg_ctx *ctx, rg_model *m, int B, int len, rg_rng *rng)
     double t0 = now_seconds();
     rg_ctx_reset(ctx);
     rg_tensor *logits = rg_model_decode(ctx, m, &kv, prompt, NULL, P);
+    *prefill = now_seconds() - t0;
     for (int t = 0; t < G; t++) {
         for (int b = 0; b < B; b++) next[b] = argmax(logits->data + (long)b * m->V, m->V);
         if (t + 1 == G) break;
@@ -83,8 +85,9 @@ static int bench_decode(const char *spec, int argc, char **argv) {
     bool was = rg_set_no_grad(&ctx, true);
     rg_rng rng;
     rg_rng_seed(&rng, rg_train_seed(cfg.seed));
-    decode_once(&ctx, &model, B, 16, &rng); /* warm-up */
-    double secs = decode_once(&ctx, &model, B, len, &rng);
+    double prefill;
+    decode_once(&ctx, &model, B, 16, &rng, &prefill); /* warm-up */
+    double secs = decode_once(&ctx, &model, B, len, &rng, &prefill);
     rg_set_no_grad(&ctx, was);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -93,8 +96,9 @@ static int bench_decode(const char *spec, int argc, char **argv) {
            rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
            cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, cfg.threads, RG_REAL_NAME);
     printf("blas: %s\n", rg_runtime_blas_text(blas, sizeof blas));
-    printf("decode: len=%d batch=%d ms=%.3f tokens_per_s=%.1f peak_rss_mb=%.1f\n", len, B,
-           secs * 1000, (double)B * (len - len / 2) / secs, ru.ru_maxrss / 1024.0);
+    printf("decode: len=%d batch=%d ms=%.3f tokens_per_s=%.1f peak_rss_mb=%.1f prefill_ms=%.3f\n",
+           len, B, secs * 1000, (double)B * (len - len / 2) / secs, ru.ru_maxrss / 1024.0,
+           prefill * 1000);
     rg_ctx_free(&ctx);
     rg_model_free(&model);
     return RG_EXIT_OK;

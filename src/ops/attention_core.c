@@ -53,7 +53,7 @@ static scratch_layout layout_of(const rg_attn_raw *a, bool keep_P) {
     at += 2 * ROWS * sizeof(int); /* lo[], hi[] */
     at = (at + 63) & ~(size_t)63;
     s.keys_t = at;
-    at += (size_t)a->D * a->Tk * sizeof(real);
+    at += a->k_t ? 0 : (size_t)a->D * a->Tk * sizeof(real);
     for (int t = 0; t < a->n_terms; t++) {
         at = (at + 63) & ~(size_t)63;
         s.terms[t] = at;
@@ -80,11 +80,14 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
     real *ob = a->o + bh * (long)T * D;
     int *lo = (int *)(scratch + sl->block + (P ? 0 : (size_t)ROWS * Tk * sizeof(real)));
     int *hi = lo + ROWS;
-    real *kt = (real *)(scratch + sl->keys_t); /* [D, Tk]: k transposed */
-    /* the first block's first key is the smallest any block reads */
-    int k_end = row_end(T - 1, a->diag, Tk), k_first = a->key_lo ? a->key_lo[0] : 0;
-    if (k_first > row_end(0, a->diag, Tk)) k_first = row_end(0, a->diag, Tk);
-    transpose_rows(kb, D, k_first, k_end, kt, Tk);
+    const real *kt = a->k_t ? a->k_t + bh * a->k_t_bh : (real *)(scratch + sl->keys_t);
+    long kt_ld = a->k_t ? a->k_t_ld : Tk; /* kt: [D, kt_ld], k transposed */
+    if (!a->k_t) {
+        /* the first block's first key is the smallest any block reads */
+        int k_end = row_end(T - 1, a->diag, Tk), k_first = a->key_lo ? a->key_lo[0] : 0;
+        if (k_first > row_end(0, a->diag, Tk)) k_first = row_end(0, a->diag, Tk);
+        transpose_rows(kb, D, k_first, k_end, (real *)kt, Tk);
+    }
     for (int t = 0; t < a->n_terms; t++)
         if (a->terms[t]->begin) a->terms[t]->begin(a->terms[t], b, h, scratch + sl->terms[t]);
     for (int i0 = 0; i0 < T; i0 += ROWS) {
@@ -98,8 +101,8 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
         real *S = P ? P + (long)i0 * Tk : (real *)(scratch + sl->block);
         /* S[:, first:lim] = scale q[i0:i0+n] k[first:lim]^T */
         if (lim > first)
-            rg_gemm_small(n, lim - first, D, a->scale, qb + (long)i0 * D, D, 1, kt + first, Tk, 1,
-                          0, S + first, Tk, 1, NULL);
+            rg_gemm_small(n, lim - first, D, a->scale, qb + (long)i0 * D, D, 1, kt + first, kt_ld,
+                          1, 0, S + first, Tk, 1, NULL);
         for (int t = 0; t < a->n_terms; t++) {
             rg_term_block blk = {b, h, i0, n, lo, hi, S, Tk, scratch + sl->terms[t]};
             a->terms[t]->add(a->terms[t], &blk);
@@ -247,7 +250,10 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
                      scale,
                      NULL,
                      terms,
-                     n_terms};
+                     n_terms,
+                     NULL,
+                     0,
+                     0};
     rg_tensor *in[RG_MAX_INPUTS];
     int n_in = gather_inputs(in, q, k, v, terms, n_terms);
     bool record = rg_needs_grad(ctx, in, n_in);

@@ -12,6 +12,10 @@
  * C = alpha acc + beta C (rounded once after alpha acc). So for k up to a
  * few hundred (where BLIS does not split the k loop) the results are the
  * same bits as BLIS's x86-64 kernels give, and runs keep their results.
+ * (Exception: for one to three rows and k > KSPLIT_MIN, where BLIS would
+ * have split the k loop too, k is cut into segments whose chains run side
+ * by side and are summed at the end: decoding one token against a long
+ * key/value cache.)
  * The chains of TJ neighbouring columns of C run side by side in SIMD lanes;
  * when op(B)'s columns are not contiguous, each tile of TJ columns is first
  * copied into `pack` ([k, TJ]). The loop is compiled for AVX-512, AVX2 and
@@ -19,7 +23,10 @@
  * program loads (target_clones). */
 #include "ops_internal.h"
 
-enum { TJ = 32 }; /* columns of C per pass: accumulators that stay in registers */
+enum {
+    TJ = 32,          /* columns of C per pass: accumulators that stay in registers */
+    KSPLIT_MIN = 512, /* longer k, few rows: split into chains that run side by side */
+};
 
 /* Rows i .. i+MR-1 of C, columns [0, NJ) of the tile (NJ a constant, so the
  * MR x NJ accumulators stay in registers). */
@@ -45,6 +52,36 @@ enum { TJ = 32 }; /* columns of C per pass: accumulators that stay in registers 
         }                                                                                          \
     } while (0)
 
+/* One row, NJ columns, k split into KS equal segments whose chains run side
+ * by side (summed in segment order at the end): for long k and few rows,
+ * where one chain per column would wait on each FMA's latency. */
+#define ROW_KSPLIT(NJ, KS)                                                                         \
+    do {                                                                                           \
+        real acc[KS][NJ];                                                                          \
+        long seg = k / KS;                                                                         \
+        for (int q = 0; q < KS; q++)                                                               \
+            for (int jj = 0; jj < NJ; jj++) acc[q][jj] = 0;                                        \
+        for (long p = 0; p < seg; p++)                                                             \
+            for (int q = 0; q < KS; q++) {                                                         \
+                real ap = A[i * rsa + (q * seg + p) * csa];                                        \
+                const real *b = Bt + (q * seg + p) * rbt;                                          \
+                _Pragma("omp simd") for (int jj = 0; jj < NJ; jj++) acc[q][jj] =                   \
+                    fma(ap, b[jj], acc[q][jj]);                                                    \
+            }                                                                                      \
+        for (long p = KS * seg; p < k; p++) { /* the rest, into the last segment */                \
+            real ap = A[i * rsa + p * csa];                                                        \
+            const real *b = Bt + p * rbt;                                                          \
+            _Pragma("omp simd") for (int jj = 0; jj < NJ; jj++) acc[KS - 1][jj] =                  \
+                fma(ap, b[jj], acc[KS - 1][jj]);                                                   \
+        }                                                                                          \
+        real *c = C + i * rsc;                                                                     \
+        for (int jj = 0; jj < NJ; jj++) {                                                          \
+            real sum = acc[0][jj];                                                                 \
+            for (int q = 1; q < KS; q++) sum += acc[q][jj];                                        \
+            c[jj] = beta == 0 ? alpha * sum : fma(beta, c[jj], alpha * sum);                       \
+        }                                                                                          \
+    } while (0)
+
 /* Columns [0, nj) of C for every row, B's tile at Bt with row stride rbt. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -53,6 +90,18 @@ static void
 tile_rows(long m, int nj, long k, real alpha, const real *A, long rsa, long csa, const real *Bt,
           long rbt, real beta, real *C, long rsc) {
     long i = 0;
+    if (m < 4 && k > KSPLIT_MIN && (nj == TJ || nj == TJ / 2)) {
+        for (; i < m; i++)
+            if (nj == TJ)
+                ROW_KSPLIT(TJ, 4);
+            else
+                ROW_KSPLIT(TJ / 2, 8);
+        return;
+    }
+    if (nj == 4 * TJ) { /* one or few rows, many columns: 4 tiles' chains side by side */
+        for (; i < m; i++) ROWS_FIXED(1, 4 * TJ);
+        return;
+    }
     if (nj == TJ) {
         for (; i + 4 <= m; i += 4) ROWS_FIXED(4, TJ);
         for (; i < m; i++) ROWS_FIXED(1, TJ);
@@ -87,7 +136,11 @@ void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, 
         rg_gemm_small(n, m, k, alpha, B, csb, rsb, A, csa, rsa, beta, C, csc, rsc, pack);
         return;
     }
-    for (long j0 = 0; j0 < n; j0 += TJ) {
+    long j0 = 0;
+    if (m < 4 && csb == 1) /* few rows: wide passes, so that enough chains run at once */
+        for (; j0 + 4 * TJ <= n; j0 += 4 * TJ)
+            tile_rows(m, 4 * TJ, k, alpha, A, rsa, csa, B + j0, rsb, beta, C + j0, rsc);
+    for (; j0 < n; j0 += TJ) {
         int nj = n - j0 < TJ ? (int)(n - j0) : TJ;
         const real *Bt = B + j0 * csb;
         long rbt = rsb;
