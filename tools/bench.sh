@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
 # bench.sh: relgrad's training step against PyTorch's on the same model, batch
-# and optimizer, in the same run, and against BLIS's own sgemm speed.
+# and optimizer, in the same run, and against BLIS's own sgemm speed; greedy
+# decoding with the key/value cache against a PyTorch decoder with one; and
+# two relgrad jobs sharing the cores.
 #
-# Usage: tools/bench.sh [--quick] [--threads N] [--reps R]
-#                       [--configs a,b] [--schemes none,rope,alibi,t5,xl]
-#   --quick     fewer timed steps and 1 repetition (a smoke test, not a result)
+# Usage: tools/bench.sh [--quick] [--threads N] [--reps R] [--configs a,b]
+#                       [--schemes none,rope,alibi,t5,xl,deberta,fire]
+#                       [--decode-lens 256,1024,4096] [--no-decode] [--no-two-jobs]
+#   --quick     fewer timed steps, 1 repetition, decoding at 32,64,128 tokens
+#               and a short two-jobs test (a smoke test, not a result)
 #   --threads   threads for relgrad, PyTorch and gemm_peak (default 2)
 #   --reps      repetitions per (config, scheme, program) (default 3)
 #   --no-wait   do not wait for an idle machine before each run (by default
 #               each run waits, up to 120 s, until other processes use less
 #               than ~20% of the CPUs: a 2-thread OpenMP run sharing its cores
 #               with another job can be several times slower)
+# Sections of the output:
+#   1. training steps, every scheme on configs a and b (below), with speedup
+#      over PyTorch and MFU;
+#   2. greedy decoding on config b's model (pos rope, batch 1): a prompt of
+#      LEN/2 symbols, then LEN/2 generated tokens, at each LEN of
+#      --decode-lens; generated tokens/s of `relgrad bench --decode` and of
+#      `tools/bench_torch.py --decode` (preallocated key/value cache);
+#   3. two jobs: `relgrad bench` on config a (rope) alone, then two copies
+#      started together, each with --threads threads: each one's ms/step over
+#      the alone run's (1.0 = no slowdown; 2.0 = a fair share of the cores).
+# BLIS kernels: relgrad picks BLIS's vector kernels itself when BLIS would
+# fall back to its generic ones (src/core/runtime.c); PyTorch's GEMMs run in
+# the same BLIS (libblas.so.3), so PyTorch and gemm_peak get the same kernels
+# through BLIS_ARCH_TYPE (printed at the top): both programs use one GEMM.
 # Needs build/relgrad (tools/build.sh), experiments/bench.ini, and Debian's
 # /usr/bin/python3 with torch. Builds build/gemm_peak from tools/gemm_peak.c
 # if it is missing. Raw outputs go to build/bench-logs/; the Markdown table
@@ -39,10 +57,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0 threads=2 reps=3 wait_idle=1 max_tries=3 configs=a,b schemes=none,rope,alibi,t5,xl
+quick=0 threads=2 reps=3 wait_idle=1 max_tries=3 configs=a,b schemes=none,rope,alibi,t5,xl,deberta,fire
+decode_lens=256,1024,4096 do_decode=1 do_two=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --decode-lens) decode_lens=$2; shift ;;
+    --no-decode) do_decode=0 ;;
+    --no-two-jobs) do_two=0 ;;
     --threads) threads=$2; shift ;;
     --reps) reps=$2; shift ;;
     --no-wait) wait_idle=0 ;;
@@ -53,7 +75,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$quick" = 1 ] && [ "$reps" = 3 ] && reps=1
+[ "$quick" = 1 ] && [ "$reps" = 3 ] && reps=1 max_tries=1
+[ "$quick" = 1 ] && [ "$decode_lens" = 256,1024,4096 ] && decode_lens=32,64,128
 
 PY=/usr/bin/python3
 RELGRAD=${RELGRAD:-build/relgrad}
@@ -74,8 +97,8 @@ config_keys() {
 }
 config_steps() {
   case "$1:$quick" in
-    a:0) echo 100 ;; a:1) echo 20 ;;
-    b:0) echo 20 ;; b:1) echo 5 ;;
+    a:0) echo 100 ;; a:1) echo 5 ;;
+    b:0) echo 20 ;; b:1) echo 2 ;;
   esac
 }
 
@@ -126,6 +149,21 @@ wait_for_idle() {
   done
 }
 
+have_relgrad=1
+if [ ! -x "$RELGRAD" ] || [ ! -f "$INI" ]; then
+  echo "bench.sh: $RELGRAD or $INI missing: relgrad columns will be n/a" >&2
+  have_relgrad=0
+fi
+
+# ---- which BLIS kernels: relgrad's choice, given to PyTorch and gemm_peak too
+blas_line="(relgrad missing)"
+if [ "$have_relgrad" = 1 ]; then
+  blas_line=$("$RELGRAD" bench "$INI" steps=1 threads=1 | sed -n 's/^blas: //p')
+  arch=$(echo "$blas_line" | sed -n 's/.*BLIS_ARCH_TYPE=\([0-9]*\).*/\1/p')
+  [ -n "$arch" ] && export BLIS_ARCH_TYPE=$arch
+fi
+echo "bench.sh: relgrad runs $blas_line" >&2
+
 # ---- BLIS's own sgemm speed
 if [ ! -x build/gemm_peak ] || [ tools/gemm_peak.c -nt build/gemm_peak ]; then
   echo "bench.sh: building build/gemm_peak" >&2
@@ -145,12 +183,6 @@ for ((try = 1; try <= max_tries; try++)); do
   [ "$foreign" -le 15 ] && break
 done
 gflops=$(sed -n 's/^gemm: sgemm_gflops=\([0-9.]*\).*/\1/p' "$logs/gemm_peak.txt")
-
-have_relgrad=1
-if [ ! -x "$RELGRAD" ] || [ ! -f "$INI" ]; then
-  echo "bench.sh: $RELGRAD or $INI missing: relgrad columns will be n/a" >&2
-  have_relgrad=0
-fi
 
 # run one program once (again, up to max_tries, if other processes took more
 # than 15% of the CPUs meanwhile); append "prog config scheme ms tok rss foreign%"
@@ -193,10 +225,65 @@ for cfg in ${configs//,/ }; do
   done
 done
 
+# ---- greedy decoding: config b's model, pos rope, batch 1
+decode_results=$logs/decode.tsv
+: >"$decode_results"
+decode_keys="d_model=256 n_heads=8 n_layers=4 d_ff=1024"
+if [ "$do_decode" = 1 ]; then
+  for len in ${decode_lens//,/ }; do
+    for ((r = 1; r <= reps; r++)); do
+      for prog in relgrad torch; do
+        out=$logs/decode-$prog-$len-$r.txt
+        if [ "$prog" = relgrad ]; then
+          [ "$have_relgrad" = 1 ] || continue
+          # shellcheck disable=SC2086
+          set -- "$RELGRAD" bench --decode "$len" "$INI" $decode_keys pos=rope threads="$threads"
+        else
+          set -- "$PY" tools/bench_torch.py --d_model 256 --n_heads 8 --n_layers 4 --d_ff 1024 \
+            --pos rope --threads "$threads" --decode "$len"
+        fi
+        wait_for_idle
+        echo "bench.sh: [$r] $*" >&2
+        if measured "$out" "$@" && line=$(grep '^decode: ' "$out" | tail -1); then
+          echo "         $line  (other processes: ${foreign}% of the CPUs)" >&2
+          echo "$line" | sed -n "s/^decode: len=\([^ ]*\) batch=[^ ]* ms=\([^ ]*\) tokens_per_s=\([^ ]*\) peak_rss_mb=\([^ ]*\).*/$prog\t\1\t\2\t\3\t\4\t$foreign/p" >>"$decode_results"
+        else
+          echo "bench.sh: $prog --decode $len failed, see $out" >&2
+        fi
+      done
+    done
+  done
+fi
+
+# ---- two relgrad jobs sharing the cores (config a, rope)
+two_results=$logs/two_jobs.tsv
+: >"$two_results"
+if [ "$do_two" = 1 ] && [ "$have_relgrad" = 1 ]; then
+  two_steps=$([ "$quick" = 1 ] && echo 20 || echo 300)
+  # shellcheck disable=SC2086
+  two_cmd=("$RELGRAD" bench "$INI" $(config_keys a) pos=rope threads="$threads" steps="$two_steps" task=copy)
+  ms_of() { sed -n 's/^bench: ms_per_step=\([^ ]*\).*/\1/p' "$1"; }
+  for ((r = 1; r <= reps; r++)); do
+    wait_for_idle
+    echo "bench.sh: [$r] two jobs: ${two_cmd[*]} alone, then twice at once" >&2
+    "${two_cmd[@]}" >"$logs/two-alone-$r.txt" 2>&1
+    "${two_cmd[@]}" >"$logs/two-first-$r.txt" 2>&1 &
+    p1=$!
+    "${two_cmd[@]}" >"$logs/two-second-$r.txt" 2>&1 &
+    p2=$!
+    wait "$p1" "$p2" || true
+    a=$(ms_of "$logs/two-alone-$r.txt") f1=$(ms_of "$logs/two-first-$r.txt") f2=$(ms_of "$logs/two-second-$r.txt")
+    echo "         alone ${a} ms/step; together ${f1} and ${f2} ms/step" >&2
+    [ -n "$a" ] && [ -n "$f1" ] && [ -n "$f2" ] && echo -e "$a\t$f1\t$f2" >>"$two_results"
+  done
+fi
+
 # ---- table (medians over repetitions)
-"$PY" - "$results" "$gflops" "$threads" "$reps" "$configs" "$schemes" "$gemm_foreign" <<'EOF'
+echo "BLIS: $blas_line; PyTorch and gemm_peak ran with BLIS_ARCH_TYPE=${BLIS_ARCH_TYPE:-unset}"
+echo
+"$PY" - "$results" "$gflops" "$threads" "$reps" "$configs" "$schemes" "$gemm_foreign" "$decode_results" "$two_results" <<'EOF'
 import statistics, sys
-path, gflops, threads, reps, configs, schemes, gemm_foreign = sys.argv[1:]
+path, gflops, threads, reps, configs, schemes, gemm_foreign, decode_path, two_path = sys.argv[1:]
 gflops = float(gflops)
 CFG = {"a": dict(d=64, H=4, L=2, F=256, B=32, n=19), "b": dict(d=256, H=8, L=4, F=1024, B=16, n=63)}
 V = 20
@@ -254,6 +341,38 @@ if n_contended:
 for cfg in configs.split(","):
     print(f"model FLOPs per training step, config {cfg}: {flops(CFG[cfg]) / 1e9:.3f} GFLOP "
           "(3 x forward; see tools/bench.sh header)")
+
+dec = {}
+for line in open(decode_path):
+    prog, length, ms, tok, rss, foreign = line.rstrip("\n").split("\t")
+    dec.setdefault((prog, int(length)), []).append((float(ms), float(tok), float(rss), float(foreign)))
+if dec:
+    print()
+    print(f"Greedy decoding with a key/value cache, config b's model (d256 H8 L4 F1024, rope), batch 1, "
+          f"{threads} threads: prompt of LEN/2 symbols, then LEN/2 generated tokens; median of {reps}")
+    print()
+    print("| LEN | relgrad ms | torch ms | relgrad tok/s | torch tok/s | speedup (relgrad/torch tok/s) "
+          "| relgrad peak RSS MB | torch peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for length in sorted({k[1] for k in dec}):
+        def dm(prog, i):
+            v = dec.get((prog, length))
+            return statistics.median(x[i] for x in v) if v else None
+        rt, tt = dm("relgrad", 1), dm("torch", 1)
+        print(f"| {length} | {f(dm('relgrad', 0), '%.1f')} | {f(dm('torch', 0), '%.1f')} | {f(rt, '%.1f')} "
+              f"| {f(tt, '%.1f')} | {f(rt / tt if rt and tt else None, '%.2fx')} "
+              f"| {f(dm('relgrad', 2), '%.1f')} | {f(dm('torch', 2), '%.1f')} |")
+
+two = [tuple(map(float, line.split())) for line in open(two_path) if line.strip()]
+if two:
+    print()
+    print(f"Two relgrad jobs started together (config a, rope, {threads} threads each) on a machine with "
+          f"{__import__('os').cpu_count()} CPUs: ms/step alone and together; slowdown = together / alone")
+    print()
+    print("| repetition | alone ms/step | job 1 ms/step | job 2 ms/step | job 1 slowdown | job 2 slowdown |")
+    print("|---|---|---|---|---|---|")
+    for i, (a, j1, j2) in enumerate(two, 1):
+        print(f"| {i} | {a:.2f} | {j1:.2f} | {j2:.2f} | {j1 / a:.2f}x | {j2 / a:.2f}x |")
 EOF
 if [ "$n_busy" -gt 0 ]; then
   echo

@@ -22,7 +22,16 @@ T = 2*train_len + 2, vocabulary n_symbols + 4, loss on the answer and EOS),
 forward, masked mean cross-entropy, backward, global grad-norm clip,
 AdamW(betas 0.9/0.95, eps 1e-8, decay on matrices only), zero_grad.
 
-Schemes: none, sinusoidal, learned, rope, alibi, t5, xl, deberta.
+    /usr/bin/python3 tools/bench_torch.py --pos rope ... --decode 1024 [--decode-batch 1]
+greedy decoding with a key/value cache, the way a PyTorch user writes it
+(preallocated per-layer k/v tensors [B,H,LEN,dh] filled in place, no_grad,
+one forward per new token), timed as `relgrad bench --decode` times itself:
+a prompt of LEN/2 random symbols in one forward, then LEN/2 tokens generated
+one at a time (argmax of the last logits); after one untimed run of 16
+tokens. Prints `decode: len=L batch=B ms=X tokens_per_s=Y peak_rss_mb=Z`
+(Y = generated tokens per second). Schemes for decoding: none, rope, alibi.
+
+Schemes: none, sinusoidal, learned, rope, alibi, t5, xl, deberta, fire.
 Attention is batched matmuls over [B,H,T,T] with one additive float mask that
 carries the causal -inf and the scheme's bias (alibi, t5). This torch (1.13)
 has no scaled_dot_product_attention, so matmul + softmax is what a PyTorch user
@@ -45,7 +54,7 @@ import time
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pos", default="rope",
-                   choices=["none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta"])
+                   choices=["none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta", "fire"])
     p.add_argument("--d_model", type=int, default=64)
     p.add_argument("--n_heads", type=int, default=4)
     p.add_argument("--n_layers", type=int, default=2)
@@ -66,7 +75,12 @@ def parse_args():
     p.add_argument("--t5_buckets", type=int, default=32)
     p.add_argument("--t5_max_distance", type=int, default=128)
     p.add_argument("--deberta_span", type=int, default=16)
+    p.add_argument("--fire_width", type=int, default=32)
+    p.add_argument("--fire_L", type=float, default=512.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--decode", type=int, default=0, metavar="LEN",
+                   help="instead of training: greedy decoding with a key/value cache to LEN tokens")
+    p.add_argument("--decode-batch", dest="decode_batch", type=int, default=1)
     p.add_argument("--foreach", type=int, default=1,
                    help="1: AdamW(foreach=True) multi-tensor update (faster here); 0: per-tensor loop")
     p.add_argument("--flush-denormal", dest="flush_denormal", type=int, default=0,
@@ -142,6 +156,20 @@ class Attention(nn.Module):
         if a.pos == "deberta":
             self.pos_k = nn.Linear(d, d, bias=False)
             self.pos_q = nn.Linear(d, d, bias=False)
+        if a.pos == "fire":
+            self.fire = nn.Module()
+            self.fire.fc1 = nn.Linear(1, a.fire_width)
+            self.fire.fc2 = nn.Linear(a.fire_width, self.h)
+            self.fire.c = nn.Parameter(torch.tensor([0.1]))
+            self.fire.L = nn.Parameter(torch.tensor([1.0]))
+            self.fire_L = a.fire_L
+
+    def fire_bias(self, i, j):
+        """FIRE: f(psi(i - j) / (psi(max(i, |L fire_L|)) + 1e-6)), psi(x) = log(|c x| + 1) -> [H,Tq,Tk]."""
+        c, thr = self.fire.c, (self.fire.L * self.fire_L).abs()
+        psi = lambda x: torch.log((c * x).abs() + 1)  # noqa: E731
+        z = psi((i - j).float()) / (psi(torch.maximum(i.float(), thr)) + 1e-6)
+        return self.fire.fc2(F.relu(self.fire.fc1(z[..., None]))).permute(2, 0, 1)
 
     def forward(self, x, ctx):
         B, T, d = x.shape
@@ -163,6 +191,9 @@ class Attention(nn.Module):
             c2p = torch.gather(torch.matmul(q, kr.transpose(-1, -2)), -1, idx)
             p2c = torch.gather(torch.matmul(k, qr.transpose(-1, -2)), -1, idx).transpose(-1, -2)
             s = (torch.matmul(q, k.transpose(-1, -2)) + c2p + p2c) * (1.0 / math.sqrt(3 * dh)) + ctx["mask"]
+        elif self.pos == "fire":
+            s = torch.matmul(q * (1.0 / math.sqrt(dh)), k.transpose(-1, -2)) + ctx["mask"] \
+                + self.fire_bias(ctx["i"], ctx["j"])
         else:
             # mask is [T,T] (causal) or [H,T,T] (causal + alibi/t5 bias)
             s = torch.matmul(q * (1.0 / math.sqrt(dh)), k.transpose(-1, -2)) + ctx["mask"]
@@ -231,7 +262,7 @@ class Model(nn.Module):
         i = torch.arange(T)[:, None]
         j = torch.arange(T)[None, :]
         causal = torch.zeros(T, T).masked_fill(j > i, float("-inf"))
-        ctx = {"mask": causal}
+        ctx = {"mask": causal, "i": i, "j": j}
         if a.pos == "sinusoidal":
             ctx["ape"] = sinusoid_table(T, d)
         if a.pos == "rope":
@@ -297,6 +328,56 @@ def make_optimizer(model, a):
     return torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), eps=1e-8, foreach=bool(a.foreach))
 
 
+@torch.no_grad()
+def decode_step(model, tokens, cache, t0):
+    """Feed tokens [B,n] at positions t0.. through the layers, appending to the
+    per-layer caches; logits of the last token [B,V]."""
+    a, B, n = model.a, tokens.shape[0], tokens.shape[1]
+    x = model.tok_emb(tokens)
+    pos = torch.arange(t0, t0 + n)
+    Tk = t0 + n
+    # causal mask of the new rows against every cached key: [n, Tk]
+    mask = torch.zeros(n, Tk).masked_fill(torch.arange(Tk)[None, :] > pos[:, None], float("-inf"))
+    if a.pos == "alibi":
+        slopes = torch.tensor(alibi_slopes(a.n_heads))[:, None, None]
+        mask = mask - slopes * (pos[:, None] - torch.arange(Tk)[None, :]).clamp(min=0).float()
+    if a.pos == "rope":
+        dh = a.d_model // a.n_heads
+        inv = torch.pow(a.rope_base, -torch.arange(0, dh, 2, dtype=torch.float64) / dh) / a.rope_scale
+        ang = pos.double()[:, None] * inv[None, :]
+        cos, sin = ang.cos().float(), ang.sin().float()
+    for blk, (kc, vc) in zip(model.blocks, cache):
+        at = blk.attn
+        H, dh = at.h, at.dh
+        q, k, v = at.qkv(blk.ln1(x)).view(B, n, 3, H, dh).permute(2, 0, 3, 1, 4)
+        if a.pos == "rope":
+            q, k = rope(q, cos, sin), rope(k, cos, sin)
+        kc[:, :, t0:Tk] = k
+        vc[:, :, t0:Tk] = v
+        s = torch.matmul(q * (1.0 / math.sqrt(dh)), kc[:, :, :Tk].transpose(-1, -2)) + mask
+        o = torch.matmul(torch.softmax(s, dim=-1), vc[:, :, :Tk])
+        x = x + at.proj(o.transpose(1, 2).reshape(B, n, a.d_model))
+        x = x + blk.mlp(blk.ln2(x))
+    return model.lm_head(model.ln_f(x[:, -1]))
+
+
+def decode_once(model, B, length, gen):
+    """Prompt of length/2 random symbols, then length/2 greedy tokens; seconds."""
+    a = model.a
+    P, G = length // 2, length - length // 2
+    H, dh = a.n_heads, a.d_model // a.n_heads
+    cache = [(torch.empty(B, H, length, dh), torch.empty(B, H, length, dh)) for _ in model.blocks]
+    prompt = torch.randint(0, a.n_symbols, (B, P), generator=gen)
+    t = time.perf_counter()
+    logits = decode_step(model, prompt, cache, 0)
+    for i in range(G):
+        nxt = logits.argmax(dim=-1, keepdim=True)                   # [B,1]
+        if i + 1 == G:
+            break
+        logits = decode_step(model, nxt, cache, P + i)
+    return time.perf_counter() - t
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -306,6 +387,19 @@ def main():
     torch.manual_seed(a.seed)
     if a.eval_memory:
         a.max_positions = max(a.max_positions, a.eval_memory)
+    if a.decode:
+        if a.pos not in ("none", "rope", "alibi"):
+            raise SystemExit(f"bench_torch: --decode supports pos none, rope, alibi (got {a.pos})")
+        model = Model(a).eval()
+        gen = torch.Generator().manual_seed(a.seed + 1)
+        decode_once(model, a.decode_batch, 16, gen)                 # warm-up
+        secs = decode_once(model, a.decode_batch, a.decode, gen)
+        print(f"config: pos {a.pos} d_model {a.d_model} n_heads {a.n_heads} n_layers {a.n_layers} "
+              f"d_ff {a.d_ff} threads {a.threads} (torch {torch.__version__})")
+        gen_tokens = a.decode_batch * (a.decode - a.decode // 2)
+        print(f"decode: len={a.decode} batch={a.decode_batch} ms={secs * 1000:.3f} "
+              f"tokens_per_s={gen_tokens / secs:.1f} peak_rss_mb={peak_rss_mb():.1f}")
+        return
     model = Model(a)
     n_params = sum(p.numel() for p in model.parameters())
     V = a.n_symbols + 4

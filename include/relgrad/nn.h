@@ -92,6 +92,8 @@ typedef struct rg_kv_cache {
     int n_layers, B, cap, H, dh;
     int len;                      /* tokens cached so far                          */
     real *k, *v;                  /* [n_layers, B, H, cap, dh] (k after rotation)  */
+    real *k_t;                    /* [n_layers, B, H, dh, cap]: k transposed, for
+                                     the attention kernel's products              */
     int *pos;                     /* [B, cap] positions of the cached tokens       */
     bool pos_shared;              /* every row's positions are the same so far     */
     rg_scheme_opts opts;          /* the options decoding uses                     */

@@ -159,6 +159,11 @@ typedef struct rg_attn_raw {
     int n_terms;
     real *probs;
     long probs_bh, probs_ld;
+    /* optional: the keys also stored transposed, key j of (b, h) at
+     * k_t[bh * k_t_bh + d * k_t_ld + j] (a decoder keeps them so, and the
+     * kernel then need not transpose the whole cache at every token) */
+    const real *k_t;
+    long k_t_bh, k_t_ld;
 } rg_attn_raw;
 void rg_attention_forward(rg_ctx *ctx, const rg_attn_raw *a);
 

@@ -11,6 +11,7 @@
  *   optim.h    AdamW, the schedule, clipping
  *   io.h       HDF5 checkpoints, dumps and results
  *   train.h    training runs and evaluation
+ *   runtime.h  the program's startup settings (OpenMP waiting, BLIS kernels)
  */
 #ifndef RELGRAD_H
 #define RELGRAD_H
@@ -25,6 +26,7 @@
 #include "relgrad/ops.h"
 #include "relgrad/optim.h"
 #include "relgrad/params.h"
+#include "relgrad/runtime.h"
 #include "relgrad/schemes.h"
 #include "relgrad/tape.h"
 #include "relgrad/tensor.h"

@@ -95,18 +95,28 @@ static const rg_command_help COMMANDS[] = {
      RG_HELP_KEYS_RUN, NULL,
      "relgrad dump experiments/xcheck.ini --out dump.h5 pos=fire\n"
      "relgrad-f64 dump --checkpoint out/single/checkpoint.h5 --out trained.h5"},
-    {"bench", "CONFIG [key=value ...]", "time training steps",
-     "usage: relgrad bench CONFIG [key=value ...] [--quiet]",
+    {"bench", "CONFIG [key=value ...]", "time training steps or decoding",
+     "usage: relgrad bench CONFIG [key=value ...] [--quiet]\n"
+     "       relgrad bench --decode LEN[,BATCH] CONFIG [key=value ...] [--quiet]",
      "Times `steps` full training steps (forward, backward, AdamW) after 3\n"
      "warm-up steps, on batches in which every example has train_len symbols.\n"
-     "Writes no files. stdout ends with the line\n"
+     "Writes no files. stdout names the BLAS kernels in use and ends with\n"
      "  bench: ms_per_step=X tokens_per_s=Y peak_rss_mb=Z\n"
      "(tools/bench.sh compares it with PyTorch on the same model).\n"
      "\n"
-     "  --quiet     no configuration printout (as quiet=1)",
+     "With --decode: greedy decoding through the key/value cache (the path\n"
+     "evaluation takes) with the model at its initial weights: BATCH rows\n"
+     "(default 1) of a random prompt of LEN/2 symbols, then LEN/2 tokens one at\n"
+     "a time. stdout ends with\n"
+     "  decode: len=L batch=B ms=X tokens_per_s=Y peak_rss_mb=Z prefill_ms=W\n"
+     "(Y counts generated tokens; W is the prompt's part of X).\n"
+     "\n"
+     "  --decode LEN[,BATCH]  time decoding instead of training\n"
+     "  --quiet               no configuration printout (as quiet=1)",
      RG_HELP_KEYS_RUN, "steps is the number of timed steps.",
      "relgrad bench experiments/bench.ini\n"
-     "relgrad bench experiments/bench.ini pos=none batch_size=64 threads=1"},
+     "relgrad bench experiments/bench.ini pos=none batch_size=64 threads=1\n"
+     "relgrad bench --decode 1024 experiments/bench.ini pos=rope"},
     {"config", "CONFIG [key=value ...]", "print and check the configuration",
      "usage: relgrad config CONFIG [key=value ...]",
      "Prints every key's value and where it was set (FILE:LINE, argument N or\n"

@@ -3,6 +3,7 @@
  * version) is in help.c and version.c. */
 #include "cli.h"
 #include "help.h"
+#include "relgrad/runtime.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,7 @@ static int overview(void) {
 }
 
 int main(int argc, char **argv) {
+    rg_runtime_prepare(argv); /* BLIS kernels, OpenMP waiting (relgrad/runtime.h) */
     if (argc < 2) {
         rg_help_overview(stderr);
         return RG_EXIT_BAD_INPUT;

@@ -24,6 +24,7 @@ void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap,
     size_t n = (size_t)c->n_layers * B * c->n_heads * cap * m->dh;
     kv->k = rg_xmalloc(n * sizeof(real), "a key/value cache's keys");
     kv->v = rg_xmalloc(n * sizeof(real), "a key/value cache's values");
+    kv->k_t = rg_xmalloc(n * sizeof(real), "a key/value cache's keys");
     kv->pos = rg_xmalloc((size_t)B * cap * sizeof(int), "a key/value cache's positions");
     kv->persist = rg_xcalloc((size_t)c->n_layers, sizeof *kv->persist, "a key/value cache");
     kv->pos_shared = true;
@@ -39,6 +40,7 @@ void rg_kv_cache_free(rg_kv_cache *kv) {
     free(kv->persist);
     free(kv->pos);
     free(kv->k);
+    free(kv->k_t);
     free(kv->v);
     memset(kv, 0, sizeof *kv);
 }
@@ -96,9 +98,13 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
             k = s->rotate(ctx, &kv->opts, k, ap.q, ap.q_stride); /* the new keys' positions */
         }
         real *K = kv->k + (long)l * B * H * cap * dh, *Vc = kv->v + (long)l * B * H * cap * dh;
+        real *Kt = kv->k_t + (long)l * B * H * cap * dh;
         for (long bh = 0; bh < (long)B * H; bh++) { /* append to the cache */
             memcpy(K + (bh * cap + p0) * dh, k->data + bh * n * dh, (size_t)n * dh * sizeof(real));
             memcpy(Vc + (bh * cap + p0) * dh, v->data + bh * n * dh, (size_t)n * dh * sizeof(real));
+            for (int i = 0; i < n; i++) /* and as columns of the transposed keys */
+                for (int e = 0; e < dh; e++)
+                    Kt[(bh * dh + e) * cap + p0 + i] = k->data[(bh * n + i) * dh + e];
         }
         rg_scheme_call call = rg_scheme_call_for(ctx, m, &kv->opts, l, &ap, q, p0 + n, p0);
         call.k_data = K, call.k_bh = (long)cap * dh, call.persist = &kv->persist[l];
@@ -123,7 +129,10 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
                            call.n_terms,
                            NULL,
                            0,
-                           0};
+                           0,
+                           Kt,
+                           (long)dh * cap,
+                           cap};
         if (kv->probs) { /* rows p0 .. p0+n-1 of this layer's [B,H,cap,cap] block */
             raw.probs = kv->probs + (long)l * B * H * cap * cap + (long)p0 * cap;
             raw.probs_bh = (long)cap * cap, raw.probs_ld = cap;

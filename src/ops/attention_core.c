@@ -22,8 +22,9 @@
  *   dS   = P * (dP - rowsum(P * dP))       (the softmax backward)
  *   dq   = scale dS k,   dk = scale dS^T q
  *   and each term's backward from dS (its scores are added unscaled).
- * Every product goes through BLIS, single-threaded inside the OpenMP loop
- * over (batch, head).
+ * Every product is a small one (one block of queries of one (batch, head)),
+ * made by rg_gemm_small inside the OpenMP loop over (batch, head): BLIS's
+ * per-call cost would exceed the arithmetic at these sizes.
  *
  * The same forward serves the key/value-cache decoder (rg_attention_forward
  * on raw arrays, no tape), so training and decoding share one kernel.
@@ -41,9 +42,10 @@ static int row_end(long i, int diag, int Tk) {
     return e < 0 ? 0 : e > Tk ? Tk : (int)e;
 }
 
-/* Per-thread scratch: one block of scores, the rows' windows, each term's own. */
+/* Per-thread scratch: one block of scores, the keys transposed, the rows'
+ * windows, each term's own. */
 typedef struct {
-    size_t block, terms[RG_MAX_INPUTS], total; /* byte offsets, and the size */
+    size_t block, keys_t, terms[RG_MAX_INPUTS], total; /* byte offsets, and the size */
 } scratch_layout;
 
 static scratch_layout layout_of(const rg_attn_raw *a, bool keep_P) {
@@ -52,6 +54,9 @@ static scratch_layout layout_of(const rg_attn_raw *a, bool keep_P) {
     s.block = at;
     at += keep_P ? 0 : (size_t)ROWS * a->Tk * sizeof(real);
     at += 2 * ROWS * sizeof(int); /* lo[], hi[] */
+    at = (at + 63) & ~(size_t)63;
+    s.keys_t = at;
+    at += a->k_t ? 0 : (size_t)a->D * a->Tk * sizeof(real);
     for (int t = 0; t < a->n_terms; t++) {
         at = (at + 63) & ~(size_t)63;
         s.terms[t] = at;
@@ -59,6 +64,13 @@ static scratch_layout layout_of(const rg_attn_raw *a, bool keep_P) {
     }
     s.total = (at + 63) & ~(size_t)63;
     return s;
+}
+
+/* xt[d * ld + j] = x[j * D + d] for j in [j0, j1): keys or values made
+ * column-major, so that the products against them run along j. */
+static void transpose_rows(const real *x, int D, int j0, int j1, real *xt, long ld) {
+    for (int j = j0; j < j1; j++)
+        for (int d = 0; d < D; d++) xt[(long)d * ld + j] = x[(long)j * D + d];
 }
 
 /* Forward of one (b, h). P: [T, Tk] rows to keep (training), or NULL to use
@@ -71,6 +83,14 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
     real *ob = a->o + bh * (long)T * D;
     int *lo = (int *)(scratch + sl->block + (P ? 0 : (size_t)ROWS * Tk * sizeof(real)));
     int *hi = lo + ROWS;
+    const real *kt = a->k_t ? a->k_t + bh * a->k_t_bh : (real *)(scratch + sl->keys_t);
+    long kt_ld = a->k_t ? a->k_t_ld : Tk; /* kt: [D, kt_ld], k transposed */
+    if (!a->k_t) {
+        /* the first block's first key is the smallest any block reads */
+        int k_end = row_end(T - 1, a->diag, Tk), k_first = a->key_lo ? a->key_lo[0] : 0;
+        if (k_first > row_end(0, a->diag, Tk)) k_first = row_end(0, a->diag, Tk);
+        transpose_rows(kb, D, k_first, k_end, (real *)kt, Tk);
+    }
     for (int t = 0; t < a->n_terms; t++)
         if (a->terms[t]->begin) a->terms[t]->begin(a->terms[t], b, h, scratch + sl->terms[t]);
     for (int i0 = 0; i0 < T; i0 += ROWS) {
@@ -84,8 +104,8 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
         real *S = P ? P + (long)i0 * Tk : (real *)(scratch + sl->block);
         /* S[:, first:lim] = scale q[i0:i0+n] k[first:lim]^T */
         if (lim > first)
-            rg_gemm(n, lim - first, D, a->scale, qb + (long)i0 * D, D, 1, kb + (long)first * D, 1,
-                    D, 0, S + first, Tk, 1, 1);
+            rg_gemm_small(n, lim - first, D, a->scale, qb + (long)i0 * D, D, 1, kt + first, kt_ld,
+                          1, 0, S + first, Tk, 1, NULL);
         for (int t = 0; t < a->n_terms; t++) {
             rg_term_block blk = {b, h, i0, n, lo, hi, S, Tk, scratch + sl->terms[t]};
             a->terms[t]->add(a->terms[t], &blk);
@@ -105,8 +125,8 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
         }
         /* O[i0:i0+n] = P[:, first:lim] v[first:lim] */
         if (lim > first)
-            rg_gemm(n, D, lim - first, 1, S + first, Tk, 1, vb + (long)first * D, D, 1, 0,
-                    ob + (long)i0 * D, D, 1, 1);
+            rg_gemm_small(n, D, lim - first, 1, S + first, Tk, 1, vb + (long)first * D, D, 1, 0,
+                          ob + (long)i0 * D, D, 1, NULL);
         else
             memset(ob + (long)i0 * D, 0, (size_t)n * D * sizeof(real));
     }
@@ -153,22 +173,25 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
     real *dv = rg_wants_grad(node, 2) ? rg_grad(ctx, v) : NULL;
     /* dS for every (b,h): written by the loop, then read by the terms */
     real *dS_all = rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss) * sizeof(real) + 1);
+    /* per thread: v transposed, [D, Tk] */
+    real *vt_all = rg_arena_alloc(&ctx->arena, (size_t)ctx->threads * ks * sizeof(real) + 1);
     const real *dO = node->out->grad;
 #pragma omp parallel for schedule(static) if (n_bh > 1) num_threads(ctx->threads)
     for (long bh = 0; bh < n_bh; bh++) {
         const real *P = s->P + bh * ss, *dOb = dO + bh * qs;
         const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
-        real *dS = dS_all + bh * ss;
+        real *dS = dS_all + bh * ss, *vt = vt_all + (long)omp_get_thread_num() * ks;
         memset(dS, 0, (size_t)ss * sizeof(real));
+        transpose_rows(vb, D, 0, row_end(T - 1, diag, Tk), vt, Tk);
         for (int i0 = 0; i0 < T; i0 += ROWS) {
             int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0, lim = row_end(i1 - 1, diag, Tk);
             const real *Pi = P + (long)i0 * Tk, *dOi = dOb + (long)i0 * D;
             real *dSi = dS + (long)i0 * Tk;
             if (lim == 0) continue;
             if (dv) /* dv[0:lim] += P[i0:i1, 0:lim]^T dO[i0:i1] */
-                rg_gemm(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, 1);
+                rg_gemm_small(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, NULL);
             /* dP[i0:i1, 0:lim] = dO[i0:i1] v[0:lim]^T, into dS's rows */
-            rg_gemm(n, lim, D, 1, dOi, D, 1, vb, 1, D, 0, dSi, Tk, 1, 1);
+            rg_gemm_small(n, lim, D, 1, dOi, D, 1, vt, Tk, 1, 0, dSi, Tk, 1, NULL);
             for (int r = 0; r < n; r++) { /* softmax backward, row by row */
                 real *row = dSi + (long)r * Tk;
                 const real *p = Pi + (long)r * Tk;
@@ -179,11 +202,11 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
                 for (int j = vis; j < lim; j++) row[j] = 0;
             }
             if (dq) /* dq[i0:i1] += scale dS[i0:i1, 0:lim] k[0:lim] */
-                rg_gemm(n, D, lim, s->scale, dSi, Tk, 1, kb, D, 1, 1, dq + bh * qs + (long)i0 * D,
-                        D, 1, 1);
+                rg_gemm_small(n, D, lim, s->scale, dSi, Tk, 1, kb, D, 1, 1,
+                              dq + bh * qs + (long)i0 * D, D, 1, NULL);
             if (dk) /* dk[0:lim] += scale dS[i0:i1, 0:lim]^T q[i0:i1] */
-                rg_gemm(lim, D, n, s->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1, dk + bh * ks,
-                        D, 1, 1);
+                rg_gemm_small(lim, D, n, s->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1,
+                              dk + bh * ks, D, 1, NULL);
         }
     }
     for (int t = 0; t < s->n_terms; t++)
@@ -235,6 +258,9 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
                      NULL,
                      terms,
                      n_terms,
+                     NULL,
+                     0,
+                     0,
                      NULL,
                      0,
                      0};

@@ -78,15 +78,9 @@ rg_tensor *rg_scale(rg_ctx *ctx, rg_tensor *x, real s) {
  *   add_bcast:     x [B, S...],  b [S...]   repeated over B
  *   add_head_bias: x [B,H,T,D],  b [H,D]    repeated over B and T
  * so one backward serves them: dx = dy, and db sums dy over the repeats.
- * bias_index maps entry j of x to the entry of b added to it; node->iarg
- * holds {b size, D, T} with T = 0 for the first two (b simply repeats). */
-
-static long bias_index(const rg_node *node, long j) {
-    long bsize = node->iarg[0], D = node->iarg[1], T = node->iarg[2];
-    if (T == 0) return j % bsize;
-    long h = (j / (T * D)) % (bsize / D); /* j = ((b*H + h)*T + t)*D + d */
-    return h * D + j % D;
-}
+ * node->iarg holds {b size, D, T} with T = 0 for the first two (b simply
+ * repeats); for the head bias, entry ((b*H + h)*T + t)*D + d of x gets
+ * u[h, d]. */
 
 static void bcast_backward(rg_ctx *ctx, rg_node *node) {
     const real *dy = node->out->grad;
@@ -96,18 +90,35 @@ static void bcast_backward(rg_ctx *ctx, rg_node *node) {
 #pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
         for (long j = 0; j < n; j++) gx[j] += dy[j];
     }
-    if (rg_wants_grad(node, 1)) {
+    if (rg_wants_grad(node, 1) && n > 0) { /* in the order of j, so sums are as before */
         real *gb = rg_grad(ctx, node->in[1]);
-        for (long j = 0; j < n; j++) gb[bias_index(node, j)] += dy[j];
+        long bsize = node->iarg[0], D = node->iarg[1], T = node->iarg[2];
+        if (T == 0) { /* b repeats every bsize entries */
+            for (long r = 0; r < n / bsize; r++)
+                for (long c = 0; c < bsize; c++) gb[c] += dy[r * bsize + c];
+        } else { /* j = (bh * T + t) * D + d, head h = bh % H */
+            long H = bsize / D;
+            for (long bh = 0; bh < n / (T * D); bh++)
+                for (long t = 0; t < T; t++) {
+                    real *g = gb + (bh % H) * D;
+                    const real *d = dy + (bh * T + t) * D;
+                    for (long e = 0; e < D; e++) g[e] += d[e];
+                }
+        }
     }
 }
 
 static rg_tensor *bcast_add(rg_ctx *ctx, const char *op, rg_tensor *x, rg_tensor *b, int D, int T) {
     rg_tensor *y = rg_like(ctx, x);
     rg_node probe = {.iarg = {(int)b->size, D, T}};
-    long n = y->size;
+    long n = y->size, len = T ? D : b->size, rows = len ? n / len : 0;
+    /* row r of len entries gets b's row: the whole of b (T = 0), or head
+     * (r / T) % H of u [H, D] */
 #pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
-    for (long j = 0; j < n; j++) y->data[j] = x->data[j] + b->data[bias_index(&probe, j)];
+    for (long r = 0; r < rows; r++) {
+        const real *br = b->data + (T ? (r / T) % (b->size / D) * D : 0);
+        for (long e = 0; e < len; e++) y->data[r * len + e] = x->data[r * len + e] + br[e];
+    }
     rg_tensor *in[2] = {x, b};
     if (rg_needs_grad(ctx, in, 2)) {
         rg_node *node = rg_record(ctx, op, bcast_backward, y, in, 2);

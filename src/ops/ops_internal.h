@@ -4,36 +4,32 @@
 
 #include "relgrad/ops.h"
 
-#include <blis.h>
 /* type-generic math: exp, erf, sqrt, log on float call expf, erff, ... in
  * the float32 build instead of converting to double */
 #include <tgmath.h>
 
 /* C = beta C + alpha op(A) op(B), with C [m,n], op(A) [m,k], op(B) [k,n], each
  * matrix given by its row and column strides (so a transpose is just swapped
- * strides). BLIS runs on `threads` threads, set for this call only (its rntm
- * object), never process-wide; inside OpenMP loops that already spread work
- * across the cores, callers pass 1. */
-static inline void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
-                           const real *B, long rsb, long csb, real beta, real *C, long rsc,
-                           long csc, int threads) {
-    if (m == 0 || n == 0) return;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(threads > 1 ? threads : 1, &rntm);
-    if (k == 0) { /* an empty product: C = beta C, where beta = 0 must not read C */
-        for (long i = 0; i < m; i++)
-            for (long j = 0; j < n; j++)
-                C[i * rsc + j * csc] = beta == 0 ? 0 : beta * C[i * rsc + j * csc];
-        return;
-    }
-#ifdef RELGRAD_F64
-    bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (real *)A, rsa, csa,
-                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, &rntm);
-#else
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (real *)A, rsa, csa,
-                 (real *)B, rsb, csb, &beta, C, rsc, csc, NULL, &rntm);
-#endif
-}
+ * strides). With threads > 1 and a product big enough to share, the rows (or
+ * columns) of C are split between `threads` OpenMP threads, each making one
+ * single-threaded BLIS call on its part (src/ops/gemm.c): BLIS's own threads
+ * wait for each other by spinning, which collapses when another process
+ * shares the cores. Inside OpenMP loops that already spread work across the
+ * cores, callers pass 1. Every element of C is computed by the same BLIS
+ * kernel over the same k order however C is split, so the result does not
+ * depend on `threads`. */
+void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa, const real *B,
+             long rsb, long csb, real beta, real *C, long rsc, long csc, int threads);
+
+/* The same product for small matrices (src/ops/small_gemm.c), without BLIS's
+ * per-call cost and with BLIS's arithmetic (the same bits for k up to a few
+ * hundred), single-threaded. C must have unit column or row stride. `pack`
+ * is scratch for RG_SMALL_PACK(k) values, used when the operand that ends up
+ * on the right (op(B), or op(A) when csc != 1) has strided columns. */
+#define RG_SMALL_PACK(k) ((size_t)(k)*32)
+void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
+                   const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
+                   real *pack);
 
 /* Loops over fewer entries than this run on one thread: below it, starting
  * the OpenMP team costs more than the loop. */

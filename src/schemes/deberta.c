@@ -17,6 +17,7 @@
 #include "scheme.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <limits.h>
 #include <stddef.h>
@@ -83,7 +84,8 @@ static void begin(const rg_term *t, int b, int h, void *scratch) {
     int R = 2 * d->K, dh = d->dh;
     real *Q = (real *)scratch + (long)RG_ATTN_BLOCK * R;
     const real *k = d->k + ((long)b * t->H + h) * d->k_bh;
-    rg_gemm(t->Tk, R, dh, 1, k, dh, 1, d->Qr + (long)h * R * dh, 1, dh, 0, Q, R, 1, 1);
+    real *pack = Q + (d->key_table ? (long)t->Tk * R : 0);
+    rg_gemm_small(t->Tk, R, dh, 1, k, dh, 1, d->Qr + (long)h * R * dh, 1, dh, 0, Q, R, 1, pack);
 }
 
 static void add(const rg_term *t, const rg_term_block *blk) {
@@ -92,7 +94,8 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     real *C = blk->scratch, *Q = C + (long)RG_ATTN_BLOCK * R;
     const real *q = d->q + (((long)b * t->H + h) * t->T + blk->i0) * dh;
     const real *k = d->k + ((long)b * t->H + h) * d->k_bh, *Qr = d->Qr + (long)h * R * dh;
-    rg_gemm(blk->n, R, dh, 1, q, dh, 1, d->Kr + (long)h * R * dh, 1, dh, 0, C, R, 1, 1);
+    real *pack = Q + (d->key_table ? (long)t->Tk * R : 0);
+    rg_gemm_small(blk->n, R, dh, 1, q, dh, 1, d->Kr + (long)h * R * dh, 1, dh, 0, C, R, 1, pack);
     for (int r = 0; r < blk->n; r++) {
         int pi = rg_qpos(d->pos, b, blk->i0 + r);
         real *row = blk->S + r * blk->ld;
@@ -136,11 +139,16 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
                 }
             }
             const real *qb = d->q + bh * T * dh, *kb = d->k + bh * d->k_bh;
-            if (dq) rg_gemm(T, dh, R, 1, GC, R, 1, Kr, dh, 1, 1, dq + bh * T * dh, dh, 1, 1);
-            if (dKr) rg_gemm(R, dh, T, 1, GC, 1, R, qb, dh, 1, 1, dKr + (long)h * R * dh, dh, 1, 1);
-            if (dk) rg_gemm(Tk, dh, R, 1, GQ, R, 1, Qr, dh, 1, 1, dk + bh * Tk * dh, dh, 1, 1);
+            if (dq)
+                rg_gemm_small(T, dh, R, 1, GC, R, 1, Kr, dh, 1, 1, dq + bh * T * dh, dh, 1, NULL);
+            if (dKr)
+                rg_gemm_small(R, dh, T, 1, GC, 1, R, qb, dh, 1, 1, dKr + (long)h * R * dh, dh, 1,
+                              NULL);
+            if (dk)
+                rg_gemm_small(Tk, dh, R, 1, GQ, R, 1, Qr, dh, 1, 1, dk + bh * Tk * dh, dh, 1, NULL);
             if (dQr)
-                rg_gemm(R, dh, Tk, 1, GQ, 1, R, kb, dh, 1, 1, dQr + (long)h * R * dh, dh, 1, 1);
+                rg_gemm_small(R, dh, Tk, 1, GQ, 1, R, kb, dh, 1, 1, dQr + (long)h * R * dh, dh, 1,
+                              NULL);
         }
     }
 }
@@ -190,7 +198,9 @@ static void scores(rg_scheme_call *call) {
     t->begin = begin;
     t->add = add;
     t->backward = backward;
-    t->scratch_bytes = (size_t)(RG_ATTN_BLOCK + (d->key_table ? call->Tk : 0)) * R * sizeof(real);
+    t->scratch_bytes =
+        ((size_t)(RG_ATTN_BLOCK + (d->key_table ? call->Tk : 0)) * R + RG_SMALL_PACK(dh)) *
+        sizeof(real);
     if (call->k) t->in[0] = call->q, t->in[1] = call->k, t->in[2] = Kr, t->in[3] = Qr, t->n_in = 4;
 }
 

@@ -10,6 +10,7 @@
 #include "scheme.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <limits.h>
 #include <stddef.h>

@@ -16,6 +16,7 @@
 #include "scheme.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,10 +85,10 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     }
     if (n1 < n0) return;
     int nd = n1 - n0 + 1;
-    real *X = blk->scratch; /* [n, nd] */
+    real *X = blk->scratch, *pack = X + (long)RG_ATTN_BLOCK * d->Nd; /* X [n, nd] */
     const real *qv = d->qv + (((long)b * t->H + blk->h) * t->T + blk->i0) * dh;
     const real *R = d->R + ((long)blk->h * d->Nd + n0) * dh;
-    rg_gemm(blk->n, nd, dh, 1, qv, dh, 1, R, 1, dh, 0, X, nd, 1, 1);
+    rg_gemm_small(blk->n, nd, dh, 1, qv, dh, 1, R, 1, dh, 0, X, nd, 1, pack);
     for (int r = 0; r < blk->n; r++) {
         int pi = rg_qpos(d->pos, b, blk->i0 + r);
         real *row = blk->S + r * blk->ld;
@@ -119,11 +120,11 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
                     G[(long)i * Nd + pi - rg_kpos(d->pos, b, j)] += d->scale * g[j];
             }
             if (dqv) /* d(q+v)[b,h] += G R_h */
-                rg_gemm(T, dh, Nd, 1, G, Nd, 1, d->R + (long)h * Nd * dh, dh, 1, 1,
-                        dqv + bh * T * dh, dh, 1, 1);
+                rg_gemm_small(T, dh, Nd, 1, G, Nd, 1, d->R + (long)h * Nd * dh, dh, 1, 1,
+                              dqv + bh * T * dh, dh, 1, NULL);
             if (dR) /* dR_h += G^T (q+v)[b,h] */
-                rg_gemm(Nd, dh, T, 1, G, 1, Nd, d->qv + bh * T * dh, dh, 1, 1,
-                        dR + (long)h * Nd * dh, dh, 1, 1);
+                rg_gemm_small(Nd, dh, T, 1, G, 1, Nd, d->qv + bh * T * dh, dh, 1, 1,
+                              dR + (long)h * Nd * dh, dh, 1, NULL);
         }
     }
 }
@@ -164,7 +165,7 @@ static void scores(rg_scheme_call *call) {
     rg_term *t = rg_term_new(call, "xl", d);
     t->add = add;
     t->backward = backward;
-    t->scratch_bytes = (size_t)RG_ATTN_BLOCK * d->Nd * sizeof(real);
+    t->scratch_bytes = ((size_t)RG_ATTN_BLOCK * d->Nd + RG_SMALL_PACK(d->dh)) * sizeof(real);
     t->in[0] = qv, t->in[1] = R, t->n_in = 2;
 }
 
