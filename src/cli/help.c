@@ -116,7 +116,7 @@ static const rg_command_help COMMANDS[] = {
      RG_HELP_KEYS_RUN, "steps is the number of timed steps.",
      "relgrad bench experiments/bench.ini\n"
      "relgrad bench experiments/bench.ini pos=none batch_size=64 threads=1\n"
-     "relgrad bench --decode 1024 experiments/bench.ini pos=rope"},
+     "relgrad bench --decode 1024,8 experiments/bench.ini"},
     {"config", "CONFIG [key=value ...]", "print and check the configuration",
      "usage: relgrad config CONFIG [key=value ...]",
      "Prints every key's value and where it was set (FILE:LINE, argument N or\n"

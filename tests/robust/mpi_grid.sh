@@ -11,10 +11,10 @@ NAME=mpi_grid
 source "$(dirname "$0")/lib.sh"
 source "$HERE/mpi_lib.sh"
 
-GRID=(tasks=copy,reverse positions=rope,none seeds=1,2 steps=400 checkpoint_every=50
+GRID=(tasks=copy,reverse positions=rope,none seeds=1,2,3,4 steps=1600 checkpoint_every=50
       eval_lens=3,5,7 eval_n=20 threads=1)
 GROUPS_=()
-for t in copy reverse; do for p in rope none; do for s in 1 2; do GROUPS_+=("/runs/$t/$p/$s"); done; done; done
+for t in copy reverse; do for p in rope none; do for s in 1 2 3 4; do GROUPS_+=("/runs/$t/$p/$s"); done; done; done
 exper() { "$BIN" experiment "$TINY" "${GRID[@]}" "$@"; }
 table_body() { grep -v "min (the runs" "$1"; }
 
@@ -35,9 +35,13 @@ check "2 ranks: same datasets as one process" same_datasets one/results.h5 two/r
 check "jobs = 2: same table" cmp -s <(table_body one/table.md) <(table_body jobs/table.md)
 check "2 ranks: same table" cmp -s <(table_body one/table.md) <(table_body two/table.md)
 check "2 ranks: plot drawn" test -s two/plot.png
-echo "$NAME: 8 runs: one process ${T_ONE} s, jobs = 2 ${T_JOBS} s, 2 ranks ${T_TWO} s"
+echo "$NAME: 16 runs: one process ${T_ONE} s, jobs = 2 ${T_JOBS} s, 2 ranks ${T_TWO} s"
 
 # ---- interrupted twice, resumed under mpirun and alone -------------------------------
+# mpirun stops the other ranks 1 s after one dies or after its own SIGTERM
+# (SIGTERM, then SIGKILL 1 s later: Open MPI's odls_base_sigkill_timeout), and
+# the ranks go on training meanwhile: the grid is 16 runs of 1600 steps so
+# that neither interruption leaves it finished on a fast machine.
 # finished_runs DIR: how many run directories hold their results.h5
 finished_runs() { ls "$1"/runs/*/results.h5 2>/dev/null | wc -l; }
 # in_progress DIR: is a run half way (100+ steps logged, no results yet)
@@ -85,6 +89,7 @@ rc=$?
 check "SIGTERM to mpirun ends the job (exit $rc)" test "$rc" -ne 0
 n2=$(finished_runs int)
 check "... with more runs done ($n1 -> $n2), not all" test "$n2" -gt "$n1" -a ! -e int/table.md
+echo "$NAME: interrupted after $n1 and $n2 of 16 runs"
 
 expect_exit 0 "resumed alone" exper out_dir=int
 check "resumed: same datasets as one process" same_datasets one/results.h5 int/results.h5 "${GROUPS_[@]}"
