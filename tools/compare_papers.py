@@ -3,6 +3,7 @@
 
 usage:
   /usr/bin/python3 tools/compare_papers.py kazemnejad RESULTS.h5 OUT_PREFIX
+  /usr/bin/python3 tools/compare_papers.py kazemnejad_arith RESULTS.h5 OUT_PREFIX
   /usr/bin/python3 tools/compare_papers.py ruoss PLAIN.h5 RANDOM.h5 OUT_PREFIX
 
 kazemnejad: for copy and reverse (trained to 20, tested at 21..40), each
@@ -12,6 +13,11 @@ kazemnejad: for copy and reverse (trained to 20, tested at 21..40), each
     their variant 3 "cmc", random tokens; reverse = their variant 1 "mc").
     Writes OUT_PREFIX.png (one panel per task) and OUT_PREFIX.md (mean exact
     match over 21..40 per scheme, both sides, and the ranking of the schemes).
+kazemnejad_arith: sort and addition (trained to 8, tested at 9..16). The
+    paper's stored source gives, per seed, addition's overall test exact match
+    and, for sort, only each scheme's reciprocal rank among the five (1 =
+    best). relgrad's side: exact match averaged over 9..16 per seed, and the
+    same reciprocal rank computed from it. Writes OUT_PREFIX.png and .md.
 ruoss: the same grid trained without (PLAIN) and with randomized positions
     (RANDOM); per task and scheme the score Ruoss et al. 2023 report (per-token
     accuracy averaged over the lengths beyond training) and exact match, the
@@ -61,7 +67,10 @@ def interval(values):
     n = len(values)
     if n < 2:
         return 0.0
-    t = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776}.get(n, 1.96)
+    t_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+             2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+             2.060, 2.056, 2.052, 2.048, 2.045, 2.042]  # Student's t, 97.5%, 1..30 degrees of freedom
+    t = t_975[n - 2] if n - 1 <= len(t_975) else 1.96
     m = mean(values)
     return t * math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
 
@@ -133,12 +142,85 @@ def kazemnejad(results, prefix):
     print("wrote %s.png and %s.md" % (prefix, prefix))
 
 
+def kazemnejad_arith_published():
+    """({pos: [addition exact match per seed]}, {pos: [sort reciprocal rank per seed]})."""
+    add, srt = {}, {}
+    with open(os.path.join(ROOT, "data", "kazemnejad2023.csv")) as f:
+        for row in csv.DictReader(f):
+            pos = K_SCHEMES.get(row["encoding"])
+            if not pos:
+                continue
+            if row["task"].startswith("addition (no scratchpad; split len_tr8_ts16"):
+                add.setdefault(pos, []).append(float(row["value"]))
+            elif row["task"].startswith("sorting, single-token variant"):
+                srt.setdefault(pos, []).append(float(row["value"]))
+    return add, srt
+
+
+def kazemnejad_arith(results, prefix):
+    mine = ours(results)
+    schemes = ["none", "t5", "alibi", "rope", "sinusoidal"]
+    add_paper, sort_paper = kazemnejad_arith_published()
+
+    def beyond(task, pos):
+        """{seed: mean exact match over 9..16}."""
+        per_seed = {}
+        for n, rows in mine.get((task, pos), {}).items():
+            if 9 <= n <= 16:
+                for r in rows:
+                    per_seed.setdefault(r["seed"], []).append(r["exact_match"])
+        return {s: mean(v) for s, v in per_seed.items()}
+
+    add = {p: beyond("addition", p) for p in schemes}
+    srt = {p: beyond("sort", p) for p in schemes}
+    # reciprocal rank of each scheme among the five, per seed (ties share the best rank)
+    rr = {p: [] for p in schemes}
+    seeds = sorted(set().union(*[set(v) for v in srt.values()])) if any(srt.values()) else []
+    for s in seeds:
+        if not all(s in srt[p] for p in schemes):
+            continue
+        for p in schemes:
+            rank = 1 + sum(srt[q][s] > srt[p][s] for q in schemes)
+            rr[p].append(1.0 / rank)
+    fmt = lambda v: "%.3f ± %.3f (%d)" % (mean(v), interval(v), len(v)) if v else "-"  # noqa: E731
+    lines = ["Addition: exact match beyond training (9..16 digits), mean over seeds ± 95% interval (seeds).",
+             "",
+             "| scheme | relgrad | paper |", "|---|---|---|"]
+    for p in schemes:
+        lines.append("| %s | %s | %s |" % (p, fmt(list(add[p].values())), fmt(add_paper.get(p, []))))
+    lines += ["", "Sort: exact match beyond training (9..16) and each scheme's reciprocal rank among the "
+              "five per seed (the paper's stored source shows only the rank).", "",
+              "| scheme | relgrad exact match | relgrad reciprocal rank | paper reciprocal rank |",
+              "|---|---|---|---|"]
+    for p in schemes:
+        lines.append("| %s | %s | %s | %s |" % (p, fmt(list(srt[p].values())), fmt(rr[p]),
+                                               fmt(sort_paper.get(p, []))))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    x = np.arange(len(schemes))
+    for ax, (title, a, b, ylabel) in zip(axes, [
+            ("addition: exact match at 9..16 (train 1..8)", {p: list(add[p].values()) for p in schemes},
+             add_paper, "exact match"),
+            ("sort: reciprocal rank among the five (1 = best)", rr, sort_paper, "reciprocal rank")]):
+        ax.bar(x - 0.2, [mean(a[p]) if a[p] else 0 for p in schemes], 0.4,
+               yerr=[interval(a[p]) for p in schemes], label="relgrad")
+        ax.bar(x + 0.2, [mean(b.get(p, [])) if b.get(p) else 0 for p in schemes], 0.4,
+               yerr=[interval(b.get(p, [])) for p in schemes], label="Kazemnejad et al. 2023")
+        ax.set_xticks(x)
+        ax.set_xticklabels(schemes)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(prefix + ".png", dpi=110)
+    with open(prefix + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote %s.png and %s.md" % (prefix, prefix))
+
+
 def ruoss(plain, random, prefix):
     a, b = ours(plain), ours(random)
     cells = sorted(set(a) | set(b))
-    train_len = {}
-    for r in relgrad.read_results(plain):
-        train_len.setdefault(r["task"], None)
     lines = ["| task | scheme | token acc. beyond training: plain | randomized | gain | exact match: plain | randomized |",
              "|---|---|---|---|---|---|---|"]
     gains, labels, pa, ra = [], [], [], []
@@ -189,6 +271,8 @@ def ruoss(plain, random, prefix):
 def main(argv):
     if len(argv) == 4 and argv[1] == "kazemnejad":
         kazemnejad(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "kazemnejad_arith":
+        kazemnejad_arith(argv[2], argv[3])
     elif len(argv) == 5 and argv[1] == "ruoss":
         ruoss(argv[2], argv[3], argv[4])
     else:

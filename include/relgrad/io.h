@@ -80,7 +80,12 @@ int rg_results_read_run(const char *path, const char *task, const char *pos, int
                         rg_run_data *out, rg_error *err);
 void rg_run_data_free(rg_run_data *r);
 
-/* ---- one owner per run directory (io_dirlock.c) ------------------------------
+/* ---- run directories: made, and held by one owner (dirlock.c) ------------------
+ * rg_out_dir_make: mkdir -p dir, then check that it is a writable directory.
+ * 0, or 2 with err saying which part could not be made and what to do. */
+int rg_out_dir_make(const char *dir, rg_error *err);
+
+/*
  * An advisory lock (flock) on "<dir>/.lock", which holds the owner's
  * "pid host". Whoever trains in or writes a run directory (train, experiment)
  * holds it for as long as it works there; the kernel releases it when the

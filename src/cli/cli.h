@@ -4,6 +4,8 @@
 #ifndef RELGRAD_CLI_H
 #define RELGRAD_CLI_H
 
+#include "relgrad/config.h"
+
 enum { RG_EXIT_OK = 0, RG_EXIT_ERROR = 1, RG_EXIT_BAD_INPUT = 2, RG_EXIT_DIVERGED = 3 };
 
 int rg_cmd_config(int argc, char **argv); /* cmd_config.c; help and list: help.h */
@@ -15,5 +17,9 @@ int rg_cmd_bench(int argc, char **argv);
 int rg_cmd_gradcheck(int argc, char **argv);
 int rg_cmd_graph(int argc, char **argv);
 int rg_cmd_attention(int argc, char **argv);
+
+/* The exit status for a run's status rc (0, 2, 3, 128+N), after printing
+ * err's message as "relgrad CMD: ..." when rc is not 0 (cmd_train.c). */
+int rg_report_status(const char *cmd, int rc, const rg_error *err);
 
 #endif

@@ -19,21 +19,16 @@
 #include "grid.h"
 #include "help.h"
 #include "report.h"
+#include "spawn.h"
 #include "relgrad/train.h"
 
 #include <errno.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
-
-extern char **environ;
-
-int rg_report_status(const char *cmd, int rc, const rg_error *err);
 
 /* One (task, pos) cell of the grid: each seed's accuracy per length. */
 typedef struct {
@@ -118,51 +113,14 @@ static int write_table(const char *path, const rg_config *cfg, const cell *cells
  * with an argument vector (no shell reads the paths). 0, or -1 with why. */
 static int draw_plot(const char *results, const char *plot, char *why, size_t n) {
     char script[RG_PATH_MAX + 64];
-    snprintf(script, sizeof script, "%s/tools/plot_results.py", RELGRAD_SOURCE_DIR);
-    char *args[] = {"/usr/bin/python3", script, (char *)results, (char *)plot, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, args[0], NULL, NULL, args, environ);
-    if (rc) {
-        snprintf(why, n, "cannot start %s: %s", args[0], strerror(rc));
-        return -1;
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            snprintf(why, n, "waiting for the plot: %s", strerror(errno));
-            return -1;
-        }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(why, n, "%s %s exited with status %d", args[0], script,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        return -1;
-    }
-    return 0;
-}
-
-/* mkdir -p out_dir. 0, or 2 with err. */
-static int make_out_dir(const char *dir, rg_error *err) {
-    char buf[RG_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST) {
-                snprintf(err->msg, sizeof err->msg,
-                         "out_dir '%.200s': cannot create '%.200s': %s; choose a writable out_dir",
-                         dir, buf, strerror(errno));
-                return RG_EXIT_BAD_INPUT;
-            }
-            if (end) return 0;
-            *p = '/';
-        }
-    }
+    char *args[] = {"/usr/bin/python3", (char *)rg_tool_path("plot_results.py", script, sizeof script),
+                    (char *)results, (char *)plot, NULL};
+    return rg_spawn_wait(args, why, n);
 }
 
 /* Rank 0 (or the only process): the experiment's out_dir, and its lock. */
 static int take_out_dir(const rg_config *base, rg_dir_lock *lock, rg_error *err) {
-    int rc = make_out_dir(base->out_dir, err);
+    int rc = rg_out_dir_make(base->out_dir, err);
     return rc ? rc : rg_dir_lock_take(lock, base->out_dir, err);
 }
 

@@ -1,4 +1,5 @@
-/* dirlock.c: one owner per run directory: flock on "<dir>/.lock" (io.h).
+/* dirlock.c: run directories: made (mkdir -p), and held by one owner at a
+ * time: flock on "<dir>/.lock" (io.h).
  *
  * flock, not fcntl locks: an flock belongs to the open file description, so
  * it is not dropped when some other descriptor of the same file is closed,
@@ -16,8 +17,36 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+int rg_out_dir_make(const char *dir, rg_error *err) {
+    char buf[RG_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return rg_io_fail(err,
+                                  "out_dir '%.200s': cannot create '%.200s': %s; choose a "
+                                  "writable out_dir",
+                                  dir, buf, strerror(errno));
+            if (end) break;
+            *p = '/';
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+        return rg_io_fail(err, "out_dir '%.200s' exists but is not a directory; choose another out_dir",
+                          dir);
+    if (access(dir, W_OK))
+        return rg_io_fail(err,
+                          "out_dir '%.200s' is not writable; fix its permissions or choose another",
+                          dir);
+    return 0;
+}
 
 /* The owner named in the lock file ("12345 node7"), or "" when it is not
  * written yet. */

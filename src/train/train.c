@@ -110,32 +110,6 @@ void rg_run_summary_free(rg_run_summary *s) {
     rg_eval_result_free(&s->eval);
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, rg_error *err) {
-    char buf[RG_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return fail(err, 2,
-                            "out_dir '%s': cannot create '%s': %s; choose a writable out_dir", path,
-                            buf, strerror(errno));
-            if (end) break;
-            *p = '/';
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) || !S_ISDIR(st.st_mode))
-        return fail(err, 2, "out_dir '%s' exists but is not a directory; choose another out_dir",
-                    path);
-    if (access(path, W_OK))
-        return fail(err, 2, "out_dir '%s' is not writable; fix its permissions or choose another",
-                    path);
-    return 0;
-}
-
 /* ---- resume ------------------------------------------------------------------ */
 
 /* Keys that decide a run's trajectory: a checkpoint may only be resumed with
@@ -451,7 +425,7 @@ static double mask_sum(const rg_batch *b, int first, int count) {
 static int open_run(run_state *r, const rg_train_options *opt, rg_dir_lock *lock, float *loss,
                     int *start, rg_error *err) {
     const rg_config *cfg = &r->cfg;
-    int rc = make_dirs(cfg->out_dir, err);
+    int rc = rg_out_dir_make(cfg->out_dir, err);
     if (rc == 0) rc = rg_dir_lock_take(lock, cfg->out_dir, err);
     if (rc) return rc;
     remove_stale_temps(cfg->out_dir);
