@@ -1,6 +1,7 @@
 /* test_gradcheck.c: a finite-difference check for every op and every
  * differentiable input, on shapes with odd sizes and size-1 dims.
  * Built twice: float64 (bound 1e-6) and float32 (looser bound, gradcheck.h). */
+#include "ops/ops_internal.h" /* rg_gemm, for the empty-product test */
 #include "relgrad/gradcheck.h"
 
 #include <criterion/criterion.h>
@@ -395,5 +396,22 @@ Test(gradcheck, attention_core) {
                 unfused ? f_attention_unfused : f_attention, &a, x, n);
             if (n == 3) rg_gc_tensor_free(x[3]);
         }
+    }
+}
+
+/* Not a gradient check, but the product every op's forward and backward
+ * rests on: with k = 0 the product is empty and C = beta C, so beta = 0 must
+ * give zeros without reading C (which may hold anything, here NaN). */
+Test(gemm, empty_inner_product) {
+    real A[1], B[1], C[6];
+    for (int threads = 1; threads <= 2; threads++) {
+        for (int i = 0; i < 6; i++) C[i] = NAN;
+        rg_gemm(2, 3, 0, 1, A, 0, 1, B, 3, 1, 0, C, 3, 1, threads);
+        for (int i = 0; i < 6; i++)
+            cr_expect_eq(C[i], 0, "beta 0: C[%d] = %g, not 0", i, (double)C[i]);
+        for (int i = 0; i < 6; i++) C[i] = (real)i;
+        rg_gemm(2, 3, 0, 1, A, 0, 1, B, 3, 1, 2, C, 3, 1, threads);
+        for (int i = 0; i < 6; i++)
+            cr_expect_eq(C[i], 2 * i, "beta 2: C[%d] = %g, not %d", i, (double)C[i], 2 * i);
     }
 }

@@ -63,16 +63,7 @@ def mean(values):
 
 
 def interval(values):
-    """Half-width of a 95% interval of the mean (Student's t), 0 for one value."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    t_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-             2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-             2.060, 2.056, 2.052, 2.048, 2.045, 2.042]  # Student's t, 97.5%, 1..30 degrees of freedom
-    t = t_975[n - 2] if n - 1 <= len(t_975) else 1.96
-    m = mean(values)
-    return t * math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
+    return relgrad.interval95(values)
 
 
 def kazemnejad_published():

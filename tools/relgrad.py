@@ -19,6 +19,8 @@ What is here
                       Transformer-XL segment memory.
     load_checkpoint   path -> (config dict, state_dict of torch tensors)
     read_results      an experiment's results.h5 -> list of flat dict rows
+    interval95        half-width of a 95% interval of a mean (Student's t),
+                      as table.md computes it
     expected_params   config -> {name: shape}, the SPEC parameter set
     masked_ce         the SPEC loss
 
@@ -620,6 +622,24 @@ def read_results(path):
                 for seed in sorted(runs[task][pos], key=int):
                     rows.extend(_run_rows(runs[task][pos][seed], task, pos, int(seed)))
     return rows
+
+
+# Student's t, 97.5% quantile, for 1..30 degrees of freedom (the same table
+# as src/cli/cmd_experiment.c); beyond 30, 1.96.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def interval95(values):
+    """Half-width of the 95% interval of the mean of `values` (Student's t
+    with n - 1 degrees of freedom), 0 for fewer than two values."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    t = T_975[n - 2] if n - 1 <= len(T_975) else 1.96
+    m = sum(values) / n
+    return t * math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
 
 
 def _run_rows(g, task, pos, seed):

@@ -113,8 +113,9 @@ static int write_table(const char *path, const rg_config *cfg, const cell *cells
  * with an argument vector (no shell reads the paths). 0, or -1 with why. */
 static int draw_plot(const char *results, const char *plot, char *why, size_t n) {
     char script[RG_PATH_MAX + 64];
-    char *args[] = {"/usr/bin/python3", (char *)rg_tool_path("plot_results.py", script, sizeof script),
-                    (char *)results, (char *)plot, NULL};
+    char *args[] = {"/usr/bin/python3",
+                    (char *)rg_tool_path("plot_results.py", script, sizeof script), (char *)results,
+                    (char *)plot, NULL};
     return rg_spawn_wait(args, why, n);
 }
 

@@ -39,12 +39,11 @@ int rg_out_dir_make(const char *dir, rg_error *err) {
     }
     struct stat st;
     if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-        return rg_io_fail(err, "out_dir '%.200s' exists but is not a directory; choose another out_dir",
-                          dir);
+        return rg_io_fail(
+            err, "out_dir '%.200s' exists but is not a directory; choose another out_dir", dir);
     if (access(dir, W_OK))
-        return rg_io_fail(err,
-                          "out_dir '%.200s' is not writable; fix its permissions or choose another",
-                          dir);
+        return rg_io_fail(
+            err, "out_dir '%.200s' is not writable; fix its permissions or choose another", dir);
     return 0;
 }
 
