@@ -45,6 +45,14 @@ static int argmax(const real *z, int n) {
 
 /* Prompt of len/2 random symbols, then len/2 greedy tokens; returns seconds
  * (and the prompt's share in *prefill). */
+/* The configuration of the command line, checked, and its model. 0, or
+ * nonzero with err (bench reads one run, so the grid keys are refused). */
+static int load_model(rg_cli_args *a, rg_config *cfg, rg_model *model, rg_error *err) {
+    return rg_cli_load(a, cfg, err) || rg_config_validate(cfg, a->file, err) ||
+           rg_cli_refuse_grid_keys("bench", a->file, cfg, err) ||
+           rg_model_init(model, &cfg->model, (uint64_t)cfg->seed, err);
+}
+
 static double decode_once(rg_ctx *ctx, rg_model *m, int B, int len, rg_rng *rng, double *prefill) {
     int P = len / 2, G = len - P;
     rg_kv_cache kv;
@@ -88,9 +96,7 @@ static int bench_decode(const char *spec, int argc, char **argv) {
     rg_config cfg;
     rg_error err;
     rg_model model;
-    int bad = rg_cli_load(&a, &cfg, &err) || rg_config_validate(&cfg, a.file, &err) ||
-              rg_cli_refuse_grid_keys("bench", a.file, &cfg, &err) ||
-              rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err);
+    int bad = load_model(&a, &cfg, &model, &err);
     rg_cli_args_free(&a);
     if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
@@ -146,9 +152,7 @@ int rg_cmd_bench(int argc, char **argv) {
         rg_cli_args_free(&a);
         return RG_EXIT_ERROR;
     }
-    int bad = rg_cli_load(&a, &cfg, &err) || rg_config_validate(&cfg, a.file, &err) ||
-              rg_cli_refuse_grid_keys("bench", a.file, &cfg, &err) ||
-              rg_model_init(&model, &cfg.model, (uint64_t)cfg.seed, &err);
+    int bad = load_model(&a, &cfg, &model, &err);
     rg_cli_args_free(&a);
     if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
