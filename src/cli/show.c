@@ -5,7 +5,7 @@
 #include "args.h"
 
 #include "relgrad/nn.h"
-#include "relgrad/train.h"
+#include "relgrad/experiment.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +123,7 @@ int rg_cli_plan_experiment(FILE *f, const rg_config *base, rg_error *err) {
                 c->task = base->tasks[t], c->model.pos = base->positions[p];
                 c->seed = base->seeds[s];
                 int at;
-                if ((rc = rg_cli_run_dir(base, c, c->out_dir, err))) break;
+                if ((rc = rg_grid_run_dir(base, c, c->out_dir, err))) break;
                 if ((rc = rg_train_resume_point(c, &at, err))) break;
                 if (at < 0)
                     fresh++;

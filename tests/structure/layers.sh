@@ -8,11 +8,13 @@
 #      appears in at most 3 files of src/ and include/ (its scheme file, the
 #      registry, include/relgrad/schemes.h).
 #   3. No shell: no system() or popen() anywhere in src/.
-# Usage: tests/structure/layers.sh LIBRARY.a   (ctest passes librelgrad_f32.a)
+# Usage: tests/structure/layers.sh LIBRARY.a ...   (ctest passes librelgrad.a
+#        and the program's librelgrad_cli_f32.a)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-lib=${1:?usage: layers.sh LIBRARY.a}
-layers=(core ops schemes data config nn io train check cli)
+(($# > 0)) || { echo "usage: layers.sh LIBRARY.a ..." >&2; exit 2; }
+libs=("$@")
+mapfile -t layers < <(sed -n 's/^\([a-z_][a-z_]*\).*/\1/p' src/layers.txt)
 fail=0
 
 rank_of() { # layer name -> its rank
@@ -35,7 +37,7 @@ while IFS= read -r line; do
     [[ $line =~ ^(.+\.o):$ ]] && { current=${BASH_REMATCH[1]}; continue; }
     [[ $line =~ [[:space:]][TDBR][[:space:]](rg_[A-Za-z0-9_]+)$ ]] || continue
     def_layer[${BASH_REMATCH[1]}]=${layer_of_obj[$current]:-}
-done < <(nm "$lib")
+done < <(nm "${libs[@]}")
 current=""
 checked=0
 while IFS= read -r line; do
@@ -49,7 +51,7 @@ while IFS= read -r line; do
         echo "FAIL: $current (layer ${layers[$mine]}) calls $sym from layer ${layers[$there]}, above it"
         fail=1
     fi
-done < <(nm "$lib")
+done < <(nm "${libs[@]}")
 echo "layers: $checked calls between relgrad's objects checked against ${layers[*]}"
 
 for name in rope alibi t5 xl deberta; do
