@@ -70,8 +70,8 @@ static const rg_key_info BASE_KEYS[] = {
      .offset = AT(model.pos),
      .def = RG_DEFAULT_POS,
      .help =
-         "positional scheme, or a per-layer list of relative schemes repeating over the layers "
-         "(fire,fire,fire,none); see `relgrad list schemes` (experiment: replaced by positions)"},
+         "positional scheme, or a per-layer list of relative schemes repeating over the layers; "
+         "see `relgrad list schemes` (experiment: replaced by positions)"},
     {.name = "mem_len",
      .group = "model",
      .type = RG_KEY_INT,
@@ -301,7 +301,7 @@ static const rg_key_info BASE_KEYS[] = {
      .flags = RG_KEY_EXPERIMENT,
      .help =
          "comma list of positional schemes for the experiment grid; a per-layer list is one entry "
-         "written with '+' (fire+fire+none)"},
+         "written with '+'"},
     {.name = "seeds",
      .group = "experiment",
      .type = RG_KEY_STRING,

@@ -268,6 +268,16 @@ int rg_expand_ints(const char *text, int lo, int hi, int **out, int *count, char
 
 /* ---- schemes and tasks ----------------------------------------------------------------- */
 
+/* "A,A,B" for messages, from the registry: A the relative scheme registered
+ * last, B the first scheme registered. */
+static const char *list_example(char *buf, size_t n) {
+    int newest = 0;
+    for (int id = 0; id < rg_scheme_count(); id++)
+        if (rg_scheme_is_relative(id)) newest = id;
+    snprintf(buf, n, "%s,%s,%s", rg_scheme_name(newest), rg_scheme_name(newest), rg_scheme_name(0));
+    return buf;
+}
+
 int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
     const char *names[RG_MAX_SCHEMES];
     for (int i = 0; i < rg_scheme_count(); i++) names[i] = rg_scheme_name(i);
@@ -278,8 +288,9 @@ int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
         bool fits;
         p = next_item(p, ",+", item, sizeof item, &fits);
         if (!fits || !item[0]) {
-            snprintf(why, n, "entry %d is %s; write a scheme, or a list like fire,fire,none", entry,
-                     fits ? "empty" : "too long");
+            char like[200];
+            snprintf(why, n, "entry %d is %s; write a scheme, or a list like %s", entry,
+                     fits ? "empty" : "too long", list_example(like, sizeof like));
             return -1;
         }
         int id = rg_scheme_find(item);
