@@ -1,4 +1,5 @@
-/* experiment.h: an experiment (the experiment layer, src/experiment/): the
+/* experiment.h: an experiment (the experiment layer, src/experiment/), and
+ * the timing of a model (`relgrad bench`). An experiment is the
  * grid tasks x positions x seeds of one base config, trained one run after
  * another, `jobs` at once in child processes, or over the ranks of an MPI
  * job, each run in its own directory out_dir/runs/TASK-POS-SEED (so an
@@ -126,5 +127,42 @@ typedef struct rg_experiment_summary {
  * filled only when one of its runs failed). */
 int rg_experiment_run(rg_grid *g, const rg_config *base, const rg_experiment_options *opt,
                       rg_experiment_summary *sum, rg_error *err);
+
+/* ---- timing (bench.c)
+ * ---------------------------------------------------------------------------- */
+
+/* What rg_bench_train measured. */
+typedef struct rg_bench_train_result {
+    int B, T;            /* the (global) batch: rows, tokens per row               */
+    double ms_per_step;  /* wall time per timed step                               */
+    double tokens_per_s; /* B * T per step (the whole batch, over every rank)      */
+    double peak_rss_mb;  /* the process's peak resident memory                      */
+    double arena_mb;     /* the most a step took from the context's arena           */
+    long arena_mallocs;  /* blocks the arena allocated during the timed steps       */
+} rg_bench_train_result;
+
+/* cfg->steps full training steps of model (forward, backward, clipping,
+ * AdamW at cfg->lr), timed after 3 untimed ones, on batches of batch_size
+ * examples that all have train_len symbols (the training stream of
+ * cfg->seed), with cfg->threads threads. dist (NULL: this process alone)
+ * with more than one rank: each rank takes its rows of every batch and the
+ * gradients are reduced, as in training. Changes model's parameters. */
+void rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
+                    rg_bench_train_result *out);
+
+/* What rg_bench_decode measured. */
+typedef struct rg_bench_decode_result {
+    double ms;           /* prompt and generation                       */
+    double tokens_per_s; /* generated tokens (B * (len - len/2)) per second */
+    double peak_rss_mb;  /* the process's peak resident memory           */
+    double prefill_ms;   /* the prompt's part of ms                      */
+} rg_bench_decode_result;
+
+/* Greedy decoding through the key/value cache (the evaluation path): B rows
+ * of a prompt of len/2 random symbols fed at once, then len - len/2 tokens
+ * one at a time, each the argmax of the last logits; timed as a whole after
+ * one untimed run of 16 tokens. len >= 4, B >= 1. */
+void rg_bench_decode(const rg_config *cfg, rg_model *model, int len, int B,
+                     rg_bench_decode_result *out);
 
 #endif

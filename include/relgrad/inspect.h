@@ -1,8 +1,10 @@
 /* inspect.h: looking inside a model, for a person (the inspect layer,
  * src/inspect/): where each head attends on an evaluation example (relgrad
  * attention, the experiment report), the tape of one training step as a
- * Graphviz graph (relgrad graph), and starting the helper programs that draw
- * them (Graphviz's dot, the Python tools) without a shell.
+ * Graphviz graph (relgrad graph), one batch's loss, logits and gradients as
+ * a file for an outside check (relgrad dump), and starting the helper
+ * programs that draw them (Graphviz's dot, the Python tools) without a
+ * shell.
  *
  * The attention probabilities come out of the same key/value-cache decoding
  * that evaluation uses (rg_model_decode_all, chunk by chunk, as the
@@ -112,6 +114,26 @@ int rg_tape_graph_write(const rg_config *cfg, bool with_grads, const char *path,
 /* Graphviz: `dot -Tsvg -o SVG DOT` (through a temporary file renamed into
  * place). 0, or -1 with why (dot missing or failing). */
 int rg_draw_svg(const char *dot, const char *svg, char *why, size_t n);
+
+/* ---- one step's numbers for an outside check (dump_step.c) --------------------------------- */
+
+/* What rg_dump_step_write wrote. */
+typedef struct rg_dump_step {
+    int B, T;    /* the dumped batch: rows, tokens (one segment with memory)     */
+    int offset;  /* position of its first token in the sequences (0, or segment_len) */
+    double loss; /* the batch's loss                                               */
+} rg_dump_step;
+
+/* One batch of cfg (batch_size examples of train_len symbols, drawn from
+ * the training stream of cfg->seed; randomized positions if set) forward
+ * and backward through model, written to path as the gradient dump of SPEC
+ * section 4 (rg_dump_write): parameters, config, batch, memory, loss,
+ * logits and every gradient. With mem_len > 0 and segment_len > 0 one
+ * segment first fills the memory (no gradient) and the next is dumped. cfg
+ * must be valid. 0, or 2 with err (with memory: sequences no longer than
+ * segment_len; the file cannot be written). */
+int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, rg_dump_step *out,
+                       rg_error *err);
 
 /* ---- helper programs (spawn.c) ------------------------------------------------------------ */
 
