@@ -170,7 +170,7 @@ Test(gradcheck, layernorm) {
 }
 
 static rg_tensor *f_softmax(rg_ctx *c, rg_tensor **x, void *a) {
-    return rg_softmax_causal(c, x[0], *(int *)a);
+    return rg_softmax_masked(c, x[0], &(rg_attn_mask){.diag = *(int *)a});
 }
 Test(gradcheck, softmax_causal) {
     rg_rng rng = rng_for("softmax_causal");
@@ -365,7 +365,8 @@ static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
     rg_term *terms[1];
     int n = 0;
     if (p->e_rows) terms[n++] = rg_bias_term(c, x[3], x[0]->shape[0], p->diag);
-    return rg_attention_core(c, x[0], x[1], x[2], p->scale, p->diag, terms, n);
+    return rg_attention_core(c, x[0], x[1], x[2], p->scale,
+                             &(rg_attn_opts){.mask = {.diag = p->diag}}, terms, n);
 }
 static rg_tensor *f_attention_unfused(rg_ctx *c, rg_tensor **x, void *a) {
     attn_arg *p = a;
@@ -374,7 +375,8 @@ static rg_tensor *f_attention_unfused(rg_ctx *c, rg_tensor **x, void *a) {
         rg_term *t = rg_bias_term(c, x[3], x[0]->shape[0], p->diag);
         S = rg_add(c, S, rg_score_terms(c, &t, 1));
     }
-    return rg_matmul(c, rg_softmax_causal(c, S, p->diag), x[2], false, false);
+    return rg_matmul(c, rg_softmax_masked(c, S, &(rg_attn_mask){.diag = p->diag}), x[2], false,
+                     false);
 }
 Test(gradcheck, attention_core) {
     rg_rng rng = rng_for("attention_core");

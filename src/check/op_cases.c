@@ -140,7 +140,7 @@ static int s_layernorm(op_state *st, rg_rng *rng, rg_tensor **x, const char **nm
 }
 
 static rg_tensor *f_softmax(rg_ctx *c, rg_tensor **x, void *a) {
-    return rg_softmax_causal(c, x[0], ((op_state *)a)->diag);
+    return rg_softmax_masked(c, x[0], &(rg_attn_mask){.diag = ((op_state *)a)->diag});
 }
 static int s_softmax(op_state *st, rg_rng *rng, rg_tensor **x, const char **nm, rg_error *err) {
     (void)err;
@@ -311,8 +311,8 @@ static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
     rg_term *terms[1];
     int n = 0;
     if (st->s.terms) terms[n++] = rg_bias_term(c, x[3], st->s.B, st->diag);
-    return rg_attention_core(c, x[0], x[1], x[2], (real)(1 / sqrt((double)st->s.D)), st->diag,
-                             terms, n);
+    return rg_attention_core(c, x[0], x[1], x[2], (real)(1 / sqrt((double)st->s.D)),
+                             &(rg_attn_opts){.mask = {.diag = st->diag}}, terms, n);
 }
 static rg_tensor *f_attention_unfused(rg_ctx *c, rg_tensor **x, void *a) {
     op_state *st = a;
@@ -322,7 +322,8 @@ static rg_tensor *f_attention_unfused(rg_ctx *c, rg_tensor **x, void *a) {
         rg_term *t = rg_bias_term(c, x[3], st->s.B, st->diag);
         S = rg_add(c, S, rg_score_terms(c, &t, 1));
     }
-    return rg_matmul(c, rg_softmax_causal(c, S, st->diag), x[2], false, false);
+    return rg_matmul(c, rg_softmax_masked(c, S, &(rg_attn_mask){.diag = st->diag}), x[2], false,
+                     false);
 }
 static int s_attention(op_state *st, rg_rng *rng, rg_tensor **x, const char **nm, rg_error *err) {
     (void)err;
