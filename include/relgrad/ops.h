@@ -196,6 +196,40 @@ rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms);
  * score term. */
 rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag);
 
+/* ---- every op as a gradient check ----------------------------------------------
+ * The finite-difference checker (src/check/: the test suite and `relgrad
+ * gradcheck OP`) runs every op through one table of cases:
+ * src/check/op_cases.c for the ops of this header, and each positional
+ * scheme's own ops from the scheme's file (rg_scheme.op_cases), so an op and
+ * its check sit together. */
+
+/* Sizes a case reads (each uses some; the checker fills defaults). */
+typedef struct rg_op_sizes {
+    int B, H, T, Tk, D, C, N, in, out, V, diag, terms;
+    uint64_t seed;
+} rg_op_sizes;
+
+/* One check being set up and run: the sizes (diag resolved to >= 0), the
+ * inputs the case's setup makes (rg_tensor_random; the checker frees them
+ * and the buffers below), and whatever the op needs besides its inputs. */
+typedef struct rg_op_check {
+    rg_op_sizes s;
+    rg_tensor *x[RG_MAX_INPUTS];
+    const char *names[RG_MAX_INPUTS];
+    int *idx, *idx2; /* token ids, targets, positions (malloc'd, or NULL)   */
+    real *mask;      /* malloc'd, or NULL                                  */
+    double h;        /* in: the checker's step; out: the case's own step   */
+    char why[256];   /* why setup refused the sizes                        */
+} rg_op_check;
+
+typedef struct rg_op_case {
+    const char *name, *summary; /* summary: inputs and the sizes it reads */
+    /* make the inputs (x, names) from rng; returns how many, or -1 with why */
+    int (*setup)(rg_op_check *c, rg_rng *rng);
+    /* the op on the inputs; arg is the rg_op_check */
+    rg_tensor *(*f)(rg_ctx *ctx, rg_tensor **x, void *arg);
+} rg_op_case;
+
 /* ---- position-dependent pieces (src/ops/position.c) --------------------------- */
 
 /* Rotate pairs (2m, 2m+1) of each head's features of x [B,H,T,D] by the
@@ -203,15 +237,5 @@ rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag);
  * pos[b * pos_stride + t] (pos_stride 0: shared by the batch). */
 rg_tensor *rg_rotate_pairs(rg_ctx *ctx, rg_tensor *x, const int *pos, long pos_stride, real base,
                            real scale);
-
-/* FIRE's learned bias (Li et al. 2023, SPEC section 6) for query positions
- * [Bp,T] and key positions [Bp,Tk] (Bp rows, 1 = shared):
- *   E[bp,h,i,j] = fc2(relu(fc1(z)))[h],  z = psi(p_i - p_j) / (psi(max(p_i, thr)) + 1e-6),
- *   psi(x) = log(|c x| + 1),  thr = |L * L_scale|
- * for visible pairs (j <= i + diag), 0 elsewhere -> [Bp,H,T,Tk].
- * c [1], L [1], W1 [W,1], b1 [W], W2 [H,W], b2 [H]. */
-rg_tensor *rg_fire_bias(rg_ctx *ctx, const int *qpos, const int *kpos, int Bp, int T, int Tk,
-                        int diag, rg_tensor *c, rg_tensor *L, rg_tensor *W1, rg_tensor *b1,
-                        rg_tensor *W2, rg_tensor *b2, real L_scale);
 
 #endif

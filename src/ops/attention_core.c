@@ -11,10 +11,10 @@
  * tensors, and lets the causal mask skip work: queries are taken in blocks of
  * ROWS, and a block's products stop at the last key its last query can see.
  * Score terms add their part to each block's rows as it is formed, so most
- * schemes' positional scores never exist as a [B,H,T,Tk] tensor (FIRE's
- * learned bias is the exception: rg_fire_bias forms it, and rg_bias_term
- * hands it to the kernel). Training still keeps P, and the backward all of
- * dS, at that size.
+ * schemes' positional scores never exist as a [B,H,T,Tk] tensor (a scheme
+ * whose bias is a learned function of each pair may form it whole and hand
+ * it over with rg_bias_term). Training still keeps P, and the backward all
+ * of dS, at that size.
  *
  * Backward, with dO given and P saved:
  *   dv   = P^T dO

@@ -194,7 +194,7 @@ const rg_scheme rg_scheme_deberta = {
                "over clamped distances (He et al. 2021)",
     .flags = RG_SCHEME_RELATIVE,
     .keys = KEYS,
-    .n_keys = 1,
+    .n_keys = RG_COUNT(KEYS),
     .declare_shared = declare_shared,
     .declare_layer = declare_layer,
     .n_tables = 2,

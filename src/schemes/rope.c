@@ -54,7 +54,7 @@ const rg_scheme rg_scheme_rope = {
     .summary = "rotary embedding: queries and keys rotated by their positions (Su et al. 2021)",
     .flags = RG_SCHEME_RELATIVE | RG_SCHEME_ANY_ORDER,
     .keys = KEYS,
-    .n_keys = 2,
+    .n_keys = RG_COUNT(KEYS),
     .validate = validate,
     .rotate = rotate,
 };

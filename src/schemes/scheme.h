@@ -28,6 +28,9 @@
 
 #define RG_MAX_TERMS 2
 
+/* The number of entries of a static array (a scheme's KEYS, OP_CASES). */
+#define RG_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* What validate sees: the model config, how far positions reach, and a way
  * to report an error against one of its keys (file:line of that key). */
 typedef struct rg_scheme_check rg_scheme_check;
@@ -68,6 +71,14 @@ typedef struct rg_scheme_call {
     int n_terms;
 } rg_scheme_call;
 
+/* How the whole-model gradient check treats one of a scheme's parameters. */
+typedef enum {
+    RG_CHECK_DIFF,      /* by finite differences, like every other parameter       */
+    RG_CHECK_ZERO,      /* its gradient is zero by construction: checked to be ~0   */
+    RG_CHECK_FINE_STEP, /* it moves the scheme's kinks: a step of 1e-4 (float64);
+                           left out in float32, whose step cannot avoid them      */
+} rg_check_rule;
+
 enum {
     RG_SCHEME_RELATIVE = 1,      /* no absolute embedding: memory and per-layer lists allowed */
     RG_SCHEME_SHIFT_VARIANT = 2, /* relative, but scores change when all positions shift */
@@ -106,6 +117,20 @@ typedef struct rg_scheme {
     void (*tables)(const rg_scheme_call *call, int *lo, int *hi, rg_tensor **out);
     /* score terms and content query/scale for one layer */
     void (*scores)(rg_scheme_call *call);
+
+    /* ---- for gradient checks (src/check/) ---- */
+    /* its own ops, each with its check case (ops.h: rg_op_case) */
+    const rg_op_case *op_cases;
+    int n_op_cases;
+    /* before a whole-model check: move this layer's parameters (call->params)
+     * off the points where the scheme's function has kinks for the pairs the
+     * checked batch has (queries qpos [Bp,T], keys kpos [Bp,Tk], call's diag),
+     * so that no step of size h crosses one. 0, or -1 with why. NULL: smooth. */
+    int (*check_prepare)(const rg_scheme_call *call, const int *qpos, const int *kpos, int Bp,
+                         double h, rg_rng *rng, char *why, size_t n);
+    /* how the check treats its per-layer parameter in `slot` (NULL: all
+     * RG_CHECK_DIFF) */
+    rg_check_rule (*check_rule)(int slot);
 } rg_scheme;
 
 /* The registry (registry.c). */
