@@ -141,14 +141,16 @@ typedef struct rg_bench_train_result {
     long arena_mallocs;  /* blocks the arena allocated during the timed steps       */
 } rg_bench_train_result;
 
-/* cfg->steps full training steps of model (forward, backward, clipping,
- * AdamW at cfg->lr), timed after 3 untimed ones, on batches of batch_size
- * examples that all have train_len symbols (the training stream of
- * cfg->seed), with cfg->threads threads. dist (NULL: this process alone)
- * with more than one rank: each rank takes its rows of every batch and the
- * gradients are reduced, as in training. Changes model's parameters. */
-void rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
-                    rg_bench_train_result *out);
+/* cfg->steps full training steps of model (rg_train_step: forward,
+ * backward, clipping, AdamW at cfg->lr), timed after 3 untimed ones, on
+ * batches of batch_size examples that all have train_len symbols (the
+ * training stream of cfg->seed), with cfg->threads threads. dist (NULL:
+ * this process alone) with more than one rank: each rank takes its rows of
+ * every batch and the gradients are summed, as in training. Changes model's
+ * parameters. 0, or 3 with err when the training diverged (out is then
+ * zero). */
+int rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
+                   rg_bench_train_result *out, rg_error *err);
 
 /* What rg_bench_decode measured. */
 typedef struct rg_bench_decode_result {

@@ -115,9 +115,10 @@ int rg_cmd_bench(int argc, char **argv) {
     cfg.threads = rg_dist_threads(&dist, cfg.threads);
     if (!cfg.quiet && dist.rank == 0) rg_cli_show_config(stderr, "bench", &cfg, 0);
     rg_bench_train_result r;
-    rg_bench_train(&cfg, &model, &dist, &r);
+    int rc = rg_bench_train(&cfg, &model, &dist, &r, &err);
+    if (rc) fprintf(stderr, "relgrad bench: %s\n", err.msg);
     char pos[256];
-    if (dist.rank > 0) goto done;
+    if (rc || dist.rank > 0) goto done;
     if (dist.size > 1)
         printf("data-parallel: %d ranks, %d thread(s) each\n", dist.size, cfg.threads);
     printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d batch %d seq %d threads %d "
@@ -133,5 +134,5 @@ int rg_cmd_bench(int argc, char **argv) {
            r.tokens_per_s, r.peak_rss_mb);
 done:
     rg_model_free(&model);
-    return rg_dist_finish(&dist, RG_EXIT_OK);
+    return rg_dist_finish(&dist, rc ? RG_EXIT_DIVERGED : RG_EXIT_OK);
 }

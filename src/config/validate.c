@@ -193,7 +193,7 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
         bool any = false; /* a scheme with a hook reads positions */
         for (int i = 0; i < mc->pos.n; i++) {
             const rg_scheme *s = rg_scheme_get(mc->pos.id[i]);
-            any |= s->embed || s->rotate || s->scores;
+            any |= s->embed || s->rotate || s->tables || s->scores;
         }
         if (!any)
             return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),

@@ -7,6 +7,7 @@
 #include "relgrad/experiment.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -24,10 +25,9 @@ static double peak_rss_mb(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
-void rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
-                    rg_bench_train_result *out) {
-    const rg_dist alone = {.rank = 0, .size = 1, .local_size = 1};
-    if (!dist) dist = &alone;
+int rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
+                   rg_bench_train_result *out, rg_error *err) {
+    memset(out, 0, sizeof *out);
     rg_adamw adam;
     rg_adamw_init(&adam, model, cfg->weight_decay);
     adam.threads = cfg->threads;
@@ -39,45 +39,32 @@ void rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
     rg_batch_init(&batch);
     double t_start = 0;
     long mallocs_before = 0;
-    for (int s = 0; s < BENCH_WARMUP + cfg->steps; s++) {
+    int rc = 0;
+    for (int s = 0; s < BENCH_WARMUP + cfg->steps && !rc; s++) {
         if (s == BENCH_WARMUP) t_start = now_seconds(), mallocs_before = ctx.arena.n_mallocs;
         rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, cfg->train_len,
                       cfg->train_len, &rng);
         if (cfg->random_positions > 0)
             rg_batch_random_positions(&batch, cfg->random_positions, &rng);
-        int first, rows, stop = 0;
-        rg_dist_rows(dist, batch.B, &first, &rows);
-        long at = (long)first * batch.T;
-        rg_ctx_reset(&ctx);
-        rg_tensor *logits = rg_model_forward_seq(&ctx, model, batch.tokens + at, // (rows,T,V)
-                                                 batch.pos ? batch.pos + at : NULL, rows, batch.T);
-        rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets + at, batch.mask + at);
-        rg_model_zero_grad(model);
-        rg_backward(&ctx, loss);
-        if (dist->size > 1) {
-            double local = 0, global = 0;
-            for (long i = 0; i < (long)batch.B * batch.T; i++) {
-                global += batch.mask[i];
-                if (i >= at && i < at + (long)rows * batch.T) local += batch.mask[i];
-            }
-            rg_dist_reduce_step(dist, model, loss->data[0], local, global, &stop);
-        }
-        rg_clip_grad_norm(model, cfg->grad_clip);
-        rg_adamw_step(&adam, model, cfg->lr);
+        /* the training step itself (train.h): this rank's rows, the gradients over the ranks */
+        rg_step st = {.lr = cfg->lr, .grad_clip = cfg->grad_clip, .dist = dist, .step = s + 1};
+        rc = rg_train_step(&ctx, model, &adam, &batch, &st, err);
     }
     double secs = now_seconds() - t_start;
-    *out = (rg_bench_train_result){
-        .B = batch.B,
-        .T = batch.T,
-        .ms_per_step = secs * 1000 / cfg->steps,
-        .tokens_per_s = (double)batch.B * batch.T * cfg->steps / secs,
-        .peak_rss_mb = peak_rss_mb(),
-        .arena_mb = ctx.arena.high_water / 1e6,
-        .arena_mallocs = ctx.arena.n_mallocs - mallocs_before,
-    };
+    if (!rc)
+        *out = (rg_bench_train_result){
+            .B = batch.B,
+            .T = batch.T,
+            .ms_per_step = secs * 1000 / cfg->steps,
+            .tokens_per_s = (double)batch.B * batch.T * cfg->steps / secs,
+            .peak_rss_mb = peak_rss_mb(),
+            .arena_mb = ctx.arena.high_water / 1e6,
+            .arena_mallocs = ctx.arena.n_mallocs - mallocs_before,
+        };
     rg_batch_free(&batch);
     rg_ctx_free(&ctx);
     rg_adamw_free(&adam);
+    return rc;
 }
 
 static int argmax(const real *z, int n) {
