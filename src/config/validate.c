@@ -170,7 +170,7 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
 #define ORIGIN(name) rg_key_origin(c, rg_config_key_find(name), where)
 #define KEY(name)    rg_config_key_find(name)
     const rg_model_config *mc = &c->model;
-    char note[RG_WHERE_MAX + 16], why[160], text[256];
+    char note[RG_WHERE_MAX + 16], why[160];
     /* the positions this run reads */
     int longest = rg_config_longest_eval(c);
     bool eval_longer = longest > c->train_len;
@@ -190,17 +190,15 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
                            mc->n_symbols,
                            rg_key_origin_note(c, KEY("n_symbols"), note, sizeof note));
     if (c->random_positions > 0) {
-        bool any = false; /* a scheme with a hook reads positions */
-        for (int i = 0; i < mc->pos.n; i++) {
-            const rg_scheme *s = rg_scheme_get(mc->pos.id[i]);
-            any |= s->embed || s->rotate || s->tables || s->scores;
-        }
+        bool any = false;
+        for (int i = 0; i < mc->pos.n; i++) any |= rg_scheme_reads_positions(mc->pos.id[i]);
+        char list[256];
         if (!any)
             return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
                                "%d, but pos = %s reads no positions; set random_positions = 0 "
-                               "or choose a scheme",
+                               "or choose a scheme that reads them",
                                c->random_positions,
-                               rg_pos_list_text(&mc->pos, ',', text, sizeof text));
+                               rg_pos_list_text(&mc->pos, ',', list, sizeof list));
         if (c->random_positions < seq)
             return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
                                "%d is shorter than the longest sequence read (%d tokens: %s %d "
