@@ -125,7 +125,7 @@ typedef struct rg_gc_model_report {
  * (biases at 0, gains at 1); B x T random tokens; with mem_len > 0, one
  * earlier segment without gradient fills the memory first and the checked
  * segment starts at offset T. FIRE's relu units are kept off their kinks
- * (rg_gc_place_kinks) and its c and L are checked with a step of 1e-4 in
+ * (its check_prepare hook) and its c and L are checked with a step of 1e-4 in
  * float64 (the kinks move with them); in float32, whose step cannot avoid the
  * kinks, c and L are left out. 0, or 2 with err (mc invalid, random positions
  * with memory or fewer than T of them). Free the report with
@@ -141,10 +141,12 @@ const char *rg_gc_op_name(int i);
 const char *rg_gc_op_summary(int i); /* inputs and the sizes it reads */
 int rg_gc_op_find(const char *name); /* index, or -1 */
 /* The defaults of the size keys ("B=2 ..."); rg_op_sizes_set parses one
- * key=value: 0, or 2 with a message (unknown key, bad value) in err. */
+ * key=value: 0, or 2 with a message (unknown key, bad value) in err;
+ * rg_op_sizes_text writes every key as "B=2 H=3 ... seed=1" into buf. */
 void rg_op_sizes_defaults(rg_op_sizes *s);
 int rg_op_sizes_set(rg_op_sizes *s, const char *key, const char *value, const char *where,
                     rg_error *err);
+const char *rg_op_sizes_text(const rg_op_sizes *s, char *buf, size_t n);
 /* What an op check found: its inputs' headers (name, shape; no data), each
  * input's worst entry, the overall result. */
 typedef struct rg_gc_op_report {
