@@ -90,6 +90,17 @@ bool rg_gc_check_step(const char *op, rg_gc_fn f, void *arg, rg_tensor **inputs,
 
 /* ---- the whole model ------------------------------------------------------------------ */
 
+/* The set-up of a model check, shared with tests/test_model.c:
+ * rg_gc_model_init is rg_model_init from seed with every value then moved by
+ * 0.1 N(0, 1) (from seed + 1), so no parameter sits at a special point
+ * (biases at 0, gains at 1): 0, or 2 with err (mc invalid).
+ * rg_gc_random_tokens fills tokens[0..n-1] uniformly from 0..V-1;
+ * rg_gc_random_positions fills pos [B,T] with each row a sorted random
+ * T-subset of 0..L-1, as random_positions draws them (L >= T). */
+int rg_gc_model_init(rg_model *m, const rg_model_config *mc, uint64_t seed, rg_error *err);
+void rg_gc_random_tokens(int *tokens, int n, int V, uint64_t seed);
+void rg_gc_random_positions(int *pos, int B, int T, int L, uint64_t seed);
+
 typedef struct rg_gc_model_options {
     int B, T;                      /* rows and tokens of the checked batch (0: 2 and 5)      */
     int random_positions;          /* > 0: each row's positions a sorted random T-subset of
@@ -107,7 +118,8 @@ typedef struct rg_gc_model_options {
  * each parameter's worst entry, and the gradients checked to be ~0 instead
  * of by differences (FIRE's fc2.bias, SPEC section 6). */
 typedef struct rg_gc_model_report {
-    bool ok; /* res within tol and every left-out gradient ~0 */
+    char what[320]; /* "model POS mem_len=M [random positions]": names the check */
+    bool ok;        /* res within tol and every left-out gradient ~0 */
     rg_gc_result res;
     double h, tol;
     int n_params;
@@ -120,11 +132,10 @@ typedef struct rg_gc_model_report {
     long worst_index;
 } rg_gc_model_report;
 
-/* Gradient check of the whole model built from mc: initialised from seed,
- * then every parameter moved by N(0, 0.1) so none sits at a special point
- * (biases at 0, gains at 1); B x T random tokens; with mem_len > 0, one
- * earlier segment without gradient fills the memory first and the checked
- * segment starts at offset T. FIRE's relu units are kept off their kinks
+/* Gradient check of the whole model built from mc by rg_gc_model_init (seed
+ * 7 unless given); B x T random tokens (rg_gc_random_tokens, seed 3); with
+ * mem_len > 0, one earlier segment without gradient fills the memory first
+ * and the checked segment starts at offset T. FIRE's relu units are kept off their kinks
  * (its check_prepare hook) and its c and L are checked with a step of 1e-4 in
  * float64 (the kinks move with them); in float32, whose step cannot avoid the
  * kinks, c and L are left out. 0, or 2 with err (mc invalid, random positions
