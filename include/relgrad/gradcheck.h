@@ -135,10 +135,10 @@ typedef struct rg_gc_model_report {
 /* Gradient check of the whole model built from mc by rg_gc_model_init (seed
  * 7 unless given); B x T random tokens (rg_gc_random_tokens, seed 3); with
  * mem_len > 0, one earlier segment without gradient fills the memory first
- * and the checked segment starts at offset T. FIRE's relu units are kept off their kinks
- * (its check_prepare hook) and its c and L are checked with a step of 1e-4 in
- * float64 (the kinks move with them); in float32, whose step cannot avoid the
- * kinks, c and L are left out. 0, or 2 with err (mc invalid, random positions
+ * and the checked segment starts at offset T. FIRE's relu units are kept off
+ * their kinks (its check_prepare hook) and its c and L are checked with a
+ * step of 1e-4 in float64 (the kinks move with them); in float32, whose step
+ * cannot avoid the kinks, c and L are left out. 0, or 2 with err (mc invalid, random positions
  * with memory or fewer than T of them). Free the report with
  * rg_gc_model_report_free. */
 int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc_model_report *rep,
