@@ -189,6 +189,12 @@ Test(gradcheck, fire_bias) {
     RUNS("fire_bias", "B=1 H=3 T=4 Tk=4 diag=0 C=5", "B=2 H=3 T=3 Tk=5 diag=2 C=5");
 }
 
+/* CoPE's own op: its term inside the kernel, with memory keys, and across
+ * the kernel's 32-query block (P = 40 > any gate sum: nothing clamped). */
+Test(gradcheck, cope_attention) {
+    RUNS("cope_attention", "B=2 H=3 T=5 Tk=7 D=4 C=5", "B=1 H=2 T=35 Tk=35 D=2 C=40 diag=0");
+}
+
 /* ---- fused attention ------------------------------------------------------------------ */
 
 /* The kernel and the same attention from separate ops, at each size. */
@@ -222,6 +228,25 @@ Test(gradcheck, attention_core) {
             cr_expect_eq(z.zeros, want, "%s%s: %ld entries of k masked, not %ld", encoders[e],
                          unfused ? " (unfused)" : "", z.zeros, want);
         }
+}
+
+/* Every case of the table (the ops' own and each scheme's) runs above: this
+ * file's source names each case in quotes, as run and RUNS take it. */
+Test(gradcheck, every_case_is_run) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/tests/test_gradcheck.c", RELGRAD_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    static char text[1 << 17];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    for (int i = 0; i < rg_gc_op_count(); i++) {
+        char want[96];
+        snprintf(want, sizeof want, "\"%s\"", rg_gc_op_name(i));
+        cr_expect(strstr(text, want), "op case %s is never run in tests/test_gradcheck.c",
+                  rg_gc_op_name(i));
+    }
 }
 
 /* Not a gradient check, but the product every op's forward and backward
