@@ -21,6 +21,12 @@
 
 #include "relgrad/tensor.h"
 
+/* What a model reads and answers (SPEC section 7): a decoder predicts the
+ * next token under a causal mask; an encoder reads the whole sequence
+ * (input, then one ANS slot per answer token) both ways and answers every
+ * slot at once. */
+typedef enum { RG_ARCH_DECODER, RG_ARCH_ENCODER } rg_arch;
+
 typedef enum {
     RG_TASK_COPY,       /* y = x                                      */
     RG_TASK_REVERSE,    /* y = x reversed                             */
@@ -47,11 +53,6 @@ typedef enum {
     RG_TASK_BUCKET_SORT, /* sort with n_symbols = 5 */
     RG_TASK_COUNT
 } rg_task;
-
-/* The model's architecture (SPEC section 7): a causal decoder that writes
- * y token by token, or an encoder that answers every output position of
- * BOS x SEP ANS..ANS at once. */
-typedef enum { RG_ARCH_DECODER, RG_ARCH_ENCODER } rg_arch;
 
 /* How training lengths are drawn from 1 .. train_len: one per example, or
  * one per batch shared by its examples (Ruoss et al.'s code). */

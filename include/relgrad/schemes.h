@@ -29,6 +29,7 @@ typedef struct rg_scheme_opts {
     int deberta_span;
     int fire_width;
     double fire_L;
+    int cope_npos;
 } rg_scheme_opts;
 
 int rg_scheme_count(void);
@@ -43,6 +44,9 @@ bool rg_scheme_is_relative(int id);
  * by the same amount (all relative schemes but fire, whose normalization
  * reads the query's own position). */
 bool rg_scheme_is_shift_invariant(int id);
+/* Whether the scheme reads pos_ids at all (none and cope do not: their
+ * positions come from the causal mask or from the content). */
+bool rg_scheme_reads_positions(int id);
 /* "none, sinusoidal, learned, ..." (every registered name) into buf. */
 const char *rg_scheme_list_text(char *buf, unsigned long n);
 
@@ -52,6 +56,11 @@ const char *rg_scheme_list_text(char *buf, unsigned long n);
 void rg_alibi_slopes(int H, double *slopes);
 /* T5 bucket of a causal distance n >= 0 (Raffel et al. 2020). */
 int rg_t5_bucket(int n, int n_buckets, int max_distance);
+/* The encoder's bidirectional bucket of a signed distance r = p_i - p_j (as
+ * HF T5's bidirectional=True): keys after the query (r < 0) use the upper
+ * half, each half bucketed causally with n_buckets/2 buckets and the same
+ * max_distance (SPEC section 7). */
+int rg_t5_bucket_bidirectional(int r, int n_buckets, int max_distance);
 /* DeBERTa's relative index clamp(delta, -K, K-1) + K, in 0..2K-1. */
 int rg_deberta_rel(int delta, int K);
 
