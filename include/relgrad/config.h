@@ -170,9 +170,12 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n);
  * everything else as in base (out_dir too: the caller sets the run's). */
 void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out);
 
-/* What the run's batches are made of: arch, task, n_symbols, digits and
- * length_sampling (rg_batch_draw, rg_train_set_init). */
-rg_data_spec rg_config_data_spec(const rg_config *c);
+/* What the run's batches are made of (rg_batch_draw, rg_train_set_init):
+ * arch, task, n_symbols, digits, and for training (training = true) the
+ * config's length_sampling; evaluation batches (one length each) always
+ * draw per example, so a length's evaluation set is the same whatever
+ * length_sampling a run trained with. */
+rg_data_spec rg_config_data_spec(const rg_config *c, bool training);
 
 /* The evaluation lengths, expanded: a malloc'd array (free it), count in *n. */
 int *rg_config_eval_lens(const rg_config *c, int *n);

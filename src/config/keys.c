@@ -374,12 +374,12 @@ void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *o
     out->seed = base->seeds[s];
 }
 
-rg_data_spec rg_config_data_spec(const rg_config *c) {
+rg_data_spec rg_config_data_spec(const rg_config *c, bool training) {
     return (rg_data_spec){.arch = c->model.arch,
                           .task = c->task,
                           .n_symbols = c->model.n_symbols,
                           .digits = c->digits,
-                          .lengths = c->length_sampling};
+                          .lengths = training ? c->length_sampling : RG_LENGTHS_PER_EXAMPLE};
 }
 
 int *rg_config_eval_lens(const rg_config *c, int *n) {
