@@ -343,7 +343,7 @@ Test(config, key_table) {
         "eval_every", "init_from",        "quiet",           "tasks",
         "positions",  "seeds",            "jobs",            "max_positions",   "rope_base",
         "rope_scale", "t5_buckets",       "t5_max_distance", "deberta_span",
-        "fire_width", "fire_L"};
+        "fire_width", "fire_L",           "cope_npos"};
     /* clang-format on */
     cr_assert_eq((int)(sizeof expected / sizeof expected[0]), n);
     rg_config c;
@@ -389,6 +389,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "deberta_span = 7\n"
                                 "fire_width = 12\n"
                                 "fire_L = 128.5\n"
+                                "cope_npos = 32\n"
                                 "mem_len = 12\n"
                                 "segment_len = 10\n"
                                 "init_std = 0.1\n"
@@ -470,10 +471,14 @@ Test(config, every_key_round_trips) {
     cr_expect_eq(c.length_sampling, RG_LENGTHS_PER_BATCH);
     cr_expect_eq(c.train_examples, 1000);
     cr_expect_eq(c.digits, RG_DIGITS_MSB);
-    rg_data_spec spec = rg_config_data_spec(&c);
+    rg_data_spec spec = rg_config_data_spec(&c, true);
     cr_expect(spec.arch == RG_ARCH_ENCODER && spec.task == RG_TASK_DUPLICATE &&
               spec.n_symbols == 10 && spec.digits == RG_DIGITS_MSB &&
               spec.lengths == RG_LENGTHS_PER_BATCH);
+    spec = rg_config_data_spec(&c, false);
+    cr_expect(spec.arch == RG_ARCH_ENCODER && spec.digits == RG_DIGITS_MSB &&
+                  spec.lengths == RG_LENGTHS_PER_EXAMPLE,
+              "evaluation draws per example");
     int nl, *lens = rg_config_eval_lens(&c, &nl);
     cr_expect_eq(nl, 5);
     cr_expect_eq(lens[2], 20);
