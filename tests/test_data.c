@@ -146,7 +146,9 @@ Test(data, special_tokens) {
     cr_expect_eq(rg_tok_bos(NS), 17);
     cr_expect_eq(rg_tok_sep(NS), 18);
     cr_expect_eq(rg_tok_eos(NS), 19);
-    cr_expect_eq(rg_vocab_size(NS), 20);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, NS), 20);
+    cr_expect_eq(rg_tok_ans(NS), 20);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, NS), 21);
 }
 
 /* Every generated example of every task follows SPEC, over many draws. */

@@ -82,20 +82,10 @@ static inline int rg_tok_eos(int n_symbols) {
 static inline int rg_tok_ans(int n_symbols) {
     return n_symbols + 4;
 }
-static inline int rg_vocab_size_arch(rg_arch arch, int n_symbols) {
+/* The vocabulary: the symbols, PAD, BOS, SEP, EOS, and an encoder's ANS. */
+static inline int rg_vocab_size(rg_arch arch, int n_symbols) {
     return n_symbols + (arch == RG_ARCH_ENCODER ? 5 : 4);
 }
-static inline int rg_vocab_size_decoder(int n_symbols) {
-    return rg_vocab_size_arch(RG_ARCH_DECODER, n_symbols);
-}
-/* rg_vocab_size(arch, n_symbols). Transitional: the one-argument form
- * rg_vocab_size(n_symbols) still compiles as the decoder's vocabulary,
- * until src/nn/model.c passes its arch; then drop RG_VOCAB_PICK and make
- * rg_vocab_size the function rg_vocab_size_arch. */
-#define RG_VOCAB_PICK(a, b, name, ...) name
-#define rg_vocab_size(...)                                                                         \
-    RG_VOCAB_PICK(__VA_ARGS__, rg_vocab_size_arch, rg_vocab_size_decoder, )(__VA_ARGS__)
-
 /* Names ("copy") and their inverse (-1 when unknown). */
 const char *rg_task_name(rg_task t);
 int rg_task_find(const char *name);
