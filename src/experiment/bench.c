@@ -37,15 +37,14 @@ int rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
     rg_rng_seed(&rng, rg_train_seed(cfg->seed));
     rg_batch batch;
     rg_batch_init(&batch);
+    rg_train_data data; /* full-length examples, as the run's config draws them */
+    rg_train_data_init(&data, cfg, cfg->train_len);
     double t_start = 0;
     long mallocs_before = 0;
     int rc = 0;
     for (int s = 0; s < BENCH_WARMUP + cfg->steps && !rc; s++) {
         if (s == BENCH_WARMUP) t_start = now_seconds(), mallocs_before = ctx.arena.n_mallocs;
-        rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, cfg->train_len,
-                      cfg->train_len, &rng);
-        if (cfg->random_positions > 0)
-            rg_batch_random_positions(&batch, cfg->random_positions, &rng);
+        rg_train_data_batch(&data, s, &batch, &rng);
         /* the training step itself (train.h): this rank's rows, the gradients over the ranks */
         rg_step st = {.lr = cfg->lr, .grad_clip = cfg->grad_clip, .dist = dist, .step = s + 1};
         rc = rg_train_step(&ctx, model, &adam, &batch, &st, err);
@@ -62,6 +61,7 @@ int rg_bench_train(const rg_config *cfg, rg_model *model, const rg_dist *dist,
             .arena_mallocs = ctx.arena.n_mallocs - mallocs_before,
         };
     rg_batch_free(&batch);
+    rg_train_data_free(&data);
     rg_ctx_free(&ctx);
     rg_adamw_free(&adam);
     return rc;

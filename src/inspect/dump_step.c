@@ -24,9 +24,9 @@ int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, 
     rg_rng_seed(&rng, rg_train_seed(cfg->seed));
     rg_batch batch;
     rg_batch_init(&batch);
-    rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, cfg->train_len,
-                  cfg->train_len, &rng);
-    if (cfg->random_positions > 0) rg_batch_random_positions(&batch, cfg->random_positions, &rng);
+    rg_train_data data; /* full-length examples, as the run's config draws them */
+    rg_train_data_init(&data, cfg, cfg->train_len);
+    rg_train_data_batch(&data, 0, &batch, &rng);
     int B = batch.B, T = batch.T, offset = 0, t0 = 0, n = T, S = cfg->model.segment_len;
     bool recurrent = cfg->model.mem_len > 0 && S > 0;
     if (recurrent) {
@@ -36,6 +36,7 @@ int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, 
                      "%d tokens); lower segment_len or raise train_len",
                      S, T);
             rg_batch_free(&batch);
+            rg_train_data_free(&data);
             return 2;
         }
         t0 = offset = S;
@@ -89,6 +90,7 @@ int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, 
     rg_memory_free(&mem_in);
     rg_memory_free(&mem);
     rg_batch_free(&batch);
+    rg_train_data_free(&data);
     rg_ctx_free(&ctx);
     return rc ? 2 : 0;
 }

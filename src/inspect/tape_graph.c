@@ -44,9 +44,9 @@ int rg_tape_graph_write(const rg_config *cfg, bool with_grads, const char *path,
     rg_rng_seed(&rng, rg_train_seed(cfg->seed));
     rg_batch batch;
     rg_batch_init(&batch);
-    rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, cfg->train_len,
-                  cfg->train_len, &rng);
-    if (cfg->random_positions > 0) rg_batch_random_positions(&batch, cfg->random_positions, &rng);
+    rg_train_data data; /* full-length examples, as the run's config draws them */
+    rg_train_data_init(&data, cfg, cfg->train_len);
+    rg_train_data_batch(&data, 0, &batch, &rng);
     rg_ctx ctx;
     rg_ctx_init(&ctx, cfg->threads);
     rg_tensor *logits =
@@ -73,6 +73,7 @@ int rg_tape_graph_write(const rg_config *cfg, bool with_grads, const char *path,
     rg_tape_view_free(&view);
     rg_ctx_free(&ctx);
     rg_batch_free(&batch);
+    rg_train_data_free(&data);
     rg_model_free(&model);
     return rc;
 }
