@@ -88,6 +88,7 @@ static void take_summary(rg_grid_run *run, rg_run_summary *sum) {
     r->eval_len = sum->eval.len, r->n_eval = sum->eval.n;
     r->exact_match = sum->eval.exact_match, r->token_acc = sum->eval.token_acc;
     r->wall_seconds = sum->wall_seconds;
+    r->info = sum->info;
     memset(sum, 0, sizeof *sum);
     run->done = true;
 }
@@ -103,8 +104,15 @@ static void print_done(const rg_grid_run *run, const char *who) {
 /* Add a finished run to the experiment's results.h5. */
 static int write_result(const rg_grid *g, const rg_grid_run *run, rg_error *err) {
     const rg_run_data *r = &run->result;
-    rg_run_result res = {&run->cfg,      r->train_loss, r->n_steps, r->eval_len,
-                         r->exact_match, r->token_acc,  r->n_eval,  r->wall_seconds};
+    rg_run_result res = {.cfg = &run->cfg,
+                         .train_loss = r->train_loss,
+                         .n_steps = r->n_steps,
+                         .eval_len = r->eval_len,
+                         .exact_match = r->exact_match,
+                         .token_acc = r->token_acc,
+                         .n_eval = r->n_eval,
+                         .wall_seconds = r->wall_seconds,
+                         .info = r->info};
     return rg_results_write_run(g->results, &res, err);
 }
 

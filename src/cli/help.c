@@ -325,7 +325,15 @@ static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
             snprintf(buf, n, "whole number %.0f .. %.0f", key->lo, key->hi);
         break;
     case RG_V_REAL:
-        snprintf(buf, n, "number %s %g", key->open ? ">" : ">=", key->lo);
+        if (key->hi > key->lo)
+            snprintf(buf, n, "number %g .. %g", key->lo, key->hi);
+        else
+            snprintf(buf, n, "number %s %g", key->open ? ">" : ">=", key->lo);
+        break;
+    case RG_V_CHOICE:
+        snprintf(buf, n, "one of:");
+        for (const char *const *c = rg_config_key_choices(key); *c; c++)
+            snprintf(buf + strlen(buf), n - strlen(buf), " %s", *c);
         break;
     case RG_V_PATH:
         snprintf(buf, n, "%s", key->lo > 0 ? "path" : "path, or empty");

@@ -21,6 +21,8 @@
 
 #define AT(field) offsetof(rg_config, field)
 
+static const char *const SELECT_NAMES[] = {"last", "best", NULL}; /* rg_select */
+
 static const rg_key_info BASE_KEYS[] = {
     /* model */
     {"d_model", "model", RG_KEY_INT, RG_V_INT, AT(model.d_model), 0, 1, INT_MAX, false, "64", 0,
@@ -54,6 +56,17 @@ static const rg_key_info BASE_KEYS[] = {
      "(20..80:5), each 1 .. 1000000, none repeated"},
     {"eval_n", "task", RG_KEY_INT, RG_V_INT, AT(eval_n), 0, 1, INT_MAX, false, "200",
      RG_KEY_EVAL | RG_KEY_RESUME_FREE, "examples evaluated per length; >= 1"},
+    {.name = "fit_threshold",
+     .group = "task",
+     .type = RG_KEY_REAL,
+     .kind = RG_V_REAL,
+     .offset = AT(fit_threshold),
+     .lo = 0,
+     .hi = 1,
+     .def = "0.95",
+     .flags = RG_KEY_RESUME_FREE,
+     .help = "exact match at the training length from which a run counts as fitted (results "
+             "record fit = 0 or 1; tables average extrapolation over fitted runs); 0 .. 1"},
     {"random_positions", "task", RG_KEY_INT, RG_V_INT, AT(random_positions), 0, 0, 1 << 24, false,
      "0", 0,
      "randomized positions (Ruoss et al. 2023): L > 0 draws each sequence's positions as a "
@@ -90,6 +103,26 @@ static const rg_key_info BASE_KEYS[] = {
      RG_KEY_EVAL | RG_KEY_RESUME_FREE,
      "1 = no configuration printout and no progress on stderr (results, notes and errors "
      "still appear); 0 or 1; the --quiet option sets it"},
+    {.name = "select",
+     .group = "train",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(select),
+     .def = "last",
+     .help = "the parameters the final evaluation reads: last (those of the last step) or best "
+             "(the best exact match on val_n in-distribution validation examples, checked "
+             "every eval_every steps and at the last; kept in out_dir/best.h5, ties keep the "
+             "earlier)"},
+    {.name = "val_n",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(val_n),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "200",
+     .help = "select = best: validation examples, lengths 1 .. train_len drawn as training "
+             "draws them, the same set at every check and for every seed; >= 1"},
     /* experiment */
     {"tasks", "experiment", RG_KEY_STRING, RG_V_TASK_LIST, AT(tasks), AT(n_tasks), 0, 0, false,
      "copy", RG_KEY_EXPERIMENT,
@@ -137,6 +170,18 @@ int rg_config_key_scheme(int k) {
         i -= n;
     }
     return -1;
+}
+
+/* The names of each RG_V_CHOICE key, by key name. */
+static const struct {
+    const char *key;
+    const char *const *names;
+} CHOICES[] = {{"select", SELECT_NAMES}};
+
+const char *const *rg_config_key_choices(const rg_key_info *key) {
+    for (size_t i = 0; key->kind == RG_V_CHOICE && i < sizeof CHOICES / sizeof *CHOICES; i++)
+        if (!strcmp(key->name, CHOICES[i].key)) return CHOICES[i].names;
+    return NULL;
 }
 
 int rg_config_key_find(const char *name) {
@@ -253,6 +298,9 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
         break;
     case RG_V_TASK:
         len = (size_t)snprintf(buf, n, "%s", rg_task_name(*(const rg_task *)at));
+        break;
+    case RG_V_CHOICE:
+        len = (size_t)snprintf(buf, n, "%s", rg_config_key_choices(info)[*(const int *)at]);
         break;
     case RG_V_POS:
         len = (size_t)snprintf(buf, n, "%s", rg_pos_list_text(at, ',', item, sizeof item));

@@ -339,6 +339,25 @@ static int parse_task_entry(const char *item, rg_task *task, int *symbols, char 
     return 0;
 }
 
+/* One of a key's choices (select = best): its index into *out. */
+static int parse_choice(const rg_key_info *key, const char *text, int *out, char *why, size_t n) {
+    const char *const *names = rg_config_key_choices(key);
+    int count = 0;
+    while (names[count]) count++;
+    for (int i = 0; i < count; i++)
+        if (!strcmp(text, names[i])) {
+            *out = i;
+            return 0;
+        }
+    char hint[64], list[256] = "";
+    for (int i = 0; i < count; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? " or " : "",
+                 names[i]);
+    snprintf(why, n, "'%.40s' is not a value it takes%s; write %s", text,
+             did_you_mean(text, names, count, hint, sizeof hint), list);
+    return -1;
+}
+
 /* tasks, positions: comma lists of names (positions entries may be '+' lists). */
 static int parse_name_list(rg_config *c, int k, const char *text, const char *where,
                            rg_error *err) {
@@ -422,6 +441,10 @@ int rg_config_set(rg_config *c, const char *key, const char *value, const char *
         break;
     case RG_V_POS:
         if (rg_pos_list_parse(text, at, why, sizeof why))
+            return rg_fail_key(err, shown, k, "%s", why);
+        break;
+    case RG_V_CHOICE:
+        if (parse_choice(info, text, at, why, sizeof why))
             return rg_fail_key(err, shown, k, "%s", why);
         break;
     case RG_V_LENGTHS: {

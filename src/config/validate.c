@@ -26,7 +26,9 @@
 
 /* "must be >= 1", "must be > 0", "must be 2 .. 1000000" */
 static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
-    if (key->kind == RG_V_REAL)
+    if (key->kind == RG_V_REAL && key->hi > key->lo)
+        snprintf(buf, n, "must be %g .. %g", key->lo, key->hi);
+    else if (key->kind == RG_V_REAL)
         snprintf(buf, n, "must be %s %g", key->open ? ">" : ">=", key->lo);
     else if (key->hi >= INT_MAX)
         snprintf(buf, n, "must be >= %.0f", key->lo);
@@ -50,7 +52,8 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
     }
     case RG_V_REAL: {
         double v = *(const double *)at;
-        if (!isfinite(v) || (key->open ? !(v > key->lo) : !(v >= key->lo)))
+        if (!isfinite(v) || (key->open ? !(v > key->lo) : !(v >= key->lo)) ||
+            (key->hi > key->lo && v > key->hi))
             return rg_fail_key(err, where, k, "%g is out of range; %s %s (%se.g. %s = %s)", v,
                                key->name, range_text(key, range, sizeof range),
                                !strcmp(key->name, "grad_clip") ? "0 turns clipping off; " : "",

@@ -103,7 +103,9 @@ void rg_batch_random_positions(rg_batch *b, int L, rg_rng *rng) {
  *     key = seed (32 bits) << 32  |  tag (2 bits) << 30  |  n (30 bits)
  * tag 0: training data of a model seed (n = 0); tag 1: the evaluation set at
  * length n (seed 0: the same for every model seed); tag 2: that set's random
- * positions. The key differs for every stream, and mix, the splitmix64
+ * positions; tag 3: the validation set of training length n (select = best;
+ * seed 0: its examples, seed 1: their random positions, the same for every
+ * model seed). The key differs for every stream, and mix, the splitmix64
  * finaliser, is a bijection of 64-bit integers, so no two streams share a
  * seed (and xoshiro256**'s period of 2^256 - 1 makes an overlap within any
  * run's draws vanishingly unlikely).
@@ -129,4 +131,12 @@ uint64_t rg_eval_seed(int n) {
 
 uint64_t rg_eval_positions_seed(int n) {
     return mix64(stream_key(0, 2, n));
+}
+
+uint64_t rg_val_seed(int train_len) {
+    return mix64(stream_key(0, 3, train_len));
+}
+
+uint64_t rg_val_positions_seed(int train_len) {
+    return mix64(stream_key(1, 3, train_len));
 }
