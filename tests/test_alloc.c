@@ -47,14 +47,8 @@ static void train_steps(const char *pos, int mem_len, int random_positions) {
         if (step == 4) before = n_allocs; /* steps 0 to 3 warm the arena up */
         rg_batch_make(&batch, c.task, c.model.n_symbols, 8, c.train_len, c.train_len, &rng);
         if (random_positions) rg_batch_random_positions(&batch, random_positions, &rng);
-        rg_ctx_reset(&ctx);
-        rg_tensor *logits =
-            rg_model_forward_seq(&ctx, &m, batch.tokens, batch.pos, batch.B, batch.T);
-        rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
-        rg_model_zero_grad(&m);
-        rg_backward(&ctx, loss);
-        rg_clip_grad_norm(&m, 1.0);
-        rg_adamw_step(&opt, &m, 1e-3);
+        rg_step st = {.lr = 1e-3, .grad_clip = 1.0, .step = step + 1};
+        cr_assert_eq(rg_train_step(&ctx, &m, &opt, &batch, &st, &err), 0, "%s", err.msg);
     }
     cr_expect_gt(before, 0, "the counters saw no allocation at all (is --wrap in effect?)");
     cr_expect_eq(n_allocs - before, 0,

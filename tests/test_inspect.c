@@ -2,7 +2,7 @@
  *   - rows of P sum to 1 and are zero above the diagonal, for every scheme;
  *   - P from the key/value-cache decoding (fused kernel, chunked) equals the
  *     softmax output of the training forward built from separate ops
- *     (m->unfused_attention: its rg_softmax_causal nodes hold P), layer by
+ *     (m->unfused_attention: its rg_softmax_masked nodes hold P), layer by
  *     layer, with and without random positions: two independent paths;
  *   - asking for P changes nothing else (the logits are bit-identical);
  *   - the example is evaluation's own (rg_eval_example) and out-of-range
@@ -32,7 +32,7 @@ static void unfused_probs(rg_model *m, const rg_attention_map *a, real *out) {
     rg_node *found[16];
     int n = 0;
     for (rg_node *node = ctx.tape; node; node = node->prev)
-        if (!strcmp(node->op, "softmax_causal")) found[n++] = node;
+        if (!strcmp(node->op, "softmax_masked")) found[n++] = node;
     cr_assert_eq(n, a->L, "%d softmax nodes for %d layers", n, a->L);
     size_t per = (size_t)a->H * a->T * a->T;
     for (int l = 0; l < a->L; l++) /* the tape is newest first */

@@ -29,6 +29,7 @@
 
 /* The model's hyperparameters: everything rg_model_init needs. */
 typedef struct rg_model_config {
+    rg_arch arch; /* decoder (the default) or encoder (SPEC section 7)  */
     int d_model, n_heads, n_layers, d_ff;
     rg_pos_list pos;     /* scheme per layer (layer l: pos.id[l % pos.n])   */
     rg_scheme_opts opts; /* the schemes' own keys                          */

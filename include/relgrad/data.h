@@ -13,6 +13,12 @@
 
 #include "relgrad/tensor.h"
 
+/* What a model reads and answers (SPEC section 7): a decoder predicts the
+ * next token under a causal mask; an encoder reads the whole sequence
+ * (input, then one ANS slot per answer token) both ways and answers every
+ * slot at once. */
+typedef enum { RG_ARCH_DECODER, RG_ARCH_ENCODER } rg_arch;
+
 typedef enum {
     RG_TASK_COPY,       /* y = x                                      */
     RG_TASK_REVERSE,    /* y = x reversed                             */

@@ -75,10 +75,6 @@ typedef struct rg_gc_options {
     void (*seeded)(void *arg, const rg_tensor *out, const real *r);
 } rg_gc_options;
 
-/* A persistent tensor (malloc'd value and gradient) filled with N(0, std). */
-rg_tensor *rg_gc_tensor(rg_rng *rng, int ndim, const int *shape, double std, const char *name);
-void rg_gc_tensor_free(rg_tensor *t);
-
 /* Check d out / d inputs[i] for every input with requires_grad set. Prints a
  * line naming the op, input, index, analytic and numeric values for the
  * worst entry when it fails (unless quiet). Returns true when every error is
@@ -91,18 +87,6 @@ bool rg_gc_check(const char *op, rg_gc_fn f, void *arg, rg_tensor **inputs, int 
                  rg_gc_result *res);
 bool rg_gc_check_step(const char *op, rg_gc_fn f, void *arg, rg_tensor **inputs, int n, double tol,
                       double h, rg_gc_result *res);
-
-/* ---- relu kinks (FIRE) ---------------------------------------------------------------
- * A unit relu(w z + b) has its kink at z = -b/w; a finite difference that
- * straddles it measures the mean of two slopes, not the derivative. Given the
- * values z[0..n-1] the check will feed (any order; sorted in place), place
- * each of the W units' kinks in the middle of a gap between distinct z values,
- * widest gaps first, with slopes +-(0.8..1.2) from rng, so each unit still
- * switches on and off across the z values (its gradient is real) and no step
- * of size h crosses a kink. A unit whose gap is too narrow for that stays off
- * for every z in [0, 1) instead (its gradient is then exactly 0). Returns the
- * number of live units, or -1 when the z values take a single value. */
-int rg_gc_place_kinks(double *z, int n, real *w, real *b, int W, double h, rg_rng *rng);
 
 /* ---- the whole model ------------------------------------------------------------------ */
 
@@ -152,20 +136,14 @@ void rg_gc_model_report_free(rg_gc_model_report *rep);
 
 /* ---- single ops, by name (relgrad gradcheck OP) ------------------------------------------ */
 
-/* Sizes an op check reads (each op uses some; all have defaults). */
-typedef struct rg_gc_sizes {
-    int B, H, T, Tk, D, C, N, in, out, V, diag, terms;
-    uint64_t seed;
-} rg_gc_sizes;
-
 int rg_gc_op_count(void);
 const char *rg_gc_op_name(int i);
 const char *rg_gc_op_summary(int i); /* inputs and the sizes it reads */
 int rg_gc_op_find(const char *name); /* index, or -1 */
-/* The defaults of the size keys ("B=2 ..."); rg_gc_sizes_set parses one
+/* The defaults of the size keys ("B=2 ..."); rg_op_sizes_set parses one
  * key=value: 0, or 2 with a message (unknown key, bad value) in err. */
-void rg_gc_sizes_defaults(rg_gc_sizes *s);
-int rg_gc_sizes_set(rg_gc_sizes *s, const char *key, const char *value, const char *where,
+void rg_op_sizes_defaults(rg_op_sizes *s);
+int rg_op_sizes_set(rg_op_sizes *s, const char *key, const char *value, const char *where,
                     rg_error *err);
 /* What an op check found: its inputs' headers (name, shape; no data), each
  * input's worst entry, the overall result. */
@@ -181,7 +159,7 @@ typedef struct rg_gc_op_report {
 /* Check op i at sizes s against tol (opt may be NULL; its per_input is not
  * used: the report has them). 0, or 2 with err when the sizes do not fit
  * the op. */
-int rg_gc_op(int i, const rg_gc_sizes *s, const rg_gc_options *opt, double tol,
+int rg_gc_op(int i, const rg_op_sizes *s, const rg_gc_options *opt, double tol,
              rg_gc_op_report *rep, rg_error *err);
 
 #endif

@@ -83,22 +83,26 @@ rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, con
 /* ---- incremental decoding with a key/value cache ---------------------------------- */
 
 /* Keys and values of every token fed so far, per layer, with their
- * positions. With segment recurrence (mem_len M, segment_len S) the query of
- * token t sees keys from floor(t/S)*S - M to t, exactly the window
- * segment-wise processing gives it, so decoding matches
- * rg_model_forward_seq. The schemes' options may differ from the model's
- * (evaluation may change those that the key table marks RG_KEY_EVAL). */
+ * positions: decoding is the model's forward (the same blocks as training)
+ * over the new tokens, whose attention reads the cached keys before them.
+ * With segment recurrence (mem_len M, segment_len S) the query of token t
+ * sees keys from floor(t/S)*S - M to t, exactly the window segment-wise
+ * processing gives it, so decoding matches rg_model_forward_seq. The
+ * schemes' options may differ from the model's (evaluation may change those
+ * that the key table marks RG_KEY_EVAL). */
+struct rg_kept_tables;
 typedef struct rg_kv_cache {
     int n_layers, B, cap, H, dh;
-    int len;                      /* tokens cached so far                          */
-    real *k, *v;                  /* [n_layers, B, H, cap, dh] (k after rotation)  */
-    real *k_t;                    /* [n_layers, B, H, dh, cap]: k transposed, for
-                                     the attention kernel's products              */
-    int *pos;                     /* [B, cap] positions of the cached tokens       */
-    bool pos_shared;              /* every row's positions are the same so far     */
-    rg_scheme_opts opts;          /* the options decoding uses                     */
-    void **persist;               /* [n_layers]: per-layer tables a scheme keeps   */
-    const struct rg_model *model; /* the model it was made for           */
+    int len;                       /* tokens cached so far                          */
+    real *k, *v;                   /* [n_layers, B, H, cap, dh] (k after rotation)  */
+    real *k_t;                     /* [n_layers, B, H, dh, cap]: k transposed, for
+                                      the attention kernel's products              */
+    int *pos;                      /* [B, cap] positions of the cached tokens       */
+    bool pos_shared;               /* every row's positions are the same so far     */
+    rg_scheme_opts opts;           /* the options decoding uses                     */
+    struct rg_kept_tables *tables; /* [n_layers]: each layer's scheme tables, made
+                                      once and kept between calls              */
+    const struct rg_model *model;  /* the model it was made for                     */
     /* optional, owned by the caller: [n_layers, B, H, cap, cap]; when set,
      * decoding writes the attention probabilities of the token at index t
      * (over keys 0..cap-1, zero outside its window) into row t of each

@@ -46,11 +46,12 @@ rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x);
  * population variance. x [..., C], g [C], b [C]. */
 rg_tensor *rg_layernorm(rg_ctx *ctx, rg_tensor *x, rg_tensor *g, rg_tensor *b);
 
-/* Softmax over the last dim of x [..., Tq, Tk] with a causal mask: row i keeps
- * columns j <= i + diag and gives the rest probability 0. diag = Tk - Tq puts
- * the queries at the end of the keys (memory first); a large diag disables
- * the mask. */
-rg_tensor *rg_softmax_causal(rg_ctx *ctx, rg_tensor *x, int diag);
+/* Softmax over the last dim of x [B, ..., Tq, Tk] with an attention mask
+ * (rg_attn_mask below): row i of batch row b keeps the visible columns and
+ * gives the rest probability 0. diag = Tk - Tq puts the queries at the end
+ * of the keys (memory first); diag >= Tk with key_end is an encoder's mask. */
+struct rg_attn_mask;
+rg_tensor *rg_softmax_masked(rg_ctx *ctx, rg_tensor *x, const struct rg_attn_mask *mask);
 
 /* Masked mean cross-entropy fused with log-softmax:
  * sum_n mask[n] * (logsumexp(logits[n]) - logits[n, targets[n]]) / sum mask.
@@ -75,12 +76,11 @@ rg_tensor *rg_slice_time(rg_ctx *ctx, rg_tensor *x, int t0, int t1);
 
 /* ---- attention (src/ops/attention_core.c) ------------------------------------
  *
- * One attention call: queries i = 0..T-1, keys j = 0..Tk-1 (memory first),
- * per (batch row b, head h):
+ * One attention call: queries i = 0..T-1, keys j = 0..Tk-1 (memory or cache
+ * first), per (batch row b, head h):
  *   S[i,j] = scale * q_i . k_j + (each score term)(b, h, i, j)
- *   P      = softmax over the visible keys j in [lo_i, i + diag]
+ *   P      = softmax over the keys j visible from i (rg_attn_mask)
  *   O      = P v
- * lo_i is 0 unless a decoder passes per-row window starts.
  *
  * Positions are data (SPEC section 6): query i of row b sits at absolute
  * position q[b * q_stride + i] and key j at k[b * k_stride + j]; strides are
@@ -89,8 +89,8 @@ rg_tensor *rg_slice_time(rg_ctx *ctx, rg_tensor *x, int t0, int t1);
 
 typedef struct rg_attn_pos {
     const int *q, *k;
-    long q_stride, k_stride; /* per batch row; 0 = shared by the batch  */
-    int max_dist;            /* largest p_i - p_j of a visible pair      */
+    long q_stride, k_stride; /* per batch row; 0 = shared by the batch          */
+    int min_dist, max_dist;  /* smallest and largest p_i - p_j of a visible pair */
 } rg_attn_pos;
 
 /* Query position i (of row b) and key position j. */
@@ -100,6 +100,18 @@ static inline int rg_qpos(const rg_attn_pos *p, int b, int i) {
 static inline int rg_kpos(const rg_attn_pos *p, int b, int j) {
     return p->k[b * p->k_stride + j];
 }
+
+/* Which keys a query sees. Key j is visible from query i of batch row b when
+ *     key_lo[i] <= j     (key_lo NULL: from 0; a decoder's window under recurrence)
+ *     j <= i + diag      (causal with memory first: diag = keys before the queries;
+ *                         an encoder sees every key: diag >= Tk)
+ *     j <  key_end[b]    (key_end NULL: every key; an encoder's PAD keys excluded)
+ * Windows only move right as i grows. */
+typedef struct rg_attn_mask {
+    int diag;
+    const int *key_lo;  /* [T] or NULL */
+    const int *key_end; /* [B] or NULL */
+} rg_attn_mask;
 
 /* Queries per block of the kernel: a term's `add` never sees more rows. */
 #define RG_ATTN_BLOCK 32
@@ -124,7 +136,8 @@ struct rg_term {
     /* optional: once per (b, h) before its blocks, e.g. a per-key table */
     void (*begin)(const rg_term *t, int b, int h, void *scratch);
     void (*add)(const rg_term *t, const rg_term_block *blk);
-    /* gradients of the inputs from dS [B,H,T,Tk] (zero where masked);
+    /* gradients of the inputs from dS [B,H,T,Tk] (zero where masked: a
+     * backward may loop over j <= i + diag and add the zeros);
      * NULL when the term has no inputs that need one */
     void (*backward)(rg_ctx *ctx, const rg_term *t, const real *dS);
     size_t scratch_bytes; /* per thread                               */
@@ -134,38 +147,37 @@ struct rg_term {
     void *data;            /* the term's own state                     */
 };
 
-/* The fused attention op: q [B,H,T,D], k and v [B,H,Tk,D] -> O [B,H,T,D],
- * with the score terms above. Backward: dv = P^T dO, dP = dO v^T,
- * dS = P * (dP - rowsum(P * dP)), dq = scale dS k, dk = scale dS^T q, and
- * each term's backward from dS. */
-rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, real scale,
-                             int diag, rg_term *const *terms, int n_terms);
-
-/* The same forward on raw arrays, without recording: for the key/value
- * cache, whose keys sit `k_bh` values apart per (b, h). key_lo (per query
- * row, or NULL) starts each row's visible window. o [B,H,T,D] contiguous.
- * probs (optional, NULL = not wanted): query row i of (b, h) also gets its
- * probabilities P[i, 0..Tk-1] (zeros outside its window) at
- * probs + (b*H + h) * probs_bh + i * probs_ld, for tools that look at them
- * (relgrad attention). */
-typedef struct rg_attn_raw {
-    int B, H, T, Tk, D, diag;
-    const real *q, *k, *v;
-    long q_bh, k_bh, v_bh;
-    real *o;
-    real scale;
-    const int *key_lo;
-    rg_term *const *terms;
-    int n_terms;
+/* What a call may ask of the kernel besides its mask. */
+typedef struct rg_attn_opts {
+    rg_attn_mask mask;
+    /* the keys also stored transposed, key j of (b, h) at
+     * k_t[(bh * D + d) * k_t_ld + j] (a decoder's cache keeps them so, and
+     * the kernel then need not transpose the whole cache at every token);
+     * NULL: the kernel transposes what it reads */
+    const real *k_t;
+    long k_t_ld;
+    /* a copy of the probabilities for tools that look at them (relgrad
+     * attention): query row i of (b, h) gets P[i, 0..Tk-1] (zeros outside
+     * its window) at probs + (b*H + h) * probs_bh + i * probs_ld; NULL: none */
     real *probs;
     long probs_bh, probs_ld;
-    /* optional: the keys also stored transposed, key j of (b, h) at
-     * k_t[bh * k_t_bh + d * k_t_ld + j] (a decoder keeps them so, and the
-     * kernel then need not transpose the whole cache at every token) */
-    const real *k_t;
-    long k_t_bh, k_t_ld;
-} rg_attn_raw;
-void rg_attention_forward(rg_ctx *ctx, const rg_attn_raw *a);
+} rg_attn_opts;
+
+/* The fused attention op: q [B,H,T,D], k and v [B,H,Kc,D] -> O [B,H,T,D],
+ * with the score terms above. The call's keys are the first
+ * Tk = min(Kc, T + diag) rows of k and v (the rest, e.g. a key/value
+ * cache's unused rows, is never read). Backward: dv = P^T dO, dP = dO v^T,
+ * dS = P * (dP - rowsum(P * dP)), dq = scale dS k, dk = scale dS^T q, and
+ * each term's backward from dS. Without a gradient to compute (no-grad, or
+ * no input needs one) nothing of size [T,Tk] is kept: memory stays linear in
+ * Tk. The terms must have been made for [B,H,T,Tk] and diag. */
+rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, real scale,
+                             const rg_attn_opts *opts, rg_term *const *terms, int n_terms);
+/* The number of keys such a call attends over. */
+static inline int rg_attn_keys(int T, int Kc, int diag) {
+    long e = (long)T + diag;
+    return e < Kc ? (int)(e < 0 ? 0 : e) : Kc;
+}
 
 /* The role of input i of a tape node made by rg_attention_core or
  * rg_score_terms: "q", "k", "v", or the name of the score term whose input
@@ -184,6 +196,40 @@ rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms);
  * score term. */
 rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag);
 
+/* ---- every op as a gradient check ----------------------------------------------
+ * The finite-difference checker (src/check/: the test suite and `relgrad
+ * gradcheck OP`) runs every op through one table of cases:
+ * src/check/op_cases.c for the ops of this header, and each positional
+ * scheme's own ops from the scheme's file (rg_scheme.op_cases), so an op and
+ * its check sit together. */
+
+/* Sizes a case reads (each uses some; the checker fills defaults). */
+typedef struct rg_op_sizes {
+    int B, H, T, Tk, D, C, N, in, out, V, diag, terms;
+    uint64_t seed;
+} rg_op_sizes;
+
+/* One check being set up and run: the sizes (diag resolved to >= 0), the
+ * inputs the case's setup makes (rg_tensor_random; the checker frees them
+ * and the buffers below), and whatever the op needs besides its inputs. */
+typedef struct rg_op_check {
+    rg_op_sizes s;
+    rg_tensor *x[RG_MAX_INPUTS];
+    const char *names[RG_MAX_INPUTS];
+    int *idx, *idx2; /* token ids, targets, positions (malloc'd, or NULL)   */
+    real *mask;      /* malloc'd, or NULL                                  */
+    double h;        /* in: the checker's step; out: the case's own step   */
+    char why[256];   /* why setup refused the sizes                        */
+} rg_op_check;
+
+typedef struct rg_op_case {
+    const char *name, *summary; /* summary: inputs and the sizes it reads */
+    /* make the inputs (x, names) from rng; returns how many, or -1 with why */
+    int (*setup)(rg_op_check *c, rg_rng *rng);
+    /* the op on the inputs; arg is the rg_op_check */
+    rg_tensor *(*f)(rg_ctx *ctx, rg_tensor **x, void *arg);
+} rg_op_case;
+
 /* ---- position-dependent pieces (src/ops/position.c) --------------------------- */
 
 /* Rotate pairs (2m, 2m+1) of each head's features of x [B,H,T,D] by the
@@ -191,15 +237,5 @@ rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag);
  * pos[b * pos_stride + t] (pos_stride 0: shared by the batch). */
 rg_tensor *rg_rotate_pairs(rg_ctx *ctx, rg_tensor *x, const int *pos, long pos_stride, real base,
                            real scale);
-
-/* FIRE's learned bias (Li et al. 2023, SPEC section 6) for query positions
- * [Bp,T] and key positions [Bp,Tk] (Bp rows, 1 = shared):
- *   E[bp,h,i,j] = fc2(relu(fc1(z)))[h],  z = psi(p_i - p_j) / (psi(max(p_i, thr)) + 1e-6),
- *   psi(x) = log(|c x| + 1),  thr = |L * L_scale|
- * for visible pairs (j <= i + diag), 0 elsewhere -> [Bp,H,T,Tk].
- * c [1], L [1], W1 [W,1], b1 [W], W2 [H,W], b2 [H]. */
-rg_tensor *rg_fire_bias(rg_ctx *ctx, const int *qpos, const int *kpos, int Bp, int T, int Tk,
-                        int diag, rg_tensor *c, rg_tensor *L, rg_tensor *W1, rg_tensor *b1,
-                        rg_tensor *W2, rg_tensor *b2, real L_scale);
 
 #endif

@@ -29,6 +29,8 @@ typedef float real;
 
 #define RG_MAX_DIMS 4
 
+struct rg_rng;
+
 typedef struct rg_tensor {
     real *data; /* [size] values, row-major                          */
     real *grad; /* [size] d loss / d data; NULL until first needed   */
@@ -120,6 +122,13 @@ rg_tensor *rg_new3(rg_ctx *ctx, int d0, int d1, int d2);
 rg_tensor *rg_new4(rg_ctx *ctx, int d0, int d1, int d2, int d3);
 /* A tensor header over memory someone else owns (parameters). */
 rg_tensor rg_wrap(real *data, real *grad, int ndim, const int *shape, const char *name);
+
+/* A tensor that outlives steps (malloc'd header, value and zeroed gradient),
+ * its values drawn from N(0, std) with rng (rng NULL: zeros): inputs of
+ * gradient checks and tests. Free with rg_tensor_free. */
+rg_tensor *rg_tensor_random(struct rg_rng *rng, int ndim, const int *shape, double std,
+                            const char *name);
+void rg_tensor_free(rg_tensor *t);
 
 /* The tensor's gradient buffer, allocated from the arena and zeroed the first
  * time it is asked for. Backward functions accumulate into it. */

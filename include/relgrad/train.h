@@ -51,6 +51,27 @@ void rg_evaluate_fit(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_ev
  * for every model seed, disjoint in seed from training and evaluation. */
 double rg_validate(rg_ctx *ctx, rg_model *m, const rg_config *cfg);
 
+/* One training step (src/train/step.c): forward over this rank's rows of
+ * batch, loss, backward, the gradients summed over dist's ranks (when there
+ * are several), divergence checks, clipping to grad_clip, one AdamW update
+ * at lr. The one step train, bench, data-parallel training and the tests
+ * run. */
+typedef struct rg_step {
+    double lr, grad_clip;
+    const rg_dist *dist; /* NULL: alone                                          */
+    int step;            /* the step's 1-based number, for messages              */
+    int stop;            /* in: this process's stop request (a signal, or 0); out:
+                            the largest over the ranks, so all stop together     */
+    double loss;         /* out: the (global) batch's loss                       */
+    double grad_norm;    /* out: the gradient norm before clipping               */
+} rg_step;
+
+/* 0, or 3 when the loss, a gradient or a parameter is not finite (err says
+ * which, at which step, and what to do; the update is then incomplete and
+ * the model must not be saved). */
+int rg_train_step(rg_ctx *ctx, rg_model *m, rg_adamw *adam, const rg_batch *batch, rg_step *s,
+                  rg_error *err);
+
 /* What a finished (or stopped) run reports. */
 typedef struct rg_run_summary {
     int first_step; /* the step this call started from (> 0: resumed)      */

@@ -8,23 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-rg_tensor *rg_gc_tensor(rg_rng *rng, int ndim, const int *shape, double std, const char *name) {
-    rg_tensor *t = rg_xcalloc(1, sizeof *t, "a gradient-check input");
-    long n = rg_shape_size(ndim, shape);
-    real *data = rg_xmalloc((size_t)(n ? n : 1) * sizeof(real), "a gradient-check input");
-    real *grad = rg_xcalloc((size_t)(n ? n : 1), sizeof(real), "a gradient-check input");
-    for (long i = 0; i < n; i++) data[i] = (real)(std * rg_rng_normal(rng));
-    *t = rg_wrap(data, grad, ndim, shape, name);
-    return t;
-}
-
-void rg_gc_tensor_free(rg_tensor *t) {
-    if (!t) return;
-    free(t->data);
-    free(t->grad);
-    free(t);
-}
-
 /* L = sum(out * r) in long double, with out computed without recording.
  * If scale is given, it receives sum |out * r|: the size of the terms whose
  * rounding limits what a finite difference can resolve. */
@@ -156,44 +139,4 @@ bool rg_gc_check_opts(const char *op, rg_gc_fn f, void *arg, rg_tensor **inputs,
     free(r);
     rg_ctx_free(&ctx);
     return ok;
-}
-
-/* ---- relu kinks ---------------------------------------------------------------------- */
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-int rg_gc_place_kinks(double *z, int n, real *w, real *b, int W, double h, rg_rng *rng) {
-    qsort(z, (size_t)n, sizeof *z, compare_doubles);
-    /* the gaps between distinct z values, widest first: unit u gets the u-th */
-    int n_gaps = 0;
-    double *gap = rg_xmalloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(double), "relu gaps");
-    for (int k = 0; k + 1 < n; k++)
-        if (z[k + 1] - z[k] > 1e-9)
-            gap[2 * n_gaps] = -(z[k + 1] - z[k]), gap[2 * n_gaps + 1] = 0.5 * (z[k] + z[k + 1]),
-                    n_gaps++;
-    if (n_gaps == 0) {
-        free(gap);
-        return -1;
-    }
-    qsort(gap, (size_t)n_gaps, 2 * sizeof(double), compare_doubles); /* (width, middle) pairs */
-    int live = 0;
-    for (int u = 0; u < W; u++) {
-        double z0 = gap[2 * (u % n_gaps) + 1], half = -0.5 * gap[2 * (u % n_gaps)];
-        double slope = (rg_rng_uniform(rng) < 0.5 ? -1 : 1) * (0.8 + 0.4 * rg_rng_uniform(rng));
-        /* a step of 2h in b or w moves w z + b by at most 2h: a unit whose
-         * gap is narrower than that stays off for every z instead */
-        if (0.8 * half > 3 * h) {
-            w[u] = (real)slope;
-            b[u] = (real)(-slope * z0);
-            live++;
-        } else {
-            w[u] = (real)0.5;
-            b[u] = (real)-1; /* 0.5 z - 1 < 0 for z in [0, 1) */
-        }
-    }
-    free(gap);
-    return live;
 }

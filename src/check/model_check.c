@@ -1,14 +1,15 @@
 /* model_check.c: the gradient check of the whole model (gradcheck.h:
  * rg_gc_model), shared by tests/test_model.c and `relgrad gradcheck model`.
  *
- * The model's own parameter tensors are the checked inputs. FIRE's relu has
- * a kink where fc1(z) = 0, so its units are placed off the kinks for the
- * pairs this batch actually has (rg_gc_place_kinks); FIRE's fc2.bias adds one
- * constant to a whole score row, which softmax ignores, so its gradient is
- * zero up to rounding (SPEC section 6) and is checked to be ~0 instead of by
- * differences of rounding noise.
+ * The model's own parameter tensors are the checked inputs. A scheme whose
+ * function has kinks (a relu) moves its parameters off them for the pairs
+ * this batch actually has (its check_prepare hook), and says which of its
+ * parameters have a gradient that is zero by construction (checked to be ~0
+ * instead of by differences of rounding noise) or need a finer step
+ * (check_rule): src/schemes/scheme.h.
  */
 #include "relgrad/gradcheck.h"
+#include "schemes/scheme.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -55,45 +56,44 @@ static void random_positions(int *pos, int B, int T, int L, uint64_t seed) {
     rg_batch_random_positions(&b, L, &rng);
 }
 
-/* FIRE layers: each unit's kink between the z values of the visible pairs
- * (queries qpos [B,T], keys kpos [B,Tk], key j visible from i if j <= i + diag). */
-static int keep_fire_off_its_kinks(rg_model *m, const int *qpos, const int *kpos, int B, int T,
-                                   int Tk, int diag, rg_error *err) {
+/* Every layer's scheme prepares its parameters for the check (kinks). */
+static int prepare_schemes(rg_model *m, const int *qpos, const int *kpos, int B, int T, int Tk,
+                           int diag, double h, rg_error *err) {
     rg_rng rng;
     rg_rng_seed(&rng, 99);
-    double *z = rg_xmalloc((size_t)B * T * Tk * sizeof(double), "FIRE's z values");
-    int rc = 0;
-    for (int l = 0; l < m->cfg.n_layers && rc == 0; l++) {
-        char name[4][64];
-        const char *suffix[4] = {"fc1.weight", "fc1.bias", "c", "L"};
-        rg_param *p[4];
-        for (int k = 0; k < 4; k++) {
-            snprintf(name[k], sizeof name[k], "blocks.%d.attn.fire.%s", l, suffix[k]);
-            p[k] = rg_model_param(m, name[k]);
-        }
-        if (!p[0] || !p[1] || !p[2] || !p[3]) continue;
-        double c = p[2]->t.data[0], thr = fabs(p[3]->t.data[0] * m->cfg.opts.fire_L);
-        int n = 0;
-        for (int b = 0; b < B; b++)
-            for (int i = 0; i < T; i++)
-                for (int j = 0; j <= i + diag && j < Tk; j++) {
-                    double pi = qpos[b * T + i], d = pi - kpos[b * Tk + j];
-                    z[n++] = log(fabs(c * d) + 1) / (log(fabs(c * fmax(pi, thr)) + 1) + 1e-6);
-                }
-        int live =
-            rg_gc_place_kinks(z, n, p[0]->t.data, p[1]->t.data, (int)p[0]->t.size, RG_GC_EPS, &rng);
-        if (live <= 0) {
-            snprintf(err->msg, sizeof err->msg,
-                     "gradcheck: layer %d's relu units cannot be kept off their kinks (%s); use "
-                     "a longer T",
-                     l,
-                     live < 0 ? "every pair has the same z"
-                              : "no gap between z values is wide enough");
-            rc = 2;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const rg_layer *L = &m->layers[l];
+        const rg_scheme *s = rg_scheme_get(L->scheme);
+        if (!s->check_prepare) continue;
+        rg_scheme_call call = {.m = m,
+                               .opts = &m->cfg.opts,
+                               .layer = l,
+                               .B = B,
+                               .H = m->cfg.n_heads,
+                               .T = T,
+                               .Tk = Tk,
+                               .dh = m->dh,
+                               .diag = diag,
+                               .shared = m->shared[L->scheme],
+                               .params = L->sp};
+        char why[256];
+        if (s->check_prepare(&call, qpos, kpos, B, h, &rng, why, sizeof why)) {
+            snprintf(err->msg, sizeof err->msg, "gradcheck: %s", why);
+            return 2;
         }
     }
-    free(z);
-    return rc;
+    return 0;
+}
+
+/* How the check treats parameter p of m: its scheme's rule for it, or
+ * RG_CHECK_DIFF when no scheme owns it or the scheme has no rule. */
+static rg_check_rule rule_of(const rg_model *m, const rg_param *p) {
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const rg_scheme *s = rg_scheme_get(m->layers[l].scheme);
+        for (int k = 0; s->check_rule && k < RG_SCHEME_PARAMS; k++)
+            if (m->layers[l].sp[k] == &p->t) return s->check_rule(k);
+    }
+    return RG_CHECK_DIFF;
 }
 
 void rg_gc_model_report_free(rg_gc_model_report *rep) {
@@ -159,13 +159,13 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
         for (int j = 0; j < M; j++) kp[b * (M + T) + j] = mem.pos[b * mem.cap + j];
         for (int t = 0; t < T; t++) kp[b * (M + T) + M + t] = qp[b * T + t];
     }
-    int rc = keep_fire_off_its_kinks(&m, qp, kp, B, T, M + T, M, err);
+    int rc = prepare_schemes(&m, qp, kp, B, T, M + T, M, RG_GC_EPS, err);
     free(qp), free(kp);
 
-    /* FIRE's c and L move every z, so a step in them moves pre-activations
-     * across relu's kink unless it is small: in float64 the step is 1e-4
-     * (the kinks sit >= 2.4e-3 away); float32's step of 1e-2 cannot avoid
-     * them, so there c and L are left out. */
+    /* Parameters that move a scheme's kinks (FIRE's c and L move every z)
+     * would carry pre-activations across them unless the step is small: in
+     * float64 the step is 1e-4 (the kinks sit >= 2.4e-3 away); float32's
+     * step of 1e-2 cannot avoid them, so there they are left out. */
     rep->n_params = m.n_params;
     rep->params = rg_xcalloc((size_t)m.n_params, sizeof *rep->params, "gradcheck names");
     rep->per_param = rg_xcalloc((size_t)m.n_params, sizeof *rep->per_param, "gradcheck results");
@@ -173,21 +173,20 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
     rg_tensor **inputs = rg_xmalloc((size_t)m.n_params * sizeof *inputs, "gradcheck inputs");
     int *param_of = rg_xmalloc((size_t)m.n_params * sizeof *param_of, "gradcheck inputs");
     int n_inputs = 0;
-    bool fire = false;
+    bool fine = false;
     for (int i = 0; i < m.n_params; i++) {
-        const char *name = m.params[i].name;
+        rg_check_rule rule = rule_of(&m, &m.params[i]);
         rep->params[i] = m.params[i];
         rep->params[i].t.data = rep->params[i].t.grad = NULL; /* the model is freed */
         rep->params[i].t.name = rep->params[i].name;
-        fire |= strstr(name, ".fire.") != NULL;
-        bool c_or_l = strstr(name, ".fire.c") || strstr(name, ".fire.L");
-        rep->left_out[i] = strstr(name, ".fire.fc2.bias") != NULL;
-        if (!rep->left_out[i] && !(sizeof(real) == 4 && c_or_l)) {
+        fine |= rule == RG_CHECK_FINE_STEP;
+        rep->left_out[i] = rule == RG_CHECK_ZERO;
+        if (!rep->left_out[i] && !(sizeof(real) == 4 && rule == RG_CHECK_FINE_STEP)) {
             param_of[n_inputs] = i;
             inputs[n_inputs++] = &m.params[i].t;
         }
     }
-    rep->h = fire && sizeof(real) == 8 ? 1e-4 : RG_GC_EPS;
+    rep->h = fine && sizeof(real) == 8 ? 1e-4 : RG_GC_EPS;
     rep->tol = opt->tol > 0 ? opt->tol : RG_GC_TOL_MODEL;
     if (rc == 0) {
         rg_gc_input *per = rg_xcalloc((size_t)n_inputs, sizeof *per, "gradcheck results");

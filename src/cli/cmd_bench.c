@@ -181,27 +181,15 @@ int rg_cmd_bench(int argc, char **argv) {
         rg_batch_make(&batch, cfg.task, cfg.model.n_symbols, cfg.batch_size, cfg.train_len,
                       cfg.train_len, &rng);
         if (cfg.random_positions > 0) rg_batch_random_positions(&batch, cfg.random_positions, &rng);
-        int first, rows, stop = 0;
-        rg_dist_rows(&dist, batch.B, &first, &rows);
-        long at = (long)first * batch.T;
-        rg_ctx_reset(&ctx);
-        rg_tensor *logits = rg_model_forward_seq(&ctx, &model, batch.tokens + at,
-                                                 batch.pos ? batch.pos + at : NULL, rows, batch.T);
-        rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets + at, batch.mask + at);
-        rg_model_zero_grad(&model);
-        rg_backward(&ctx, loss);
-        if (dist.size > 1) {
-            double local = 0, global = 0;
-            for (long i = 0; i < (long)batch.B * batch.T; i++) {
-                global += batch.mask[i];
-                if (i >= at && i < at + (long)rows * batch.T) local += batch.mask[i];
-            }
-            rg_dist_reduce_step(&dist, &model, loss->data[0], local, global, &stop);
+        rg_step st = {.lr = cfg.lr, .grad_clip = cfg.grad_clip, .dist = &dist, .step = s + 1};
+        if (rg_train_step(&ctx, &model, &adam, &batch, &st, &err)) {
+            fprintf(stderr, "relgrad bench: %s\n", err.msg);
+            bad = RG_EXIT_DIVERGED;
+            break;
         }
-        rg_clip_grad_norm(&model, cfg.grad_clip);
-        rg_adamw_step(&adam, &model, cfg.lr);
     }
     double secs = now_seconds() - t_start;
+    if (bad) goto done;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double ms = secs * 1000 / cfg.steps, tok = (double)batch.B * batch.T * cfg.steps / secs;
@@ -225,5 +213,5 @@ done:
     rg_ctx_free(&ctx);
     rg_adamw_free(&adam);
     rg_model_free(&model);
-    return rg_dist_finish(&dist, RG_EXIT_OK);
+    return rg_dist_finish(&dist, bad ? bad : RG_EXIT_OK);
 }

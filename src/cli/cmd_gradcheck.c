@@ -137,8 +137,8 @@ static int verdict(bool ok, double worst, double tol, const breaker *br) {
 /* ---- one op ------------------------------------------------------------------------------- */
 
 static int check_op(int op, int argc, char **argv, const int *num, bool all, breaker *br) {
-    rg_gc_sizes s;
-    rg_gc_sizes_defaults(&s);
+    rg_op_sizes s;
+    rg_op_sizes_defaults(&s);
     rg_error err;
     for (int i = 0; i < argc; i++) {
         char where[32], key[64];
@@ -151,7 +151,7 @@ static int check_op(int op, int argc, char **argv, const int *num, bool all, bre
             return RG_EXIT_BAD_INPUT;
         }
         snprintf(key, sizeof key, "%.*s", (int)(eq - argv[i]), argv[i]);
-        if (rg_gc_sizes_set(&s, key, eq + 1, where, &err)) {
+        if (rg_op_sizes_set(&s, key, eq + 1, where, &err)) {
             fprintf(stderr, "relgrad gradcheck: %s\n", err.msg);
             return RG_EXIT_BAD_INPUT;
         }

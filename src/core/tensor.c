@@ -176,6 +176,23 @@ rg_tensor *rg_new4(rg_ctx *ctx, int d0, int d1, int d2, int d3) {
     return rg_zeros(ctx, 4, (int[]){d0, d1, d2, d3});
 }
 
+rg_tensor *rg_tensor_random(rg_rng *rng, int ndim, const int *shape, double std, const char *name) {
+    rg_tensor *t = rg_xcalloc(1, sizeof *t, "a tensor");
+    long n = rg_shape_size(ndim, shape);
+    real *data = rg_xcalloc((size_t)(n ? n : 1), sizeof(real), "a tensor's values");
+    real *grad = rg_xcalloc((size_t)(n ? n : 1), sizeof(real), "a tensor's gradient");
+    for (long i = 0; rng && i < n; i++) data[i] = (real)(std * rg_rng_normal(rng));
+    *t = rg_wrap(data, grad, ndim, shape, name);
+    return t;
+}
+
+void rg_tensor_free(rg_tensor *t) {
+    if (!t) return;
+    free(t->data);
+    free(t->grad);
+    free(t);
+}
+
 rg_tensor rg_wrap(real *data, real *grad, int ndim, const int *shape, const char *name) {
     rg_tensor t;
     memset(&t, 0, sizeof t);

@@ -1,7 +1,9 @@
 /* model.c: the SPEC model's parameters, initialisation, segment memory and
- * training forward pass (SPEC sections 1 and 6). Attention is in
- * attention.c; incremental decoding in decode.c; each layer's positional
- * scheme is one file in src/schemes/, reached through the registry.
+ * its one forward pass (SPEC sections 1 and 6): embeddings, the blocks
+ * (block.c), the head. Training calls it over whole segments (with segment
+ * memory between them); decoding over the new tokens with a key/value cache
+ * (cache.c). Each layer's positional scheme is one file in src/schemes/,
+ * reached through the registry.
  */
 #include "nn_internal.h"
 
@@ -124,9 +126,7 @@ void rg_memory_clear(rg_memory *mem) {
     mem->len = 0;
 }
 
-/* Layer l's memory as an arena tensor [B, len, d] (a copy: the memory is
- * overwritten with the new rows while this step's tape still exists). */
-static rg_tensor *memory_tensor(rg_ctx *ctx, const rg_memory *mem, int l) {
+rg_tensor *rg_memory_rows(rg_ctx *ctx, const rg_memory *mem, int l) {
     rg_tensor *t = rg_empty(ctx, 3, (int[]){mem->B, mem->len, mem->d});
     for (int b = 0; b < mem->B; b++)
         memcpy(t->data + (long)b * mem->len * mem->d,
@@ -135,8 +135,7 @@ static rg_tensor *memory_tensor(rg_ctx *ctx, const rg_memory *mem, int l) {
     return t;
 }
 
-/* New memory for layer l: the last min(cap, rows) rows of c [B, rows, d]. */
-static void memory_store(rg_memory *mem, int l, const rg_tensor *c) {
+void rg_memory_keep(rg_memory *mem, int l, const rg_tensor *c) {
     int rows = c->shape[1], keep = rows < mem->cap ? rows : mem->cap;
     for (int b = 0; b < mem->B; b++)
         memcpy(mem->data + (((long)l * mem->B + b) * mem->cap) * mem->d,
@@ -144,56 +143,99 @@ static void memory_store(rg_memory *mem, int l, const rg_tensor *c) {
                (size_t)keep * mem->d * sizeof(real));
 }
 
-/* ---- positions -------------------------------------------------------------------- */
+/* ---- positions ----------------------------------------------------------------- */
 
-int rg_max_distance(const rg_attn_pos *p, int B, int T, const int *lo) {
-    int rows = p->q_stride || p->k_stride ? B : 1, most = 0;
-    for (int b = 0; b < rows; b++)
-        for (int i = 0; i < T; i++) {
-            int d = rg_qpos(p, b, i) - rg_kpos(p, b, lo ? lo[i] : 0);
-            most = d > most ? d : most;
-        }
-    return most;
+/* Whether row b's key positions increase strictly (so the nearest and
+ * farthest key of a window are its ends). */
+static bool keys_increase(const rg_attn_pos *p, int b, int Tk) {
+    for (int j = 1; j < Tk; j++)
+        if (rg_kpos(p, b, j) <= rg_kpos(p, b, j - 1)) return false;
+    return true;
 }
 
-/* The positions of one forward: queries [B,T] (given, or offset + t) and
- * keys [B, M+T] (the memory's rows, then the queries). Rows that are all
+void rg_attn_pos_limits(rg_attn_pos *p, const rg_attn_mask *mask, int B, int T, int Tk) {
+    bool per_row = p->q_stride || p->k_stride || mask->key_end;
+    int lo_d = 0, hi_d = 0;
+    bool any = false;
+    for (int b = 0; b < (per_row ? B : 1); b++) {
+        bool ends = keys_increase(p, b, Tk);
+        for (int i = 0; i < T; i++) {
+            long e = (long)i + mask->diag + 1;
+            int end = e > Tk ? Tk : (int)e, start = mask->key_lo ? mask->key_lo[i] : 0;
+            if (mask->key_end && mask->key_end[b] < end) end = mask->key_end[b];
+            if (start >= end) continue;
+            int pi = rg_qpos(p, b, i);
+            for (int j = start; j < end; j = ends && j < end - 1 ? end - 1 : j + 1) {
+                int dist = pi - rg_kpos(p, b, j);
+                if (!any || dist < lo_d) lo_d = dist;
+                if (!any || dist > hi_d) hi_d = dist;
+                any = true;
+            }
+        }
+    }
+    p->min_dist = lo_d, p->max_dist = hi_d;
+}
+
+/* Whether every layer's scheme reads positions one at a time (so they may
+ * repeat or go down, as coupled positions do); else positions must increase
+ * along each row. */
+static bool any_order(const rg_model *m) {
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        if (!(rg_scheme_get(m->layers[l].scheme)->flags & RG_SCHEME_ANY_ORDER)) return false;
+    return true;
+}
+
+/* Check that each row's new positions (n of them, after `before` at index
+ * n0 - 1 of the row; n0 = 0: none before) increase, unless the model's
+ * schemes do not care. */
+static void check_order(const rg_model *m, const int *pos, long stride, int B, int n,
+                        const int *before, long before_stride, int n0, const char *who) {
+    if (any_order(m)) return;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < n; t++) {
+            int p = pos[b * stride + t];
+            int prev = t > 0    ? pos[b * stride + t - 1]
+                       : n0 > 0 ? before[b * before_stride + n0 - 1]
+                                : p - 1;
+            if (p <= prev)
+                rg_die("%s: positions must increase along each row; row %d has %d after %d", who, b,
+                       p, prev);
+        }
+}
+
+/* The positions of a training forward: queries [B,T] (given, or offset + t)
+ * and keys [B, M+T] (the memory's rows, then the queries). Rows that are all
  * alike are kept once (strides 0), so per-position work is done once. */
-static void forward_positions(rg_ctx *ctx, const int *given, int offset, int B, int T,
-                              const rg_memory *mem, int M, rg_attn_pos *out) {
+static void forward_positions(rg_ctx *ctx, const rg_model *m, const int *given, int offset, int B,
+                              int T, const rg_memory *mem, int M, rg_attn_pos *out) {
     int Tk = M + T;
     int *q = rg_arena_alloc(&ctx->arena, (size_t)B * T * sizeof(int) + 1);
     int *k = rg_arena_alloc(&ctx->arena, (size_t)B * Tk * sizeof(int) + 1);
     for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            int p = given ? given[(long)b * T + t] : offset + t;
-            if (t > 0 && p <= q[(long)b * T + t - 1])
-                rg_die("model: positions must increase along each row; row %d has %d after %d", b,
-                       p, q[(long)b * T + t - 1]);
-            q[(long)b * T + t] = p;
-        }
+        for (int t = 0; t < T; t++)
+            q[(long)b * T + t] = given ? given[(long)b * T + t] : offset + t;
         for (int j = 0; j < M; j++) k[(long)b * Tk + j] = mem->pos[(long)b * mem->cap + j];
         memcpy(k + (long)b * Tk + M, q + (long)b * T, (size_t)T * sizeof(int));
     }
+    check_order(m, q, T, B, T, mem ? mem->pos : NULL, mem ? mem->cap : 0, M, "model");
     bool shared = true;
     for (int b = 1; b < B && shared; b++)
         shared = !memcmp(k, k + (long)b * Tk, (size_t)Tk * sizeof(int));
-    *out = (rg_attn_pos){q, k, shared ? 0 : T, shared ? 0 : Tk, 0};
-    out->max_dist = rg_max_distance(out, B, T, NULL);
+    *out = (rg_attn_pos){.q = q, .k = k, .q_stride = shared ? 0 : T, .k_stride = shared ? 0 : Tk};
 }
 
-/* ---- forward ------------------------------------------------------------------ */
+/* ---- the forward ----------------------------------------------------------------- */
 
-rg_tensor *rg_add_position_embedding(rg_ctx *ctx, const rg_model *m, const rg_scheme_opts *opts,
-                                     rg_tensor *h, const int *pos, long pos_stride) {
+/* h + ape(positions) when the model's scheme is absolute; else h. h [B,T,d]. */
+static rg_tensor *add_position_embedding(rg_ctx *ctx, const rg_model *m, rg_tensor *h,
+                                         const rg_attn_pos *pos) {
     int id = m->layers[0].scheme; /* absolute schemes are never part of a list */
     const rg_scheme *s = rg_scheme_get(id);
     if (!s->embed) return h;
     int B = h->shape[0], T = h->shape[1], d = h->shape[2];
-    (void)opts;
     rg_origin was = rg_set_origin(ctx, (rg_origin){-1, id}); /* the scheme's ops */
-    rg_tensor *pe = s->embed(ctx, &m->cfg, m->shared[id], pos, pos_stride, B, T); /* (1|B,T,d) */
-    if (pe->shape[0] == B)
+    rg_tensor *pe = s->embed(ctx, &m->cfg, m->shared[id], pos->q, pos->q_stride, B, T);
+    if (pe->shape[0] == B) /* (1|B,T,d) */
         h = rg_add(ctx, h, pe);
     else
         h = rg_add_bcast(ctx, h, rg_reshape(ctx, pe, 2, (int[]){T, d})); /* (B,T,d) + (T,d) */
@@ -201,41 +243,40 @@ rg_tensor *rg_add_position_embedding(rg_ctx *ctx, const rg_model *m, const rg_sc
     return h;
 }
 
-rg_tensor *rg_mlp_block(rg_ctx *ctx, rg_layer *L, rg_tensor *h) {
-    rg_tensor *z = rg_layernorm(ctx, h, L->ln2_w, L->ln2_b);
-    z = rg_linear(ctx, rg_gelu(ctx, rg_linear(ctx, z, L->fc1_w, L->fc1_b)), L->fc2_w, L->fc2_b);
-    return rg_add(ctx, h, z);
-}
-
-rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
-                            int T, int offset, rg_memory *mem) {
-    const rg_model_config *c = &m->cfg;
-    int d = c->d_model;
+/* The one forward: tokens [B,T] through the embeddings, every block and the
+ * head, the blocks attending as f says. Logits [B,T,V], or [B,1,V] of the
+ * last token only (last_only). */
+static rg_tensor *forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, int T,
+                          const rg_fwd *f, bool last_only) {
+    int d = m->cfg.d_model;
     for (long i = 0; i < (long)B * T; i++)
         if (tokens[i] < 0 || tokens[i] >= m->V)
             rg_die("model: token %d at index %ld is outside the vocabulary of %d", tokens[i], i,
                    m->V);
+    rg_tensor *h = rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * T), 3,
+                              (int[]){B, T, d}); /* (B,T,d) */
+    h = add_position_embedding(ctx, m, h, f->pos);
+    for (int l = 0; l < m->cfg.n_layers; l++) h = rg_block(ctx, m, l, h, f);
+    if (last_only) h = rg_slice_time(ctx, h, T - 1, T); /* (B,1,d) */
+    rg_tensor *x = rg_layernorm(ctx, h, m->lnf_w, m->lnf_b);
+    return rg_linear(ctx, x, m->lm_head, NULL); /* (B,T|1,V) */
+}
+
+rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
+                            int T, int offset, rg_memory *mem) {
     bool recurrent = mem && mem->cap > 0;
     int M = recurrent ? mem->len : 0;
     if (recurrent && mem->B != B) rg_die("model: memory holds batch %d, got %d", mem->B, B);
-
     /* in the arena: score terms read it again in the backward */
     rg_attn_pos *ap = rg_arena_alloc(&ctx->arena, sizeof *ap);
-    forward_positions(ctx, pos, offset, B, T, mem, M, ap);
-    rg_tensor *h = rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * T), 3,
-                              (int[]){B, T, d}); /* (B,T,d) */
-    h = rg_add_position_embedding(ctx, m, &c->opts, h, ap->q, ap->q_stride);
-    for (int l = 0; l < c->n_layers; l++) {
-        rg_layer *L = &m->layers[l];
-        rg_origin was = rg_set_origin(ctx, (rg_origin){l, -1}); /* block l's ops */
-        rg_tensor *cat =
-            M > 0 ? rg_concat_time(ctx, memory_tensor(ctx, mem, l), h) : h; /* (B,M+T,d) */
-        if (recurrent) memory_store(mem, l, cat);
-        rg_tensor *a = rg_layernorm(ctx, cat, L->ln1_w, L->ln1_b);
-        h = rg_add(ctx, h, rg_attention(ctx, m, l, ap, a, M)); /* h' = h + attn */
-        h = rg_mlp_block(ctx, L, h);                           /* (B,T,d) */
-        rg_set_origin(ctx, was);
-    }
+    forward_positions(ctx, m, pos, offset, B, T, recurrent ? mem : NULL, M, ap);
+    rg_fwd f = {.pos = ap,
+                .mask = {.diag = M},
+                .opts = &m->cfg.opts,
+                .mem = recurrent ? mem : NULL,
+                .M = M};
+    rg_attn_pos_limits(ap, &f.mask, B, T, M + T);
+    rg_tensor *logits = forward(ctx, m, tokens, B, T, &f, false);
     if (recurrent) { /* the memory's rows keep the positions they had */
         int keep = M + T < mem->cap ? M + T : mem->cap;
         for (int b = 0; b < B; b++)
@@ -243,8 +284,7 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const i
                 mem->pos[(long)b * mem->cap + j] = rg_kpos(ap, b, M + T - keep + j);
         mem->len = keep;
     }
-    rg_tensor *x = rg_layernorm(ctx, h, m->lnf_w, m->lnf_b);
-    return rg_linear(ctx, x, m->lm_head, NULL); /* (B,T,V) */
+    return logits;
 }
 
 rg_tensor *rg_model_loss(rg_ctx *ctx, rg_tensor *logits, const int *targets, const real *mask) {
@@ -279,4 +319,53 @@ rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, con
         logits = logits ? rg_concat_time(ctx, logits, part) : part;
     }
     return logits;
+}
+
+/* ---- decoding with a key/value cache ------------------------------------------- */
+
+/* First key visible from token t: with segment recurrence, the window
+ * segment-wise processing gives it. */
+static int window_start(const rg_model_config *c, int t) {
+    if (c->mem_len == 0 || c->segment_len == 0) return 0;
+    int lo = t / c->segment_len * c->segment_len - c->mem_len;
+    return lo > 0 ? lo : 0;
+}
+
+/* Feed n tokens [B,n] at positions pos [B,n] (NULL: len + i); logits of
+ * every fed token [B,n,V] (all) or of the last one [B,V]. */
+static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens,
+                         const int *pos, int n, bool all) {
+    int B = kv->B, p0 = kv->len, cap = kv->cap;
+    if (p0 + n > cap) rg_die("decode: %d tokens exceed the key/value cache of %d", p0 + n, cap);
+    if (kv->model != m) rg_die("decode: the cache was made for another model");
+    bool was = rg_set_no_grad(ctx, true);
+    for (int b = 0; b < B; b++) /* the new tokens' positions join the cache's */
+        for (int i = 0; i < n; i++) {
+            int p = pos ? pos[(long)b * n + i] : p0 + i;
+            kv->pos[(long)b * cap + p0 + i] = p;
+            if (b > 0 && p != kv->pos[p0 + i]) kv->pos_shared = false;
+        }
+    long stride = kv->pos_shared ? 0 : cap;
+    check_order(m, kv->pos + p0, cap, B, n, kv->pos, cap, p0, "decode");
+    int *lo = rg_arena_alloc(&ctx->arena, (size_t)n * sizeof(int));
+    for (int i = 0; i < n; i++) lo[i] = window_start(&m->cfg, p0 + i);
+    rg_attn_pos *ap = rg_arena_alloc(&ctx->arena, sizeof *ap);
+    *ap = (rg_attn_pos){.q = kv->pos + p0, .k = kv->pos, .q_stride = stride, .k_stride = stride};
+    rg_fwd f = {
+        .pos = ap, .mask = {.diag = p0, .key_lo = lo}, .opts = &kv->opts, .kv = kv, .p0 = p0};
+    rg_attn_pos_limits(ap, &f.mask, B, n, p0 + n);
+    rg_tensor *logits = forward(ctx, m, tokens, B, n, &f, !all);
+    kv->len = p0 + n;
+    rg_set_no_grad(ctx, was);
+    return all ? logits : rg_reshape(ctx, logits, 2, (int[]){B, m->V});
+}
+
+rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens,
+                           const int *pos, int n) {
+    return decode(ctx, m, kv, tokens, pos, n, false);
+}
+
+rg_tensor *rg_model_decode_all(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens,
+                               const int *pos, int n) {
+    return decode(ctx, m, kv, tokens, pos, n, true);
 }

@@ -11,10 +11,10 @@
  * tensors, and lets the causal mask skip work: queries are taken in blocks of
  * ROWS, and a block's products stop at the last key its last query can see.
  * Score terms add their part to each block's rows as it is formed, so most
- * schemes' positional scores never exist as a [B,H,T,Tk] tensor (FIRE's
- * learned bias is the exception: rg_fire_bias forms it, and rg_bias_term
- * hands it to the kernel). Training still keeps P, and the backward all of
- * dS, at that size.
+ * schemes' positional scores never exist as a [B,H,T,Tk] tensor (a scheme
+ * whose bias is a learned function of each pair may form it whole and hand
+ * it over with rg_bias_term). Training still keeps P, and the backward all
+ * of dS, at that size.
  *
  * Backward, with dO given and P saved:
  *   dv   = P^T dO
@@ -26,8 +26,10 @@
  * made by rg_gemm_small inside the OpenMP loop over (batch, head): BLIS's
  * per-call cost would exceed the arithmetic at these sizes.
  *
- * The same forward serves the key/value-cache decoder (rg_attention_forward
- * on raw arrays, no tape), so training and decoding share one kernel.
+ * The same op serves the key/value-cache decoder: its keys and values are
+ * the cache's rows (a [B,H,cap,D] tensor of which the first Tk rows are in
+ * use), it passes the transposed keys the cache keeps, and under no-grad
+ * nothing of size [T,Tk] is kept. Training and decoding share one kernel.
  */
 #include "ops_internal.h"
 
@@ -36,10 +38,28 @@
 
 enum { ROWS = RG_ATTN_BLOCK }; /* queries per block */
 
+/* One call of the kernel, as attend_one and the backward read it. */
+typedef struct {
+    int B, H, T, Tk, D;
+    const real *q, *k, *v; /* q [B,H,T,D]; k, v [B,H,Kc,D]: (b,h) blocks kv_bh apart */
+    long kv_bh;
+    real *o; /* [B,H,T,D] */
+    real scale;
+    rg_attn_opts opts;
+    rg_term *const *terms;
+    int n_terms;
+} kernel_call;
+
 /* End (exclusive) of the visible keys of query row i. */
 static int row_end(long i, int diag, int Tk) {
     long e = i + diag + 1;
     return e < 0 ? 0 : e > Tk ? Tk : (int)e;
+}
+
+/* End (exclusive) of the visible keys of query row i of batch row b. */
+static int row_end_b(const rg_attn_mask *m, int b, long i, int Tk) {
+    int e = row_end(i, m->diag, Tk);
+    return m->key_end && m->key_end[b] < e ? m->key_end[b] : e;
 }
 
 /* Per-thread scratch: one block of scores, the keys transposed, the rows'
@@ -48,7 +68,7 @@ typedef struct {
     size_t block, keys_t, terms[RG_MAX_INPUTS], total; /* byte offsets, and the size */
 } scratch_layout;
 
-static scratch_layout layout_of(const rg_attn_raw *a, bool keep_P) {
+static scratch_layout layout_of(const kernel_call *a, bool keep_P) {
     scratch_layout s;
     size_t at = 0;
     s.block = at;
@@ -56,7 +76,7 @@ static scratch_layout layout_of(const rg_attn_raw *a, bool keep_P) {
     at += 2 * ROWS * sizeof(int); /* lo[], hi[] */
     at = (at + 63) & ~(size_t)63;
     s.keys_t = at;
-    at += a->k_t ? 0 : (size_t)a->D * a->Tk * sizeof(real);
+    at += a->opts.k_t ? 0 : (size_t)a->D * a->Tk * sizeof(real);
     for (int t = 0; t < a->n_terms; t++) {
         at = (at + 63) & ~(size_t)63;
         s.terms[t] = at;
@@ -75,20 +95,22 @@ static void transpose_rows(const real *x, int D, int j0, int j1, real *xt, long 
 
 /* Forward of one (b, h). P: [T, Tk] rows to keep (training), or NULL to use
  * the thread's block scratch (decoding: memory stays linear in Tk). */
-static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratch,
+static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratch,
                        const scratch_layout *sl) {
     int T = a->T, Tk = a->Tk, D = a->D;
+    const rg_attn_mask *mask = &a->opts.mask;
     long bh = (long)b * a->H + h;
-    const real *qb = a->q + bh * a->q_bh, *kb = a->k + bh * a->k_bh, *vb = a->v + bh * a->v_bh;
+    const real *qb = a->q + bh * T * D, *kb = a->k + bh * a->kv_bh, *vb = a->v + bh * a->kv_bh;
     real *ob = a->o + bh * (long)T * D;
     int *lo = (int *)(scratch + sl->block + (P ? 0 : (size_t)ROWS * Tk * sizeof(real)));
     int *hi = lo + ROWS;
-    const real *kt = a->k_t ? a->k_t + bh * a->k_t_bh : (real *)(scratch + sl->keys_t);
-    long kt_ld = a->k_t ? a->k_t_ld : Tk; /* kt: [D, kt_ld], k transposed */
-    if (!a->k_t) {
+    const real *kt =
+        a->opts.k_t ? a->opts.k_t + bh * D * a->opts.k_t_ld : (real *)(scratch + sl->keys_t);
+    long kt_ld = a->opts.k_t ? a->opts.k_t_ld : Tk; /* kt: [D, kt_ld], k transposed */
+    if (!a->opts.k_t) {
         /* the first block's first key is the smallest any block reads */
-        int k_end = row_end(T - 1, a->diag, Tk), k_first = a->key_lo ? a->key_lo[0] : 0;
-        if (k_first > row_end(0, a->diag, Tk)) k_first = row_end(0, a->diag, Tk);
+        int k_end = row_end_b(mask, b, T - 1, Tk), k_first = mask->key_lo ? mask->key_lo[0] : 0;
+        if (k_first > row_end_b(mask, b, 0, Tk)) k_first = row_end_b(mask, b, 0, Tk);
         transpose_rows(kb, D, k_first, k_end, (real *)kt, Tk);
     }
     for (int t = 0; t < a->n_terms; t++)
@@ -96,8 +118,8 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
     for (int i0 = 0; i0 < T; i0 += ROWS) {
         int n = i0 + ROWS < T ? ROWS : T - i0;
         for (int r = 0; r < n; r++) {
-            hi[r] = row_end(i0 + r, a->diag, Tk);
-            lo[r] = a->key_lo ? a->key_lo[i0 + r] : 0;
+            hi[r] = row_end_b(mask, b, i0 + r, Tk);
+            lo[r] = mask->key_lo ? mask->key_lo[i0 + r] : 0;
             if (lo[r] > hi[r]) lo[r] = hi[r];
         }
         int first = lo[0], lim = hi[n - 1]; /* windows only move right */
@@ -107,7 +129,15 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
             rg_gemm_small(n, lim - first, D, a->scale, qb + (long)i0 * D, D, 1, kt + first, kt_ld,
                           1, 0, S + first, Tk, 1, NULL);
         for (int t = 0; t < a->n_terms; t++) {
-            rg_term_block blk = {b, h, i0, n, lo, hi, S, Tk, scratch + sl->terms[t]};
+            rg_term_block blk = {.b = b,
+                                 .h = h,
+                                 .i0 = i0,
+                                 .n = n,
+                                 .lo = lo,
+                                 .hi = hi,
+                                 .S = S,
+                                 .ld = Tk,
+                                 .scratch = scratch + sl->terms[t]};
             a->terms[t]->add(a->terms[t], &blk);
         }
         for (int r = 0; r < n; r++) { /* masked softmax of each row */
@@ -118,8 +148,9 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
             int z0 = P ? 0 : first, z1 = P ? Tk : lim; /* zeros where the row sees nothing */
             for (int j = z0; j < lo[r]; j++) row[j] = 0;
             for (int j = hi[r]; j < z1; j++) row[j] = 0;
-            if (a->probs) { /* a copy for whoever asked (P[i, 0..Tk-1]) */
-                real *dst = a->probs + bh * a->probs_bh + (long)(i0 + r) * a->probs_ld;
+            if (a->opts.probs) { /* a copy for whoever asked (P[i, 0..Tk-1]) */
+                real *dst =
+                    a->opts.probs + bh * a->opts.probs_bh + (long)(i0 + r) * a->opts.probs_ld;
                 for (int j = 0; j < Tk; j++) dst[j] = j >= lo[r] && j < hi[r] ? row[j] : 0;
             }
         }
@@ -133,7 +164,7 @@ static void attend_one(const rg_attn_raw *a, int b, int h, real *P, char *scratc
 }
 
 /* Every (b, h) in parallel. P_all [B,H,T,Tk] or NULL. */
-static void attend_all(rg_ctx *ctx, const rg_attn_raw *a, real *P_all) {
+static void attend_all(rg_ctx *ctx, const kernel_call *a, real *P_all) {
     scratch_layout sl = layout_of(a, P_all != NULL);
     int threads = ctx->threads;
     char *scratch = rg_arena_alloc(&ctx->arena, (size_t)threads * sl.total);
@@ -148,43 +179,40 @@ static void attend_all(rg_ctx *ctx, const rg_attn_raw *a, real *P_all) {
     }
 }
 
-void rg_attention_forward(rg_ctx *ctx, const rg_attn_raw *a) {
-    if (a->n_terms > RG_MAX_INPUTS) rg_die("attention: %d score terms", a->n_terms);
-    attend_all(ctx, a, NULL);
-}
-
 /* ---- the op: forward, saved P, backward ------------------------------------------- */
 
 typedef struct {
-    int B, H, T, Tk, D, diag;
-    real scale;
-    real *P; /* [B,H,T,Tk] saved probabilities */
+    kernel_call call; /* q, k, v, o, terms as the forward had them */
+    real *P;          /* [B,H,T,Tk] saved probabilities */
     rg_term *terms[RG_MAX_INPUTS];
-    int n_terms;
 } attn_saved;
 
 static void attention_backward(rg_ctx *ctx, rg_node *node) {
     const attn_saved *s = node->saved;
+    const kernel_call *a = &s->call;
+    const rg_attn_mask *mask = &a->opts.mask;
     rg_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
-    int B = s->B, H = s->H, T = s->T, Tk = s->Tk, D = s->D, diag = s->diag;
-    long n_bh = (long)B * H, qs = (long)T * D, ks = (long)Tk * D, ss = (long)T * Tk;
+    int H = a->H, T = a->T, Tk = a->Tk, D = a->D;
+    long n_bh = (long)a->B * H, qs = (long)T * D, ks = a->kv_bh, ss = (long)T * Tk;
     real *dq = rg_wants_grad(node, 0) ? rg_grad(ctx, q) : NULL;
     real *dk = rg_wants_grad(node, 1) ? rg_grad(ctx, k) : NULL;
     real *dv = rg_wants_grad(node, 2) ? rg_grad(ctx, v) : NULL;
     /* dS for every (b,h): written by the loop, then read by the terms */
     real *dS_all = rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss) * sizeof(real) + 1);
     /* per thread: v transposed, [D, Tk] */
-    real *vt_all = rg_arena_alloc(&ctx->arena, (size_t)ctx->threads * ks * sizeof(real) + 1);
+    real *vt_all = rg_arena_alloc(&ctx->arena, (size_t)ctx->threads * Tk * D * sizeof(real) + 1);
     const real *dO = node->out->grad;
 #pragma omp parallel for schedule(static) if (n_bh > 1) num_threads(ctx->threads)
     for (long bh = 0; bh < n_bh; bh++) {
+        int b = (int)(bh / H);
         const real *P = s->P + bh * ss, *dOb = dO + bh * qs;
         const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
-        real *dS = dS_all + bh * ss, *vt = vt_all + (long)omp_get_thread_num() * ks;
+        real *dS = dS_all + bh * ss, *vt = vt_all + (long)omp_get_thread_num() * Tk * D;
         memset(dS, 0, (size_t)ss * sizeof(real));
-        transpose_rows(vb, D, 0, row_end(T - 1, diag, Tk), vt, Tk);
+        transpose_rows(vb, D, 0, row_end_b(mask, b, T - 1, Tk), vt, Tk);
         for (int i0 = 0; i0 < T; i0 += ROWS) {
-            int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0, lim = row_end(i1 - 1, diag, Tk);
+            int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0;
+            int lim = row_end_b(mask, b, i1 - 1, Tk);
             const real *Pi = P + (long)i0 * Tk, *dOi = dOb + (long)i0 * D;
             real *dSi = dS + (long)i0 * Tk;
             if (lim == 0) continue;
@@ -195,21 +223,24 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
             for (int r = 0; r < n; r++) { /* softmax backward, row by row */
                 real *row = dSi + (long)r * Tk;
                 const real *p = Pi + (long)r * Tk;
-                int vis = row_end(i0 + r, diag, Tk);
+                int vis = row_end_b(mask, b, i0 + r, Tk);
+                int first = mask->key_lo ? mask->key_lo[i0 + r] : 0;
+                if (first > vis) first = vis;
                 real dot = 0;
-                for (int j = 0; j < vis; j++) dot += p[j] * row[j];
-                for (int j = 0; j < vis; j++) row[j] = p[j] * (row[j] - dot);
+                for (int j = first; j < vis; j++) dot += p[j] * row[j];
+                for (int j = 0; j < first; j++) row[j] = 0;
+                for (int j = first; j < vis; j++) row[j] = p[j] * (row[j] - dot);
                 for (int j = vis; j < lim; j++) row[j] = 0;
             }
             if (dq) /* dq[i0:i1] += scale dS[i0:i1, 0:lim] k[0:lim] */
-                rg_gemm_small(n, D, lim, s->scale, dSi, Tk, 1, kb, D, 1, 1,
+                rg_gemm_small(n, D, lim, a->scale, dSi, Tk, 1, kb, D, 1, 1,
                               dq + bh * qs + (long)i0 * D, D, 1, NULL);
             if (dk) /* dk[0:lim] += scale dS[i0:i1, 0:lim]^T q[i0:i1] */
-                rg_gemm_small(lim, D, n, s->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1,
+                rg_gemm_small(lim, D, n, a->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1,
                               dk + bh * ks, D, 1, NULL);
         }
     }
-    for (int t = 0; t < s->n_terms; t++)
+    for (int t = 0; t < a->n_terms; t++)
         if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], dS_all);
 }
 
@@ -227,12 +258,13 @@ static int gather_inputs(rg_tensor **in, rg_tensor *q, rg_tensor *k, rg_tensor *
 }
 
 rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor *v, real scale,
-                             int diag, rg_term *const *terms, int n_terms) {
+                             const rg_attn_opts *opts, rg_term *const *terms, int n_terms) {
     if (q->ndim != 4 || k->ndim != 4 || !rg_same_shape(k, v) || q->shape[0] != k->shape[0] ||
         q->shape[1] != k->shape[1] || q->shape[3] != k->shape[3])
         rg_die_shapes("attention_core", "need q [B,H,T,D], k and v [B,H,Tk,D]", q, k);
     if (n_terms > RG_MAX_INPUTS) rg_die("attention_core: %d score terms", n_terms);
-    int B = q->shape[0], H = q->shape[1], T = q->shape[2], D = q->shape[3], Tk = k->shape[2];
+    int B = q->shape[0], H = q->shape[1], T = q->shape[2], D = q->shape[3], Kc = k->shape[2];
+    int diag = opts->mask.diag, Tk = rg_attn_keys(T, Kc, diag);
     for (int t = 0; t < n_terms; t++)
         if (terms[t]->B != B || terms[t]->H != H || terms[t]->T != T || terms[t]->Tk != Tk ||
             terms[t]->diag != diag)
@@ -241,29 +273,20 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
                    terms[t]->name, terms[t]->B, terms[t]->H, terms[t]->T, terms[t]->Tk,
                    terms[t]->diag, B, H, T, Tk, diag);
     rg_tensor *out = rg_empty(ctx, 4, (int[]){B, H, T, D});
-    rg_attn_raw a = {B,
-                     H,
-                     T,
-                     Tk,
-                     D,
-                     diag,
-                     q->data,
-                     k->data,
-                     v->data,
-                     (long)T * D,
-                     (long)Tk * D,
-                     (long)Tk * D,
-                     out->data,
-                     scale,
-                     NULL,
-                     terms,
-                     n_terms,
-                     NULL,
-                     0,
-                     0,
-                     NULL,
-                     0,
-                     0};
+    kernel_call a = {.B = B,
+                     .H = H,
+                     .T = T,
+                     .Tk = Tk,
+                     .D = D,
+                     .q = q->data,
+                     .k = k->data,
+                     .v = v->data,
+                     .kv_bh = (long)Kc * D,
+                     .o = out->data,
+                     .scale = scale,
+                     .opts = *opts,
+                     .terms = terms,
+                     .n_terms = n_terms};
     rg_tensor *in[RG_MAX_INPUTS];
     int n_in = gather_inputs(in, q, k, v, terms, n_terms);
     bool record = rg_needs_grad(ctx, in, n_in);
@@ -273,8 +296,9 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
     attend_all(ctx, &a, P_all);
     if (record) {
         attn_saved *s = rg_arena_alloc(&ctx->arena, sizeof *s);
-        *s = (attn_saved){B, H, T, Tk, D, diag, scale, P_all, {0}, n_terms};
+        *s = (attn_saved){.call = a, .P = P_all};
         for (int t = 0; t < n_terms; t++) s->terms[t] = terms[t];
+        s->call.terms = s->terms;
         rg_record(ctx, "attention_core", attention_backward, out, in, n_in)->saved = s;
     }
     return out;
@@ -331,7 +355,7 @@ rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms) {
 const char *rg_attention_term_name(const rg_node *node, int t) {
     if (node->backward == attention_backward) {
         const attn_saved *s = node->saved;
-        return t >= 0 && t < s->n_terms ? s->terms[t]->name : NULL;
+        return t >= 0 && t < s->call.n_terms ? s->terms[t]->name : NULL;
     }
     if (node->backward == score_terms_backward) {
         const terms_saved *s = node->saved;
@@ -346,7 +370,7 @@ const char *rg_attention_input_role(const rg_node *node, int i) {
     if (node->backward == attention_backward) {
         if (i < 3) return i == 0 ? "q" : i == 1 ? "k" : "v";
         const attn_saved *s = node->saved;
-        terms = s->terms, n_terms = s->n_terms, at = 3;
+        terms = s->terms, n_terms = s->call.n_terms, at = 3;
     } else if (node->backward == score_terms_backward) {
         const terms_saved *s = node->saved;
         terms = s->terms, n_terms = s->n_terms, at = 0;

@@ -96,46 +96,66 @@ rg_tensor *rg_layernorm(rg_ctx *ctx, rg_tensor *x, rg_tensor *g, rg_tensor *b) {
     return y;
 }
 
-/* ---- softmax with causal mask ------------------------------------------------ */
+/* ---- softmax with an attention mask ------------------------------------------ */
 
-/* Number of unmasked columns of row i (of Tq) with Tk columns. */
-static int visible(int i, int diag, int Tk) {
-    long v = (long)i + diag + 1;
-    return v < 0 ? 0 : v > Tk ? Tk : (int)v;
+/* The visible columns [lo, hi) of row r of x [B, ..., Tq, Tk]: its query
+ * index is r % Tq and its batch row r / (rows per batch row). */
+static void visible(const rg_attn_mask *mask, long r, int Tq, long per_b, int Tk, int *lo,
+                    int *hi) {
+    int i = (int)(r % Tq);
+    long e = (long)i + mask->diag + 1;
+    int end = e < 0 ? 0 : e > Tk ? Tk : (int)e;
+    if (mask->key_end && mask->key_end[r / per_b] < end) end = mask->key_end[r / per_b];
+    int start = mask->key_lo ? mask->key_lo[i] : 0;
+    *lo = start < end ? start : end, *hi = end;
 }
 
+/* y = softmax(x) on the visible columns, 0 elsewhere. Backward on the
+ * visible columns: dx_j = y_j (dy_j - sum_k y_k dy_k); masked columns get 0. */
+typedef struct {
+    rg_attn_mask mask;
+    long per_b;
+} softmax_saved;
+
 static void softmax_backward(rg_ctx *ctx, rg_node *node) {
+    const softmax_saved *s = node->saved;
     const rg_tensor *y = node->out;
-    int Tq = y->shape[y->ndim - 2], Tk = rg_last(y), diag = node->iarg[0];
+    int Tq = y->shape[y->ndim - 2], Tk = rg_last(y);
     long R = rg_rows(y);
     real *dx = rg_grad(ctx, node->in[0]);
 #pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN) num_threads(ctx->threads)
     for (long r = 0; r < R; r++) {
         const real *yr = y->data + r * Tk, *dyr = y->grad + r * Tk;
-        int n = visible((int)(r % Tq), diag, Tk);
+        int lo, hi;
+        visible(&s->mask, r, Tq, s->per_b, Tk, &lo, &hi);
         real dot = 0;
-        for (int j = 0; j < n; j++) dot += yr[j] * dyr[j];
-        for (int j = 0; j < n; j++) dx[r * Tk + j] += yr[j] * (dyr[j] - dot);
+        for (int j = lo; j < hi; j++) dot += yr[j] * dyr[j];
+        for (int j = lo; j < hi; j++) dx[r * Tk + j] += yr[j] * (dyr[j] - dot);
     }
 }
 
-rg_tensor *rg_softmax_causal(rg_ctx *ctx, rg_tensor *x, int diag) {
-    if (x->ndim < 2) rg_die_shapes("softmax_causal", "need [..., Tq, Tk]", x, NULL);
+rg_tensor *rg_softmax_masked(rg_ctx *ctx, rg_tensor *x, const rg_attn_mask *mask) {
+    if (x->ndim < 2) rg_die_shapes("softmax_masked", "need [B, ..., Tq, Tk]", x, NULL);
     int Tq = x->shape[x->ndim - 2], Tk = rg_last(x);
     rg_tensor *y = rg_like(ctx, x);
-    long R = rg_rows(x);
+    long R = rg_rows(x), per_b = R / x->shape[0];
 #pragma omp parallel for schedule(static) if (R * Tk > RG_PAR_MIN) num_threads(ctx->threads)
     for (long r = 0; r < R; r++) {
         const real *xr = x->data + r * Tk;
         real *yr = y->data + r * Tk;
-        int n = visible((int)(r % Tq), diag, Tk);
+        int lo, hi;
+        visible(mask, r, Tq, per_b, Tk, &lo, &hi);
         real mx = -INFINITY, sum = 0;
-        for (int j = 0; j < n; j++) mx = xr[j] > mx ? xr[j] : mx;
-        for (int j = 0; j < n; j++) sum += (yr[j] = exp(xr[j] - mx));
-        for (int j = 0; j < n; j++) yr[j] /= sum;
-        for (int j = n; j < Tk; j++) yr[j] = 0;
+        for (int j = lo; j < hi; j++) mx = xr[j] > mx ? xr[j] : mx;
+        for (int j = lo; j < hi; j++) sum += (yr[j] = exp(xr[j] - mx));
+        for (int j = lo; j < hi; j++) yr[j] /= sum;
+        for (int j = 0; j < lo; j++) yr[j] = 0;
+        for (int j = hi; j < Tk; j++) yr[j] = 0;
     }
-    if (rg_needs_grad(ctx, &x, 1))
-        rg_record(ctx, "softmax_causal", softmax_backward, y, &x, 1)->iarg[0] = diag;
+    if (rg_needs_grad(ctx, &x, 1)) {
+        softmax_saved *s = rg_arena_alloc(&ctx->arena, sizeof *s);
+        *s = (softmax_saved){.mask = *mask, .per_b = per_b};
+        rg_record(ctx, "softmax_masked", softmax_backward, y, &x, 1)->saved = s;
+    }
     return y;
 }

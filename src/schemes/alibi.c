@@ -1,10 +1,11 @@
 /* alibi.c: ALiBi, attention with linear biases (Press et al. 2022):
- *     S[i,j] = q_i . k_j / sqrt(dh) - s_h (p_i - p_j)
+ *     S[i,j] = q_i . k_j / sqrt(dh) - s_h |p_i - p_j|
  * with a fixed slope s_h per head and no parameters, so its term has no
  * backward. The bias is computed inside the attention kernel block by block. */
 #include "scheme.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 /* For H a power of two, s_h = 2^(-8(h+1)/H). Otherwise take the slopes for
  * the nearest lower power of two P, then every other slope of the 2P set
@@ -28,7 +29,7 @@ static void add(const rg_term *t, const rg_term_block *blk) {
         int pi = rg_qpos(d->pos, blk->b, blk->i0 + r);
         real *row = blk->S + r * blk->ld;
         for (int j = blk->lo[r]; j < blk->hi[r]; j++)
-            row[j] -= (real)(s * (pi - rg_kpos(d->pos, blk->b, j)));
+            row[j] -= (real)(s * abs(pi - rg_kpos(d->pos, blk->b, j)));
     }
 }
 

@@ -12,8 +12,8 @@
  *                               pay for it; else k_j . Qr_h[rel(j,i)] per pair), S += Q[j,
  * rel(j,i)] s Backward, per (b, h), with s = 1/sqrt(3 dh): GC[i, x] = s sum over j with rel(i,j) =
  * x of dS[i,j]:  dq += GC Kr_h,  dKr_h += GC^T q GQ[j, x] = s sum over i with rel(j,i) = x of
- * dS[i,j]:  dk += GQ Qr_h,  dQr_h += GQ^T k In decoding, Kr and Qr are projected once per cache and
- * kept (persist). */
+ * dS[i,j]:  dk += GQ Qr_h,  dQr_h += GQ^T k. Kr and Qr are the scheme's
+ * tables (made once per forward, kept by a key/value cache). */
 #include "scheme.h"
 
 #include <math.h>
@@ -63,7 +63,7 @@ static void declare_layer(rg_param_builder *pb, const rg_model_config *mc, int l
 
 typedef struct {
     const rg_attn_pos *pos;
-    const real *q, *k; /* q [B,H,T,dh]; k with (b,h) blocks k_bh apart */
+    const real *q, *k; /* q [B,H,T,dh]; k [B,H,Kc,dh]: (b,h) blocks k_bh apart */
     long k_bh;
     const real *Kr, *Qr; /* [H, 2K, dh] */
     int K, dh;
@@ -145,7 +145,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
                 rg_gemm_small(R, dh, T, 1, GC, 1, R, qb, dh, 1, 1, dKr + (long)h * R * dh, dh, 1,
                               NULL);
             if (dk)
-                rg_gemm_small(Tk, dh, R, 1, GQ, R, 1, Qr, dh, 1, 1, dk + bh * Tk * dh, dh, 1, NULL);
+                rg_gemm_small(Tk, dh, R, 1, GQ, R, 1, Qr, dh, 1, 1, dk + bh * d->k_bh, dh, 1, NULL);
             if (dQr)
                 rg_gemm_small(R, dh, Tk, 1, GQ, 1, R, kb, dh, 1, 1, dQr + (long)h * R * dh, dh, 1,
                               NULL);
@@ -153,47 +153,31 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     }
 }
 
-/* Decoding keeps Kr and Qr: [H, 2K, dh] each. */
-typedef struct {
-    real *Kr, *Qr;
-} kept_tables;
-
-static void free_kept(void *p) {
-    kept_tables *k = p;
-    if (k) free(k->Kr), free(k->Qr), free(k);
-}
-
-static real *kept_copy(const rg_tensor *t) {
-    real *out = rg_xmalloc((size_t)t->size * sizeof(real), "a kept position table");
-    memcpy(out, t->data, (size_t)t->size * sizeof(real));
-    return out;
+/* Kr = rel_emb Wpk^T and Qr = rel_emb Wpq^T split into heads, (1,H,2K,dh)
+ * each; they serve every distance (distances are clamped to the span). */
+static void tables(const rg_scheme_call *call, int *lo, int *hi, rg_tensor **out) {
+    rg_tensor *rel = call->shared[REL_EMB];
+    out[0] = rg_project_heads(call->ctx, rel, call->params[POS_K], call->H, call->dh);
+    out[1] = rg_project_heads(call->ctx, rel, call->params[POS_Q], call->H, call->dh);
+    *lo = INT_MIN, *hi = INT_MAX;
 }
 
 static void scores(rg_scheme_call *call) {
     rg_ctx *ctx = call->ctx;
-    int H = call->H, dh = call->dh, K = call->opts->deberta_span, R = 2 * K;
-    rg_tensor *rel = call->shared[REL_EMB], *Kr, *Qr;
-    if (!call->persist) {
-        Kr = rg_project_heads(ctx, rel, call->params[POS_K], H, dh); /* (1,H,2K,dh) */
-        Qr = rg_project_heads(ctx, rel, call->params[POS_Q], H, dh);
-    } else {
-        kept_tables *k = *call->persist;
-        if (!k) {
-            bool was = rg_set_no_grad(ctx, true);
-            k = *call->persist = rg_xcalloc(1, sizeof *k, "kept position tables");
-            k->Kr = kept_copy(rg_project_heads(ctx, rel, call->params[POS_K], H, dh));
-            k->Qr = kept_copy(rg_project_heads(ctx, rel, call->params[POS_Q], H, dh));
-            rg_set_no_grad(ctx, was);
-        }
-        Kr = rg_arena_alloc(&ctx->arena, sizeof *Kr);
-        Qr = rg_arena_alloc(&ctx->arena, sizeof *Qr);
-        *Kr = rg_wrap(k->Kr, NULL, 4, (int[]){1, H, R, dh}, "deberta.Kr");
-        *Qr = rg_wrap(k->Qr, NULL, 4, (int[]){1, H, R, dh}, "deberta.Qr");
-    }
+    int dh = call->dh, K = call->opts->deberta_span, R = 2 * K;
+    rg_tensor *Kr = call->tables[0], *Qr = call->tables[1];
     call->scale = (real)(1 / sqrt(3.0 * dh));
     deberta_data *d = rg_arena_alloc(&ctx->arena, sizeof *d);
-    *d = (deberta_data){call->pos, call->q->data, call->k_data, call->k_bh, Kr->data, Qr->data, K,
-                        dh,        call->scale,   call->T >= R};
+    *d = (deberta_data){.pos = call->pos,
+                        .q = call->q->data,
+                        .k = call->k->data,
+                        .k_bh = (long)call->k->shape[2] * dh,
+                        .Kr = Kr->data,
+                        .Qr = Qr->data,
+                        .K = K,
+                        .dh = dh,
+                        .scale = call->scale,
+                        .key_table = call->T >= R};
     rg_term *t = rg_term_new(call, "deberta", d);
     t->begin = begin;
     t->add = add;
@@ -201,7 +185,7 @@ static void scores(rg_scheme_call *call) {
     t->scratch_bytes =
         ((size_t)(RG_ATTN_BLOCK + (d->key_table ? call->Tk : 0)) * R + RG_SMALL_PACK(dh)) *
         sizeof(real);
-    if (call->k) t->in[0] = call->q, t->in[1] = call->k, t->in[2] = Kr, t->in[3] = Qr, t->n_in = 4;
+    t->in[0] = call->q, t->in[1] = call->k, t->in[2] = Kr, t->in[3] = Qr, t->n_in = 4;
 }
 
 const rg_scheme rg_scheme_deberta = {
@@ -210,9 +194,10 @@ const rg_scheme rg_scheme_deberta = {
                "over clamped distances (He et al. 2021)",
     .flags = RG_SCHEME_RELATIVE,
     .keys = KEYS,
-    .n_keys = 1,
+    .n_keys = RG_COUNT(KEYS),
     .declare_shared = declare_shared,
     .declare_layer = declare_layer,
+    .n_tables = 2,
+    .tables = tables,
     .scores = scores,
-    .free_persist = free_kept,
 };

@@ -8,12 +8,19 @@
  * (starts at 1). Dividing by psi of the query's own position is FIRE's
  * progressive interpolation: z stays in [0, 1] at any length.
  *
- * The bias is the op rg_fire_bias (ops/position.c, forward and backward of
- * the whole per-pair function), handed to the kernel as a bias term. */
+ * Everything FIRE is lives here: the op fire_bias (its forward and
+ * backward; the bias goes to the attention kernel as a bias term), its
+ * gradient-check case, and what the whole-model check needs to know (relu
+ * kinks, and that fc2.bias's gradient is zero). FIRE needs keys before the
+ * query (the normalization by the query's own position), so an encoder
+ * cannot use it. */
 #include "scheme.h"
 
+#include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { FC1_W, FC1_B, FC2_W, FC2_B, C, L }; /* its parameters in each layer */
 
@@ -56,17 +63,332 @@ static void declare_layer(rg_param_builder *pb, const rg_model_config *mc, int l
 #undef DECLARE
 }
 
+/* ---- z, the normalized log distance: the one place it is written ------------------- */
+
+/* psi(x) = log(|c x| + 1) */
+static double psi(double c, double x) {
+    return log(fabs(c * x) + 1);
+}
+
+/* The denominator of z for a query at position p: psi(max(p, thr)) + 1e-6. */
+static double z_denominator(double c, int p, double thr) {
+    return psi(c, p > thr ? p : thr) + 1e-6;
+}
+
+/* ---- the op: fire_bias ------------------------------------------------------------------
+ * For query positions qpos [Bp,T] and key positions kpos [Bp,Tk] (Bp rows, 1 =
+ * shared), E[bp,h,i,j] = f(z)[h] for visible pairs (j <= i + diag), 0 elsewhere
+ * -> [Bp,H,T,Tk]. Forward, for a visible pair with d = p_i - p_j:
+ *   m = max(p_i, thr),  z = psi(d) / (psi(m) + 1e-6)
+ *   a_w = W1[w] z + b1[w],  u_w = relu(a_w),  E_h = sum_w W2[h,w] u_w + b2[h]
+ * Backward, with g_h = dE_h (PyTorch's conventions at the kinks: relu'(0) = 0,
+ * d|x|/dx at 0 = 0, and a tie p_i = thr splits max's gradient half and half):
+ *   db2[h] += g_h,  dW2[h,w] += g_h u_w,  du_w = sum_h W2[h,w] g_h
+ *   da_w = du_w [a_w > 0],  dW1[w] += da_w z,  db1[w] += da_w,  dz = sum_w W1[w] da_w
+ *   with N = psi(d), Dn = psi(m) + 1e-6:
+ *     dpsi(x)/dc = sgn(c x) x / (|c x| + 1),   dpsi(m)/dm = sgn(c m) c / (|c m| + 1)
+ *     dc += dz (dN/dc Dn - N dDn/dc) / Dn^2
+ *     dL += dz (-N / Dn^2) dpsi(m)/dm  dm/dthr  sgn(L s) s      (s = fire_L)
+ *   where dm/dthr = 1 if thr > p_i, 1/2 if thr = p_i, else 0.
+ * The hidden layer is recomputed in the backward rather than kept. */
+
+typedef struct {
+    const int *qpos, *kpos;
+    int Bp, T, Tk, diag, W, H;
+    real L_scale;
+} fire_args;
+
+static double sgn(double x) {
+    return (x > 0) - (x < 0);
+}
+
+static void fire_backward(rg_ctx *ctx, rg_node *node) {
+    const fire_args *fa = node->saved;
+    rg_tensor *c = node->in[0], *Lp = node->in[1], *W1 = node->in[2], *b1 = node->in[3];
+    rg_tensor *W2 = node->in[4], *b2 = node->in[5];
+    int W = fa->W, H = fa->H, T = fa->T, Tk = fa->Tk, threads = ctx->threads;
+    /* per-thread sums of the parameter gradients, added in a fixed order after */
+    long per = 2 + 2L * W + (long)H * W + H;
+    double *acc = rg_arena_calloc(&ctx->arena, (size_t)(threads * per) * sizeof(double));
+    const real *dE = node->out->grad;
+    double cv = c->data[0], Lv = Lp->data[0], s = fa->L_scale;
+    double thr = fabs(Lv * s);
+#pragma omp parallel num_threads(threads)
+    {
+        double *a = acc + omp_get_thread_num() * per;
+        double *dc = a, *dL = a + 1, *dW1 = a + 2, *db1 = dW1 + W, *dW2 = db1 + W,
+               *db2 = dW2 + H * W;
+        double hid[256], pre[256]; /* W <= 256 (checked by the forward) */
+#pragma omp for schedule(static) collapse(2)
+        for (int bp = 0; bp < fa->Bp; bp++)
+            for (int i = 0; i < T; i++) {
+                int pi = fa->qpos[(long)bp * T + i];
+                double m = pi > thr ? pi : thr;
+                double Dn = z_denominator(cv, pi, thr);
+                double dDn_dc = sgn(cv * m) * m / (fabs(cv * m) + 1);
+                double dDn_dm = sgn(cv * m) * cv / (fabs(cv * m) + 1);
+                double dm_dthr = thr > pi ? 1 : thr == pi ? 0.5 : 0;
+                int end = i + fa->diag + 1 < Tk ? i + fa->diag + 1 : Tk;
+                for (int j = 0; j < end; j++) {
+                    double d = pi - fa->kpos[(long)bp * Tk + j];
+                    double N = psi(cv, d), z = N / Dn;
+                    const real *g = dE + ((long)bp * H * T + i) * Tk + j; /* g[h * T * Tk] */
+                    for (int w = 0; w < W; w++) {
+                        pre[w] = W1->data[w] * z + b1->data[w];
+                        hid[w] = pre[w] > 0 ? pre[w] : 0;
+                    }
+                    double dz = 0;
+                    for (int w = 0; w < W; w++) {
+                        double du = 0;
+                        for (int h = 0; h < H; h++) {
+                            double gh = g[(long)h * T * Tk];
+                            du += W2->data[h * W + w] * gh;
+                            dW2[h * W + w] += gh * hid[w];
+                        }
+                        double da = pre[w] > 0 ? du : 0;
+                        dW1[w] += da * z;
+                        db1[w] += da;
+                        dz += W1->data[w] * da;
+                    }
+                    for (int h = 0; h < H; h++) db2[h] += g[(long)h * T * Tk];
+                    double dN_dc = sgn(cv * d) * d / (fabs(cv * d) + 1);
+                    *dc += dz * (dN_dc * Dn - N * dDn_dc) / (Dn * Dn);
+                    *dL += dz * (-N / (Dn * Dn)) * dDn_dm * dm_dthr * sgn(Lv * s) * s;
+                }
+            }
+    }
+    rg_tensor *ins[6] = {c, Lp, W1, b1, W2, b2};
+    long offs[6] = {0, 1, 2, 2 + W, 2 + 2L * W, 2 + 2L * W + (long)H * W};
+    for (int k = 0; k < 6; k++) {
+        if (!rg_wants_grad(node, k)) continue;
+        real *g = rg_grad(ctx, ins[k]);
+        for (long e = 0; e < ins[k]->size; e++) {
+            double sum = 0;
+            for (int th = 0; th < threads; th++) sum += acc[th * per + offs[k] + e];
+            g[e] += (real)sum;
+        }
+    }
+}
+
+/* p: c [1], L [1], fc1.weight [W,1], fc1.bias [W], fc2.weight [H,W], fc2.bias [H]. */
+static rg_tensor *fire_bias(rg_ctx *ctx, const int *qpos, const int *kpos, int Bp, int T, int Tk,
+                            int diag, rg_tensor *const p[6], real L_scale) {
+    rg_tensor *c = p[0], *Lp = p[1], *W1 = p[2], *b1 = p[3], *W2 = p[4], *b2 = p[5];
+    int W = W1->shape[0], H = W2->shape[0];
+    if (c->size != 1 || Lp->size != 1 || W1->ndim != 2 || W1->shape[1] != 1 || b1->size != W ||
+        W2->ndim != 2 || W2->shape[1] != W || b2->size != H)
+        rg_die_shapes("fire_bias", "need c [1], L [1], W1 [W,1], b1 [W], W2 [H,W], b2 [H]", W1, W2);
+    if (W > 256) rg_die("fire_bias: width %d exceeds 256", W);
+    rg_tensor *E = rg_zeros(ctx, 4, (int[]){Bp, H, T, Tk});
+    double cv = c->data[0], thr = fabs(Lp->data[0] * (double)L_scale);
+#pragma omp parallel for schedule(static) collapse(2) if ((long)Bp * T * Tk * W > 32768)           \
+    num_threads(ctx->threads)
+    for (int bp = 0; bp < Bp; bp++)
+        for (int i = 0; i < T; i++) {
+            int pi = qpos[(long)bp * T + i];
+            double Dn = z_denominator(cv, pi, thr);
+            int end = i + diag + 1 < Tk ? i + diag + 1 : Tk;
+            for (int j = 0; j < end; j++) {
+                double z = psi(cv, pi - kpos[(long)bp * Tk + j]) / Dn;
+                real *e = E->data + ((long)bp * H * T + i) * Tk + j; /* e[h * T * Tk] */
+                for (int h = 0; h < H; h++) e[(long)h * T * Tk] = b2->data[h];
+                for (int w = 0; w < W; w++) {
+                    double a = W1->data[w] * z + b1->data[w];
+                    if (a <= 0) continue;
+                    for (int h = 0; h < H; h++)
+                        e[(long)h * T * Tk] += (real)(W2->data[h * W + w] * a);
+                }
+            }
+        }
+    rg_tensor *in[6] = {c, Lp, W1, b1, W2, b2};
+    if (rg_needs_grad(ctx, in, 6)) {
+        fire_args *fa = rg_arena_alloc(&ctx->arena, sizeof *fa);
+        *fa = (fire_args){.qpos = qpos,
+                          .kpos = kpos,
+                          .Bp = Bp,
+                          .T = T,
+                          .Tk = Tk,
+                          .diag = diag,
+                          .W = W,
+                          .H = H,
+                          .L_scale = L_scale};
+        rg_record(ctx, "fire_bias", fire_backward, E, in, 6)->saved = fa;
+    }
+    return E;
+}
+
+/* ---- the scheme's hooks -------------------------------------------------------------- */
+
+static int validate(rg_scheme_check *chk) {
+    if (chk->mc->arch == RG_ARCH_ENCODER)
+        return chk->fail(chk, "pos",
+                         "fire normalizes each distance by the query's own position, which "
+                         "assumes every key comes before its query; an encoder (arch = encoder) "
+                         "attends both ways: use another scheme (`relgrad list schemes`) or "
+                         "arch = decoder");
+    return 0;
+}
+
 static void scores(rg_scheme_call *call) {
     const int *qpos, *kpos;
     int Bp = rg_dense_positions(call, &qpos, &kpos);
     rg_tensor *const *p = call->params;
-    rg_tensor *E =
-        rg_fire_bias(call->ctx, qpos, kpos, Bp, call->T, call->Tk, call->diag, p[C], p[L], p[FC1_W],
-                     p[FC1_B], p[FC2_W], p[FC2_B], (real)call->opts->fire_L); /* (Bp,H,T,Tk) */
+    rg_tensor *params[6] = {p[C], p[L], p[FC1_W], p[FC1_B], p[FC2_W], p[FC2_B]};
+    rg_tensor *E = fire_bias(call->ctx, qpos, kpos, Bp, call->T, call->Tk, call->diag, params,
+                             (real)call->opts->fire_L); /* (Bp,H,T,Tk) */
     rg_term *t = rg_bias_term(call->ctx, E, call->B, call->diag);
     if (call->n_terms == RG_MAX_TERMS) rg_die("fire: too many score terms");
     call->terms[call->n_terms++] = t;
 }
+
+/* ---- gradient checks: relu's kinks --------------------------------------------------
+ * A unit relu(w z + b) has its kink at z = -b/w; a finite difference that
+ * straddles it measures the mean of two slopes, not the derivative. Given the
+ * z values a check will feed, place each of the W units' kinks in the middle
+ * of a gap between distinct z values, widest gaps first, with slopes
+ * +-(0.8..1.2) from rng, so each unit still switches on and off across the z
+ * values (its gradient is real) and no step of size h crosses a kink. A unit
+ * whose gap is too narrow for that stays off for every z in [0, 1) instead
+ * (its gradient is then exactly 0). Returns the number of live units, or -1
+ * when the z values take a single value. */
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int place_kinks(double *z, int n, real *w, real *b, int W, double h, rg_rng *rng) {
+    qsort(z, (size_t)n, sizeof *z, compare_doubles);
+    /* the gaps between distinct z values, widest first: unit u gets the u-th */
+    int n_gaps = 0;
+    double *gap = rg_xmalloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(double), "relu gaps");
+    for (int k = 0; k + 1 < n; k++)
+        if (z[k + 1] - z[k] > 1e-9)
+            gap[2 * n_gaps] = -(z[k + 1] - z[k]), gap[2 * n_gaps + 1] = 0.5 * (z[k] + z[k + 1]),
+                    n_gaps++;
+    if (n_gaps == 0) {
+        free(gap);
+        return -1;
+    }
+    qsort(gap, (size_t)n_gaps, 2 * sizeof(double), compare_doubles); /* (width, middle) pairs */
+    int live = 0;
+    for (int u = 0; u < W; u++) {
+        double z0 = gap[2 * (u % n_gaps) + 1], half = -0.5 * gap[2 * (u % n_gaps)];
+        double slope = (rg_rng_uniform(rng) < 0.5 ? -1 : 1) * (0.8 + 0.4 * rg_rng_uniform(rng));
+        /* a step of 2h in b or w moves w z + b by at most 2h: a unit whose
+         * gap is narrower than that stays off for every z instead */
+        if (0.8 * half > 3 * h) {
+            w[u] = (real)slope;
+            b[u] = (real)(-slope * z0);
+            live++;
+        } else {
+            w[u] = (real)0.5;
+            b[u] = (real)-1; /* 0.5 z - 1 < 0 for z in [0, 1) */
+        }
+    }
+    free(gap);
+    return live;
+}
+
+/* The z of every visible pair (queries qpos [Bp,T], keys kpos [Bp,Tk]) into
+ * a malloc'd array; its length in *n. */
+static double *all_z(const int *qpos, const int *kpos, int Bp, int T, int Tk, int diag, double c,
+                     double thr, int *n) {
+    double *z = rg_xmalloc((size_t)Bp * T * Tk * sizeof(double) + 1, "FIRE's z values");
+    *n = 0;
+    for (int b = 0; b < Bp; b++)
+        for (int i = 0; i < T; i++) {
+            int pi = qpos[b * T + i];
+            for (int j = 0; j <= i + diag && j < Tk; j++)
+                z[(*n)++] = psi(c, pi - kpos[b * Tk + j]) / z_denominator(c, pi, thr);
+        }
+    return z;
+}
+
+static int check_prepare(const rg_scheme_call *call, const int *qpos, const int *kpos, int Bp,
+                         double h, rg_rng *rng, char *why, size_t n) {
+    rg_tensor *const *p = call->params;
+    double c = p[C]->data[0], thr = fabs(p[L]->data[0] * call->opts->fire_L);
+    int nz;
+    double *z = all_z(qpos, kpos, Bp, call->T, call->Tk, call->diag, c, thr, &nz);
+    int live = place_kinks(z, nz, p[FC1_W]->data, p[FC1_B]->data, (int)p[FC1_W]->size, h, rng);
+    free(z);
+    if (live > 0) return 0;
+    snprintf(why, n, "layer %d's relu units cannot be kept off their kinks (%s); use a longer T",
+             call->layer,
+             live < 0 ? "every pair has the same z" : "no gap between z values is wide enough");
+    return -1;
+}
+
+/* fc2.bias adds one constant to a whole score row, which softmax ignores:
+ * its gradient is zero up to rounding (SPEC section 6). c and L move every z
+ * and so every kink: their steps must be small. */
+static rg_check_rule check_rule(int slot) {
+    return slot == FC2_B            ? RG_CHECK_ZERO
+           : slot == C || slot == L ? RG_CHECK_FINE_STEP
+                                    : RG_CHECK_DIFF;
+}
+
+/* The op's own check: B rows of keys, row b's key j at position j (1 + b) +
+ * b (so rows differ, and distances are not all consecutive), query i at key
+ * diag + i's position (diag keys of memory first); width W = C; fire_L 2,
+ * so both sides of max(p_i, thr) occur; relu units off their kinks. */
+static rg_tensor *f_fire(rg_ctx *ctx, rg_tensor **x, void *arg) {
+    const rg_op_check *st = arg;
+    return fire_bias(ctx, st->idx, st->idx2, st->s.B, st->s.T, st->s.Tk, st->s.diag, x, (real)2);
+}
+
+static int s_fire(rg_op_check *st, rg_rng *rng) {
+    const rg_op_sizes *s = &st->s;
+    int T = s->T, Tk = s->Tk, W = s->C, diag = s->diag;
+    if (T + diag > Tk) {
+        snprintf(st->why, sizeof st->why,
+                 "queries sit after diag memory keys: needs T + diag <= Tk");
+        return -1;
+    }
+#define NEW(...)                                                                                   \
+    rg_tensor_random(rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0,   \
+                     NULL)
+    rg_tensor **x = st->x;
+    x[0] = NEW(1), x[1] = NEW(1), x[2] = NEW(W, 1), x[3] = NEW(W), x[4] = NEW(s->H, W),
+    x[5] = NEW(s->H);
+#undef NEW
+    x[0]->data[0] = (real)0.1, x[1]->data[0] = (real)2.3; /* c: |c x| away from 0; thr = 4.6 */
+    int B = s->B;
+    st->idx = rg_xmalloc((size_t)B * T * sizeof(int), "positions");
+    st->idx2 = rg_xmalloc((size_t)B * Tk * sizeof(int), "positions");
+    for (int b = 0; b < B; b++) {
+        for (int j = 0; j < Tk; j++) st->idx2[b * Tk + j] = j * (1 + b) + b;
+        for (int i = 0; i < T; i++) st->idx[b * T + i] = st->idx2[b * Tk + diag + i];
+    }
+    int nz;
+    double *z =
+        all_z(st->idx, st->idx2, B, T, Tk, diag, x[0]->data[0], fabs(x[1]->data[0] * 2.0), &nz);
+    int live = place_kinks(z, nz, x[2]->data, x[3]->data, W, st->h, rng);
+    free(z);
+    if (live <= 0) {
+        snprintf(st->why, sizeof st->why,
+                 "too few distinct distances to keep relu off its kinks; raise T");
+        return -1;
+    }
+    /* c and L move every z, so their steps must stay small (float64), or
+     * they are left out (float32, whose step cannot avoid the kinks) */
+    if (sizeof(real) == 8)
+        st->h = 1e-4;
+    else
+        x[0]->requires_grad = x[1]->requires_grad = false;
+    const char *names[6] = {"c", "L", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
+    for (int k = 0; k < 6; k++) st->names[k] = names[k];
+    return 6;
+}
+
+static const rg_op_case OP_CASES[] = {
+    {.name = "fire_bias",
+     .summary = "FIRE's bias [B,H,T,Tk] (positions per row), width C, diag memory keys, relu "
+                "off its kinks",
+     .setup = s_fire,
+     .f = f_fire},
+};
 
 const rg_scheme rg_scheme_fire = {
     .name = "fire",
@@ -74,7 +396,12 @@ const rg_scheme rg_scheme_fire = {
                "(Li et al. 2023)",
     .flags = RG_SCHEME_RELATIVE | RG_SCHEME_SHIFT_VARIANT, /* psi(max(p_i, thr)) */
     .keys = KEYS,
-    .n_keys = 2,
+    .n_keys = RG_COUNT(KEYS),
+    .validate = validate,
     .declare_layer = declare_layer,
     .scores = scores,
+    .op_cases = OP_CASES,
+    .n_op_cases = RG_COUNT(OP_CASES),
+    .check_prepare = check_prepare,
+    .check_rule = check_rule,
 };

@@ -57,8 +57,9 @@ static rg_tensor *embed(rg_ctx *ctx, const rg_model_config *mc, rg_tensor *const
 const rg_scheme rg_scheme_learned = {
     .name = "learned",
     .summary = "a learned absolute embedding per position, added to the tokens (GPT-2)",
+    .flags = RG_SCHEME_ANY_ORDER,
     .keys = KEYS,
-    .n_keys = 1,
+    .n_keys = RG_COUNT(KEYS),
     .validate = validate,
     .declare_shared = declare_shared,
     .embed = embed,

@@ -52,9 +52,9 @@ static rg_tensor *rotate(rg_ctx *ctx, const rg_scheme_opts *o, rg_tensor *x, con
 const rg_scheme rg_scheme_rope = {
     .name = "rope",
     .summary = "rotary embedding: queries and keys rotated by their positions (Su et al. 2021)",
-    .flags = RG_SCHEME_RELATIVE,
+    .flags = RG_SCHEME_RELATIVE | RG_SCHEME_ANY_ORDER,
     .keys = KEYS,
-    .n_keys = 2,
+    .n_keys = RG_COUNT(KEYS),
     .validate = validate,
     .rotate = rotate,
 };

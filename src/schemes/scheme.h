@@ -2,22 +2,23 @@
  *
  * A scheme is one struct of hooks, defined in its own file (src/schemes/
  * <name>.c) and listed once in registry.c. Everything else (the config's key
- * table and messages, the parameter list, the training forward, the
- * key/value-cache decoder, dumps and checkpoints) asks the registry, so a
- * scheme is never written twice. A scheme contributes in up to three ways:
+ * table and messages, the parameter list, the one Transformer block that
+ * training, evaluation and decoding share, dumps and checkpoints) asks the
+ * registry, so a scheme is never written twice. A scheme contributes in up
+ * to three ways:
  *
  *   embed    an absolute embedding ape(p) added to the token embeddings;
  *   rotate   a rotation of queries and keys by their positions, applied as
- *            they are made (keys enter the decoder's cache rotated);
+ *            they are made (a key/value cache holds keys rotated);
  *   scores   score terms for the fused attention kernel (ops.h: rg_term),
  *            and optionally another query or scale for the content term.
  *
  * Positions reach a scheme only as data (rg_attn_pos, or a [B,T] array for
- * embed and rotate); relative schemes read only differences p_i - p_j.
- * Training and decoding call the same hooks: in training the keys are a
- * tensor; in decoding they are the cache's rows, and `persist` is a slot kept
- * with the cache where the scheme may keep tables that depend only on the
- * parameters (projected position tables), so they are built once per cache.
+ * embed and rotate); relative schemes read only differences p_i - p_j, which
+ * are negative for keys after the query in an encoder. A scheme sees one
+ * kind of call whoever makes it: queries, keys in one layout, positions,
+ * and the position tables it asked for (`tables`), which the block computes
+ * once per forward, or a key/value cache keeps between decoding calls.
  */
 #ifndef RELGRAD_SCHEME_H
 #define RELGRAD_SCHEME_H
@@ -26,6 +27,9 @@
 #include "relgrad/nn.h"
 
 #define RG_MAX_TERMS 2
+
+/* The number of entries of a static array (a scheme's KEYS, OP_CASES). */
+#define RG_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* What validate sees: the model config, how far positions reach, and a way
  * to report an error against one of its keys (file:line of that key). */
@@ -42,6 +46,8 @@ struct rg_scheme_check {
     void *ctx; /* for fail */
 };
 
+#define RG_MAX_TABLES 2
+
 /* One layer's attention, as a scheme sees it. */
 typedef struct rg_scheme_call {
     rg_ctx *ctx;
@@ -49,14 +55,15 @@ typedef struct rg_scheme_call {
     const rg_scheme_opts *opts;
     int layer;
     const rg_attn_pos *pos;
-    int B, H, T, Tk, dh, diag; /* queries T, keys Tk; key j visible from i if j <= i + diag */
-    rg_tensor *q;              /* [B,H,T,dh] (rotated, if the scheme rotates)          */
-    rg_tensor *k;              /* [B,H,Tk,dh] in training; NULL in decoding            */
-    const real *k_data;        /* the keys' values: k->data, or the cache's rows        */
-    long k_bh;                 /* values between consecutive (b, h) blocks of k_data    */
-    void **persist;            /* decoding: a slot kept with the cache; NULL in training */
+    int B, H, T, Tk, dh, diag; /* queries T, keys Tk; the mask's diag (ops.h: rg_attn_mask) */
+    rg_tensor *q;              /* [B,H,T,dh] (rotated, if the scheme rotates)              */
+    rg_tensor *k;              /* [B,H,Kc,dh], Kc >= Tk: keys 0..Tk-1 (rotated); (b, h)
+                                  blocks are Kc*dh values apart                             */
     rg_tensor *const *shared;  /* the scheme's model-wide parameters (m->shared[id])      */
     rg_tensor *const *params;  /* its parameters in this layer (layer->sp)                */
+    rg_tensor *const *tables;  /* what its tables hook made, covering distances
+                                  table_lo .. (row 0 of a distance table is table_lo)     */
+    int table_lo;
     /* set by the scheme's scores hook (defaults: q, 1/sqrt(dh), no terms) */
     rg_tensor *q_content;
     real scale;
@@ -64,9 +71,19 @@ typedef struct rg_scheme_call {
     int n_terms;
 } rg_scheme_call;
 
+/* How the whole-model gradient check treats one of a scheme's parameters. */
+typedef enum {
+    RG_CHECK_DIFF,      /* by finite differences, like every other parameter       */
+    RG_CHECK_ZERO,      /* its gradient is zero by construction: checked to be ~0   */
+    RG_CHECK_FINE_STEP, /* it moves the scheme's kinks: a step of 1e-4 (float64);
+                           left out in float32, whose step cannot avoid them      */
+} rg_check_rule;
+
 enum {
     RG_SCHEME_RELATIVE = 1,      /* no absolute embedding: memory and per-layer lists allowed */
     RG_SCHEME_SHIFT_VARIANT = 2, /* relative, but scores change when all positions shift */
+    RG_SCHEME_ANY_ORDER = 4,     /* reads each position on its own, never a distance between
+                                    two: positions may repeat or go down (coupled positions) */
 };
 
 typedef struct rg_scheme {
@@ -88,10 +105,32 @@ typedef struct rg_scheme {
     /* rotary schemes: x [B,H,n,dh] at positions pos[b * pos_stride + i] */
     rg_tensor *(*rotate)(rg_ctx *ctx, const rg_scheme_opts *o, rg_tensor *x, const int *pos,
                          long pos_stride);
+    /* position tables made from the parameters alone (a projected encoding
+     * of each distance lo..hi; projected tables of clamped relative
+     * positions), n_tables of them, through ops so gradients
+     * reach the parameters. The block asks once per forward for the
+     * distances *lo..*hi its pairs span; the tables may cover more, and say
+     * so in *lo, *hi (INT_MIN, INT_MAX: every distance). A key/value cache
+     * keeps them between decoding calls and asks again only for distances
+     * they do not cover. call->q, k, tables and terms are not set yet. */
+    int n_tables;
+    void (*tables)(const rg_scheme_call *call, int *lo, int *hi, rg_tensor **out);
     /* score terms and content query/scale for one layer */
     void (*scores)(rg_scheme_call *call);
-    /* frees what scores left in *persist */
-    void (*free_persist)(void *p);
+
+    /* ---- for gradient checks (src/check/) ---- */
+    /* its own ops, each with its check case (ops.h: rg_op_case) */
+    const rg_op_case *op_cases;
+    int n_op_cases;
+    /* before a whole-model check: move this layer's parameters (call->params)
+     * off the points where the scheme's function has kinks for the pairs the
+     * checked batch has (queries qpos [Bp,T], keys kpos [Bp,Tk], call's diag),
+     * so that no step of size h crosses one. 0, or -1 with why. NULL: smooth. */
+    int (*check_prepare)(const rg_scheme_call *call, const int *qpos, const int *kpos, int Bp,
+                         double h, rg_rng *rng, char *why, size_t n);
+    /* how the check treats its per-layer parameter in `slot` (NULL: all
+     * RG_CHECK_DIFF) */
+    rg_check_rule (*check_rule)(int slot);
 } rg_scheme;
 
 /* The registry (registry.c). */

@@ -42,6 +42,7 @@ const rg_scheme rg_scheme_sinusoidal = {
     .name = "sinusoidal",
     .summary = "absolute sin/cos embedding of each position added to the tokens "
                "(Vaswani et al. 2017)",
+    .flags = RG_SCHEME_ANY_ORDER,
     .validate = validate,
     .embed = embed,
 };

@@ -73,18 +73,19 @@ static void declare_shared(rg_param_builder *pb, const rg_model_config *mc, rg_t
 typedef struct {
     const rg_attn_pos *pos;
     const real *table; /* [nb, H] */
-    int *bucket;       /* [max_dist + 1]: bucket of each distance */
+    const int *bucket; /* [max_dist - min_dist + 1], from min_dist: bucket of each distance */
 } t5_data;
 
 static void add(const rg_term *t, const rg_term_block *blk) {
     const t5_data *d = t->data;
     const real *col = d->table + blk->h;
+    const int *bucket = d->bucket, lo = d->pos->min_dist;
     int H = t->H;
     for (int r = 0; r < blk->n; r++) {
         int pi = rg_qpos(d->pos, blk->b, blk->i0 + r);
         real *row = blk->S + r * blk->ld;
         for (int j = blk->lo[r]; j < blk->hi[r]; j++)
-            row[j] += col[(long)d->bucket[pi - rg_kpos(d->pos, blk->b, j)] * H];
+            row[j] += col[(long)bucket[pi - rg_kpos(d->pos, blk->b, j) - lo] * H];
     }
 }
 
@@ -94,6 +95,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     if (!t->in[0]->requires_grad) return;
     real *dtable = rg_grad(ctx, t->in[0]);
     int B = t->B, H = t->H, T = t->T, Tk = t->Tk;
+    const int *bucket = d->bucket, lo = d->pos->min_dist;
 #pragma omp parallel for schedule(static) if (H > 1) num_threads(ctx->threads)
     for (int h = 0; h < H; h++)
         for (int b = 0; b < B; b++)
@@ -101,7 +103,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
                 const real *g = dS + (((long)b * H + h) * T + i) * Tk;
                 int pi = rg_qpos(d->pos, b, i), end = i + t->diag + 1 < Tk ? i + t->diag + 1 : Tk;
                 for (int j = 0; j < end; j++)
-                    dtable[(long)d->bucket[pi - rg_kpos(d->pos, b, j)] * H + h] += g[j];
+                    dtable[(long)bucket[pi - rg_kpos(d->pos, b, j) - lo] * H + h] += g[j];
             }
 }
 
@@ -110,9 +112,11 @@ static void scores(rg_scheme_call *call) {
     t5_data *d = rg_arena_alloc(&call->ctx->arena, sizeof *d);
     d->pos = call->pos;
     d->table = call->shared[TABLE]->data;
-    d->bucket = rg_arena_alloc(&call->ctx->arena, (size_t)(call->pos->max_dist + 1) * sizeof(int));
-    for (int n = 0; n <= call->pos->max_dist; n++)
-        d->bucket[n] = rg_t5_bucket(n, o->t5_buckets, o->t5_max_distance);
+    int lo = call->pos->min_dist, hi = call->pos->max_dist;
+    int *bucket = rg_arena_alloc(&call->ctx->arena, (size_t)(hi - lo + 1) * sizeof(int));
+    for (int n = lo; n <= hi; n++)
+        bucket[n - lo] = rg_t5_bucket(n, o->t5_buckets, o->t5_max_distance);
+    d->bucket = bucket;
     rg_term *t = rg_term_new(call, "t5", d);
     t->add = add;
     t->backward = backward;
@@ -124,7 +128,7 @@ const rg_scheme rg_scheme_t5 = {
     .summary = "a learned bias per head and log-spaced distance bucket (Raffel et al. 2020)",
     .flags = RG_SCHEME_RELATIVE,
     .keys = KEYS,
-    .n_keys = 2,
+    .n_keys = RG_COUNT(KEYS),
     .validate = validate,
     .declare_shared = declare_shared,
     .scores = scores,

@@ -3,18 +3,19 @@
  *     r(n)   = e(n) Wr^T,  e(n) = [sin(n w_0..w_{d/2-1}), cos(n w_0..w_{d/2-1})]
  * u = attn.r_w_bias, v = attn.r_r_bias [H, dh] and Wr = attn.r.weight [d, d]
  * per layer. The content part goes to the kernel as the query q + u; the
- * position part is a score term over R = the table r(0 .. max_dist) split
- * into heads [1, H, Nd, dh].
+ * position part is a score term over R = the table r(n) for the distances
+ * n = lo .. hi the call's pairs span (lo < 0 in an encoder: keys after the
+ * query), split into heads [1, H, Nd, dh] (the tables hook).
  *
  * The term, for a block of rows of (b, h): X[r, n] = (q + v)_i . R_h[n] for
- * the distances n the block can see (one BLIS product), then
+ * the distances n the block can see (one small product), then
  * S[i,j] += X[i, p_i - p_j] / sqrt(dh). Backward, per (b, h):
  *     G[i, n]   = sum over j with p_i - p_j = n of dS[i,j] / sqrt(dh)
  *     d(q+v)   += G R_h,     dR_h += G^T (q + v)      (summed over b)
- * and the ops that made q + v and R carry it on to q, v, Wr.
- * In decoding, R is projected once per cache and kept (persist). */
+ * and the ops that made q + v and R carry it on to q, v, Wr. */
 #include "scheme.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <omp.h>
@@ -45,37 +46,26 @@ static void declare_layer(rg_param_builder *pb, const rg_model_config *mc, int l
     slot[V] = rg_declare(pb, name, RG_SHAPE(H, d / H), false, RG_INIT_ZEROS, 0);
 }
 
-/* e(0 .. rows-1), sines first: [rows, d] */
-static rg_tensor *encodings(rg_ctx *ctx, int rows, int d) {
+/* e(lo .. lo+rows-1), sines first: [rows, d] */
+static rg_tensor *encodings(rg_ctx *ctx, int lo, int rows, int d) {
     rg_tensor *e = rg_empty(ctx, 2, (int[]){rows, d});
-    for (int n = 0; n < rows; n++) rg_sinusoid_row(n, d, e->data + (long)n * d, false);
+    for (int n = 0; n < rows; n++) rg_sinusoid_row(lo + n, d, e->data + (long)n * d, false);
     return e;
-}
-
-/* Decoding keeps R = [H, rows, dh] for the distances seen so far. */
-typedef struct {
-    int rows;
-    real *R;
-} kept_table;
-
-static void free_kept(void *p) {
-    kept_table *k = p;
-    if (k) free(k->R), free(k);
 }
 
 typedef struct {
     const rg_attn_pos *pos;
     const real *qv; /* [B,H,T,dh] queries plus v                */
     const real *R;  /* [H, Nd, dh] projected distance encodings  */
-    int Nd, dh;
+    int lo, Nd, dh; /* row n of R is the distance lo + n           */
     real scale;
 } xl_data;
 
 static void add(const rg_term *t, const rg_term_block *blk) {
     const xl_data *d = t->data;
     int b = blk->b, dh = d->dh;
-    /* the distances this block sees: n0 .. n1 */
-    int n0 = d->Nd, n1 = -1;
+    /* the distances this block sees: n0 .. n1 (positions increase along keys) */
+    int n0 = INT_MAX, n1 = INT_MIN;
     for (int r = 0; r < blk->n; r++) {
         if (blk->lo[r] >= blk->hi[r]) continue;
         int pi = rg_qpos(d->pos, b, blk->i0 + r);
@@ -87,7 +77,7 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     int nd = n1 - n0 + 1;
     real *X = blk->scratch, *pack = X + (long)RG_ATTN_BLOCK * d->Nd; /* X [n, nd] */
     const real *qv = d->qv + (((long)b * t->H + blk->h) * t->T + blk->i0) * dh;
-    const real *R = d->R + ((long)blk->h * d->Nd + n0) * dh;
+    const real *R = d->R + ((long)blk->h * d->Nd + n0 - d->lo) * dh;
     rg_gemm_small(blk->n, nd, dh, 1, qv, dh, 1, R, 1, dh, 0, X, nd, 1, pack);
     for (int r = 0; r < blk->n; r++) {
         int pi = rg_qpos(d->pos, b, blk->i0 + r);
@@ -117,7 +107,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
                 const real *g = dS + (bh * T + i) * Tk;
                 int pi = rg_qpos(d->pos, b, i), end = i + t->diag + 1 < Tk ? i + t->diag + 1 : Tk;
                 for (int j = 0; j < end; j++)
-                    G[(long)i * Nd + pi - rg_kpos(d->pos, b, j)] += d->scale * g[j];
+                    G[(long)i * Nd + pi - rg_kpos(d->pos, b, j) - d->lo] += d->scale * g[j];
             }
             if (dqv) /* d(q+v)[b,h] += G R_h */
                 rg_gemm_small(T, dh, Nd, 1, G, Nd, 1, d->R + (long)h * Nd * dh, dh, 1, 1,
@@ -129,39 +119,26 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     }
 }
 
-/* R [1, H, rows, dh] for distances 0 .. rows-1: through ops in training; in
- * decoding, projected once (no gradient) and kept, growing when a longer
- * distance appears. */
-static rg_tensor *distance_table(rg_scheme_call *call, int rows) {
-    rg_ctx *ctx = call->ctx;
-    int d = call->m->cfg.d_model, H = call->H, dh = call->dh;
-    if (!call->persist)
-        return rg_project_heads(ctx, encodings(ctx, rows, d), call->params[WR], H, dh);
-    kept_table *k = *call->persist;
-    if (!k || k->rows < rows) {
-        int want = k && 2 * k->rows > rows ? 2 * k->rows : rows;
-        bool was = rg_set_no_grad(ctx, true);
-        rg_tensor *R = rg_project_heads(ctx, encodings(ctx, want, d), call->params[WR], H, dh);
-        rg_set_no_grad(ctx, was);
-        if (!k) k = *call->persist = rg_xcalloc(1, sizeof *k, "a kept distance table");
-        free(k->R);
-        k->R = rg_xmalloc((size_t)R->size * sizeof(real), "a kept distance table");
-        memcpy(k->R, R->data, (size_t)R->size * sizeof(real));
-        k->rows = want;
-    }
-    rg_tensor *R = rg_arena_alloc(&ctx->arena, sizeof *R);
-    *R = rg_wrap(k->R, NULL, 4, (int[]){1, H, k->rows, dh}, "xl.R");
-    return R;
+/* R [1, H, rows, dh] for the distances lo .. hi, through ops. */
+static void tables(const rg_scheme_call *call, int *lo, int *hi, rg_tensor **out) {
+    int d = call->m->cfg.d_model;
+    rg_tensor *e = encodings(call->ctx, *lo, *hi - *lo + 1, d);
+    out[0] = rg_project_heads(call->ctx, e, call->params[WR], call->H, call->dh);
 }
 
 static void scores(rg_scheme_call *call) {
     rg_ctx *ctx = call->ctx;
-    rg_tensor *u = call->params[U], *v = call->params[V];
-    rg_tensor *R = distance_table(call, call->pos->max_dist + 1); /* (1,H,Nd,dh) */
-    rg_tensor *qv = rg_add_head_bias(ctx, call->q, v);            /* (B,H,T,dh) */
+    rg_tensor *u = call->params[U], *v = call->params[V], *R = call->tables[0]; /* (1,H,Nd,dh) */
+    rg_tensor *qv = rg_add_head_bias(ctx, call->q, v);                          /* (B,H,T,dh) */
     call->q_content = rg_add_head_bias(ctx, call->q, u);
     xl_data *d = rg_arena_alloc(&ctx->arena, sizeof *d);
-    *d = (xl_data){call->pos, qv->data, R->data, R->shape[2], call->dh, call->scale};
+    *d = (xl_data){.pos = call->pos,
+                   .qv = qv->data,
+                   .R = R->data,
+                   .lo = call->table_lo,
+                   .Nd = R->shape[2],
+                   .dh = call->dh,
+                   .scale = call->scale};
     rg_term *t = rg_term_new(call, "xl", d);
     t->add = add;
     t->backward = backward;
@@ -176,6 +153,7 @@ const rg_scheme rg_scheme_xl = {
     .flags = RG_SCHEME_RELATIVE,
     .validate = validate,
     .declare_layer = declare_layer,
+    .n_tables = 1,
+    .tables = tables,
     .scores = scores,
-    .free_persist = free_kept,
 };

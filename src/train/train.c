@@ -205,57 +205,6 @@ static void remove_stale_temps(const char *dir) {
     closedir(d);
 }
 
-/* ---- divergence ------------------------------------------------------------------ */
-
-static bool finite_all(const real *x, long n) {
-    for (long i = 0; i < n; i++)
-        if (!isfinite(x[i])) return false;
-    return true;
-}
-
-/* The earliest op on the tape whose output holds a non-finite value. */
-static const char *first_nonfinite_op(const rg_ctx *ctx, int *index) {
-    const char *found = NULL;
-    int i = (int)ctx->n_nodes;
-    for (const rg_node *n = ctx->tape; n; n = n->prev, i--)
-        if (!finite_all(n->out->data, n->out->size)) found = n->op, *index = i;
-    return found;
-}
-
-static int diverged(rg_ctx *ctx, rg_model *m, int step, double loss, rg_error *err) {
-    for (int i = 0; i < m->n_params; i++)
-        if (!finite_all(m->params[i].t.data, m->params[i].t.size))
-            return fail(err, 3, "step %d: parameter %s holds a non-finite value", step,
-                        m->params[i].name);
-    if (!isfinite(loss)) {
-        int idx = 0;
-        const char *op = first_nonfinite_op(ctx, &idx);
-        return fail(err, 3,
-                    "step %d: loss is %g; first non-finite tensor: output of op %d (%s) of the "
-                    "forward pass; lower lr or raise warmup; the last good checkpoint is kept",
-                    step, loss, idx, op ? op : "?");
-    }
-    for (int i = 0; i < m->n_params; i++)
-        if (!finite_all(m->params[i].t.grad, m->params[i].t.size))
-            return fail(err, 3,
-                        "step %d: gradient of %s holds a non-finite value (loss %g); lower lr "
-                        "or set grad_clip; the last good checkpoint is kept",
-                        step, m->params[i].name, loss);
-    return 0;
-}
-
-/* An update can overflow parameters that were finite: that state must not
- * reach a checkpoint either. */
-static int diverged_update(rg_model *m, int step, double lr, rg_error *err) {
-    for (int i = 0; i < m->n_params; i++)
-        if (!finite_all(m->params[i].t.data, m->params[i].t.size))
-            return fail(err, 3,
-                        "step %d: the update (lr %g) made parameter %s non-finite; lower lr "
-                        "or raise warmup; the last good checkpoint is kept",
-                        step, lr, m->params[i].name);
-    return 0;
-}
-
 /* ---- progress ---------------------------------------------------------------------- */
 
 static void format_duration(double s, char *buf, size_t n) {
@@ -422,13 +371,6 @@ static int start_run(run_state *r, const rg_train_options *opt, float *loss, int
     return 0;
 }
 
-/* The sum of a batch's mask over rows first .. first+count-1. */
-static double mask_sum(const rg_batch *b, int first, int count) {
-    double sum = 0;
-    for (long i = (long)first * b->T; i < (long)(first + count) * b->T; i++) sum += b->mask[i];
-    return sum;
-}
-
 /* Rank 0 (or a process alone): take out_dir and start or resume the run. */
 static int open_run(run_state *r, const rg_train_options *opt, rg_dir_lock *lock, float *loss,
                     int *start, rg_error *err) {
@@ -498,25 +440,14 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
                       &r->rng);
         if (cfg->random_positions > 0)
             rg_batch_random_positions(&batch, cfg->random_positions, &r->rng);
-        int first, rows; /* this rank's rows of the global batch (all of it when alone) */
-        rg_dist_rows(dist, batch.B, &first, &rows);
-        long at = (long)first * batch.T;
-        rg_ctx_reset(&ctx);
-        rg_tensor *logits = rg_model_forward_seq(&ctx, &r->model, batch.tokens + at,
-                                                 batch.pos ? batch.pos + at : NULL, rows, batch.T);
-        rg_tensor *l = rg_model_loss(&ctx, logits, batch.targets + at, batch.mask + at);
-        rg_model_zero_grad(&r->model);
-        rg_backward(&ctx, l);
-        int stop = stop_signal;
-        double step_loss = l->data[0];
-        if (dist && dist->size > 1)
-            step_loss =
-                rg_dist_reduce_step(dist, &r->model, step_loss, mask_sum(&batch, first, rows),
-                                    mask_sum(&batch, 0, batch.B), &stop);
-        if ((rc = diverged(&ctx, &r->model, s + 1, step_loss, err))) break;
-        double norm = rg_clip_grad_norm(&r->model, cfg->grad_clip);
-        rg_adamw_step(&r->adam, &r->model, lr);
-        if ((rc = diverged_update(&r->model, s + 1, lr, err))) break;
+        rg_step st = {.lr = lr,
+                      .grad_clip = cfg->grad_clip,
+                      .dist = dist,
+                      .step = s + 1,
+                      .stop = stop_signal};
+        if ((rc = rg_train_step(&ctx, &r->model, &r->adam, &batch, &st, err))) break;
+        int stop = st.stop;
+        double step_loss = st.loss, norm = st.grad_norm;
         loss[s] = (float)step_loss;
         if (root) { /* the loss at the build's precision (17 digits for float64) */
             fprintf(r->log, "%d,%.*g,%.6g,%.6g\n", s + 1, sizeof(real) == 8 ? 17 : 9,

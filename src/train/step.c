@@ -1,0 +1,106 @@
+/* step.c: one training step, the only one: `relgrad train`, `relgrad
+ * bench`, data-parallel training and the tests all call rg_train_step.
+ *
+ *   forward over this rank's rows of the batch      (nn)
+ *   masked mean cross-entropy, backward             (nn, core)
+ *   with several ranks: gradients and loss summed   (dist.c, MPI_Allreduce)
+ *   divergence check, gradient clipping, AdamW      (optim.c)
+ *   divergence check of the updated parameters
+ *
+ * A non-finite loss, gradient or parameter stops the step before the
+ * update reaches anything a checkpoint would save (status 3, with the
+ * step, the tensor and what to do in err).
+ */
+#include "relgrad/train.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static int fail(rg_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(rg_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return 3;
+}
+
+static bool finite_all(const real *x, long n) {
+    for (long i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+/* The earliest op on the tape whose output holds a non-finite value. */
+static const char *first_nonfinite_op(const rg_ctx *ctx, int *index) {
+    const char *found = NULL;
+    int i = (int)ctx->n_nodes;
+    for (const rg_node *n = ctx->tape; n; n = n->prev, i--)
+        if (!finite_all(n->out->data, n->out->size)) found = n->op, *index = i;
+    return found;
+}
+
+/* After backward: parameters, loss and gradients must be finite. */
+static int diverged(const rg_ctx *ctx, const rg_model *m, int step, double loss, rg_error *err) {
+    for (int i = 0; i < m->n_params; i++)
+        if (!finite_all(m->params[i].t.data, m->params[i].t.size))
+            return fail(err, "step %d: parameter %s holds a non-finite value", step,
+                        m->params[i].name);
+    if (!isfinite(loss)) {
+        int idx = 0;
+        const char *op = first_nonfinite_op(ctx, &idx);
+        return fail(err,
+                    "step %d: loss is %g; first non-finite tensor: output of op %d (%s) of the "
+                    "forward pass; lower lr or raise warmup; the last good checkpoint is kept",
+                    step, loss, idx, op ? op : "?");
+    }
+    for (int i = 0; i < m->n_params; i++)
+        if (!finite_all(m->params[i].t.grad, m->params[i].t.size))
+            return fail(err,
+                        "step %d: gradient of %s holds a non-finite value (loss %g); lower lr "
+                        "or set grad_clip; the last good checkpoint is kept",
+                        step, m->params[i].name, loss);
+    return 0;
+}
+
+/* An update can overflow parameters that were finite: that state must not
+ * reach a checkpoint either. */
+static int diverged_update(const rg_model *m, int step, double lr, rg_error *err) {
+    for (int i = 0; i < m->n_params; i++)
+        if (!finite_all(m->params[i].t.data, m->params[i].t.size))
+            return fail(err,
+                        "step %d: the update (lr %g) made parameter %s non-finite; lower lr "
+                        "or raise warmup; the last good checkpoint is kept",
+                        step, lr, m->params[i].name);
+    return 0;
+}
+
+/* The sum of a batch's mask over rows first .. first+count-1. */
+static double mask_sum(const rg_batch *b, int first, int count) {
+    double sum = 0;
+    for (long i = (long)first * b->T; i < (long)(first + count) * b->T; i++) sum += b->mask[i];
+    return sum;
+}
+
+int rg_train_step(rg_ctx *ctx, rg_model *m, rg_adamw *adam, const rg_batch *batch, rg_step *s,
+                  rg_error *err) {
+    int first, rows; /* this rank's rows of the global batch (all of it when alone) */
+    rg_dist_rows(s->dist, batch->B, &first, &rows);
+    long at = (long)first * batch->T;
+    rg_ctx_reset(ctx);
+    rg_tensor *logits = rg_model_forward_seq(ctx, m, batch->tokens + at,
+                                             batch->pos ? batch->pos + at : NULL, rows, batch->T);
+    rg_tensor *loss = rg_model_loss(ctx, logits, batch->targets + at, batch->mask + at);
+    rg_model_zero_grad(m);
+    rg_backward(ctx, loss);
+    s->loss = loss->data[0];
+    if (s->dist && s->dist->size > 1)
+        s->loss = rg_dist_reduce_step(s->dist, m, s->loss, mask_sum(batch, first, rows),
+                                      mask_sum(batch, 0, batch->B), &s->stop);
+    int rc = diverged(ctx, m, s->step, s->loss, err);
+    if (rc) return rc;
+    s->grad_norm = rg_clip_grad_norm(m, s->grad_clip);
+    rg_adamw_step(adam, m, s->lr);
+    return diverged_update(m, s->step, s->lr, err);
+}
