@@ -1307,3 +1307,99 @@ Test(io, best_state_and_file) {
     rg_model_free(&m);
     scratch_free(&s);
 }
+
+/* rg_results_list and rg_results_has_run name what a file records. */
+Test(io, results_list) {
+    scratch s;
+    scratch_init(&s);
+    char path[512];
+    in_dir(&s, "results.h5", path, sizeof path);
+    run_fixture fa, fb, fc;
+    rg_run_result a = fixture(&fa, RG_TASK_SORT, "xl", 2, 5, 2.0f);
+    rg_run_result b = fixture(&fb, RG_TASK_COPY, "t5", 10, 5, 2.0f);
+    rg_run_result c = fixture(&fc, RG_TASK_COPY, "t5", 9, 5, 2.0f);
+    rg_error e;
+    cr_assert_eq(rg_results_write_run(path, &a, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(path, &b, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(path, &c, &e), 0, "%s", e.msg);
+    rg_run_name *runs;
+    int n;
+    cr_assert_eq(rg_results_list(path, &runs, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 3);
+    cr_expect(!strcmp(runs[0].task, "copy") && !strcmp(runs[0].pos, "t5") && runs[0].seed == 9);
+    cr_expect(runs[1].seed == 10, "seeds in numeric order");
+    cr_expect(!strcmp(runs[2].task, "sort") && !strcmp(runs[2].pos, "xl") && runs[2].seed == 2);
+    free(runs);
+    bool has;
+    cr_assert_eq(rg_results_has_run(path, "copy", "t5", 9, &has, &e), 0, "%s", e.msg);
+    cr_expect(has);
+    cr_assert_eq(rg_results_has_run(path, "copy", "t5", 8, &has, &e), 0, "%s", e.msg);
+    cr_expect(!has);
+    cr_assert_eq(rg_results_has_run(path, "copy", "alibi", 9, &has, &e), 0, "%s", e.msg);
+    cr_expect(!has);
+    in_dir(&s, "missing.h5", path, sizeof path);
+    cr_expect_eq(rg_results_list(path, &runs, &n, &e), 2);
+    cr_expect(strstr(e.msg, "missing.h5"), "%s", e.msg);
+    scratch_free(&s);
+}
+
+/* Merging results made on several machines: the union of the runs, a run
+ * recorded alike by two files kept once (from the first), one recorded
+ * differently refused (naming the run, the files and the difference) with
+ * nothing written; merging into an input replaces it; an existing output
+ * that is not an input is refused. */
+Test(io, results_merge) {
+    scratch s;
+    scratch_init(&s);
+    char p1[512], p2[512], p3[512], out[512];
+    in_dir(&s, "one.h5", p1, sizeof p1);
+    in_dir(&s, "two.h5", p2, sizeof p2);
+    in_dir(&s, "three.h5", p3, sizeof p3);
+    in_dir(&s, "merged.h5", out, sizeof out);
+    run_fixture f1, f2, f3, f4;
+    rg_run_result a = fixture(&f1, RG_TASK_COPY, "t5", 1, 5, 2.0f);
+    rg_run_result b = fixture(&f2, RG_TASK_COPY, "t5", 2, 5, 2.5f);
+    rg_run_result a_again = fixture(&f3, RG_TASK_COPY, "t5", 1, 5, 2.0f);
+    snprintf(a_again.info.cpu_model, sizeof a_again.info.cpu_model, "another machine's CPU");
+    a_again.wall_seconds = 99; /* provenance and time may differ */
+    f3.cfg.threads = 7, snprintf(f3.cfg.out_dir, sizeof f3.cfg.out_dir, "elsewhere");
+    rg_error e;
+    cr_assert_eq(rg_results_write_run(p1, &a, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(p2, &b, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(p2, &a_again, &e), 0, "%s", e.msg);
+    const char *inputs[] = {p1, p2, p3};
+    int n;
+    cr_assert_eq(rg_results_merge(out, inputs, 2, &n, &e), 0, "%s", e.msg);
+    cr_expect_eq(n, 2);
+    expect_run(out, &a); /* the first input's record, its CPU and time */
+    expect_run(out, &b);
+
+    /* a conflicting record: exact match differs */
+    rg_run_result a_other = fixture(&f4, RG_TASK_COPY, "t5", 1, 5, 2.0f);
+    f4.em[1] = 0.125;
+    cr_assert_eq(rg_results_write_run(p3, &a_other, &e), 0, "%s", e.msg);
+    char other[512];
+    in_dir(&s, "other.h5", other, sizeof other);
+    cr_assert_eq(rg_results_merge(other, inputs, 3, &n, &e), 2);
+    cr_expect(strstr(e.msg, "/runs/copy/t5/1") && strstr(e.msg, "exact_match at length 8") &&
+                  strstr(e.msg, "one.h5") && strstr(e.msg, "three.h5"),
+              "%s", e.msg);
+    cr_expect_neq(access(other, F_OK), 0, "nothing written");
+    /* a conflicting config: eval_n differs */
+    f4.em[1] = f1.em[1];
+    f4.cfg.eval_n = 7;
+    cr_assert_eq(rg_results_write_run(p3, &a_other, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_merge(other, inputs, 3, &n, &e), 2);
+    cr_expect(strstr(e.msg, "eval_n = 200 in") && strstr(e.msg, ", 7 in") &&
+                  strstr(e.msg, "three.h5"),
+              "%s", e.msg);
+
+    /* into one of the inputs */
+    cr_assert_eq(rg_results_merge(p1, (const char *[]){p1, p2}, 2, &n, &e), 0, "%s", e.msg);
+    expect_run(p1, &b);
+    /* an output that exists but is not an input */
+    cr_assert_eq(rg_results_merge(out, (const char *[]){p2}, 1, &n, &e), 2);
+    cr_expect(strstr(e.msg, "merged.h5 exists and is not one of the inputs"), "%s", e.msg);
+    cr_expect_eq(count_entries(s.dir), 4, "a temporary file was left behind");
+    scratch_free(&s);
+}

@@ -119,6 +119,30 @@ int rg_results_read_run(const char *path, const char *task, const char *pos, int
                         rg_run_data *out, rg_error *err);
 void rg_run_data_free(rg_run_data *r);
 
+/* Whether `path` records the run (task, pos as written, seed) in *has. 0, or
+ * 2 with err when the file cannot be read. */
+int rg_results_has_run(const char *path, const char *task, const char *pos, int seed, bool *has,
+                       rg_error *err);
+
+/* The runs a results file records, in (task, pos, seed) order: a malloc'd
+ * array (free it) of *n names. 0, or 2 with err. */
+typedef struct rg_run_name {
+    char task[64], pos[256];
+    int seed;
+} rg_run_name;
+int rg_results_list(const char *path, rg_run_name **runs, int *n, rg_error *err);
+
+/* Merge results files made on several machines into `out` (written
+ * atomically): every run of every input, once. A run recorded by more than
+ * one input must be recorded alike: the same config where it decides the
+ * results (rg_config_differs, RG_SAME_RESULTS) and the same losses and
+ * accuracies; the first input's record is kept (its provenance and wall
+ * time). Otherwise nothing is written and err names the run, the two files
+ * and the first difference. `out` may be one of the inputs (merging into
+ * it); an existing `out` that is not an input is refused. 0, or 2. */
+int rg_results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_runs,
+                     rg_error *err);
+
 /* ---- run directories: made, and held by one owner (dirlock.c) ------------------
  * rg_out_dir_make: mkdir -p dir, then check that it is a writable directory.
  * 0, or 2 with err saying which part could not be made and what to do. */

@@ -95,6 +95,10 @@ int rg_io_read_config(hid_t loc, const char *path, const char *const *skip, rg_c
  * fixed- or variable-length strings as they are. Must hold one value. */
 int rg_io_attr_text(hid_t loc, const char *name, char *buf, size_t n, const char *path,
                     rg_error *err);
+/* One run group of a results file (results.c) into out (its config on top
+ * of what out->cfg holds; arrays malloc'd). 0, or 2 with err. */
+int rg_io_read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err);
+
 /* Open group `name` under loc; names it in the error when it is missing. */
 hid_t rg_io_open_group(hid_t loc, const char *name, const char *path, rg_error *err);
 /* Read dataset `name` under loc into out (memory type mtype), after checking

@@ -182,7 +182,7 @@ static int read_info(hid_t g, rg_run_info *info, const char *path, rg_error *err
     return 0;
 }
 
-static int read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err) {
+int rg_io_read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err) {
     if (rg_io_read_config(g, path, RUN_ATTRS, &out->cfg, err)) return 2;
     char text[64];
     if (rg_io_attr_text(g, "wall_seconds", text, sizeof text, path, err)) return 2;
@@ -209,6 +209,20 @@ static int read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err) 
     return 0;
 }
 
+int rg_results_has_run(const char *path, const char *task, const char *pos, int seed, bool *has,
+                       rg_error *err) {
+    rg_io_quiet();
+    *has = false;
+    char name[256];
+    if (run_name(name, sizeof name, task, pos, seed))
+        return rg_io_fail(err, "%s: run name too long", path);
+    hid_t f = rg_io_open_read(path, "results file", err);
+    if (f < 0) return 2;
+    *has = path_exists(f, name);
+    H5Fclose(f);
+    return 0;
+}
+
 int rg_results_read_run(const char *path, const char *task, const char *pos, int seed,
                         rg_run_data *out, rg_error *err) {
     rg_io_quiet();
@@ -228,7 +242,7 @@ int rg_results_read_run(const char *path, const char *task, const char *pos, int
         if (g < 0)
             rc = rg_io_fail(err, "%s: /%s is not a readable group (corrupt file?)", path, name);
         else
-            rc = read_run(g, path, out, err), H5Gclose(g);
+            rc = rg_io_read_run(g, path, out, err), H5Gclose(g);
     }
     H5Fclose(f);
     if (rc) rg_run_data_free(out);
