@@ -90,7 +90,7 @@ rg_tensor *rg_slice_time(rg_ctx *ctx, rg_tensor *x, int t0, int t1);
 typedef struct rg_attn_pos {
     const int *q, *k;
     long q_stride, k_stride; /* per batch row; 0 = shared by the batch          */
-    int min_dist, max_dist;  /* smallest and largest p_i - p_j of a visible pair */
+    int min_dist, max_dist;  /* smallest and largest p_i - p_j over the pairs j <= i + diag */
 } rg_attn_pos;
 
 /* Query position i (of row b) and key position j. */

@@ -52,6 +52,11 @@ const char *rg_scheme_list_text(char *buf, unsigned long n);
 void rg_alibi_slopes(int H, double *slopes);
 /* T5 bucket of a causal distance n >= 0 (Raffel et al. 2020). */
 int rg_t5_bucket(int n, int n_buckets, int max_distance);
+/* The encoder's bidirectional bucket of a signed distance r = p_i - p_j (as
+ * HF T5's bidirectional=True): keys after the query (r < 0) use the upper
+ * half, each half bucketed causally with n_buckets/2 buckets and the same
+ * max_distance (SPEC section 7). */
+int rg_t5_bucket_bidirectional(int r, int n_buckets, int max_distance);
 /* DeBERTa's relative index clamp(delta, -K, K-1) + K, in 0..2K-1. */
 int rg_deberta_rel(int delta, int K);
 

@@ -60,7 +60,8 @@ int rg_model_init(rg_model *m, const rg_model_config *mc, uint64_t seed, rg_erro
     memset(m, 0, sizeof *m);
     if (rg_model_config_validate(mc, "model config", err)) return 2;
     m->cfg = *mc;
-    m->V = rg_vocab_size(mc->n_symbols);
+    /* an encoder's vocabulary has one more special token, ANS (SPEC section 7) */
+    m->V = rg_vocab_size(mc->n_symbols) + (mc->arch == RG_ARCH_ENCODER);
     m->dh = mc->d_model / mc->n_heads;
     m->layers = rg_xcalloc((size_t)mc->n_layers, sizeof *m->layers, "the model's layers");
     rg_param_builder pb = {.counting = true};
@@ -154,18 +155,19 @@ static bool keys_increase(const rg_attn_pos *p, int b, int Tk) {
 }
 
 void rg_attn_pos_limits(rg_attn_pos *p, const rg_attn_mask *mask, int B, int T, int Tk) {
-    bool per_row = p->q_stride || p->k_stride || mask->key_end;
+    /* every pair j <= i + diag, also those key_lo and key_end hide: a score
+     * term's backward may visit them (adding zeros), so its tables must
+     * reach them */
+    bool per_row = p->q_stride || p->k_stride;
     int lo_d = 0, hi_d = 0;
     bool any = false;
     for (int b = 0; b < (per_row ? B : 1); b++) {
         bool ends = keys_increase(p, b, Tk);
         for (int i = 0; i < T; i++) {
             long e = (long)i + mask->diag + 1;
-            int end = e > Tk ? Tk : (int)e, start = mask->key_lo ? mask->key_lo[i] : 0;
-            if (mask->key_end && mask->key_end[b] < end) end = mask->key_end[b];
-            if (start >= end) continue;
+            int end = e > Tk ? Tk : (int)e;
             int pi = rg_qpos(p, b, i);
-            for (int j = start; j < end; j = ends && j < end - 1 ? end - 1 : j + 1) {
+            for (int j = 0; j < end; j = ends && j < end - 1 ? end - 1 : j + 1) {
                 int dist = pi - rg_kpos(p, b, j);
                 if (!any || dist < lo_d) lo_d = dist;
                 if (!any || dist > hi_d) hi_d = dist;
@@ -275,6 +277,16 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const i
                 .opts = &m->cfg.opts,
                 .mem = recurrent ? mem : NULL,
                 .M = M};
+    if (m->cfg.arch == RG_ARCH_ENCODER) { /* both ways; PAD keys (at the row's end) hidden */
+        if (recurrent) rg_die("model: an encoder has no segment memory");
+        int *key_end = rg_arena_alloc(&ctx->arena, (size_t)B * sizeof(int));
+        int pad = rg_tok_pad(m->cfg.n_symbols);
+        for (int b = 0; b < B; b++) {
+            key_end[b] = T;
+            while (key_end[b] > 0 && tokens[(long)b * T + key_end[b] - 1] == pad) key_end[b]--;
+        }
+        f.mask = (rg_attn_mask){.diag = T, .key_end = key_end};
+    }
     rg_attn_pos_limits(ap, &f.mask, B, T, M + T);
     rg_tensor *logits = forward(ctx, m, tokens, B, T, &f, false);
     if (recurrent) { /* the memory's rows keep the positions they had */
@@ -338,6 +350,9 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
     int B = kv->B, p0 = kv->len, cap = kv->cap;
     if (p0 + n > cap) rg_die("decode: %d tokens exceed the key/value cache of %d", p0 + n, cap);
     if (kv->model != m) rg_die("decode: the cache was made for another model");
+    if (m->cfg.arch == RG_ARCH_ENCODER)
+        rg_die("decode: an encoder answers every slot in one forward (rg_model_forward); "
+               "decoding token by token is for decoders");
     bool was = rg_set_no_grad(ctx, true);
     for (int b = 0; b < B; b++) /* the new tokens' positions join the cache's */
         for (int i = 0; i < n; i++) {

@@ -36,9 +36,10 @@ rg_tensor *rg_block(rg_ctx *ctx, rg_model *m, int l, rg_tensor *h, const rg_fwd 
 rg_tensor *rg_memory_rows(rg_ctx *ctx, const rg_memory *mem, int l);
 void rg_memory_keep(rg_memory *mem, int l, const rg_tensor *c);
 
-/* The smallest and largest p_i - p_j over the pairs the mask shows, for B
- * batch rows, T queries and Tk keys: into pos->min_dist, pos->max_dist
- * (0, 0 when no pair is visible). */
+/* The smallest and largest p_i - p_j over the pairs j <= i + diag (those
+ * key_lo and key_end hide included: a score term's backward may visit them),
+ * for B batch rows, T queries and Tk keys: into pos->min_dist,
+ * pos->max_dist (0, 0 when there is no pair). */
 void rg_attn_pos_limits(rg_attn_pos *pos, const rg_attn_mask *mask, int B, int T, int Tk);
 
 /* ---- the key/value cache (cache.c) ------------------------------------------ */

@@ -1,9 +1,11 @@
-/* t5.c: T5's relative position bias (Raffel et al. 2020), causal form:
+/* t5.c: T5's relative position bias (Raffel et al. 2020):
  *     S[i,j] = q_i . k_j / sqrt(dh) + t5_bias[bucket(p_i - p_j), h]
  * with one learned table t5_bias.weight [t5_buckets, H] for the whole model.
  * Half the buckets hold the distances 0 .. e-1 exactly (e = t5_buckets/2),
  * the other half cover e .. t5_max_distance logarithmically, and every longer
- * distance shares the last bucket.
+ * distance shares the last bucket. An encoder (keys on both sides) uses the
+ * bidirectional form of SPEC section 7: the two halves of the buckets for
+ * keys before and after the query, each split as above.
  *
  * Backward: the table entry of (bucket, h) collects dS of every pair whose
  * distance falls in that bucket: dtable[bucket(p_i - p_j), h] += dS[b,h,i,j]. */
@@ -23,6 +25,11 @@ int rg_t5_bucket(int n, int n_buckets, int max_distance) {
     double f = log((double)n / e) / log((double)max_distance / e) * (n_buckets - e);
     int b = e + (int)floor(f);
     return b < n_buckets - 1 ? b : n_buckets - 1;
+}
+
+int rg_t5_bucket_bidirectional(int r, int n_buckets, int max_distance) {
+    int half = n_buckets / 2;
+    return (r < 0 ? half : 0) + rg_t5_bucket(r < 0 ? -r : r, half, max_distance);
 }
 
 static const rg_key_info KEYS[] = {
@@ -56,12 +63,22 @@ static int validate(rg_scheme_check *chk) {
                          "%d is odd; T5 splits the buckets in two halves (exact and "
                          "logarithmic): choose an even number, e.g. %d",
                          o->t5_buckets, o->t5_buckets + 1);
-    if (o->t5_max_distance <= o->t5_buckets / 2)
+    if (chk->mc->arch == RG_ARCH_ENCODER && o->t5_buckets < 4)
+        return chk->fail(chk, "t5_buckets",
+                         "%d is too few for an encoder (arch = encoder): its bidirectional "
+                         "buckets split them into keys before and after the query, each half "
+                         "again into exact and logarithmic ones; use t5_buckets >= 4",
+                         o->t5_buckets);
+    /* the exact-distance buckets: half of them, or half of each direction's half */
+    bool enc = chk->mc->arch == RG_ARCH_ENCODER;
+    int exact = enc ? o->t5_buckets / 4 : o->t5_buckets / 2;
+    if (o->t5_max_distance <= exact)
         return chk->fail(chk, "t5_max_distance",
-                         "%d must exceed t5_buckets/2 = %d (the exact-distance buckets)%s; set "
+                         "%d must exceed t5_buckets/%d = %d (the exact-distance buckets%s)%s; set "
                          "t5_max_distance >= %d or fewer t5_buckets",
-                         o->t5_max_distance, o->t5_buckets / 2,
-                         chk->origin(chk, "t5_buckets", note, sizeof note), o->t5_buckets / 2 + 1);
+                         o->t5_max_distance, enc ? 4 : 2, exact,
+                         enc ? " of each direction: arch = encoder" : "",
+                         chk->origin(chk, "t5_buckets", note, sizeof note), exact + 1);
     return 0;
 }
 

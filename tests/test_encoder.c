@@ -1,0 +1,280 @@
+/* test_encoder.c: the encoder (SPEC section 7): one forward that reads the
+ * whole sequence both ways, with PAD keys hidden.
+ *   - gradient checks of the whole encoder for every scheme with an encoder
+ *     form (every parameter), per-layer hybrids and random positions, with
+ *     rows of different lengths (trailing PAD): bound 1e-6 in float64;
+ *   - it attends both ways: a later token changes an earlier logit;
+ *   - PAD keys are hidden: a row's logits at its real tokens do not depend on
+ *     how much PAD follows, nor on what the PAD rows hold;
+ *   - the fused kernel equals the unfused ops with the same mask;
+ *   - each scheme's encoder form: ALiBi penalizes |p_i - p_j| both ways, T5's
+ *     bidirectional buckets as HF T5 computes them, fire refused.
+ * Schemes come from the registry: a new one is covered without editing
+ * this file (fire is the one without an encoder form).
+ */
+#include "relgrad/gradcheck.h"
+#include "testing.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EQ_TOL (sizeof(real) == 8 ? 1e-10 : 1e-4)
+
+/* The tiny model of testing.h as an encoder. */
+static void encoder_config(rg_config *c, const char *pos) {
+    test_tiny_config(c, pos, 0);
+    c->model.arch = RG_ARCH_ENCODER;
+}
+
+static bool has_encoder_form(int id) {
+    return strcmp(rg_scheme_name(id), "fire") != 0;
+}
+
+static void make_encoder(rg_model *m, const rg_config *c, uint64_t seed) {
+    rg_error err;
+    cr_assert_eq(rg_model_init(m, &c->model, seed, &err), 0, "%s", err.msg);
+    rg_rng rng; /* off the constants (biases 0, gains 1) */
+    rg_rng_seed(&rng, seed + 1);
+    for (long i = 0; i < m->n_values; i++) m->values[i] += (real)(0.1 * rg_rng_normal(&rng));
+}
+
+/* B rows of T tokens; row b holds len[b] random non-PAD tokens, then PAD. */
+static void padded_tokens(int *tok, int B, int T, const int *len, int V, int pad, uint64_t seed) {
+    rg_rng rng;
+    rg_rng_seed(&rng, seed);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int x;
+            do x = rg_rng_int(&rng, 0, V - 1);
+            while (x == pad);
+            tok[b * T + t] = t < len[b] ? x : pad;
+        }
+}
+
+typedef struct {
+    rg_model *m;
+    const int *tokens, *pos;
+    int B, T;
+} enc_arg;
+
+static rg_tensor *f_encoder(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
+    (void)inputs;
+    enc_arg *a = arg;
+    return rg_model_forward(ctx, a->m, a->tokens, a->pos, a->B, a->T, 0, NULL);
+}
+
+static void check_encoder(const char *pos, int random_positions) {
+    rg_config c;
+    encoder_config(&c, pos);
+    c.model.n_layers = 3; /* room for three-entry lists */
+    rg_model m;
+    make_encoder(&m, &c, 11);
+    enum { B = 3, T = 6 };
+    int len[B] = {6, 4, 2}, tokens[B * T], positions[B * T];
+    padded_tokens(tokens, B, T, len, m.V, rg_tok_pad(c.model.n_symbols), 5);
+    enc_arg a = {&m, tokens, NULL, B, T};
+    if (random_positions) {
+        rg_batch b;
+        rg_batch_init(&b);
+        b.B = B, b.T = T, b.pos_buf = positions;
+        rg_rng rng;
+        rg_rng_seed(&rng, 8);
+        rg_batch_random_positions(&b, random_positions, &rng);
+        a.pos = positions;
+    }
+    rg_tensor **in = rg_xmalloc((size_t)m.n_params * sizeof *in, "inputs");
+    for (int i = 0; i < m.n_params; i++) in[i] = &m.params[i].t;
+    rg_gc_result res;
+    char what[128];
+    snprintf(what, sizeof what, "encoder %s%s", pos, random_positions ? " random positions" : "");
+    /* float64: a step of 5e-4, not the default 1e-3: the encoder's
+     * fourth-order truncation error is larger than the decoder's (every
+     * token sees every other), measured 7.7e-7 at 1e-3 and 4.8e-8 at 5e-4
+     * for rope with random positions: it falls as h^4, so it is truncation,
+     * not a wrong gradient. float32 keeps its step. */
+    double h = sizeof(real) == 8 ? 5e-4 : RG_GC_EPS;
+    bool ok = rg_gc_check_step(what, f_encoder, &a, in, m.n_params, RG_GC_TOL_MODEL, h, &res);
+    cr_log_info("%s: %ld entries, worst error %.3g", what, res.n_checked, res.worst_err);
+    cr_expect(ok, "%s: worst error %.3g at %s index %ld: analytic %.17g numeric %.17g", what,
+              res.worst_err, m.params[res.worst_input].name, res.worst_index, res.analytic,
+              res.numeric);
+    free(in);
+    rg_model_free(&m);
+}
+
+Test(encoder_grad, every_scheme) {
+    for (int id = 0; id < rg_scheme_count(); id++)
+        if (has_encoder_form(id)) check_encoder(rg_scheme_name(id), 0);
+}
+
+Test(encoder_grad, random_positions) {
+    for (int id = 1; id < rg_scheme_count(); id++) /* none reads no positions */
+        if (has_encoder_form(id)) check_encoder(rg_scheme_name(id), 40);
+}
+
+Test(encoder_grad, hybrid) {
+    check_encoder("t5,deberta,none", 0);
+    check_encoder("xl,alibi", 0);
+    check_encoder("rope,alibi", 30);
+}
+
+/* logits [B,T,V] of an encoder forward, malloc'd */
+static real *logits_of(rg_model *m, const int *tok, const int *pos, int B, int T) {
+    rg_ctx ctx;
+    rg_ctx_init(&ctx, 1);
+    rg_set_no_grad(&ctx, true);
+    rg_tensor *out = rg_model_forward(&ctx, m, tok, pos, B, T, 0, NULL);
+    real *copy = rg_xmalloc((size_t)out->size * sizeof(real), "logits");
+    memcpy(copy, out->data, (size_t)out->size * sizeof(real));
+    rg_ctx_free(&ctx);
+    return copy;
+}
+
+static double max_diff(const real *a, const real *b, long n) {
+    double d = 0;
+    for (long i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    return d;
+}
+
+/* Changing the last token changes the first position's logits (the
+ * decoder's causal mask would not let it), for every scheme. */
+Test(encoder_props, attends_both_ways) {
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        if (!has_encoder_form(id)) continue;
+        rg_config c;
+        encoder_config(&c, rg_scheme_name(id));
+        rg_model m;
+        make_encoder(&m, &c, 3);
+        enum { T = 5 };
+        int len[1] = {T}, tok[T];
+        padded_tokens(tok, 1, T, len, m.V, rg_tok_pad(c.model.n_symbols), 2);
+        real *a = logits_of(&m, tok, NULL, 1, T);
+        tok[T - 1] = (tok[T - 1] + 1) % c.model.n_symbols;
+        real *b = logits_of(&m, tok, NULL, 1, T);
+        cr_expect_gt(max_diff(a, b, m.V), 1e-6, "%s: the first logits ignore the last token",
+                     rg_scheme_name(id));
+        free(a), free(b);
+        rg_model_free(&m);
+    }
+}
+
+/* A row padded to T1 or T2 gives the same logits at its real tokens, and
+ * what sits in its PAD rows does not matter either. */
+Test(encoder_props, pad_keys_are_hidden) {
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        if (!has_encoder_form(id)) continue;
+        rg_config c;
+        encoder_config(&c, rg_scheme_name(id));
+        rg_model m;
+        make_encoder(&m, &c, 4);
+        int pad = rg_tok_pad(c.model.n_symbols);
+        enum { N = 4, T1 = 4, T2 = 9 };
+        int len[1] = {N}, short_row[T1], long_row[T2];
+        padded_tokens(short_row, 1, T1, len, m.V, pad, 6);
+        padded_tokens(long_row, 1, T2, len, m.V, pad, 6);
+        real *a = logits_of(&m, short_row, NULL, 1, T1);
+        real *b = logits_of(&m, long_row, NULL, 1, T2);
+        cr_expect_leq(max_diff(a, b, (long)N * m.V), EQ_TOL, "%s: PAD keys change the logits",
+                      rg_scheme_name(id));
+        free(a), free(b);
+        rg_model_free(&m);
+    }
+}
+
+/* The fused kernel and the unfused ops (with the same mask) agree, values
+ * and gradients, on rows of different lengths. */
+Test(encoder_props, fused_equals_unfused) {
+    for (int id = 0; id < rg_scheme_count(); id++) {
+        if (!has_encoder_form(id)) continue;
+        rg_config c;
+        encoder_config(&c, rg_scheme_name(id));
+        rg_model m;
+        make_encoder(&m, &c, 5);
+        enum { B = 2, T = 7 };
+        int len[B] = {7, 3}, tok[B * T];
+        padded_tokens(tok, B, T, len, m.V, rg_tok_pad(c.model.n_symbols), 9);
+        real *grads[2];
+        real *out[2];
+        for (int unfused = 0; unfused < 2; unfused++) {
+            m.unfused_attention = unfused;
+            rg_ctx ctx;
+            rg_ctx_init(&ctx, 2);
+            rg_tensor *logits = rg_model_forward(&ctx, &m, tok, NULL, B, T, 0, NULL);
+            real mask[B * T];
+            int targets[B * T];
+            for (int i = 0; i < B * T; i++)
+                mask[i] = tok[i] != rg_tok_pad(c.model.n_symbols),
+                targets[i] = i % c.model.n_symbols;
+            rg_tensor *loss = rg_model_loss(&ctx, logits, targets, mask);
+            rg_model_zero_grad(&m);
+            rg_backward(&ctx, loss);
+            out[unfused] = rg_xmalloc((size_t)logits->size * sizeof(real), "logits");
+            memcpy(out[unfused], logits->data, (size_t)logits->size * sizeof(real));
+            grads[unfused] = rg_xmalloc((size_t)m.n_values * sizeof(real), "grads");
+            memcpy(grads[unfused], m.grads, (size_t)m.n_values * sizeof(real));
+            rg_ctx_free(&ctx);
+        }
+        cr_expect_leq(max_diff(out[0], out[1], (long)B * T * m.V), EQ_TOL,
+                      "%s: fused and unfused logits differ", rg_scheme_name(id));
+        cr_expect_leq(max_diff(grads[0], grads[1], m.n_values), EQ_TOL,
+                      "%s: fused and unfused gradients differ", rg_scheme_name(id));
+        for (int k = 0; k < 2; k++) free(out[k]), free(grads[k]);
+        rg_model_free(&m);
+    }
+}
+
+/* HF T5's _relative_position_bucket(relative_position = p_j - p_i,
+ * bidirectional=True), written out as that code reads. */
+static int hf_bucket(int relative_position, int num_buckets, int max_distance) {
+    int bucket = 0;
+    num_buckets /= 2;
+    if (relative_position > 0) bucket += num_buckets;
+    int n = abs(relative_position);
+    int max_exact = num_buckets / 2;
+    if (n < max_exact) return bucket + n;
+    double large = max_exact + log((double)n / max_exact) / log((double)max_distance / max_exact) *
+                                   (num_buckets - max_exact);
+    int l = (int)large; /* .to(torch.long) truncates */
+    return bucket + (l < num_buckets - 1 ? l : num_buckets - 1);
+}
+
+Test(encoder_props, t5_bidirectional_buckets_as_hf) {
+    int configs[][2] = {{32, 128}, {8, 20}, {4, 3}};
+    for (int k = 0; k < 3; k++)
+        for (int r = -300; r <= 300; r++) {
+            int nb = configs[k][0], md = configs[k][1];
+            int mine = rg_t5_bucket_bidirectional(r, nb, md); /* r = p_i - p_j */
+            cr_assert_eq(mine, hf_bucket(-r, nb, md), "nb %d max %d r %d: %d, HF %d", nb, md, r,
+                         mine, hf_bucket(-r, nb, md));
+        }
+    /* keys after the query (r < 0) use the upper half, before it the lower */
+    cr_expect_eq(rg_t5_bucket_bidirectional(-1, 32, 128), 17);
+    cr_expect_eq(rg_t5_bucket_bidirectional(1, 32, 128), 1);
+    cr_expect_eq(rg_t5_bucket_bidirectional(0, 32, 128), 0);
+}
+
+/* ALiBi's penalty is symmetric: swapping the two tokens of a 2-token
+ * sequence of NoPE-equal content gives mirrored attention. Tested through
+ * the logits: with rope off and two identical tokens, alibi's encoder gives
+ * both positions the same logits (|p_0 - p_1| is the same seen from each). */
+Test(encoder_props, alibi_symmetric) {
+    rg_config c;
+    encoder_config(&c, "alibi");
+    rg_model m;
+    make_encoder(&m, &c, 6);
+    int tok[2] = {1, 1};
+    real *a = logits_of(&m, tok, NULL, 1, 2);
+    cr_expect_leq(max_diff(a, a + m.V, m.V), EQ_TOL, "alibi encoder: the two positions differ");
+    free(a);
+    rg_model_free(&m);
+}
+
+Test(encoder_config, fire_is_refused) {
+    rg_config c;
+    encoder_config(&c, "fire");
+    rg_error err;
+    int rc = rg_model_config_validate(&c.model, "test", &err);
+    cr_expect_eq(rc, 2, "fire with arch = encoder was accepted");
+    cr_expect(strstr(err.msg, "encoder") != NULL, "message: %s", err.msg);
+}
