@@ -132,6 +132,14 @@ typedef struct rg_run_name {
 } rg_run_name;
 int rg_results_list(const char *path, rg_run_name **runs, int *n, rg_error *err);
 
+/* The first difference between two records of one run, a (from source
+ * fa: a file name, "recorded") and b (fb), into why: a config key that
+ * decides the results (rg_config_differs, RG_SAME_RESULTS), the number of
+ * steps or lengths, a step's loss, or a length's accuracy, each with both
+ * values; "" when they agree. Wall time and provenance are not compared. */
+void rg_run_data_difference(const rg_run_data *a, const rg_run_data *b, const char *fa,
+                            const char *fb, char *why, size_t n);
+
 /* Merge results files made on several machines into `out` (written
  * atomically): every run of every input, once. A run recorded by more than
  * one input must be recorded alike: the same config where it decides the

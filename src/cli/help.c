@@ -19,16 +19,27 @@
 
 static const rg_command_help COMMANDS[] = {
     {"train", "CONFIG [key=value ...]", "train one model, evaluate at eval_lens",
-     "usage: relgrad train CONFIG [key=value ...] [--dry-run] [--quiet]",
+     "usage: relgrad train CONFIG [key=value ...] [--dry-run] [--quiet]\n"
+     "       relgrad train --from RESULTS TASK/POS/SEED [key=value ...] [--dry-run] [--quiet]",
      "Trains one model on one task (task, pos, seed) and evaluates it at every\n"
      "length of eval_lens. Writes to out_dir: checkpoint.h5 (every\n"
      "checkpoint_every steps, replaced atomically), train_log.csv (step, loss, lr,\n"
-     "grad_norm: one line per step, flushed as written) and results.h5 at the\n"
-     "end. When out_dir holds a checkpoint of the same run, training resumes from\n"
-     "it; a finished run is only evaluated again.\n"
+     "grad_norm: one line per step, flushed as written), best.h5 with select =\n"
+     "best, and results.h5 at the end (the accuracies, whether the run fitted its\n"
+     "training length, the step evaluated, the config, commit, CPU and precision).\n"
+     "When out_dir holds a checkpoint of the same run, training resumes from it;\n"
+     "a finished run is only evaluated again.\n"
+     "\n"
+     "With --from, the run TASK/POS/SEED that the results file RESULTS records\n"
+     "(`relgrad results list RESULTS` names them) is trained again from its\n"
+     "recorded config, in RESULTS's directory/rerun/TASK-POS-SEED unless out_dir\n"
+     "is given; key=value changes the config. After the accuracy table, a line\n"
+     "says whether the losses and accuracies equal the record, or the first\n"
+     "difference.\n"
      "\n"
      "  CONFIG      an INI file of `key = value` lines (see experiments/)\n"
      "  key=value   overrides CONFIG; the last of repeated keys wins\n"
+     "  --from RESULTS TASK/POS/SEED  rerun a recorded run instead of CONFIG\n"
      "  --dry-run   print the configuration and what the run would do; write nothing\n"
      "  --quiet     no configuration printout and no progress (as quiet=1)\n"
      "\n"
@@ -186,6 +197,24 @@ static const rg_command_help COMMANDS[] = {
      RG_HELP_KEYS_NONE, NULL,
      "relgrad attention out/single/checkpoint.h5\n"
      "relgrad attention out/single/checkpoint.h5 len=8 example=3 --out maps.h5"},
+    {"results", "list RESULTS | merge OUT IN ...", "list or merge results files",
+     "usage: relgrad results list RESULTS\n"
+     "       relgrad results merge OUT IN1 [IN2 ...]",
+     "list: one line per run that the results file records: its name\n"
+     "TASK/POS/SEED (what `relgrad train --from` takes), steps, whether it fitted\n"
+     "its training length (exact match there against fit_threshold), the step\n"
+     "evaluated, and the git commit, precision and CPU it was trained with.\n"
+     "\n"
+     "merge: every run of IN1, IN2, ... into OUT (written atomically), e.g. the\n"
+     "results of one grid trained in pieces on several machines; an experiment\n"
+     "whose out_dir/results.h5 records a run skips it. A run in several inputs\n"
+     "must be recorded alike (the config that decides its results, its losses\n"
+     "and accuracies): the first input's record is kept; a conflict writes\n"
+     "nothing and names the run, the files and the difference. OUT may be one of\n"
+     "the inputs; an existing OUT that is not one is refused.",
+     RG_HELP_KEYS_NONE, NULL,
+     "relgrad results list out/quick/results.h5\n"
+     "relgrad results merge out/quick/results.h5 out/quick/results.h5 machine2/results.h5"},
     {"help", "[COMMAND | keys | KEY]", "overview, a command's help, the keys",
      "usage: relgrad help [COMMAND | keys | KEY]\n"
      "       relgrad COMMAND --help",

@@ -11,10 +11,12 @@
 #include <string.h>
 
 /* Where key k's value came from, for people: "quick.ini:12", "argument 3",
- * "checkpoint" (a checkpoint's attribute), or "default". */
+ * "checkpoint" (a checkpoint's attribute), "results file" (a run's
+ * attribute in a results file: train --from), or "default". */
 static const char *source(const rg_config *c, int k) {
     const char *where = c->where[k];
     if (!where[0]) return "default";
+    if (strstr(where, " /runs/") && strstr(where, " attribute ")) return "results file";
     if (strstr(where, " attribute ")) return "checkpoint";
     return where;
 }
@@ -108,7 +110,8 @@ int rg_cli_plan_train(FILE *f, const rg_config *c, rg_error *err) {
     else
         fprintf(f, "the run is complete (checkpoint.h5 at step %d): evaluate only;\n", at);
     steps_text(f, c);
-    fprintf(f, "      writes checkpoint.h5, train_log.csv and results.h5\n");
+    fprintf(f, "      writes checkpoint.h5, train_log.csv%s and results.h5\n",
+            c->select == RG_SELECT_BEST ? ", best.h5 (select = best)" : "");
     return 0;
 }
 

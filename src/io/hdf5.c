@@ -425,9 +425,16 @@ static herr_t read_config_attr(hid_t loc, const char *name, const H5A_info_t *in
                            r->path, name);
         return 1; /* stop, without raising an HDF5 error */
     }
-    char text[4096], where[RG_WHERE_MAX];
+    char text[4096], where[RG_WHERE_MAX], group[400] = "";
     if ((r->rc = rg_io_attr_text(loc, name, text, sizeof text, r->path, r->err))) return 1;
-    snprintf(where, sizeof where, "%s attribute %s", r->path, name);
+    /* a group's attributes (a run of a results file) name the group too */
+    if (H5Iget_name(loc, group, sizeof group) < 0 || !strcmp(group, "/")) group[0] = '\0';
+    /* the end of a long path gives way, so " attribute KEY" always fits */
+    int room = (int)sizeof where - 1 - (int)strlen(group) - 12 - (int)strlen(name) - 1;
+    int len = (int)strlen(r->path);
+    const char *path = len > room && room > 3 ? r->path + len - (room - 3) : r->path;
+    snprintf(where, sizeof where, "%s%s%s%s attribute %s", path != r->path ? "..." : "", path,
+             group[0] ? " " : "", group, name);
     if ((r->rc = rg_config_set(r->cfg, name, text, where, r->err))) return 1;
     return 0;
 }

@@ -156,10 +156,8 @@ static int read_named(hid_t f, const char *path, const rg_run_name *r, rg_run_da
     return rc;
 }
 
-/* The first difference between two records of one run, into why ("" when
- * they agree). */
-static void difference(const rg_run_data *a, const rg_run_data *b, const char *fa, const char *fb,
-                       char *why, size_t n) {
+void rg_run_data_difference(const rg_run_data *a, const rg_run_data *b, const char *fa,
+                            const char *fb, char *why, size_t n) {
     why[0] = '\0';
     int k = rg_config_differs(&a->cfg, &b->cfg, RG_SAME_RESULTS);
     if (k >= 0) {
@@ -232,7 +230,7 @@ static int add_input(hid_t *files, const char *const *inputs, int i, merge_run *
         if (!rc) rc = read_named(files[i], inputs[i], r, &b, err);
         char why[900];
         if (!rc) {
-            difference(&a, &b, inputs[first], inputs[i], why, sizeof why);
+            rg_run_data_difference(&a, &b, inputs[first], inputs[i], why, sizeof why);
             if (why[0])
                 rc = rg_io_fail(err,
                                 "run /runs/%s/%s/%d is recorded differently: %s; a merge keeps "
