@@ -61,7 +61,7 @@ static int load_recorded(const rg_cli_args *a, rg_config *cfg, rg_run_data *rec,
         last - first - 1 >= (long)sizeof pos || !last[1] || *end || seed < 0 || seed > INT_MAX) {
         snprintf(err->msg, sizeof err->msg,
                  "'%.200s' is not a run: write TASK/POS/SEED as `relgrad results list %.200s` "
-                 "shows it (e.g. copy/rope/1)",
+                 "shows it (e.g. copy/none/1)",
                  run, a->from);
         return 2;
     }
@@ -107,7 +107,7 @@ int rg_cmd_train(int argc, char **argv) {
     if (!a.file) {
         fprintf(stderr,
                 a.from ? "relgrad train: missing the run after --from %s (TASK/POS/SEED, "
-                         "e.g. copy/rope/1)\n"
+                         "e.g. copy/none/1)\n"
                        : "relgrad train: missing CONFIG (an INI file, e.g. "
                          "experiments/single.ini)%s\n",
                 a.from ? a.from : "");

@@ -10,7 +10,7 @@
  *     which steps compete); val_n counts only with select = best.
  *   - results (RG_SAME_RESULTS): all of that, plus what the final
  *     evaluation reads (eval_lens, eval_n, fit_threshold, the schemes'
- *     evaluation keys such as rope_scale). Left out: where and how fast it
+ *     evaluation keys, RG_KEY_EVAL). Left out: where and how fast it
  *     ran (out_dir, threads, checkpoint_every, eval_every unless select =
  *     best, quiet) and the experiment's lists.
  */

@@ -86,7 +86,7 @@ hid_t rg_io_group(hid_t loc, const char *name, const char *file, rg_error *err);
 /* Check the root attributes format == expected and format_version == 1. */
 int rg_io_check_format(hid_t f, const char *path, const char *expected, rg_error *err);
 /* The attributes of loc that are config keys, through rg_config_set (where =
- * "<file> attribute <key>" for a file's root, "<file> /runs/copy/rope/1
+ * "<file> attribute <key>" for a file's root, "<file> /runs/copy/none/1
  * attribute <key>" for a group: show.c tells the two apart by the group).
  * Attributes named in `skip` (NULL-terminated)
  * are ignored; any other unknown name is an error. Keys that are absent keep
