@@ -27,8 +27,14 @@ static void encoder_config(rg_config *c, const char *pos) {
     c->model.arch = RG_ARCH_ENCODER;
 }
 
+/* Whether the scheme has an encoder form (SPEC section 7): its own check
+ * accepts arch = encoder (fire and cope refuse it). */
 static bool has_encoder_form(int id) {
-    return strcmp(rg_scheme_name(id), "fire") != 0;
+    rg_config c;
+    test_tiny_config(&c, rg_scheme_name(id), 0);
+    c.model.arch = RG_ARCH_ENCODER;
+    rg_error err;
+    return rg_model_config_validate(&c.model, "test", &err) == 0;
 }
 
 static void make_encoder(rg_model *m, const rg_config *c, uint64_t seed) {
@@ -270,11 +276,18 @@ Test(encoder_props, alibi_symmetric) {
     rg_model_free(&m);
 }
 
-Test(encoder_config, fire_is_refused) {
-    rg_config c;
-    encoder_config(&c, "fire");
-    rg_error err;
-    int rc = rg_model_config_validate(&c.model, "test", &err);
-    cr_expect_eq(rc, 2, "fire with arch = encoder was accepted");
-    cr_expect(strstr(err.msg, "encoder") != NULL, "message: %s", err.msg);
+Test(encoder_config, fire_and_cope_are_refused) {
+    const char *refused[] = {"fire", "cope", "rope,fire"};
+    for (int i = 0; i < 3; i++) {
+        rg_config c;
+        test_tiny_config(&c, refused[i], 0);
+        c.model.arch = RG_ARCH_ENCODER;
+        rg_error err;
+        int rc = rg_model_config_validate(&c.model, "test", &err);
+        cr_expect_eq(rc, 2, "%s with arch = encoder was accepted", refused[i]);
+        cr_expect(strstr(err.msg, "encoder") != NULL, "message: %s", err.msg);
+    }
+    int n_forms = 0;
+    for (int id = 0; id < rg_scheme_count(); id++) n_forms += has_encoder_form(id);
+    cr_expect_eq(n_forms, rg_scheme_count() - 2, "only fire and cope lack an encoder form");
 }

@@ -116,6 +116,9 @@ Test(model_grad, deberta) {
 Test(model_grad, fire) {
     check_model("fire", 0), check_model("fire", 4);
 }
+Test(model_grad, cope) {
+    check_model("cope", 0), check_model("cope", 4);
+}
 
 /* Every registered scheme has its model_grad test above: this file's own
  * source must hold "Test(model_grad, <name>)" for each name in the registry. */
@@ -156,7 +159,7 @@ Test(model_grad, hybrid) {
 /* Random positions reach every position-reading scheme's gradient. */
 Test(model_grad, random_positions) {
     for (int id = 0; id < rg_scheme_count(); id++) {
-        if (!strcmp(scheme(id), "none")) continue;
+        if (!rg_scheme_reads_positions(id)) continue;
         rg_config c;
         test_tiny_config(&c, scheme(id), 0);
         check_model_cfg(&c, scheme(id), true);
@@ -275,11 +278,11 @@ Test(model_props, positions_are_data) {
             cr_expect(shift < EQ_TOL, "%s: logits moved by %.3g under a shift", scheme(id), shift);
         else
             cr_expect(shift > 1e-3, "%s: logits unchanged (%.3g) under a shift", scheme(id), shift);
-        if (strcmp(scheme(id), "none"))
+        if (rg_scheme_reads_positions(id))
             cr_expect(gap > 1e-3, "%s: logits unchanged (%.3g) by gaps between positions",
                       scheme(id), gap);
         else
-            cr_expect(gap == 0, "none: positions changed the logits by %.3g", gap);
+            cr_expect(gap == 0, "%s: positions changed the logits by %.3g", scheme(id), gap);
         free(a), free(b), free(c), free(g);
         rg_model_free(&m);
     }

@@ -47,9 +47,11 @@ import torch.nn as nn
 from results_file import (RUN_ATTRS, T_975, attr_value, interval95, read_attrs,  # noqa: F401
                           read_results, read_runs)
 
-SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta", "fire")
+SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta", "fire", "cope")
 ABSOLUTE = ("sinusoidal", "learned")  # position added to the embeddings; one-entry lists only
 RELATIVE = tuple(s for s in SCHEMES if s not in ABSOLUTE)  # allowed in lists and with memory
+DECODER_ONLY = ("fire", "cope")  # no encoder form (SPEC sections 7 and 8)
+NO_POSITIONS = ("none", "cope")  # read no pos_ids
 
 # Model config keys this module reads, with SPEC defaults (None = required).
 MODEL_DEFAULTS = {
@@ -57,10 +59,10 @@ MODEL_DEFAULTS = {
     "pos": "none", "max_positions": 0, "rope_base": 10000.0, "rope_scale": 1.0,
     "t5_buckets": 32, "t5_max_distance": 128, "deberta_span": 16, "mem_len": 0,
     "segment_len": 0, "init_std": 0.02, "fire_width": 32, "fire_L": 512.0,
-    "random_positions": 0,
+    "random_positions": 0, "arch": "decoder", "cope_npos": 64,
 }
 REAL_KEYS = ("rope_base", "rope_scale", "init_std", "fire_L")
-STRING_KEYS = ("pos",)
+STRING_KEYS = ("pos", "arch")
 
 LN_EPS = 1e-5  # SPEC section 1
 
@@ -119,11 +121,24 @@ def check_config(cfg):
         raise ConfigError("pos %r: absolute schemes (sinusoidal, learned) only as a one-entry list"
                           % cfg["pos"])
     used = set(entries)
+    if cfg["arch"] not in ("decoder", "encoder"):
+        raise ConfigError("arch %r is neither decoder nor encoder" % cfg["arch"])
+    encoder = cfg["arch"] == "encoder"
+    if encoder and used & set(DECODER_ONLY):
+        raise ConfigError("pos %s has no encoder form (SPEC section 7)" % cfg["pos"])
+    if encoder and cfg["mem_len"] > 0:
+        raise ConfigError("an encoder has no segment memory (SPEC section 7)")
+    if encoder and "t5" in used and (cfg["t5_buckets"] < 4
+                                     or cfg["t5_max_distance"] <= cfg["t5_buckets"] // 4):
+        raise ConfigError("an encoder's t5 needs t5_buckets >= 4 and t5_max_distance > t5_buckets/4")
+    if "cope" in used and cfg["cope_npos"] < 2:
+        raise ConfigError("cope needs cope_npos >= 2")
     if "rope" in used and (d // H) % 2 or used & {"sinusoidal", "xl"} and d % 2:
         raise ConfigError("pos %s needs an even dimension (d_model %d, n_heads %d)" % (cfg["pos"], d, H))
     if "learned" in used and cfg["max_positions"] <= 0:
         raise ConfigError("pos learned needs max_positions > 0")
-    if "t5" in used and (cfg["t5_buckets"] < 2 or cfg["t5_max_distance"] <= cfg["t5_buckets"] // 2):
+    if "t5" in used and not encoder and (cfg["t5_buckets"] < 2
+                                         or cfg["t5_max_distance"] <= cfg["t5_buckets"] // 2):
         raise ConfigError("t5 needs t5_buckets >= 2 and t5_max_distance > t5_buckets/2")
     if "deberta" in used and cfg["deberta_span"] <= 0:
         raise ConfigError("deberta needs deberta_span > 0")
@@ -134,8 +149,9 @@ def check_config(cfg):
                           % (cfg["mem_len"], cfg["pos"]))
     R = cfg["random_positions"]
     if R:
-        if used == {"none"}:
-            raise ConfigError("random_positions with every layer none has no effect (SPEC section 6)")
+        if used <= set(NO_POSITIONS):
+            raise ConfigError("random_positions with layers that read no positions (%s) has no "
+                              "effect (SPEC sections 6 and 8)" % cfg["pos"])
         if cfg["mem_len"] > 0:
             raise ConfigError("random_positions with mem_len > 0 is an error (SPEC section 6)")
         if "learned" in used and cfg["max_positions"] < R:
@@ -146,7 +162,7 @@ def expected_params(cfg):
     """Every parameter name and shape the config requires (SPEC sections 2
     and 6), in SPEC order: shared tables once, per-layer parameters only in
     layers whose scheme has them."""
-    d, H, F, V = cfg["d_model"], cfg["n_heads"], cfg["d_ff"], cfg["n_symbols"] + 4
+    d, H, F, V = cfg["d_model"], cfg["n_heads"], cfg["d_ff"], vocab_size(cfg)
     schemes = layer_schemes(cfg)
     s = {"tok_emb.weight": (V, d)}
     if "learned" in schemes:
@@ -170,12 +186,20 @@ def expected_params(cfg):
             s[p + "attn.fire.fc1.weight"], s[p + "attn.fire.fc1.bias"] = (W, 1), (W,)
             s[p + "attn.fire.fc2.weight"], s[p + "attn.fire.fc2.bias"] = (H, W), (H,)
             s[p + "attn.fire.c"] = s[p + "attn.fire.L"] = (1,)
+        if scheme == "cope":
+            s[p + "attn.cope.pos_emb"] = (d // H, cfg["cope_npos"])
         s[p + "ln2.weight"] = s[p + "ln2.bias"] = (d,)
         s[p + "mlp.fc1.weight"], s[p + "mlp.fc1.bias"] = (F, d), (F,)
         s[p + "mlp.fc2.weight"], s[p + "mlp.fc2.bias"] = (d, F), (d,)
     s["ln_f.weight"] = s["ln_f.bias"] = (d,)
     s["lm_head.weight"] = (V, d)
     return s
+
+
+def vocab_size(cfg):
+    """n_symbols + 4 specials (PAD, BOS, SEP, EOS), + ANS for an encoder
+    (SPEC sections 3 and 7)."""
+    return cfg["n_symbols"] + 4 + (cfg["arch"] == "encoder")
 
 
 def is_decayed(name):
@@ -238,12 +262,23 @@ def t5_bucket(n, nb, max_dist):
     return min(nb - 1, e + int(math.floor(math.log(n / e) / math.log(max_dist / e) * (nb - e))))
 
 
-def t5_buckets_of(dist, nb, max_dist):
-    """t5_bucket of every entry of an integer tensor of distances >= 0
-    (through a table of the scalar rule, so it is the same float64 math)."""
+def t5_bucket_bidirectional(r, nb, max_dist):
+    """The encoder's T5 bucket of a signed distance r = p_i - p_j (SPEC
+    section 7, HF T5's bidirectional=True): keys after the query (r < 0) in
+    the upper half, each half bucketed causally with nb/2 buckets."""
+    half = nb // 2
+    return (half if r < 0 else 0) + t5_bucket(abs(r), half, max_dist)
+
+
+def t5_buckets_of(dist, nb, max_dist, bidirectional=False):
+    """The bucket of every entry of an integer tensor of distances (>= 0 for
+    the causal rule, signed for the bidirectional one), through a table of
+    the scalar rule, so it is the same float64 math."""
+    lo = int(dist.min()) if dist.numel() else 0
     top = int(dist.max()) if dist.numel() else 0
-    table = torch.tensor([t5_bucket(n, nb, max_dist) for n in range(top + 1)], dtype=torch.long)
-    return table[dist]
+    rule = t5_bucket_bidirectional if bidirectional else t5_bucket
+    table = torch.tensor([rule(n, nb, max_dist) for n in range(lo, top + 1)], dtype=torch.long)
+    return table[dist - lo]
 
 
 def xl_encoding(n, d):
@@ -343,6 +378,29 @@ class Fire(nn.Module):
         return f.permute(0, 3, 1, 2)
 
 
+class Cope(nn.Module):
+    """CoPE's per-layer table pos_emb [dh, P] (Golovneva et al. 2024; the
+    authors' projects/cope/src/cope/context_position.py, default options),
+    zeros at first."""
+
+    def __init__(self, dh, P, dtype):
+        super().__init__()
+        self.P = P
+        self.pos_emb = nn.Parameter(torch.zeros(dh, P, dtype=dtype))
+
+    def logits(self, q, k, visible):
+        """z [B,H,T,N]: gates sigmoid(q.k / sqrt(dh)) on visible keys, each key's
+        position the sum of the gates from it up to the query (clamped to
+        P - 1), q . pos_emb interpolated between floor and ceil."""
+        dh = q.shape[-1]
+        gates = torch.sigmoid(q @ k.transpose(-1, -2) / math.sqrt(dh)) * visible[:, None]
+        positions = gates.flip(-1).cumsum(dim=-1).flip(-1).clamp(max=self.P - 1)
+        fixed = q @ self.pos_emb  # [B,H,T,P]
+        ceil, floor = positions.ceil().long(), positions.floor().long()  # no gradient here
+        w = positions - floor
+        return fixed.gather(-1, ceil) * w + fixed.gather(-1, floor) * (1 - w)
+
+
 class Attention(nn.Module):
     """One causal self-attention sublayer with its layer's positional scheme.
     Holds attn.qkv, attn.proj and the scheme's own per-layer parameters."""
@@ -362,42 +420,51 @@ class Attention(nn.Module):
             self.pos_q = nn.Linear(d, d, bias=False, dtype=dtype)
         if scheme == "fire":
             self.fire = Fire(cfg["fire_width"], H, dtype)
+        if scheme == "cope":
+            self.cope = Cope(d // H, cfg["cope_npos"], dtype)
 
     def heads(self, x):
         """[B,N,d] -> [B,H,N,dh]."""
         B, N, _ = x.shape
         return x.view(B, N, self.H, self.dh).transpose(1, 2)
 
-    def forward(self, a, M, qpos, kpos, shared, return_probs=False):
+    def forward(self, a, M, qpos, kpos, shared, return_probs=False, key_end=None):
         """a = LN1(concat(mem, h)) [B,M+T,d]; qpos [B,T], kpos [B,M+T] absolute
-        positions; shared: the model's t5_bias / rel_emb modules. -> [B,T,d]."""
+        positions; shared: the model's t5_bias / rel_emb modules; key_end
+        [B] (encoder): the keys each row sees, PAD keys after. -> [B,T,d]."""
         cfg, H, dh, d = self.cfg, self.H, self.dh, self.cfg["d_model"]
+        encoder = cfg["arch"] == "encoder"
         W, b = self.qkv.weight, self.qkv.bias
         q = self.heads(nn.functional.linear(a[:, M:], W[:d], b[:d]))  # queries: current rows only
         k = self.heads(nn.functional.linear(a, W[d:2 * d], b[d:2 * d]))
         v = self.heads(nn.functional.linear(a, W[2 * d:], b[2 * d:]))
-        T, N = q.shape[2], k.shape[2]
-        causal = torch.arange(N)[None, :] <= torch.arange(T)[:, None] + M  # by index
+        B, T, N = q.shape[0], q.shape[2], k.shape[2]
+        if encoder:  # both ways, PAD keys hidden (SPEC section 7)
+            visible = (torch.arange(N)[None, None, :] < key_end[:, None, None]).expand(B, T, N)
+        else:  # causal, by index
+            visible = (torch.arange(N)[None, :] <= torch.arange(T)[:, None] + M)[None].expand(B, T, N)
         dist = qpos[:, :, None] - kpos[:, None, :]  # p_i - p_j, [B,T,N]
-        seen = torch.where(causal, dist, torch.zeros_like(dist)).clamp(min=0)
+        seen = torch.where(visible, dist, torch.zeros_like(dist))  # signed only in an encoder
         scale = 1.0 / math.sqrt(dh)
         extra = None
         if self.scheme == "rope":
             q = rope_rotate(q, qpos[:, None, :], cfg["rope_base"], cfg["rope_scale"])
             k = rope_rotate(k, kpos[:, None, :], cfg["rope_base"], cfg["rope_scale"])
-        elif self.scheme == "alibi":
+        elif self.scheme == "alibi":  # - s_h |p_i - p_j|
             slopes = torch.tensor(alibi_slopes(H), dtype=torch.float64)
-            extra = (-slopes[None, :, None, None] * seen[:, None].to(torch.float64)).to(q.dtype)
+            extra = (-slopes[None, :, None, None] * seen.abs()[:, None].to(torch.float64)).to(q.dtype)
         elif self.scheme == "t5":
-            bucket = t5_buckets_of(seen, cfg["t5_buckets"], cfg["t5_max_distance"])
+            bucket = t5_buckets_of(seen, cfg["t5_buckets"], cfg["t5_max_distance"], encoder)
             extra = shared["t5_bias"].weight[bucket].permute(0, 3, 1, 2)  # [B,H,T,N]
         elif self.scheme == "fire":
             extra = self.fire.bias(qpos, seen, cfg["fire_L"])
         elif self.scheme == "xl":  # ((q + u).k + (q + v).r(i - j)) / sqrt(dh)
-            R = self.r(xl_encoding(torch.arange(int(seen.max()) + 1), d).to(q.dtype))  # [D+1, d]
-            R = R.view(-1, H, dh).transpose(0, 1)[None]  # [1,H,D+1,dh]
+            lo = int(seen.min())  # < 0 in an encoder: keys after the query
+            n = torch.arange(lo, int(seen.max()) + 1)
+            R = self.r(xl_encoding(n, d).to(q.dtype))  # [D, d], row r = distance lo + r
+            R = R.view(-1, H, dh).transpose(0, 1)[None]  # [1,H,D,dh]
             position = (q + self.r_r_bias[None, :, None, :]) @ R.transpose(-1, -2)
-            extra = gather_last(position, seen) * scale
+            extra = gather_last(position, seen - lo) * scale
             q = q + self.r_w_bias[None, :, None, :]
         elif self.scheme == "deberta":  # (q.k + q.Kr[rel(i,j)] + k.Qr[rel(j,i)]) / sqrt(3 dh)
             K, rel_emb = cfg["deberta_span"], shared["rel_emb"].weight
@@ -407,10 +474,12 @@ class Attention(nn.Module):
             c2p = gather_last(q @ Kr.transpose(-1, -2), deberta_rel(dist, K))
             p2c = gather_last_transposed(k @ Qr.transpose(-1, -2), deberta_rel(-dist, K))
             extra = (c2p + p2c) * scale
+        elif self.scheme == "cope":
+            extra = self.cope.logits(q, k, visible) * scale
         S = (q @ k.transpose(-1, -2)) * scale  # content c(i, j)
         if extra is not None:
             S = S + extra  # biases added unscaled
-        S = S.masked_fill(~causal, float("-inf"))
+        S = S.masked_fill(~visible[:, None], float("-inf"))
         P = torch.softmax(S, dim=-1)
         o = (P @ v).transpose(1, 2).reshape(a.shape[0], T, d)
         out = self.proj(o)
@@ -453,7 +522,7 @@ class Model(nn.Module):
     def __init__(self, cfg, dtype=torch.float32):
         super().__init__()
         cfg = make_config(cfg)
-        d, V = cfg["d_model"], cfg["n_symbols"] + 4
+        d, V = cfg["d_model"], vocab_size(cfg)
         self.cfg, self.dtype, self.ln_eps = cfg, dtype, LN_EPS
         self.schemes = layer_schemes(cfg)
         self.tok_emb = nn.Embedding(V, d, dtype=dtype)
@@ -475,7 +544,7 @@ class Model(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith(("ln1.weight", "ln2.weight")) or name == "ln_f.weight":
                 p.fill_(1.0)
-            elif name.endswith((".bias", "r_w_bias", "r_r_bias")):
+            elif name.endswith((".bias", "r_w_bias", "r_r_bias", "cope.pos_emb")):
                 p.zero_()
             elif name.endswith("fire.c"):
                 p.fill_(0.1)
@@ -533,12 +602,18 @@ class Model(nn.Module):
                                  % (int(pos_ids.max()), cfg["max_positions"]))
             h = h + self.pos_emb(pos_ids)
         shared, new_mems, probs = self._shared(), [], []
+        key_end = None
+        if cfg["arch"] == "encoder":  # each row's keys end where its trailing PAD begins
+            pad = cfg["n_symbols"]
+            real = tokens != pad
+            idx = torch.arange(1, T + 1)[None, :].expand(B, T)
+            key_end = torch.where(real, idx, torch.zeros_like(idx)).max(dim=1).values
         for l, block in enumerate(self.blocks):
             c = torch.cat([mems[l].to(h.dtype), h], dim=1) if M > 0 else h
             if cfg["mem_len"] > 0:
                 new_mems.append(c[:, -cfg["mem_len"]:].detach())
             a = layer_norm(c, block.ln1.weight, block.ln1.bias, self.ln_eps)
-            o = block.attn(a, M, pos_ids, kpos, shared, return_probs)
+            o = block.attn(a, M, pos_ids, kpos, shared, return_probs, key_end)
             if return_probs:
                 o, p = o
                 probs.append(p.detach())

@@ -29,6 +29,7 @@ typedef struct rg_scheme_opts {
     int deberta_span;
     int fire_width;
     double fire_L;
+    int cope_npos;
 } rg_scheme_opts;
 
 int rg_scheme_count(void);
@@ -43,6 +44,9 @@ bool rg_scheme_is_relative(int id);
  * by the same amount (all relative schemes but fire, whose normalization
  * reads the query's own position). */
 bool rg_scheme_is_shift_invariant(int id);
+/* Whether the scheme reads pos_ids at all (none and cope do not: their
+ * positions come from the causal mask or from the content). */
+bool rg_scheme_reads_positions(int id);
 /* "none, sinusoidal, learned, ..." (every registered name) into buf. */
 const char *rg_scheme_list_text(char *buf, unsigned long n);
 

@@ -261,12 +261,14 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
                            rg_key_origin_note(c, KEY("n_symbols"), note, sizeof note));
     if (c->random_positions > 0) {
         bool any = false;
-        for (int i = 0; i < mc->pos.n; i++) any |= rg_scheme_find("none") != mc->pos.id[i];
+        for (int i = 0; i < mc->pos.n; i++) any |= rg_scheme_reads_positions(mc->pos.id[i]);
+        char list[256];
         if (!any)
             return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
-                               "%d, but pos = none reads no positions; set random_positions = 0 "
-                               "or choose a scheme",
-                               c->random_positions);
+                               "%d, but pos = %s reads no positions; set random_positions = 0 "
+                               "or choose a scheme that reads them",
+                               c->random_positions,
+                               rg_pos_list_text(&mc->pos, ',', list, sizeof list));
         if (c->random_positions < seq)
             return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
                                "%d is shorter than the longest sequence read (%d tokens: %s %d "

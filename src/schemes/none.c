@@ -7,5 +7,5 @@ const rg_scheme rg_scheme_none = {
     .name = "none",
     .summary = "NoPE: no positional information; order comes only from the causal mask "
                "(Kazemnejad et al. 2023)",
-    .flags = RG_SCHEME_RELATIVE | RG_SCHEME_ANY_ORDER,
+    .flags = RG_SCHEME_RELATIVE | RG_SCHEME_ANY_ORDER | RG_SCHEME_NO_POSITIONS,
 };

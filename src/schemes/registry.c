@@ -25,7 +25,8 @@
     X(t5)                                                                                          \
     X(xl)                                                                                          \
     X(deberta)                                                                                     \
-    X(fire)
+    X(fire)                                                                                        \
+    X(cope)
 
 #define DECLARE(name) extern const rg_scheme rg_scheme_##name;
 #define ENTRY(name)   &rg_scheme_##name,
@@ -64,6 +65,10 @@ bool rg_scheme_is_relative(int id) {
 bool rg_scheme_is_shift_invariant(int id) {
     unsigned f = rg_scheme_get(id)->flags;
     return (f & RG_SCHEME_RELATIVE) && !(f & RG_SCHEME_SHIFT_VARIANT);
+}
+
+bool rg_scheme_reads_positions(int id) {
+    return !(rg_scheme_get(id)->flags & RG_SCHEME_NO_POSITIONS);
 }
 
 const char *rg_scheme_list_text(char *buf, unsigned long n) {

@@ -84,6 +84,7 @@ enum {
     RG_SCHEME_SHIFT_VARIANT = 2, /* relative, but scores change when all positions shift */
     RG_SCHEME_ANY_ORDER = 4,     /* reads each position on its own, never a distance between
                                     two: positions may repeat or go down (coupled positions) */
+    RG_SCHEME_NO_POSITIONS = 8,  /* reads no pos_ids at all (randomizing them is pointless) */
 };
 
 typedef struct rg_scheme {
