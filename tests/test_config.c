@@ -302,7 +302,7 @@ Test(config, key_table) {
         "select",     "val_n",            "tasks",
         "positions",  "seeds",            "jobs",            "max_positions",   "rope_base",
         "rope_scale", "t5_buckets",       "t5_max_distance", "deberta_span",
-        "fire_width", "fire_L"};
+        "fire_width", "fire_L",           "cope_npos"};
     /* clang-format on */
     cr_assert_eq((int)(sizeof expected / sizeof expected[0]), n);
     rg_config c;
@@ -348,6 +348,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "deberta_span = 7\n"
                                 "fire_width = 12\n"
                                 "fire_L = 128.5\n"
+                                "cope_npos = 32\n"
                                 "mem_len = 12\n"
                                 "segment_len = 10\n"
                                 "init_std = 0.1\n"
