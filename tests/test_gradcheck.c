@@ -1,377 +1,251 @@
-/* test_gradcheck.c: a finite-difference check for every op and every
+/* test_gradcheck.c: a finite-difference check of every op and every
  * differentiable input, on shapes with odd sizes and size-1 dims.
- * Built twice: float64 (bound 1e-6) and float32 (looser bound, gradcheck.h). */
+ *
+ * An op's check is written once, as a case of the one table
+ * (src/check/op_cases.c, and each scheme's own ops from its file); this file
+ * is the list of sizes and variants each case runs at, written as the
+ * key=value words of `relgrad gradcheck OP` (any run here can be repeated
+ * from the command line). Built twice: float64 (bound 1e-6) and float32
+ * (looser bound, gradcheck.h). */
 #include "ops/ops_internal.h" /* rg_gemm, for the empty-product test */
 #include "relgrad/gradcheck.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* Run one check and report it. `inputs` are freed afterwards. */
-static void run(const char *op, rg_gc_fn f, void *arg, rg_tensor **in, int n) {
-    rg_gc_result res;
-    bool ok = rg_gc_check(op, f, arg, in, n, RG_GC_TOL, &res);
-    cr_log_info("%s: %ld entries, worst error %.3g (input %d index %ld)", op, res.n_checked,
-                res.worst_err, res.worst_input, res.worst_index);
-    cr_expect(ok, "%s: worst error %.3g at input %d index %ld: analytic %.17g numeric %.17g", op,
-              res.worst_err, res.worst_input, res.worst_index, res.analytic, res.numeric);
-    for (int i = 0; i < n; i++) rg_tensor_free(in[i]);
+/* Entries whose analytic and numeric gradients are both exactly 0, of one
+ * input: what a mask cuts off. */
+typedef struct {
+    int input;
+    long zeros;
+} zero_count;
+
+static void count_zero(void *arg, int i, const rg_tensor *x, long k, double analytic,
+                       double numeric, double err) {
+    zero_count *z = arg;
+    (void)x, (void)k, (void)err;
+    if (i == z->input && analytic == 0 && numeric == 0) z->zeros++;
 }
 
-#define T(...)                                                                                     \
-    rg_tensor_random(&rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0,  \
-                     NULL)
-
-static rg_rng rng_for(const char *op) {
-    rg_rng rng;
-    uint64_t h = 1469598103934665603ull;
-    for (const char *c = op; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
-    rg_rng_seed(&rng, h);
-    return rng;
+/* Check case `op` at `sizes` ("B=2 T=5 ...": the keys of rg_op_sizes_set,
+ * the rest at their defaults) against RG_GC_TOL; with zeros, count that
+ * input's exactly-zero entries. */
+static void run_counting(const char *op, const char *sizes, zero_count *zeros) {
+    int i = rg_gc_op_find(op);
+    cr_assert_geq(i, 0, "no op case %s", op);
+    rg_op_sizes s;
+    rg_op_sizes_defaults(&s);
+    rg_error err;
+    char words[256];
+    snprintf(words, sizeof words, "%s", sizes);
+    for (char *save, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(w, '=');
+        cr_assert_not_null(eq, "%s: '%s' is not key=value", op, w);
+        *eq = '\0';
+        cr_assert_eq(rg_op_sizes_set(&s, w, eq + 1, "test sizes", &err), 0, "%s", err.msg);
+    }
+    rg_gc_options opt = {0};
+    if (zeros) opt.each = count_zero, opt.each_arg = zeros;
+    rg_gc_op_report rep;
+    cr_assert_eq(rg_gc_op(i, &s, &opt, RG_GC_TOL, &rep, &err), 0, "%s %s: %s", op, sizes, err.msg);
+    cr_log_info("%s %s: %ld entries, worst error %.3g (input %d index %ld)", op, sizes,
+                rep.res.n_checked, rep.res.worst_err, rep.res.worst_input, rep.res.worst_index);
+    cr_expect(rep.ok, "%s %s: worst error %.3g at input %d index %ld: analytic %.17g numeric %.17g",
+              op, sizes, rep.res.worst_err, rep.res.worst_input, rep.res.worst_index,
+              rep.res.analytic, rep.res.numeric);
 }
+
+static void run(const char *op, const char *sizes) {
+    run_counting(op, sizes, NULL);
+}
+
+/* Case `op` at each of the size lists. */
+#define RUNS(op, ...)                                                                              \
+    do {                                                                                           \
+        const char *sizes_[] = {__VA_ARGS__};                                                      \
+        for (size_t r_ = 0; r_ < sizeof sizes_ / sizeof *sizes_; r_++) run(op, sizes_[r_]);        \
+    } while (0)
 
 /* ---- linear / matmul ------------------------------------------------------------- */
 
-static rg_tensor *f_linear(rg_ctx *c, rg_tensor **x, void *arg) {
-    return rg_linear(c, x[0], x[1], arg ? x[2] : NULL);
-}
 Test(gradcheck, linear) {
-    rg_rng rng = rng_for("linear");
-    int shapes[][3] = {{5, 3, 4}, {1, 1, 1}, {7, 6, 1}, {2, 1, 9}};
+    int shapes[][3] = {{5, 3, 4}, {1, 1, 1}, {7, 6, 1}, {2, 1, 9}}; /* N, in, out */
     for (int s = 0; s < 4; s++) {
-        int N = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-        rg_tensor *x[3] = {T(N, in), T(out, in), T(out)};
-        run("linear", f_linear, (void *)1, x, 3);
-        rg_tensor *y[3] = {T(2, N, in), T(out, in), T(out)};
-        run("linear (3-d x, no bias)", f_linear, NULL, y, 2);
-        rg_tensor_free(y[2]);
+        char a[128], b[128];
+        snprintf(a, sizeof a, "batched=0 N=%d in=%d out=%d", shapes[s][0], shapes[s][1],
+                 shapes[s][2]);
+        snprintf(b, sizeof b, "B=2 N=%d in=%d out=%d bias=0", shapes[s][0], shapes[s][1],
+                 shapes[s][2]);
+        RUNS("linear", a, b); /* x [N,in] with a bias; x [2,N,in] without */
     }
 }
 
-typedef struct {
-    bool ta, tb;
-} mm_arg;
-static rg_tensor *f_matmul(rg_ctx *c, rg_tensor **x, void *arg) {
-    mm_arg *a = arg;
-    return rg_matmul(c, x[0], x[1], a->ta, a->tb);
-}
 Test(gradcheck, matmul) {
-    rg_rng rng = rng_for("matmul");
-    int dims[][3] = {{3, 4, 5}, {1, 1, 1}, {5, 1, 3}, {1, 7, 2}};
+    int dims[][3] = {{3, 4, 5}, {1, 1, 1}, {5, 1, 3}, {1, 7, 2}}; /* m (T), k (D), n (Tk) */
     for (int s = 0; s < 4; s++)
         for (int t = 0; t < 4; t++) {
-            mm_arg a = {t & 1, t & 2};
-            int m = dims[s][0], k = dims[s][1], n = dims[s][2];
-            rg_tensor *x[2] = {a.ta ? T(2, 3, k, m) : T(2, 3, m, k),
-                               a.tb ? T(2, 3, n, k) : T(2, 3, k, n)};
-            run("matmul (batched)", f_matmul, &a, x, 2);
-            rg_tensor *y[2] = {a.ta ? T(k, m) : T(m, k), a.tb ? T(n, k) : T(k, n)};
-            run("matmul (2-d)", f_matmul, &a, y, 2);
-            rg_tensor *z[2] = {a.ta ? T(3, 2, k, m) : T(3, 2, m, k),
-                               a.tb ? T(1, 2, n, k) : T(1, 2, k, n)};
-            run("matmul (b broadcast over dim 0)", f_matmul, &a, z, 2);
+            char shape[96], batched[160], flat[160], shared[160];
+            snprintf(shape, sizeof shape, "T=%d D=%d Tk=%d ta=%d tb=%d", dims[s][0], dims[s][1],
+                     dims[s][2], t & 1, t >> 1);
+            snprintf(batched, sizeof batched, "B=2 H=3 %s", shape);
+            snprintf(flat, sizeof flat, "batched=0 %s", shape);
+            snprintf(shared, sizeof shared, "B=3 H=2 bcast=1 %s", shape); /* b [1,2,..] */
+            RUNS("matmul", batched, flat, shared);
         }
 }
 
 /* ---- elementwise --------------------------------------------------------------------- */
 
-static rg_tensor *f_add(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_add(c, x[0], x[1]);
-}
-static rg_tensor *f_mul(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_mul(c, x[0], x[1]);
-}
-static rg_tensor *f_scale(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_scale(c, x[0], (real)-1.7);
-}
-static rg_tensor *f_gelu(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_gelu(c, x[0]);
-}
-static rg_tensor *f_bias_add(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_bias_add(c, x[0], x[1]);
-}
-static rg_tensor *f_add_bcast(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_add_bcast(c, x[0], x[1]);
-}
-static rg_tensor *f_head_bias(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_add_head_bias(c, x[0], x[1]);
-}
-/* a value used twice must receive both contributions */
-static rg_tensor *f_reuse(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    rg_tensor *y = rg_mul(c, x[0], x[0]);
-    return rg_add(c, y, rg_gelu(c, x[0]));
-}
-
 Test(gradcheck, add) {
-    rg_rng rng = rng_for("add");
-    rg_tensor *x[2] = {T(3, 5), T(3, 5)};
-    run("add", f_add, NULL, x, 2);
-    rg_tensor *y[2] = {T(1), T(1)};
-    run("add (size 1)", f_add, NULL, y, 2);
-    rg_tensor *z[1] = {T(2, 3, 1)};
-    run("add (reused input)", f_reuse, NULL, z, 1);
+    RUNS("add", "B=1 T=3 C=5", "B=1 T=1 C=1");
+    run("reuse", "B=2 T=3 C=1"); /* a value used twice must receive both contributions */
 }
 Test(gradcheck, mul) {
-    rg_rng rng = rng_for("mul");
-    rg_tensor *x[2] = {T(4, 1, 3), T(4, 1, 3)};
-    run("mul", f_mul, NULL, x, 2);
+    run("mul", "B=4 T=1 C=3");
 }
 Test(gradcheck, scale) {
-    rg_rng rng = rng_for("scale");
-    rg_tensor *x[1] = {T(2, 7)};
-    run("scale", f_scale, NULL, x, 1);
+    run("scale", "B=1 T=2 C=7");
 }
 Test(gradcheck, gelu) {
-    rg_rng rng = rng_for("gelu");
-    rg_tensor *x[1] = {rg_tensor_random(&rng, 2, (int[]){5, 7}, 2.0, NULL)};
-    run("gelu", f_gelu, NULL, x, 1);
+    run("gelu", "B=1 T=5 C=7");
 }
 Test(gradcheck, bias_add) {
-    rg_rng rng = rng_for("bias_add");
-    rg_tensor *x[2] = {T(3, 2, 5), T(5)};
-    run("bias_add", f_bias_add, NULL, x, 2);
-    rg_tensor *y[2] = {T(1, 1), T(1)};
-    run("bias_add (1x1)", f_bias_add, NULL, y, 2);
+    RUNS("bias_add", "B=3 T=2 C=5", "B=1 T=1 C=1");
 }
 Test(gradcheck, add_bcast) {
-    rg_rng rng = rng_for("add_bcast");
-    rg_tensor *x[2] = {T(2, 3, 4, 5), T(3, 4, 5)};
-    run("add_bcast", f_add_bcast, NULL, x, 2);
+    run("add_bcast", "B=2 H=3 T=4 Tk=5");
 }
 Test(gradcheck, add_head_bias) {
-    rg_rng rng = rng_for("add_head_bias");
-    rg_tensor *x[2] = {T(2, 3, 5, 4), T(3, 4)};
-    run("add_head_bias", f_head_bias, NULL, x, 2);
-    rg_tensor *y[2] = {T(1, 1, 3, 1), T(1, 1)};
-    run("add_head_bias (size 1)", f_head_bias, NULL, y, 2);
+    RUNS("add_head_bias", "B=2 H=3 T=5 D=4", "B=1 H=1 T=3 D=1");
 }
 
 /* ---- normalisation, softmax, loss -------------------------------------------------------- */
 
-static rg_tensor *f_layernorm(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_layernorm(c, x[0], x[1], x[2]);
-}
 Test(gradcheck, layernorm) {
-    rg_rng rng = rng_for("layernorm");
-    int C[] = {5, 1, 8, 2};
-    for (int s = 0; s < 4; s++) {
-        rg_tensor *x[3] = {T(2, 3, C[s]), T(C[s]), T(C[s])};
-        run("layernorm", f_layernorm, NULL, x, 3);
-    }
+    RUNS("layernorm", "B=2 T=3 C=5", "B=2 T=3 C=1", "B=2 T=3 C=8", "B=2 T=3 C=2");
 }
 
-static rg_tensor *f_softmax(rg_ctx *c, rg_tensor **x, void *a) {
-    return rg_softmax_masked(c, x[0], &(rg_attn_mask){.diag = *(int *)a});
-}
 Test(gradcheck, softmax_causal) {
-    rg_rng rng = rng_for("softmax_causal");
-    int diag[] = {0, 3, 100};
-    for (int s = 0; s < 3; s++) {
-        rg_tensor *x[1] = {T(2, 3, 4, 4 + (s == 1 ? 3 : 0))};
-        run("softmax_causal", f_softmax, &diag[s], x, 1);
+    RUNS("softmax_causal", "B=2 H=3 T=4 Tk=4 diag=0", "B=2 H=3 T=4 Tk=7 diag=3",
+         "B=2 H=3 T=4 Tk=4 diag=100", "B=1 H=1 T=1 Tk=1 diag=0",
+         /* a decoder's key windows (key_lo): each query sees its last 3 or 2 keys */
+         "B=2 H=3 T=4 Tk=7 diag=3 window=3", "B=2 H=2 T=6 Tk=6 diag=0 window=2");
+    /* an encoder: every key (diag >= Tk) but row b's PAD keys from
+     * key_end[b] = max(1, Tk - 1 - b) on, whose entries get exactly 0 (as do
+     * rows that see one key: their softmax is the constant 1) */
+    const char *encoders[] = {"B=3 H=2 T=5 Tk=5 key_end=1", "B=4 H=1 T=3 Tk=3 diag=9 key_end=1"};
+    for (int e = 0; e < 2; e++) {
+        zero_count z = {.input = 0};
+        run_counting("softmax_causal", encoders[e], &z);
+        int B = e ? 4 : 3, H = e ? 1 : 2, T = e ? 3 : 5, Tk = T;
+        long want = 0;
+        for (int b = 0; b < B; b++) {
+            int key_end = Tk - 1 - b > 1 ? Tk - 1 - b : 1;
+            want += (long)H * T * (key_end > 1 ? Tk - key_end : Tk);
+        }
+        cr_expect_eq(z.zeros, want, "%s: %ld entries of x masked, not %ld", encoders[e], z.zeros,
+                     want);
     }
-    int zero = 0;
-    rg_tensor *y[1] = {T(1, 1, 1, 1)};
-    run("softmax_causal (1x1)", f_softmax, &zero, y, 1);
 }
 
-typedef struct {
-    const int *targets;
-    const real *mask;
-} ce_arg;
-static rg_tensor *f_ce(rg_ctx *c, rg_tensor **x, void *a) {
-    ce_arg *ce = a;
-    return rg_cross_entropy(c, x[0], ce->targets, ce->mask);
-}
 Test(gradcheck, cross_entropy) {
-    rg_rng rng = rng_for("cross_entropy");
-    int targets[6] = {0, 4, 2, 2, 1, 3};
-    real mask[6] = {1, 0, 1, 1, 0, 1};
-    ce_arg a = {targets, mask};
-    rg_tensor *x[1] = {rg_tensor_random(&rng, 3, (int[]){2, 3, 5}, 2.0, NULL)};
-    run("cross_entropy", f_ce, &a, x, 1);
-    int t1[1] = {0};
-    real m1[1] = {1};
-    ce_arg b = {t1, m1};
-    rg_tensor *y[1] = {T(1, 1)};
-    run("cross_entropy (V=1)", f_ce, &b, y, 1);
+    RUNS("cross_entropy", "B=2 N=3 V=5", "batched=0 N=1 V=1");
 }
 
 /* ---- indexing and shapes ---------------------------------------------------------------- */
 
-static rg_tensor *f_embedding(rg_ctx *c, rg_tensor **x, void *a) {
-    return rg_embedding(c, x[0], a, 7);
-}
 Test(gradcheck, embedding) {
-    rg_rng rng = rng_for("embedding");
-    int idx[7] = {3, 0, 3, 4, 1, 3, 0}; /* repeated rows: gradients must add */
-    rg_tensor *x[1] = {T(5, 3)};
-    run("embedding", f_embedding, idx, x, 1);
-}
-
-/* reshape then a shape-sensitive op, so a wrong view would show */
-static rg_tensor *f_reshape(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    rg_tensor *y = rg_reshape(c, x[0], 2, (int[]){3, 4});
-    return rg_mul(c, y, x[1]);
+    run("embedding", "V=5 C=3 N=7"); /* repeated rows: gradients must add */
 }
 Test(gradcheck, reshape) {
-    rg_rng rng = rng_for("reshape");
-    rg_tensor *x[2] = {T(2, 6), T(3, 4)};
-    run("reshape", f_reshape, NULL, x, 2);
-}
-
-static rg_tensor *f_split(rg_ctx *c, rg_tensor **x, void *a) {
-    int *p = a; /* col0, H, D */
-    return rg_mul(c, rg_split_heads(c, x[0], p[0], p[1], p[2]), x[1]);
+    run("reshape", "B=2 T=3 C=2"); /* [2,6] viewed as [3,4] */
 }
 Test(gradcheck, split_heads) {
-    rg_rng rng = rng_for("split_heads");
-    int p[3] = {3, 2, 3}; /* columns 3..8 of 11 */
-    rg_tensor *x[2] = {T(2, 5, 11), T(2, 2, 5, 3)};
-    run("split_heads", f_split, p, x, 2);
-    int q[3] = {0, 1, 1};
-    rg_tensor *y[2] = {T(1, 1, 1), T(1, 1, 1, 1)};
-    run("split_heads (size 1)", f_split, q, y, 2);
-}
-
-static rg_tensor *f_merge(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_mul(c, rg_merge_heads(c, x[0]), x[1]);
+    RUNS("split_heads", "B=2 T=5 H=2 D=3 cols=11 col0=3", "B=1 T=1 H=1 D=1 cols=1 col0=0");
 }
 Test(gradcheck, merge_heads) {
-    rg_rng rng = rng_for("merge_heads");
-    rg_tensor *x[2] = {T(2, 3, 5, 2), T(2, 5, 6)};
-    run("merge_heads", f_merge, NULL, x, 2);
-}
-
-static rg_tensor *f_concat(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_mul(c, rg_concat_time(c, x[0], x[1]), x[2]);
+    run("merge_heads", "B=2 H=3 T=5 D=2");
 }
 Test(gradcheck, concat_time) {
-    rg_rng rng = rng_for("concat_time");
-    rg_tensor *x[3] = {T(2, 3, 4), T(2, 5, 4), T(2, 8, 4)};
-    run("concat_time", f_concat, NULL, x, 3);
-    rg_tensor *y[3] = {T(1, 1, 1), T(1, 2, 1), T(1, 3, 1)};
-    run("concat_time (size 1)", f_concat, NULL, y, 3);
-}
-
-static rg_tensor *f_slice(rg_ctx *c, rg_tensor **x, void *a) {
-    int *p = a;
-    return rg_mul(c, rg_slice_time(c, x[0], p[0], p[1]), x[1]);
+    RUNS("concat_time", "B=2 T=3 Tk=5 C=4", "B=1 T=1 Tk=2 C=1");
 }
 Test(gradcheck, slice_time) {
-    rg_rng rng = rng_for("slice_time");
-    int p[2] = {2, 5};
-    rg_tensor *x[2] = {T(3, 7, 2), T(3, 3, 2)};
-    run("slice_time", f_slice, p, x, 2);
-    int q[2] = {0, 1};
-    rg_tensor *y[2] = {T(1, 1, 3), T(1, 1, 3)};
-    run("slice_time (size 1)", f_slice, q, y, 2);
+    RUNS("slice_time", "B=3 Tk=7 T=3 t0=2 C=2", "B=1 Tk=1 T=1 t0=0 C=3");
 }
 
 /* ---- positional pieces ----------------------------------------------------------------- */
 
-typedef struct {
-    const int *pos;
-    long stride;
-    real base, scale;
-} rotate_arg;
-static rg_tensor *f_rotate(rg_ctx *c, rg_tensor **x, void *a) {
-    rotate_arg *r = a;
-    return rg_rotate_pairs(c, x[0], r->pos, r->stride, r->base, r->scale);
-}
 Test(gradcheck, rotate_pairs) {
-    rg_rng rng = rng_for("rotate_pairs");
-    int shared[5] = {0, 1, 2, 3, 4}, rows[2 * 5] = {5, 6, 7, 8, 9, 0, 3, 11, 40, 41};
-    rotate_arg args[] = {{shared, 0, 10000, 1}, {rows, 5, 100, (real)2.5}};
-    for (int s = 0; s < 2; s++) {
-        rg_tensor *x[1] = {T(2, 3, 5, 4)};
-        run(s ? "rotate_pairs (per-row positions)" : "rotate_pairs", f_rotate, &args[s], x, 1);
-    }
-    rg_tensor *y[1] = {T(1, 1, 1, 2)};
-    run("rotate_pairs (size 1)", f_rotate, &args[1], y, 1);
+    RUNS("rotate_pairs", "B=2 H=3 T=5 D=4", "B=2 H=3 T=5 D=4 per_row=1 base=100 scale=2.5",
+         "B=1 H=1 T=1 D=2 per_row=1 base=100 scale=2.5");
 }
 
-/* A scheme's own op is checked through the one table of op cases (its
- * case lives in its scheme's file; src/check/op_cases.c lists them). */
-static void run_case(const char *op, rg_op_sizes s) {
-    int i = rg_gc_op_find(op);
-    cr_assert_geq(i, 0, "no op case %s", op);
-    rg_gc_op_report rep;
-    rg_error err;
-    cr_assert_eq(rg_gc_op(i, &s, NULL, RG_GC_TOL, &rep, &err), 0, "%s: %s", op, err.msg);
-    cr_log_info("%s: %ld entries, worst error %.3g", op, rep.res.n_checked, rep.res.worst_err);
-    cr_expect(rep.ok, "%s: worst error %.3g at input %d index %ld: analytic %.17g numeric %.17g",
-              op, rep.res.worst_err, rep.res.worst_input, rep.res.worst_index, rep.res.analytic,
-              rep.res.numeric);
-}
-
+/* A scheme's own op: its case lives in its scheme's file. One row, no
+ * memory; two rows of different positions with 2 memory keys. */
 Test(gradcheck, fire_bias) {
-    /* one row, no memory; two rows of different positions with 2 memory keys */
-    rg_op_sizes s;
-    rg_op_sizes_defaults(&s);
-    s.B = 1, s.H = 3, s.T = 4, s.Tk = 4, s.diag = 0, s.C = 5;
-    run_case("fire_bias", s);
-    s.B = 2, s.T = 3, s.Tk = 5, s.diag = 2;
-    run_case("fire_bias", s);
+    RUNS("fire_bias", "B=1 H=3 T=4 Tk=4 diag=0 C=5", "B=2 H=3 T=3 Tk=5 diag=2 C=5");
+}
+
+/* CoPE's own op: its term inside the kernel, with memory keys, and across
+ * the kernel's 32-query block (P = 40 > any gate sum: nothing clamped). */
+Test(gradcheck, cope_attention) {
+    RUNS("cope_attention", "B=2 H=3 T=5 Tk=7 D=4 C=5", "B=1 H=2 T=35 Tk=35 D=2 C=40 diag=0");
 }
 
 /* ---- fused attention ------------------------------------------------------------------ */
 
-typedef struct {
-    real scale;
-    int diag, e_rows; /* e_rows: 0 no bias term; 1 shared; B per row */
-} attn_arg;
-static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
-    attn_arg *p = a;
-    rg_term *terms[1];
-    int n = 0;
-    if (p->e_rows) terms[n++] = rg_bias_term(c, x[3], x[0]->shape[0], p->diag);
-    return rg_attention_core(c, x[0], x[1], x[2], p->scale,
-                             &(rg_attn_opts){.mask = {.diag = p->diag}}, terms, n);
-}
-static rg_tensor *f_attention_unfused(rg_ctx *c, rg_tensor **x, void *a) {
-    attn_arg *p = a;
-    rg_tensor *S = rg_scale(c, rg_matmul(c, x[0], x[1], false, true), p->scale);
-    if (p->e_rows) {
-        rg_term *t = rg_bias_term(c, x[3], x[0]->shape[0], p->diag);
-        S = rg_add(c, S, rg_score_terms(c, &t, 1));
-    }
-    return rg_matmul(c, rg_softmax_masked(c, S, &(rg_attn_mask){.diag = p->diag}), x[2], false,
-                     false);
-}
+/* The kernel and the same attention from separate ops, at each size. */
 Test(gradcheck, attention_core) {
-    rg_rng rng = rng_for("attention_core");
-    /* T = 35 crosses the kernel's 32-query block; diag 3 = memory of 3 keys */
-    struct {
-        int B, H, T, Tk, D, diag, e_rows;
-    } cases[] = {
-        {2, 3, 5, 5, 4, 0, 0},   {2, 2, 4, 7, 3, 3, 1}, {2, 2, 4, 7, 3, 3, 2},
-        {1, 1, 35, 35, 2, 0, 1}, {1, 1, 1, 1, 1, 0, 0},
+    const char *sizes[] = {
+        "B=2 H=3 T=5 Tk=5 D=4 diag=0 terms=0 scale=0.7",
+        /* diag 3 = memory of 3 keys; a bias term shared by the batch, then per row */
+        "B=2 H=2 T=4 Tk=7 D=3 diag=3 terms=1 scale=0.7",
+        "B=2 H=2 T=4 Tk=7 D=3 diag=3 terms=1 per_row=1 scale=0.7",
+        /* T = 35 crosses the kernel's 32-query block */
+        "B=1 H=1 T=35 Tk=35 D=2 diag=0 terms=1 scale=0.7",
+        "B=1 H=1 T=1 Tk=1 D=1 diag=0 terms=0 scale=0.7",
+        /* a decoder's key windows (key_lo), within a block and across one */
+        "B=2 H=2 T=4 Tk=7 D=3 diag=3 window=3 terms=1",
+        "B=1 H=2 T=35 Tk=38 D=2 diag=3 window=8 terms=1",
     };
-    for (int s = 0; s < 5; s++) {
-        int B = cases[s].B, H = cases[s].H, T = cases[s].T, Tk = cases[s].Tk, D = cases[s].D;
-        attn_arg a = {(real)0.7, cases[s].diag, cases[s].e_rows};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        run("attention_core", sizes[s]), run("attention_unfused", sizes[s]);
+    /* an encoder: every key (diag >= Tk) but row b's PAD keys from
+     * key_end[b] = max(1, Tk - 1 - b) on, whose k rows get exactly 0 */
+    const char *encoders[] = {"B=3 H=2 T=6 Tk=6 D=3 key_end=1 terms=1 per_row=1",
+                              "B=2 H=1 T=35 Tk=35 D=2 diag=40 key_end=1 terms=1"};
+    int B[] = {3, 2}, H[] = {2, 1}, Tk[] = {6, 35}, D[] = {3, 2};
+    for (int e = 0; e < 2; e++)
         for (int unfused = 0; unfused < 2; unfused++) {
-            rg_tensor *x[4] = {T(B, H, T, D), T(B, H, Tk, D), T(B, H, Tk, D),
-                               T(cases[s].e_rows ? cases[s].e_rows : 1, H, T, Tk)};
-            int n = cases[s].e_rows ? 4 : 3;
-            run(unfused ? "attention (unfused ops with score_terms)" : "attention_core",
-                unfused ? f_attention_unfused : f_attention, &a, x, n);
-            if (n == 3) rg_tensor_free(x[3]);
+            zero_count z = {.input = 1};
+            run_counting(unfused ? "attention_unfused" : "attention_core", encoders[e], &z);
+            long want = 0;
+            for (int b = 0; b < B[e]; b++)
+                want += (long)H[e] * D[e] * (Tk[e] - (Tk[e] - 1 - b > 1 ? Tk[e] - 1 - b : 1));
+            cr_expect_eq(z.zeros, want, "%s%s: %ld entries of k masked, not %ld", encoders[e],
+                         unfused ? " (unfused)" : "", z.zeros, want);
         }
+}
+
+/* Every case of the table (the ops' own and each scheme's) runs above: this
+ * file's source names each case in quotes, as run and RUNS take it. */
+Test(gradcheck, every_case_is_run) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/tests/test_gradcheck.c", RELGRAD_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    static char text[1 << 17];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    for (int i = 0; i < rg_gc_op_count(); i++) {
+        char want[96];
+        snprintf(want, sizeof want, "\"%s\"", rg_gc_op_name(i));
+        cr_expect(strstr(text, want), "op case %s is never run in tests/test_gradcheck.c",
+                  rg_gc_op_name(i));
     }
 }
 

@@ -6,7 +6,9 @@
  *     layer, with and without random positions: two independent paths;
  *   - asking for P changes nothing else (the logits are bit-identical);
  *   - the example is evaluation's own (rg_eval_example) and out-of-range
- *     examples are refused.
+ *     examples are refused;
+ *   - tape nodes say which op made them (rg_node.kind), and tools that tell
+ *     attention's inputs apart go by it.
  */
 #include "testing.h"
 
@@ -32,7 +34,7 @@ static void unfused_probs(rg_model *m, const rg_attention_map *a, real *out) {
     rg_node *found[16];
     int n = 0;
     for (rg_node *node = ctx.tape; node; node = node->prev)
-        if (!strcmp(node->op, "softmax_masked")) found[n++] = node;
+        if (node->kind == RG_OP_SOFTMAX_MASKED) found[n++] = node;
     cr_assert_eq(n, a->L, "%d softmax nodes for %d layers", n, a->L);
     size_t per = (size_t)a->H * a->T * a->T;
     for (int l = 0; l < a->L; l++) /* the tape is newest first */
@@ -154,4 +156,50 @@ Test(inspect, the_example_is_evaluations) {
     rg_ctx_free(&ctx);
     rg_model_free(&m);
     rg_batch_free(&b), rg_batch_free(&all);
+}
+
+/* Every node of a training forward carries its op's kind: a built-in op's
+ * node is named rg_op_kind_name(kind), a scheme's own op (FIRE's fire_bias)
+ * is RG_OP_SCHEME under its own name; the attention kernel's inputs are
+ * told apart by kind (q, k, v on attention_core and none on other nodes). */
+Test(inspect, tape_nodes_carry_their_kind) {
+    rg_config c;
+    tiny(&c, "fire", 0);
+    rg_model m;
+    rg_error err;
+    cr_assert_eq(rg_model_init(&m, &c.model, 3, &err), 0, "%s", err.msg);
+    int tok[2 * 6] = {1, 2, 3, 4, 0, 1, 2, 2, 3, 3, 4, 0};
+    for (int unfused = 0; unfused < 2; unfused++) {
+        m.unfused_attention = unfused;
+        rg_ctx ctx;
+        rg_ctx_init(&ctx, 1);
+        rg_model_forward(&ctx, &m, tok, NULL, 2, 6, 0, NULL);
+        int seen[RG_OP_KIND_COUNT] = {0};
+        for (rg_node *node = ctx.tape; node; node = node->prev) {
+            cr_assert(node->kind >= 0 && node->kind < RG_OP_KIND_COUNT, "node %s: kind %d",
+                      node->op, (int)node->kind);
+            seen[node->kind]++;
+            if (node->kind == RG_OP_SCHEME)
+                cr_expect_str_eq(node->op, "fire_bias");
+            else
+                cr_expect_str_eq(node->op, rg_op_kind_name(node->kind));
+            const char *role = rg_attention_input_role(node, 0);
+            if (node->kind == RG_OP_ATTENTION_CORE)
+                cr_expect(role && !strcmp(role, "q") &&
+                              !strcmp(rg_attention_input_role(node, 2), "v"),
+                          "attention_core's inputs 0 and 2 are not q and v");
+            else if (node->kind != RG_OP_SCORE_TERMS)
+                cr_expect_null(role, "%s: an input role on a node that is not attention's",
+                               node->op);
+        }
+        /* two layers: FIRE's op in each, and each layer's attention fused or not */
+        cr_expect_eq(seen[RG_OP_SCHEME], 2);
+        cr_expect_eq(seen[unfused ? RG_OP_SOFTMAX_MASKED : RG_OP_ATTENTION_CORE], 2);
+        cr_expect_eq(seen[unfused ? RG_OP_ATTENTION_CORE : RG_OP_SOFTMAX_MASKED], 0);
+        cr_expect_eq(seen[RG_OP_LAYERNORM], 5, "2 per layer and the final one");
+        rg_ctx_free(&ctx);
+    }
+    cr_expect_str_eq(rg_op_kind_name(RG_OP_LINEAR), "linear");
+    cr_expect_str_eq(rg_op_kind_name(RG_OP_KIND_COUNT), "?");
+    rg_model_free(&m);
 }

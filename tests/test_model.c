@@ -10,7 +10,9 @@
  *     decoding equals a full forward (also with random positions); the
  *     fused attention equals the unfused ops.
  * Lists of schemes come from the registry, so a new scheme is covered by
- * every property test without editing this file.
+ * every property test without editing this file. Models, tokens and random
+ * positions come from the whole-model check's own set-up (gradcheck.h:
+ * rg_gc_model_init, rg_gc_random_tokens, rg_gc_random_positions).
  */
 #include "relgrad/gradcheck.h"
 #include "testing.h"
@@ -22,38 +24,17 @@
 /* exact-equality bound: float64 rounding, or float32 rounding */
 #define EQ_TOL (sizeof(real) == 8 ? 1e-10 : 1e-4)
 
+/* The model of c, as the whole-model check makes it (rg_gc_model_init:
+ * every value moved off its initial constant). */
 static void make_model_cfg(rg_model *m, const rg_config *c, uint64_t seed) {
     rg_error err;
-    int rc = rg_model_init(m, &c->model, seed, &err);
-    cr_assert_eq(rc, 0, "model init failed: %s", err.msg);
-    /* biases, u, v and LayerNorm start at constants; randomise them too so
-     * their gradient checks are not at a special point */
-    rg_rng rng;
-    rg_rng_seed(&rng, seed + 1);
-    for (long i = 0; i < m->n_values; i++) m->values[i] += (real)(0.1 * rg_rng_normal(&rng));
+    cr_assert_eq(rg_gc_model_init(m, &c->model, seed, &err), 0, "model init failed: %s", err.msg);
 }
 
 static void make_model(rg_model *m, const char *pos, int mem_len, uint64_t seed) {
     rg_config c;
     test_tiny_config(&c, pos, mem_len);
     make_model_cfg(m, &c, seed);
-}
-
-static void random_tokens(int *tok, int n, int V, uint64_t seed) {
-    rg_rng rng;
-    rg_rng_seed(&rng, seed);
-    for (int i = 0; i < n; i++) tok[i] = rg_rng_int(&rng, 0, V - 1);
-}
-
-/* Sorted random positions per row from 0..L-1 (as random_positions draws). */
-static void random_positions(int *pos, int B, int T, int L, uint64_t seed) {
-    rg_batch b;
-    rg_batch_init(&b);
-    rg_rng rng;
-    rg_rng_seed(&rng, seed);
-    b.B = B, b.T = T, b.cap_B = 0;
-    b.pos_buf = pos;
-    rg_batch_random_positions(&b, L, &rng);
 }
 
 /* ---- gradient checks of the whole model -------------------------------------- */
@@ -68,9 +49,7 @@ static void check_model_cfg(const rg_config *c, const char *what, bool random_po
     rg_error err;
     int rc = rg_gc_model(&c->model, &opt, &rep, &err);
     cr_assert_eq(rc, 0, "%s: %s", what, err.msg);
-    char op[128];
-    snprintf(op, sizeof op, "model %s mem_len=%d%s", what, c->model.mem_len,
-             random_pos ? " random positions" : "");
+    const char *op = rep.what; /* "model POS mem_len=M [random positions]" */
     cr_log_info("%s: %ld entries, worst error %.3g at %s[%ld]", op, rep.res.n_checked,
                 rep.res.worst_err, rep.worst_name, rep.worst_index);
     cr_expect(rep.res.worst_err <= rep.tol,
@@ -265,7 +244,7 @@ Test(model_props, positions_are_data) {
         rg_model m;
         make_model(&m, scheme(id), 0, 11);
         int tok[B * T], shifted[B * T], gaps[B * T];
-        random_tokens(tok, B * T, m.V, 5);
+        rg_gc_random_tokens(tok, B * T, m.V, 5);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++) shifted[b * T + t] = 13 + t, gaps[b * T + t] = 3 * t + b;
         real *a = logits_of(&m, tok, NULL, B, T, 0), *b = logits_of(&m, tok, NULL, B, T, 13);
@@ -294,7 +273,7 @@ Test(model_props, causality) {
         rg_model m;
         make_model(&m, scheme(id), 0, 12);
         int tok[B * T];
-        random_tokens(tok, B * T, m.V, 6);
+        rg_gc_random_tokens(tok, B * T, m.V, 6);
         real *a = logits_of(&m, tok, NULL, B, T, 0);
         for (int b = 0; b < B; b++) tok[b * T + T - 1] = (tok[b * T + T - 1] + 1) % m.V;
         real *c = logits_of(&m, tok, NULL, B, T, 0);
@@ -318,7 +297,7 @@ Test(model_props, recurrence_equals_full_pass) {
         rg_model m;
         make_model(&m, scheme(id), T, 13); /* mem_len = T, segment_len = 5 */
         int tok[B * T];
-        random_tokens(tok, B * T, m.V, 7);
+        rg_gc_random_tokens(tok, B * T, m.V, 7);
         real *full = logits_of(&m, tok, NULL, B, T, 0);
         rg_ctx ctx;
         rg_ctx_init(&ctx, 1);
@@ -341,9 +320,9 @@ static void check_decode(const rg_config *c, const char *what, bool random_pos) 
     rg_model m;
     make_model_cfg(&m, c, 14);
     int tok[B * T], pos[B * T] = {0};
-    random_tokens(tok, B * T, m.V, 8);
+    rg_gc_random_tokens(tok, B * T, m.V, 8);
     const int *p = NULL;
-    if (random_pos) random_positions(pos, B, T, 50, 19), p = pos;
+    if (random_pos) rg_gc_random_positions(pos, B, T, 50, 19), p = pos;
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     rg_set_no_grad(&ctx, true);
@@ -414,8 +393,8 @@ static void fused_vs_unfused(const rg_config *c, const char *what, bool random_p
     rg_model m;
     make_model_cfg(&m, c, 15);
     int tok[B * T], pos[B * T];
-    random_tokens(tok, B * T, m.V, 9);
-    if (random_pos) random_positions(pos, B, T, 90, 23);
+    rg_gc_random_tokens(tok, B * T, m.V, 9);
+    if (random_pos) rg_gc_random_positions(pos, B, T, 90, 23);
     real *logits[2], *grads[2];
     for (int unfused = 0; unfused < 2; unfused++) {
         m.unfused_attention = unfused;
@@ -478,7 +457,7 @@ Test(model_props, evaluation_scheme_options) {
         make_model_cfg(&mb, &b, 21); /* same seed and noise: the same parameters */
         cr_assert_eq(memcmp(ma.values, mb.values, (size_t)ma.n_values * sizeof(real)), 0);
         int tok[B * T];
-        random_tokens(tok, B * T, ma.V, 22);
+        rg_gc_random_tokens(tok, B * T, ma.V, 22);
         real *want = logits_of(&mb, tok, NULL, B, T, 0), *own = logits_of(&ma, tok, NULL, B, T, 0);
         rg_ctx ctx;
         rg_ctx_init(&ctx, 1);

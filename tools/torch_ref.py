@@ -539,7 +539,7 @@ def selftest_round_trip(expect, tmp):
         cases.append((pos, 0, 0, i, False))
         if pos not in relgrad.ABSOLUTE:
             cases.append((pos, 5, 0, i, False))
-        if pos != "none":
+        if pos not in relgrad.NO_POSITIONS:
             cases.append((pos, 0, 40, i, False))
     cases += [("rope,alibi", 0, 0, 20, False), ("rope,alibi", 5, 0, 21, False), ("rope,alibi", 0, 40, 22, False),
               ("t5,deberta,none", 0, 0, 23, False), ("t5,deberta,none", 5, 0, 24, False),

@@ -90,6 +90,17 @@ bool rg_gc_check_step(const char *op, rg_gc_fn f, void *arg, rg_tensor **inputs,
 
 /* ---- the whole model ------------------------------------------------------------------ */
 
+/* The set-up of a model check, shared with tests/test_model.c:
+ * rg_gc_model_init is rg_model_init from seed with every value then moved by
+ * 0.1 N(0, 1) (from seed + 1), so no parameter sits at a special point
+ * (biases at 0, gains at 1): 0, or 2 with err (mc invalid).
+ * rg_gc_random_tokens fills tokens[0..n-1] uniformly from 0..V-1;
+ * rg_gc_random_positions fills pos [B,T] with each row a sorted random
+ * T-subset of 0..L-1, as random_positions draws them (L >= T). */
+int rg_gc_model_init(rg_model *m, const rg_model_config *mc, uint64_t seed, rg_error *err);
+void rg_gc_random_tokens(int *tokens, int n, int V, uint64_t seed);
+void rg_gc_random_positions(int *pos, int B, int T, int L, uint64_t seed);
+
 typedef struct rg_gc_model_options {
     int B, T;                      /* rows and tokens of the checked batch (0: 2 and 5)      */
     int random_positions;          /* > 0: each row's positions a sorted random T-subset of
@@ -107,7 +118,8 @@ typedef struct rg_gc_model_options {
  * each parameter's worst entry, and the gradients checked to be ~0 instead
  * of by differences (FIRE's fc2.bias, SPEC section 6). */
 typedef struct rg_gc_model_report {
-    bool ok; /* res within tol and every left-out gradient ~0 */
+    char what[320]; /* "model POS mem_len=M [random positions]": names the check */
+    bool ok;        /* res within tol and every left-out gradient ~0 */
     rg_gc_result res;
     double h, tol;
     int n_params;
@@ -120,14 +132,13 @@ typedef struct rg_gc_model_report {
     long worst_index;
 } rg_gc_model_report;
 
-/* Gradient check of the whole model built from mc: initialised from seed,
- * then every parameter moved by N(0, 0.1) so none sits at a special point
- * (biases at 0, gains at 1); B x T random tokens; with mem_len > 0, one
- * earlier segment without gradient fills the memory first and the checked
- * segment starts at offset T. FIRE's relu units are kept off their kinks
- * (rg_gc_place_kinks) and its c and L are checked with a step of 1e-4 in
- * float64 (the kinks move with them); in float32, whose step cannot avoid the
- * kinks, c and L are left out. 0, or 2 with err (mc invalid, random positions
+/* Gradient check of the whole model built from mc by rg_gc_model_init (seed
+ * 7 unless given); B x T random tokens (rg_gc_random_tokens, seed 3); with
+ * mem_len > 0, one earlier segment without gradient fills the memory first
+ * and the checked segment starts at offset T. FIRE's relu units are kept off
+ * their kinks (its check_prepare hook) and its c and L are checked with a
+ * step of 1e-4 in float64 (the kinks move with them); in float32, whose step
+ * cannot avoid the kinks, c and L are left out. 0, or 2 with err (mc invalid, random positions
  * with memory or fewer than T of them). Free the report with
  * rg_gc_model_report_free. */
 int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc_model_report *rep,
@@ -141,10 +152,12 @@ const char *rg_gc_op_name(int i);
 const char *rg_gc_op_summary(int i); /* inputs and the sizes it reads */
 int rg_gc_op_find(const char *name); /* index, or -1 */
 /* The defaults of the size keys ("B=2 ..."); rg_op_sizes_set parses one
- * key=value: 0, or 2 with a message (unknown key, bad value) in err. */
+ * key=value: 0, or 2 with a message (unknown key, bad value) in err;
+ * rg_op_sizes_text writes every key as "B=2 H=3 ... seed=1" into buf. */
 void rg_op_sizes_defaults(rg_op_sizes *s);
 int rg_op_sizes_set(rg_op_sizes *s, const char *key, const char *value, const char *where,
                     rg_error *err);
+const char *rg_op_sizes_text(const rg_op_sizes *s, char *buf, size_t n);
 /* What an op check found: its inputs' headers (name, shape; no data), each
  * input's worst entry, the overall result. */
 typedef struct rg_gc_op_report {

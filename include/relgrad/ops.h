@@ -4,8 +4,8 @@
  * checks shapes (dying with a message that names the op and both shapes),
  * and records a tape node when a gradient is needed. Each op's forward and
  * backward sit side by side in one src/ops/ file, with the derivation in a
- * comment, and each has a float64 finite-difference check in
- * tests/test_gradcheck.c.
+ * comment, and each has a finite-difference check: a case of
+ * src/check/op_cases.c (below), run at many sizes by tests/test_gradcheck.c.
  *
  * Shape notation: B batch, T time, H heads, D head size, C channels.
  */
@@ -203,9 +203,26 @@ rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag);
  * scheme's own ops from the scheme's file (rg_scheme.op_cases), so an op and
  * its check sit together. */
 
-/* Sizes a case reads (each uses some; the checker fills defaults). */
+/* Sizes and variants a case reads (each uses some; rg_op_sizes_defaults
+ * fills every field, `relgrad gradcheck list` says which a case reads). */
 typedef struct rg_op_sizes {
-    int B, H, T, Tk, D, C, N, in, out, V, diag, terms;
+    int B, H, T, Tk, D, C, N, in, out, V;
+    int diag;     /* keys before the queries; -1: Tk - T (with key_end: Tk, every key)  */
+    int terms;    /* attention: 1 adds a bias term E                                    */
+    int per_row;  /* attention: E [B,H,T,Tk] (else [1,H,T,Tk]); rotate_pairs: positions */
+                  /* per batch row, with gaps (else 0..T-1 shared by the batch)         */
+    int key_end;  /* attention, softmax: 1 = a per-row key count (an encoder's PAD keys) */
+    int window;   /* attention, softmax: > 0 = each query sees its last `window` keys    */
+    int batched;  /* linear, matmul, cross_entropy: 1 = leading batch dims (else 2-d)    */
+    int ta, tb;   /* matmul: a, b transposed                                            */
+    int bcast;    /* matmul: b [1,H,..] shared by a's first dim                         */
+    int bias;     /* linear: with a bias b                                              */
+    int cols;     /* split_heads: x's columns; 0: 3*H*D (a fused qkv)                   */
+    int col0;     /* split_heads: first column taken; -1: H*D (the k columns)           */
+    int t0;       /* slice_time: first row taken; -1: Tk - T (the last T)               */
+    int base;     /* rotate_pairs: the angle base                                       */
+    double scale; /* attention: scores' scale (0: 1/sqrt D); rotate_pairs: positions    */
+                  /* divided by it (0: 1)                                               */
     uint64_t seed;
 } rg_op_sizes;
 
@@ -216,7 +233,7 @@ typedef struct rg_op_check {
     rg_op_sizes s;
     rg_tensor *x[RG_MAX_INPUTS];
     const char *names[RG_MAX_INPUTS];
-    int *idx, *idx2; /* token ids, targets, positions (malloc'd, or NULL)   */
+    int *idx, *idx2; /* token ids, targets, positions, key windows (malloc'd, or NULL) */
     real *mask;      /* malloc'd, or NULL                                  */
     double h;        /* in: the checker's step; out: the case's own step   */
     char why[256];   /* why setup refused the sizes                        */

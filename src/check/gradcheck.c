@@ -1,6 +1,5 @@
 /* gradcheck.c: the finite-difference checker described in
- * include/relgrad/gradcheck.h and docs/gradcheck.md, and the placing of relu
- * kinks between the values a check feeds them. */
+ * include/relgrad/gradcheck.h and docs/gradcheck.md. */
 #include "relgrad/gradcheck.h"
 
 #include <math.h>

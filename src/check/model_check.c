@@ -6,7 +6,8 @@
  * this batch actually has (its check_prepare hook), and says which of its
  * parameters have a gradient that is zero by construction (checked to be ~0
  * instead of by differences of rounding noise) or need a finer step
- * (check_rule): src/schemes/scheme.h.
+ * (check_rule): src/schemes/scheme.h. The model and the batch are made by
+ * the set-up below, which tests/test_model.c uses for its other tests too.
  */
 #include "relgrad/gradcheck.h"
 #include "schemes/scheme.h"
@@ -39,22 +40,35 @@ static rg_tensor *f_model(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
     return rg_model_forward(ctx, a->m, a->tokens, a->pos, a->B, a->T, a->offset, &mem);
 }
 
-static void random_tokens(int *tok, int n, int V, uint64_t seed) {
+/* ---- the set-up shared with the model's tests -------------------------------------------- */
+
+int rg_gc_model_init(rg_model *m, const rg_model_config *mc, uint64_t seed, rg_error *err) {
+    if (rg_model_init(m, mc, seed, err)) return 2;
+    /* biases, u, v and LayerNorm start at constants; move them too so their
+     * checks are not at a special point */
     rg_rng rng;
-    rg_rng_seed(&rng, seed);
-    for (int i = 0; i < n; i++) tok[i] = rg_rng_int(&rng, 0, V - 1);
+    rg_rng_seed(&rng, seed + 1);
+    for (long i = 0; i < m->n_values; i++) m->values[i] += (real)(0.1 * rg_rng_normal(&rng));
+    return 0;
 }
 
-/* Sorted random positions per row from 0..L-1 (as random_positions draws). */
-static void random_positions(int *pos, int B, int T, int L, uint64_t seed) {
+void rg_gc_random_tokens(int *tokens, int n, int V, uint64_t seed) {
+    rg_rng rng;
+    rg_rng_seed(&rng, seed);
+    for (int i = 0; i < n; i++) tokens[i] = rg_rng_int(&rng, 0, V - 1);
+}
+
+void rg_gc_random_positions(int *pos, int B, int T, int L, uint64_t seed) {
     rg_batch b;
     rg_batch_init(&b);
     rg_rng rng;
     rg_rng_seed(&rng, seed);
     b.B = B, b.T = T;
-    b.pos_buf = pos;
+    b.pos_buf = pos; /* written in place; nothing of b is allocated */
     rg_batch_random_positions(&b, L, &rng);
 }
+
+/* ---- the check ---------------------------------------------------------------------------- */
 
 /* Every layer's scheme prepares its parameters for the check (kinks). */
 static int prepare_schemes(rg_model *m, const int *qpos, const int *kpos, int B, int T, int Tk,
@@ -122,19 +136,13 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
         return 2;
     }
     rg_model m;
-    uint64_t seed = opt->seed ? opt->seed : 7;
-    if (rg_model_init(&m, mc, seed, err)) return 2;
-    /* biases, u, v and LayerNorm start at constants; move them too so their
-     * checks are not at a special point */
-    rg_rng rng;
-    rg_rng_seed(&rng, seed + 1);
-    for (long i = 0; i < m.n_values; i++) m.values[i] += (real)(0.1 * rg_rng_normal(&rng));
+    if (rg_gc_model_init(&m, mc, opt->seed ? opt->seed : 7, err)) return 2;
 
     int *tokens = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck tokens");
     int *pos = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck positions");
     model_arg a = {.m = &m, .B = B, .T = T, .tokens = tokens};
-    random_tokens(tokens, B * T, m.V, 3);
-    if (L > 0) random_positions(pos, B, T, L, 17), a.pos = pos;
+    rg_gc_random_tokens(tokens, B * T, m.V, 3);
+    if (L > 0) rg_gc_random_positions(pos, B, T, L, 17), a.pos = pos;
     rg_memory mem;
     int M = 0;
     if (mc->mem_len) { /* fill the memory with one earlier segment, as dump does */
@@ -142,7 +150,7 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
         rg_ctx ctx;
         rg_ctx_init(&ctx, 1);
         int *first = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck tokens");
-        random_tokens(first, B * T, m.V, 4);
+        rg_gc_random_tokens(first, B * T, m.V, 4);
         rg_set_no_grad(&ctx, true);
         rg_model_forward(&ctx, &m, first, NULL, B, T, 0, &mem);
         rg_ctx_free(&ctx);
@@ -186,6 +194,10 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
             inputs[n_inputs++] = &m.params[i].t;
         }
     }
+    char pos_text[256];
+    snprintf(rep->what, sizeof rep->what, "model %s mem_len=%d%s",
+             rg_pos_list_text(&mc->pos, ',', pos_text, sizeof pos_text), mc->mem_len,
+             L > 0 ? " random positions" : "");
     rep->h = fine && sizeof(real) == 8 ? 1e-4 : RG_GC_EPS;
     rep->tol = opt->tol > 0 ? opt->tol : RG_GC_TOL_MODEL;
     if (rc == 0) {
@@ -196,11 +208,8 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
                             .quiet = opt->quiet,
                             .each = opt->each,
                             .each_arg = opt->each_arg};
-        char pos_text[256], op[400];
-        snprintf(op, sizeof op, "model %s mem_len=%d%s",
-                 rg_pos_list_text(&mc->pos, ',', pos_text, sizeof pos_text), mc->mem_len,
-                 L > 0 ? " random positions" : "");
-        bool ok = rg_gc_check_opts(op, f_model, &a, inputs, n_inputs, rep->tol, &go, &rep->res);
+        bool ok =
+            rg_gc_check_opts(rep->what, f_model, &a, inputs, n_inputs, rep->tol, &go, &rep->res);
         for (int k = 0; k < n_inputs; k++) rep->per_param[param_of[k]] = per[k];
         free(per);
         rep->worst_name = rep->params[param_of[rep->res.worst_input]].name;

@@ -3,7 +3,8 @@
  * with a seed, and the function the checker differentiates. Ops that only
  * move data (reshape, split_heads, merge_heads, concat_time, slice_time) are
  * multiplied by a second random input, so that a wrong index map cannot hide
- * behind equal values (as in tests/test_gradcheck.c). */
+ * behind equal values. tests/test_gradcheck.c runs these cases at many
+ * sizes and variants; this file is the only place an op's check is written. */
 #include "relgrad/gradcheck.h"
 #include "schemes/scheme.h"
 
@@ -16,7 +17,8 @@
     rg_tensor_random(rng, sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, 1.0,   \
                      NULL)
 
-static int too_small(rg_op_check *st, const char *op, const char *what) {
+/* setup's answer to sizes that do not fit the op: -1, with why */
+static int refuse(rg_op_check *st, const char *op, const char *what) {
     snprintf(st->why, sizeof st->why, "gradcheck %s: %s", op, what);
     return -1;
 }
@@ -24,26 +26,38 @@ static int too_small(rg_op_check *st, const char *op, const char *what) {
 /* ---- linear algebra and elementwise ------------------------------------------------- */
 
 static rg_tensor *f_linear(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_linear(c, x[0], x[1], x[2]);
+    const rg_op_check *st = a;
+    return rg_linear(c, x[0], x[1], st->s.bias ? x[2] : NULL);
 }
 static int s_linear(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
-    x[0] = T_(st->s.N, st->s.in), x[1] = T_(st->s.out, st->s.in), x[2] = T_(st->s.out);
-    nm[0] = "x", nm[1] = "W", nm[2] = "b";
+    const rg_op_sizes *s = &st->s;
+    x[0] = s->batched ? T_(s->B, s->N, s->in) : T_(s->N, s->in), x[1] = T_(s->out, s->in);
+    nm[0] = "x", nm[1] = "W";
+    if (!s->bias) return 2;
+    x[2] = T_(s->out), nm[2] = "b";
     return 3;
 }
 
+/* a [.., T, D] and b [.., D, Tk], as stored: transposed ([.., D, T], [.., Tk, D])
+ * when ta, tb are set */
 static rg_tensor *f_matmul(rg_ctx *c, rg_tensor **x, void *a) {
-    (void)a;
-    return rg_matmul(c, x[0], x[1], false, false);
+    const rg_op_check *st = a;
+    return rg_matmul(c, x[0], x[1], st->s.ta, st->s.tb);
 }
 static int s_matmul(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
     const rg_op_sizes *s = &st->s;
-    x[0] = T_(s->B, s->H, s->T, s->D), x[1] = T_(s->B, s->H, s->D, s->Tk);
+    int m = s->T, k = s->D, n = s->Tk;
+    int ra = s->ta ? k : m, ca = s->ta ? m : k, rb = s->tb ? n : k, cb = s->tb ? k : n;
+    if (!s->batched) {
+        if (s->bcast) return refuse(st, "matmul", "bcast=1 shares b over a batch: needs batched=1");
+        x[0] = T_(ra, ca), x[1] = T_(rb, cb);
+    } else {
+        x[0] = T_(s->B, s->H, ra, ca), x[1] = T_(s->bcast ? 1 : s->B, s->H, rb, cb);
+    }
     nm[0] = "a", nm[1] = "b";
     return 2;
 }
@@ -71,6 +85,11 @@ static rg_tensor *f_scale(rg_ctx *c, rg_tensor **x, void *a) {
 static rg_tensor *f_gelu(rg_ctx *c, rg_tensor **x, void *a) {
     (void)a;
     return rg_gelu(c, x[0]);
+}
+/* one value used three times: the tape must add every contribution */
+static rg_tensor *f_reuse(rg_ctx *c, rg_tensor **x, void *a) {
+    (void)a;
+    return rg_add(c, rg_mul(c, x[0], x[0]), rg_gelu(c, x[0]));
 }
 static int s_one(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
@@ -124,16 +143,57 @@ static rg_tensor *f_layernorm(rg_ctx *c, rg_tensor **x, void *a) {
     (void)a;
     return rg_layernorm(c, x[0], x[1], x[2]);
 }
+/* Rows of x keep a standard deviation of at least 0.1: LayerNorm bends on
+ * the scale of sqrt(var + 1e-5), and a row of two close values (std 0.03)
+ * puts that bend within a few steps h, where the difference's truncation
+ * error (not the backward) reaches 1e-6. Smaller rows are stretched about
+ * their mean. */
 static int s_layernorm(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
-    x[0] = T_(st->s.B, st->s.T, st->s.C), x[1] = T_(st->s.C), x[2] = T_(st->s.C);
+    int C = st->s.C;
+    x[0] = T_(st->s.B, st->s.T, C), x[1] = T_(C), x[2] = T_(C);
+    for (long r = 0; C > 1 && r < (long)st->s.B * st->s.T; r++) {
+        real *row = x[0]->data + r * C;
+        double mean = 0, var = 0;
+        for (int c = 0; c < C; c++) mean += row[c] / (double)C;
+        for (int c = 0; c < C; c++) var += (row[c] - mean) * (row[c] - mean) / C;
+        if (var >= 0.01) continue;
+        for (int c = 0; c < C; c++) /* alternate signs if the row is flat */
+            row[c] =
+                (real)(mean + (var > 0 ? (row[c] - mean) * 0.1 / sqrt(var) : (c % 2 ? 0.1 : -0.1)));
+    }
     nm[0] = "x", nm[1] = "g", nm[2] = "b";
     return 3;
 }
 
+/* The attention mask of the sizes: diag, and with window > 0 a decoder's
+ * key window key_lo[i] = max(0, i + diag + 1 - window) (in idx), with
+ * key_end per-row key counts key_end[b] = max(1, Tk - 1 - b) (in idx2: every
+ * row but those past Tk - 2 has PAD keys, and rows differ). */
+static void make_mask(rg_op_check *st) {
+    const rg_op_sizes *s = &st->s;
+    if (s->window > 0) {
+        st->idx = rg_xmalloc((size_t)s->T * sizeof(int), "key windows");
+        for (int i = 0; i < s->T; i++) {
+            long lo = (long)i + s->diag + 1 - s->window;
+            st->idx[i] = lo > 0 ? (int)lo : 0;
+        }
+    }
+    if (s->key_end) {
+        st->idx2 = rg_xmalloc((size_t)s->B * sizeof(int), "key counts");
+        for (int b = 0; b < s->B; b++) st->idx2[b] = s->Tk - 1 - b > 1 ? s->Tk - 1 - b : 1;
+    }
+}
+static rg_attn_mask mask_of(const rg_op_check *st) {
+    return (rg_attn_mask){.diag = st->s.diag,
+                          .key_lo = st->s.window > 0 ? st->idx : NULL,
+                          .key_end = st->s.key_end ? st->idx2 : NULL};
+}
+
 static rg_tensor *f_softmax(rg_ctx *c, rg_tensor **x, void *a) {
-    return rg_softmax_masked(c, x[0], &(rg_attn_mask){.diag = ((const rg_op_check *)a)->s.diag});
+    rg_attn_mask mask = mask_of(a);
+    return rg_softmax_masked(c, x[0], &mask);
 }
 static int s_softmax(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
@@ -141,6 +201,7 @@ static int s_softmax(rg_op_check *st, rg_rng *rng) {
     const rg_op_sizes *s = &st->s;
     x[0] = T_(s->B, s->H, s->T, s->Tk);
     nm[0] = "x";
+    make_mask(st);
     return 1;
 }
 
@@ -151,11 +212,13 @@ static rg_tensor *f_ce(rg_ctx *c, rg_tensor **x, void *a) {
 static int s_ce(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
-    int N = st->s.N, V = st->s.V;
-    x[0] = rg_tensor_random(rng, 2, (int[]){N, V}, 2.0, NULL);
-    st->idx = rg_xmalloc((size_t)N * sizeof(int), "targets");
-    st->mask = rg_xmalloc((size_t)N * sizeof(real), "a mask");
-    for (int n = 0; n < N; n++) st->idx[n] = rg_rng_int(rng, 0, V - 1), st->mask[n] = n % 3 != 1;
+    const rg_op_sizes *s = &st->s;
+    int rows = s->batched ? s->B * s->N : s->N, V = s->V;
+    x[0] = s->batched ? rg_tensor_random(rng, 3, (int[]){s->B, s->N, V}, 2.0, NULL)
+                      : rg_tensor_random(rng, 2, (int[]){s->N, V}, 2.0, NULL);
+    st->idx = rg_xmalloc((size_t)rows * sizeof(int), "targets");
+    st->mask = rg_xmalloc((size_t)rows * sizeof(real), "a mask");
+    for (int n = 0; n < rows; n++) st->idx[n] = rg_rng_int(rng, 0, V - 1), st->mask[n] = n % 3 != 1;
     nm[0] = "logits";
     return 1;
 }
@@ -169,37 +232,45 @@ static rg_tensor *f_embedding(rg_ctx *c, rg_tensor **x, void *a) {
 static int s_embedding(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
+    int N = st->s.N;
     x[0] = T_(st->s.V, st->s.C);
-    st->idx = rg_xmalloc((size_t)st->s.N * sizeof(int), "indices");
-    for (int n = 0; n < st->s.N; n++) st->idx[n] = rg_rng_int(rng, 0, st->s.V - 1);
+    st->idx = rg_xmalloc((size_t)N * sizeof(int), "indices");
+    for (int n = 0; n < N; n++) st->idx[n] = rg_rng_int(rng, 0, st->s.V - 1);
+    if (N > 1) st->idx[N - 1] = st->idx[0]; /* a repeated row: its gradients must add */
     nm[0] = "table";
     return 1;
 }
 
 static rg_tensor *f_reshape(rg_ctx *c, rg_tensor **x, void *a) {
     const rg_op_check *st = a;
-    rg_tensor *y = rg_reshape(c, x[0], 2, (int[]){st->s.B * st->s.T, st->s.C});
+    rg_tensor *y = rg_reshape(c, x[0], 2, (int[]){st->s.T, st->s.B * st->s.C});
     return rg_mul(c, y, x[1]);
 }
 static int s_reshape(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
-    x[0] = T_(st->s.B, st->s.T * st->s.C), x[1] = T_(st->s.B * st->s.T, st->s.C);
+    x[0] = T_(st->s.B, st->s.T * st->s.C), x[1] = T_(st->s.T, st->s.B * st->s.C);
     nm[0] = "x", nm[1] = "w";
     return 2;
 }
 
 static rg_tensor *f_split(rg_ctx *c, rg_tensor **x, void *a) {
     const rg_op_check *st = a;
-    int HD = st->s.H * st->s.D;
-    return rg_mul(c, rg_split_heads(c, x[0], HD, st->s.H, st->s.D), x[1]);
+    return rg_mul(c, rg_split_heads(c, x[0], st->s.col0, st->s.H, st->s.D), x[1]);
 }
 static int s_split(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
-    const rg_op_sizes *s = &st->s;
-    x[0] = T_(s->B, s->T, 3 * s->H * s->D), x[1] = T_(s->B, s->H, s->T, s->D);
-    nm[0] = "x (k columns taken)", nm[1] = "w";
+    rg_op_sizes *s = &st->s;
+    int HD = s->H * s->D;
+    if (s->cols == 0) s->cols = 3 * HD;
+    if (s->col0 < 0) s->col0 = HD;
+    if (s->col0 + HD > s->cols)
+        return refuse(st, "split_heads",
+                      "takes columns col0 .. col0 + H*D - 1: needs "
+                      "col0 + H*D <= cols");
+    x[0] = T_(s->B, s->T, s->cols), x[1] = T_(s->B, s->H, s->T, s->D);
+    nm[0] = "x", nm[1] = "w";
     return 2;
 }
 
@@ -231,15 +302,15 @@ static int s_concat(rg_op_check *st, rg_rng *rng) {
 
 static rg_tensor *f_slice(rg_ctx *c, rg_tensor **x, void *a) {
     const rg_op_check *st = a;
-    int t0 = st->s.Tk - st->s.T;
-    return rg_mul(c, rg_slice_time(c, x[0], t0, st->s.Tk), x[1]);
+    return rg_mul(c, rg_slice_time(c, x[0], st->s.t0, st->s.t0 + st->s.T), x[1]);
 }
 static int s_slice(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
-    const rg_op_sizes *s = &st->s;
-    if (s->Tk < s->T)
-        return too_small(st, "slice_time", "takes the last T of Tk rows: needs Tk >= T");
+    rg_op_sizes *s = &st->s;
+    if (s->t0 < 0) s->t0 = s->Tk - s->T;
+    if (s->t0 < 0 || s->t0 + s->T > s->Tk)
+        return refuse(st, "slice_time", "takes rows t0 .. t0 + T - 1 of Tk: needs t0 + T <= Tk");
     x[0] = T_(s->B, s->Tk, s->C), x[1] = T_(s->B, s->T, s->C);
     nm[0] = "x", nm[1] = "w";
     return 2;
@@ -249,82 +320,146 @@ static int s_slice(rg_op_check *st, rg_rng *rng) {
 
 static rg_tensor *f_rotate(rg_ctx *c, rg_tensor **x, void *a) {
     const rg_op_check *st = a;
-    return rg_rotate_pairs(c, x[0], st->idx, st->s.T, 10000, 1);
+    return rg_rotate_pairs(c, x[0], st->idx, st->s.per_row ? st->s.T : 0, (real)st->s.base,
+                           (real)(st->s.scale > 0 ? st->s.scale : 1));
 }
 static int s_rotate(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
     const rg_op_sizes *s = &st->s;
-    if (s->D % 2) return too_small(st, "rotate_pairs", "rotates pairs of features: D must be even");
+    if (s->D % 2) return refuse(st, "rotate_pairs", "rotates pairs of features: D must be even");
     x[0] = T_(s->B, s->H, s->T, s->D);
-    st->idx = rg_xmalloc((size_t)s->B * s->T * sizeof(int), "positions");
-    for (int b = 0; b < s->B; b++) /* row b at positions b, b+1, ...: rows differ */
-        for (int t = 0; t < s->T; t++) st->idx[b * s->T + t] = b + t;
+    int rows = s->per_row ? s->B : 1;
+    st->idx = rg_xmalloc((size_t)rows * s->T * sizeof(int), "positions");
+    for (int b = 0; b < rows; b++) /* per row: from 5b on, gaps of 1 to 10 */
+        for (int t = 0, p = 5 * b; t < s->T; t++) {
+            st->idx[b * s->T + t] = s->per_row ? p : t;
+            if (s->per_row) p += rg_rng_int(rng, 1, 10);
+        }
     nm[0] = "x";
     return 1;
 }
 
 /* ---- attention ----------------------------------------------------------------------------- */
 
+static real attention_scale(const rg_op_check *st) {
+    return (real)(st->s.scale > 0 ? st->s.scale : 1 / sqrt((double)st->s.D));
+}
 static rg_tensor *f_attention(rg_ctx *c, rg_tensor **x, void *a) {
     const rg_op_check *st = a;
     rg_term *terms[1];
     int n = 0;
     if (st->s.terms) terms[n++] = rg_bias_term(c, x[3], st->s.B, st->s.diag);
-    return rg_attention_core(c, x[0], x[1], x[2], (real)(1 / sqrt((double)st->s.D)),
-                             &(rg_attn_opts){.mask = {.diag = st->s.diag}}, terms, n);
+    return rg_attention_core(c, x[0], x[1], x[2], attention_scale(st),
+                             &(rg_attn_opts){.mask = mask_of(st)}, terms, n);
 }
 static rg_tensor *f_attention_unfused(rg_ctx *c, rg_tensor **x, void *a) {
     const rg_op_check *st = a;
-    rg_tensor *S =
-        rg_scale(c, rg_matmul(c, x[0], x[1], false, true), (real)(1 / sqrt((double)st->s.D)));
+    rg_tensor *S = rg_scale(c, rg_matmul(c, x[0], x[1], false, true), attention_scale(st));
     if (st->s.terms) {
         rg_term *t = rg_bias_term(c, x[3], st->s.B, st->s.diag);
         S = rg_add(c, S, rg_score_terms(c, &t, 1));
     }
-    return rg_matmul(c, rg_softmax_masked(c, S, &(rg_attn_mask){.diag = st->s.diag}), x[2], false,
-                     false);
+    rg_attn_mask mask = mask_of(st);
+    return rg_matmul(c, rg_softmax_masked(c, S, &mask), x[2], false, false);
 }
 static int s_attention(rg_op_check *st, rg_rng *rng) {
     rg_tensor **x = st->x;
     const char **nm = st->names;
     const rg_op_sizes *s = &st->s;
+    if ((long)s->T + s->diag < s->Tk)
+        return refuse(st, "attention", "keys past T + diag are never read: needs diag >= Tk - T");
     x[0] = T_(s->B, s->H, s->T, s->D), x[1] = T_(s->B, s->H, s->Tk, s->D),
     x[2] = T_(s->B, s->H, s->Tk, s->D);
     nm[0] = "q", nm[1] = "k", nm[2] = "v";
+    make_mask(st);
     if (!s->terms) return 3;
-    x[3] = T_(1, s->H, s->T, s->Tk);
+    x[3] = T_(s->per_row ? s->B : 1, s->H, s->T, s->Tk);
     nm[3] = "E (bias term)";
     return 4;
 }
 
 static const rg_op_case CASES[] = {
-    {"linear", "x [N,in], W [out,in], b [out] -> [N,out]", s_linear, f_linear},
-    {"matmul", "a [B,H,T,D] x b [B,H,D,Tk] -> [B,H,T,Tk]", s_matmul, f_matmul},
-    {"add", "a + b, both [B,T,C]", s_pair, f_add},
-    {"mul", "a * b, both [B,T,C]", s_pair, f_mul},
-    {"scale", "-1.7 x, x [B,T,C]", s_one, f_scale},
-    {"gelu", "exact GELU of x [B,T,C] (std 2)", s_one, f_gelu},
-    {"bias_add", "x [B,T,C] + b [C]", s_bias_add, f_bias_add},
-    {"add_bcast", "x [B,H,T,Tk] + y [H,T,Tk]", s_add_bcast, f_add_bcast},
-    {"add_head_bias", "x [B,H,T,D] + u [H,D]", s_head_bias, f_head_bias},
-    {"layernorm", "LayerNorm of x [B,T,C] with g, b [C]", s_layernorm, f_layernorm},
-    {"softmax_causal", "causal softmax of x [B,H,T,Tk], diag (default Tk-T)", s_softmax, f_softmax},
-    {"cross_entropy", "masked cross-entropy of logits [N,V] (std 2)", s_ce, f_ce},
-    {"embedding", "rows of table [V,C] at N random indices", s_embedding, f_embedding},
-    {"reshape", "x [B,T*C] viewed as [B*T,C], times w", s_reshape, f_reshape},
-    {"split_heads", "the middle third of x [B,T,3*H*D] as heads [B,H,T,D], times w", s_split,
-     f_split},
-    {"merge_heads", "x [B,H,T,D] -> [B,T,H*D], times w", s_merge, f_merge},
-    {"concat_time", "a [B,T,C] then b [B,Tk,C] along time, times w", s_concat, f_concat},
-    {"slice_time", "the last T of x [B,Tk,C]'s rows, times w", s_slice, f_slice},
-    {"rotate_pairs", "pairs of x [B,H,T,D] rotated by positions b+t (base 10000)", s_rotate,
-     f_rotate},
-    {"attention_core",
-     "fused attention q [B,H,T,D], k, v [B,H,Tk,D], diag; terms=1 adds a bias E [1,H,T,Tk]",
-     s_attention, f_attention},
-    {"attention_unfused", "the same from separate ops (matmul, scale, score_terms, softmax)",
-     s_attention, f_attention_unfused},
+    {.name = "linear",
+     .summary = "x [B,N,in] (batched=0: [N,in]), W [out,in], b [out] (bias=0: none) -> [..,out]",
+     .setup = s_linear,
+     .f = f_linear},
+    {.name = "matmul",
+     .summary = "a [B,H,T,D] x b [B,H,D,Tk] (batched=0: 2-d; ta, tb: stored transposed; bcast: b "
+                "[1,H,..])",
+     .setup = s_matmul,
+     .f = f_matmul},
+    {.name = "add", .summary = "a + b, both [B,T,C]", .setup = s_pair, .f = f_add},
+    {.name = "mul", .summary = "a * b, both [B,T,C]", .setup = s_pair, .f = f_mul},
+    {.name = "reuse",
+     .summary = "x*x + gelu(x), x [B,T,C] used three times (gradients must add)",
+     .setup = s_one,
+     .f = f_reuse},
+    {.name = "scale", .summary = "-1.7 x, x [B,T,C]", .setup = s_one, .f = f_scale},
+    {.name = "gelu", .summary = "exact GELU of x [B,T,C] (std 2)", .setup = s_one, .f = f_gelu},
+    {.name = "bias_add", .summary = "x [B,T,C] + b [C]", .setup = s_bias_add, .f = f_bias_add},
+    {.name = "add_bcast",
+     .summary = "x [B,H,T,Tk] + y [H,T,Tk]",
+     .setup = s_add_bcast,
+     .f = f_add_bcast},
+    {.name = "add_head_bias",
+     .summary = "x [B,H,T,D] + u [H,D]",
+     .setup = s_head_bias,
+     .f = f_head_bias},
+    {.name = "layernorm",
+     .summary = "LayerNorm of x [B,T,C] (rows of std >= 0.1) with g, b [C]",
+     .setup = s_layernorm,
+     .f = f_layernorm},
+    {.name = "softmax_causal",
+     .summary = "masked softmax of x [B,H,T,Tk]: diag (default Tk-T), window (key_lo), key_end",
+     .setup = s_softmax,
+     .f = f_softmax},
+    {.name = "cross_entropy",
+     .summary = "masked cross-entropy of logits [B,N,V] (batched=0: [N,V]; std 2), random targets",
+     .setup = s_ce,
+     .f = f_ce},
+    {.name = "embedding",
+     .summary = "rows of table [V,C] at N random indices (the last repeats the first)",
+     .setup = s_embedding,
+     .f = f_embedding},
+    {.name = "reshape",
+     .summary = "x [B,T*C] viewed as [T,B*C], times w",
+     .setup = s_reshape,
+     .f = f_reshape},
+    {.name = "split_heads",
+     .summary =
+         "columns col0.. of x [B,T,cols] as heads [B,H,T,D], times w (default: the middle third "
+         "of 3*H*D)",
+     .setup = s_split,
+     .f = f_split},
+    {.name = "merge_heads",
+     .summary = "x [B,H,T,D] -> [B,T,H*D], times w",
+     .setup = s_merge,
+     .f = f_merge},
+    {.name = "concat_time",
+     .summary = "a [B,T,C] then b [B,Tk,C] along time, times w",
+     .setup = s_concat,
+     .f = f_concat},
+    {.name = "slice_time",
+     .summary = "rows t0..t0+T-1 of x [B,Tk,C] (default the last T), times w",
+     .setup = s_slice,
+     .f = f_slice},
+    {.name = "rotate_pairs",
+     .summary =
+         "pairs of x [B,H,T,D] rotated by positions 0..T-1 (per_row=1: per row, with gaps), base, "
+         "scale",
+     .setup = s_rotate,
+     .f = f_rotate},
+    {.name = "attention_core",
+     .summary =
+         "fused attention q [B,H,T,D], k, v [B,H,Tk,D], scale; diag, window, key_end; terms=1 adds "
+         "a bias E [1,H,T,Tk] (per_row=1: [B,H,T,Tk])",
+     .setup = s_attention,
+     .f = f_attention},
+    {.name = "attention_unfused",
+     .summary = "the same from separate ops (matmul, scale, score_terms, softmax)",
+     .setup = s_attention,
+     .f = f_attention_unfused},
 };
 enum { N_CASES = sizeof CASES / sizeof CASES[0] };
 
@@ -360,76 +495,6 @@ int rg_gc_op_find(const char *name) {
     return -1;
 }
 
-/* ---- sizes ------------------------------------------------------------------------------ */
-
-void rg_op_sizes_defaults(rg_op_sizes *s) {
-    *s = (rg_op_sizes){.B = 2,
-                       .H = 3,
-                       .T = 5,
-                       .Tk = 7,
-                       .D = 4,
-                       .C = 5,
-                       .N = 6,
-                       .in = 3,
-                       .out = 4,
-                       .V = 5,
-                       .diag = -1,
-                       .terms = 1,
-                       .seed = 1};
-}
-
-int rg_op_sizes_set(rg_op_sizes *s, const char *key, const char *value, const char *where,
-                    rg_error *err) {
-    static const struct {
-        const char *name;
-        size_t offset;
-        int lo, hi;
-    } KEYS[] = {
-        {"B", offsetof(rg_op_sizes, B), 1, 64},
-        {"H", offsetof(rg_op_sizes, H), 1, 64},
-        {"T", offsetof(rg_op_sizes, T), 1, 256},
-        {"Tk", offsetof(rg_op_sizes, Tk), 1, 256},
-        {"D", offsetof(rg_op_sizes, D), 1, 256},
-        {"C", offsetof(rg_op_sizes, C), 1, 256},
-        {"N", offsetof(rg_op_sizes, N), 1, 4096},
-        {"in", offsetof(rg_op_sizes, in), 1, 256},
-        {"out", offsetof(rg_op_sizes, out), 1, 256},
-        {"V", offsetof(rg_op_sizes, V), 1, 256},
-        {"diag", offsetof(rg_op_sizes, diag), -1, 256},
-        {"terms", offsetof(rg_op_sizes, terms), 0, 1},
-    };
-    if (!strcmp(key, "seed")) {
-        char *end;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (!*value || *end) {
-            snprintf(err->msg, sizeof err->msg,
-                     "%s: key 'seed': '%s' is not a whole number >= 0; write e.g. seed=3", where,
-                     value);
-            return 2;
-        }
-        s->seed = v;
-        return 0;
-    }
-    for (size_t k = 0; k < sizeof KEYS / sizeof *KEYS; k++) {
-        if (strcmp(key, KEYS[k].name)) continue;
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (!*value || *end || v < KEYS[k].lo || v > KEYS[k].hi) {
-            snprintf(err->msg, sizeof err->msg,
-                     "%s: key '%s': '%s' is not a whole number in %d..%d; write e.g. %s=%d", where,
-                     key, value, KEYS[k].lo, KEYS[k].hi, key, KEYS[k].lo > 1 ? KEYS[k].lo : 2);
-            return 2;
-        }
-        *(int *)((char *)s + KEYS[k].offset) = (int)v;
-        return 0;
-    }
-    snprintf(err->msg, sizeof err->msg,
-             "%s: key '%s' is not a size of an op check; use B, H, T, Tk, D, C, N, in, out, V, "
-             "diag, terms or seed",
-             where, key);
-    return 2;
-}
-
 /* ---- one check --------------------------------------------------------------------------- */
 
 int rg_gc_op(int i, const rg_op_sizes *s, const rg_gc_options *opt, double tol,
@@ -438,7 +503,9 @@ int rg_gc_op(int i, const rg_op_sizes *s, const rg_gc_options *opt, double tol,
     if (!c) rg_die("gradcheck: no op case %d", i);
     memset(rep, 0, sizeof *rep);
     rg_op_check st = {.s = *s, .h = opt && opt->h > 0 ? opt->h : RG_GC_EPS};
-    st.s.diag = s->diag >= 0 ? s->diag : s->Tk - s->T;
+    /* diag -1: the queries are the last T of the Tk keys, or with per-row key
+     * counts (an encoder) every key is visible */
+    st.s.diag = s->diag >= 0 ? s->diag : s->key_end ? s->Tk : s->Tk - s->T;
     if (st.s.diag < 0) st.s.diag = 0;
     /* the op's own stream: the seed mixed with its name */
     uint64_t hsh = 1469598103934665603ull ^ s->seed;

@@ -157,10 +157,8 @@ static int check_op(int op, int argc, char **argv, const int *num, bool all, bre
         }
     }
     printf("gradcheck %s: %s\n", rg_gc_op_name(op), rg_gc_op_summary(op));
-    printf("sizes B=%d H=%d T=%d Tk=%d D=%d C=%d N=%d in=%d out=%d V=%d diag=%d terms=%d "
-           "seed=%llu; %s\n",
-           s.B, s.H, s.T, s.Tk, s.D, s.C, s.N, s.in, s.out, s.V, s.diag, s.terms,
-           (unsigned long long)s.seed, RG_REAL_NAME);
+    char sizes[512];
+    printf("sizes %s; %s\n", rg_op_sizes_text(&s, sizes, sizeof sizes), RG_REAL_NAME);
     rg_gc_options o = {.quiet = true};
     if (all) o.each = print_entry, o.seeded = print_seed;
     if (br->op) o.observer = (rg_backward_observer){break_observer, br};

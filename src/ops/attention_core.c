@@ -299,7 +299,7 @@ rg_tensor *rg_attention_core(rg_ctx *ctx, rg_tensor *q, rg_tensor *k, rg_tensor 
         *s = (attn_saved){.call = a, .P = P_all};
         for (int t = 0; t < n_terms; t++) s->terms[t] = terms[t];
         s->call.terms = s->terms;
-        rg_record(ctx, "attention_core", attention_backward, out, in, n_in)->saved = s;
+        rg_record(ctx, RG_OP_ATTENTION_CORE, attention_backward, out, in, n_in)->saved = s;
     }
     return out;
 }
@@ -345,7 +345,7 @@ rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms) {
         terms_saved *s = rg_arena_alloc(&ctx->arena, sizeof *s);
         s->n_terms = n_terms;
         for (int t = 0; t < n_terms; t++) s->terms[t] = terms[t];
-        rg_record(ctx, "score_terms", score_terms_backward, E, in, n_in)->saved = s;
+        rg_record(ctx, RG_OP_SCORE_TERMS, score_terms_backward, E, in, n_in)->saved = s;
     }
     return E;
 }
@@ -353,11 +353,11 @@ rg_tensor *rg_score_terms(rg_ctx *ctx, rg_term *const *terms, int n_terms) {
 /* ---- what each input of an attention node is (relgrad graph) --------------------------- */
 
 const char *rg_attention_term_name(const rg_node *node, int t) {
-    if (node->backward == attention_backward) {
+    if (node->kind == RG_OP_ATTENTION_CORE) {
         const attn_saved *s = node->saved;
         return t >= 0 && t < s->call.n_terms ? s->terms[t]->name : NULL;
     }
-    if (node->backward == score_terms_backward) {
+    if (node->kind == RG_OP_SCORE_TERMS) {
         const terms_saved *s = node->saved;
         return t >= 0 && t < s->n_terms ? s->terms[t]->name : NULL;
     }
@@ -367,11 +367,11 @@ const char *rg_attention_term_name(const rg_node *node, int t) {
 const char *rg_attention_input_role(const rg_node *node, int i) {
     rg_term *const *terms;
     int n_terms, at;
-    if (node->backward == attention_backward) {
+    if (node->kind == RG_OP_ATTENTION_CORE) {
         if (i < 3) return i == 0 ? "q" : i == 1 ? "k" : "v";
         const attn_saved *s = node->saved;
         terms = s->terms, n_terms = s->call.n_terms, at = 3;
-    } else if (node->backward == score_terms_backward) {
+    } else if (node->kind == RG_OP_SCORE_TERMS) {
         const terms_saved *s = node->saved;
         terms = s->terms, n_terms = s->n_terms, at = 0;
     } else {

@@ -29,7 +29,7 @@ rg_tensor *rg_add(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
 #pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
     for (long j = 0; j < n; j++) y->data[j] = a->data[j] + b->data[j];
     rg_tensor *in[2] = {a, b};
-    if (rg_needs_grad(ctx, in, 2)) rg_record(ctx, "add", add_backward, y, in, 2);
+    if (rg_needs_grad(ctx, in, 2)) rg_record(ctx, RG_OP_ADD, add_backward, y, in, 2);
     return y;
 }
 
@@ -53,7 +53,7 @@ rg_tensor *rg_mul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
     rg_tensor *y = rg_like(ctx, a);
     for (long j = 0; j < y->size; j++) y->data[j] = a->data[j] * b->data[j];
     rg_tensor *in[2] = {a, b};
-    if (rg_needs_grad(ctx, in, 2)) rg_record(ctx, "mul", mul_backward, y, in, 2);
+    if (rg_needs_grad(ctx, in, 2)) rg_record(ctx, RG_OP_MUL, mul_backward, y, in, 2);
     return y;
 }
 
@@ -68,7 +68,8 @@ static void scale_backward(rg_ctx *ctx, rg_node *node) {
 rg_tensor *rg_scale(rg_ctx *ctx, rg_tensor *x, real s) {
     rg_tensor *y = rg_like(ctx, x);
     for (long j = 0; j < y->size; j++) y->data[j] = s * x->data[j];
-    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "scale", scale_backward, y, &x, 1)->rarg[0] = s;
+    if (rg_needs_grad(ctx, &x, 1))
+        rg_record(ctx, RG_OP_SCALE, scale_backward, y, &x, 1)->rarg[0] = s;
     return y;
 }
 
@@ -108,7 +109,8 @@ static void bcast_backward(rg_ctx *ctx, rg_node *node) {
     }
 }
 
-static rg_tensor *bcast_add(rg_ctx *ctx, const char *op, rg_tensor *x, rg_tensor *b, int D, int T) {
+static rg_tensor *bcast_add(rg_ctx *ctx, rg_op_kind kind, rg_tensor *x, rg_tensor *b, int D,
+                            int T) {
     rg_tensor *y = rg_like(ctx, x);
     rg_node probe = {.iarg = {(int)b->size, D, T}};
     long n = y->size, len = T ? D : b->size, rows = len ? n / len : 0;
@@ -121,7 +123,7 @@ static rg_tensor *bcast_add(rg_ctx *ctx, const char *op, rg_tensor *x, rg_tensor
     }
     rg_tensor *in[2] = {x, b};
     if (rg_needs_grad(ctx, in, 2)) {
-        rg_node *node = rg_record(ctx, op, bcast_backward, y, in, 2);
+        rg_node *node = rg_record(ctx, kind, bcast_backward, y, in, 2);
         memcpy(node->iarg, probe.iarg, sizeof probe.iarg);
     }
     return y;
@@ -130,21 +132,21 @@ static rg_tensor *bcast_add(rg_ctx *ctx, const char *op, rg_tensor *x, rg_tensor
 rg_tensor *rg_bias_add(rg_ctx *ctx, rg_tensor *x, rg_tensor *b) {
     if (b->ndim != 1 || b->shape[0] != rg_last(x))
         rg_die_shapes("bias_add", "need x [..,n], b [n]", x, b);
-    return bcast_add(ctx, "bias_add", x, b, 0, 0);
+    return bcast_add(ctx, RG_OP_BIAS_ADD, x, b, 0, 0);
 }
 
 rg_tensor *rg_add_bcast(rg_ctx *ctx, rg_tensor *x, rg_tensor *b) {
     bool ok = b->ndim == x->ndim - 1;
     for (int i = 0; ok && i < b->ndim; i++) ok = b->shape[i] == x->shape[i + 1];
     if (!ok) rg_die_shapes("add_bcast", "need x [B,...], b [...]", x, b);
-    return bcast_add(ctx, "add_bcast", x, b, 0, 0);
+    return bcast_add(ctx, RG_OP_ADD_BCAST, x, b, 0, 0);
 }
 
 rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u) {
     if (x->ndim != 4 || u->ndim != 2 || u->shape[0] != x->shape[1] || u->shape[1] != x->shape[3])
         rg_die_shapes("add_head_bias", "need x [B,H,T,D], u [H,D]", x, u);
     if (x->shape[2] == 0) return rg_like(ctx, x);
-    return bcast_add(ctx, "add_head_bias", x, u, x->shape[3], x->shape[2]);
+    return bcast_add(ctx, RG_OP_ADD_HEAD_BIAS, x, u, x->shape[3], x->shape[2]);
 }
 
 /* ---- GELU, exact form ---------------------------------------------------------
@@ -192,6 +194,6 @@ rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
         cdf[j] = (real)0.5 * (1 + GELU_ERF(xd[j] * (real)M_SQRT1_2));
         yd[j] = xd[j] * cdf[j];
     }
-    if (record) rg_record(ctx, "gelu", gelu_backward, y, &x, 1)->saved = cdf;
+    if (record) rg_record(ctx, RG_OP_GELU, gelu_backward, y, &x, 1)->saved = cdf;
     return y;
 }

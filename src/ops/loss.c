@@ -61,6 +61,6 @@ rg_tensor *rg_cross_entropy(rg_ctx *ctx, rg_tensor *logits, const int *targets, 
     rg_tensor *out = rg_new1(ctx, 1);
     out->data[0] = loss;
     if (rg_needs_grad(ctx, &logits, 1))
-        rg_record(ctx, "cross_entropy", cross_entropy_backward, out, &logits, 1)->saved = s;
+        rg_record(ctx, RG_OP_CROSS_ENTROPY, cross_entropy_backward, out, &logits, 1)->saved = s;
     return out;
 }

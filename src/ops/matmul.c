@@ -47,7 +47,7 @@ rg_tensor *rg_linear(rg_ctx *ctx, rg_tensor *x, rg_tensor *W, rg_tensor *b) {
             ctx->threads);
 
     rg_tensor *inputs[3] = {x, W, b};
-    if (rg_needs_grad(ctx, inputs, 3)) rg_record(ctx, "linear", linear_backward, y, inputs, 3);
+    if (rg_needs_grad(ctx, inputs, 3)) rg_record(ctx, RG_OP_LINEAR, linear_backward, y, inputs, 3);
     return y;
 }
 
@@ -119,7 +119,7 @@ rg_tensor *rg_matmul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b, bool ta, bool tb) 
 
     rg_tensor *inputs[2] = {a, b};
     if (rg_needs_grad(ctx, inputs, 2)) {
-        rg_node *node = rg_record(ctx, "matmul", matmul_backward, c, inputs, 2);
+        rg_node *node = rg_record(ctx, RG_OP_MATMUL, matmul_backward, c, inputs, 2);
         node->iarg[0] = m, node->iarg[1] = n, node->iarg[2] = k;
         node->iarg[3] = (ta ? 1 : 0) | (tb ? 2 : 0);
     }

@@ -92,7 +92,7 @@ rg_tensor *rg_layernorm(rg_ctx *ctx, rg_tensor *x, rg_tensor *g, rg_tensor *b) {
             y->data[r * C + c] = g->data[c] * (xr[c] - mean) * rstd + b->data[c];
         if (stats) stats[2 * r] = mean, stats[2 * r + 1] = rstd;
     }
-    if (record) rg_record(ctx, "layernorm", layernorm_backward, y, in, 3)->saved = stats;
+    if (record) rg_record(ctx, RG_OP_LAYERNORM, layernorm_backward, y, in, 3)->saved = stats;
     return y;
 }
 
@@ -155,7 +155,7 @@ rg_tensor *rg_softmax_masked(rg_ctx *ctx, rg_tensor *x, const rg_attn_mask *mask
     if (rg_needs_grad(ctx, &x, 1)) {
         softmax_saved *s = rg_arena_alloc(&ctx->arena, sizeof *s);
         *s = (softmax_saved){.mask = *mask, .per_b = per_b};
-        rg_record(ctx, "softmax_masked", softmax_backward, y, &x, 1)->saved = s;
+        rg_record(ctx, RG_OP_SOFTMAX_MASKED, softmax_backward, y, &x, 1)->saved = s;
     }
     return y;
 }

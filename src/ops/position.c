@@ -71,7 +71,7 @@ rg_tensor *rg_rotate_pairs(rg_ctx *ctx, rg_tensor *x, const int *pos, long pos_s
     if (rg_needs_grad(ctx, &x, 1)) {
         rotate_args *saved = rg_arena_alloc(&ctx->arena, sizeof *saved);
         *saved = ra; /* pos is the caller's, alive for the step */
-        rg_record(ctx, "rotate_pairs", rotate_backward, y, &x, 1)->saved = saved;
+        rg_record(ctx, RG_OP_ROTATE_PAIRS, rotate_backward, y, &x, 1)->saved = saved;
     }
     return y;
 }

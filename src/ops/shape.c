@@ -36,7 +36,7 @@ rg_tensor *rg_embedding(rg_ctx *ctx, rg_tensor *table, const int *idx, int n) {
     if (rg_needs_grad(ctx, &table, 1)) {
         int *saved = rg_arena_alloc(&ctx->arena, (size_t)(n > 0 ? n : 1) * sizeof(int));
         memcpy(saved, idx, (size_t)n * sizeof(int));
-        rg_record(ctx, "embedding", embedding_backward, y, &table, 1)->saved = saved;
+        rg_record(ctx, RG_OP_EMBEDDING, embedding_backward, y, &table, 1)->saved = saved;
     }
     return y;
 }
@@ -58,7 +58,7 @@ rg_tensor *rg_reshape(rg_ctx *ctx, rg_tensor *x, int ndim, const int *shape) {
     y->ndim = ndim;
     memcpy(y->shape, shape, (size_t)ndim * sizeof(int));
     y->size = x->size;
-    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "reshape", copy_grad_backward, y, &x, 1);
+    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, RG_OP_RESHAPE, copy_grad_backward, y, &x, 1);
     return y;
 }
 
@@ -102,7 +102,7 @@ rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
     rg_tensor *y = rg_empty(ctx, 4, (int[]){B, H, T, D});
     heads_copy(ctx, x->data, y->data, B, T, H, D, C, col0, true, false);
     if (rg_needs_grad(ctx, &x, 1)) {
-        rg_node *node = rg_record(ctx, "split_heads", split_heads_backward, y, &x, 1);
+        rg_node *node = rg_record(ctx, RG_OP_SPLIT_HEADS, split_heads_backward, y, &x, 1);
         node->iarg[0] = col0, node->iarg[1] = C;
     }
     return y;
@@ -119,7 +119,8 @@ rg_tensor *rg_merge_heads(rg_ctx *ctx, rg_tensor *x) {
     int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
     rg_tensor *y = rg_empty(ctx, 3, (int[]){B, T, H * D});
     heads_copy(ctx, y->data, x->data, B, T, H, D, H * D, 0, false, false);
-    if (rg_needs_grad(ctx, &x, 1)) rg_record(ctx, "merge_heads", merge_heads_backward, y, &x, 1);
+    if (rg_needs_grad(ctx, &x, 1))
+        rg_record(ctx, RG_OP_MERGE_HEADS, merge_heads_backward, y, &x, 1);
     return y;
 }
 
@@ -158,7 +159,7 @@ rg_tensor *rg_concat_time(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
     }
     rg_tensor *in[2] = {a, b};
     if (rg_needs_grad(ctx, in, 2))
-        rg_record(ctx, "concat_time", concat_time_backward, y, in, 2)->iarg[0] = (int)row;
+        rg_record(ctx, RG_OP_CONCAT_TIME, concat_time_backward, y, in, 2)->iarg[0] = (int)row;
     return y;
 }
 
@@ -186,7 +187,7 @@ rg_tensor *rg_slice_time(rg_ctx *ctx, rg_tensor *x, int t0, int t1) {
         memcpy(y->data + (long)b * (t1 - t0) * row, x->data + ((long)b * T + t0) * row,
                (size_t)((t1 - t0) * row) * sizeof(real));
     if (rg_needs_grad(ctx, &x, 1)) {
-        rg_node *node = rg_record(ctx, "slice_time", slice_time_backward, y, &x, 1);
+        rg_node *node = rg_record(ctx, RG_OP_SLICE_TIME, slice_time_backward, y, &x, 1);
         node->iarg[0] = t0, node->iarg[1] = (int)row;
     }
     return y;

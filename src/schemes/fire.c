@@ -212,7 +212,7 @@ static rg_tensor *fire_bias(rg_ctx *ctx, const int *qpos, const int *kpos, int B
                           .W = W,
                           .H = H,
                           .L_scale = L_scale};
-        rg_record(ctx, "fire_bias", fire_backward, E, in, 6)->saved = fa;
+        rg_record_scheme_op(ctx, "fire_bias", fire_backward, E, in, 6)->saved = fa;
     }
     return E;
 }
