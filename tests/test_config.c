@@ -144,9 +144,49 @@ static const bad_case BAD[] = {
     {"positions = rope, rope+alibi, rope + alibi\n",
      {0},
      {"bad.ini:1:", "'positions'", "entry 3 repeats entry 2"}},
-    {"task = parity\n",
+    {"n_symbols = 16\ntask = parity\n",
      {0},
-     {"bad.ini:1:", "'task'", "parity", "n_symbols = 16 (default)", "n_symbols = 2"}},
+     {"bad.ini:1:", "'n_symbols'", "parity has its own alphabet of 2", "n_symbols = 16 (set at",
+      "set n_symbols = 2"}},
+    /* tasks with their own alphabet, the architecture and the data keys */
+    {"task = stack_manipulation\nn_symbols = 6\n",
+     {0},
+     {"bad.ini:2:", "'n_symbols'", "stack_manipulation has its own alphabet of 5 symbols",
+      "2 = POP", "set n_symbols = 5"}},
+    {"task = binary_addition\n",
+     {"n_symbols=2"},
+     {"argument 3", "'n_symbols'", "binary_addition", "n_symbols = 3"}},
+    {"tasks = copy, bucket_sort:4\n",
+     {0},
+     {"bad.ini:1:", "'tasks'", "entry 2: task bucket_sort has its own alphabet of 5 symbols, not 4",
+      "bucket_sort:5"}},
+    {"arch = encoder\nmem_len = 4\nsegment_len = 4\n",
+     {0},
+     {"bad.ini:1:", "'arch'", "segment memory, but mem_len = 4 (set at ", "bad.ini:2)",
+      "mem_len = 0"}},
+    {"arch = encode\n",
+     {0},
+     {"bad.ini:1:", "'arch'", "unknown value 'encode'", "did you mean 'encoder'",
+      "arch = decoder or arch = encoder"}},
+    {"length_sampling = both\n",
+     {0},
+     {"bad.ini:1:", "'length_sampling'", "unknown value 'both'",
+      "length_sampling = example or length_sampling = batch"}},
+    {"task = copy\ndigits = msb\n",
+     {0},
+     {"bad.ini:2:", "'digits'", "task addition", "the task is copy", "digits = lsb"}},
+    {"random_positions_per = batch\n",
+     {0},
+     {"bad.ini:1:", "'random_positions_per'", "random_positions = 0 (default)",
+      "random_positions = L > 0"}},
+    {"train_examples = 100\nlength_sampling = batch\n",
+     {0},
+     {"bad.ini:2:", "'length_sampling'", "train_examples = 100 (set at ",
+      "length_sampling = example or train_examples = 0"}},
+    {"train_examples = -1\n", {0}, {"bad.ini:1:", "'train_examples'", "must be 0 .. 100000000"}},
+    {"task = duplicate\ntrain_len = 100\ntrain_examples = 100000000\n",
+     {0},
+     {"bad.ini:3:", "'train_examples'", "tokens", "lower train_examples or train_len"}},
     {"pos = none\nrandom_positions = 100\n",
      {0},
      {"bad.ini:2:", "'random_positions'", "pos = none", "random_positions = 0"}},
@@ -294,12 +334,14 @@ Test(config, key_table) {
     static const char *const expected[] = {
         "d_model",    "n_heads",          "n_layers",        "d_ff",
         "pos",        "mem_len",          "segment_len",     "init_std",
-        "task",       "n_symbols",        "train_len",       "eval_lens",
-        "eval_n",     "fit_threshold",    "random_positions", "steps",
-        "batch_size", "lr",               "warmup",          "weight_decay",
-        "grad_clip",  "seed",             "threads",         "out_dir",
-        "checkpoint_every", "eval_every", "init_from",       "quiet",
-        "select",     "val_n",            "tasks",
+        "arch",       "task",             "n_symbols",       "train_len",
+        "eval_lens",  "eval_n",           "fit_threshold",   "random_positions",
+        "random_positions_per", "length_sampling", "train_examples", "digits",
+        "steps",      "batch_size",
+        "lr",         "warmup",           "weight_decay",    "grad_clip",
+        "seed",       "threads",          "out_dir",         "checkpoint_every",
+        "eval_every", "init_from",        "quiet",           "select",
+        "val_n",      "tasks",
         "positions",  "seeds",            "jobs",            "max_positions",   "rope_base",
         "rope_scale", "t5_buckets",       "t5_max_distance", "deberta_span",
         "fire_width", "fire_L",           "cope_npos"};
@@ -352,6 +394,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "mem_len = 12\n"
                                 "segment_len = 10\n"
                                 "init_std = 0.1\n"
+                                "arch = encoder\n"
                                 "[task]\n"
                                 "task = duplicate\n"
                                 "n_symbols = 10\n"
@@ -360,6 +403,10 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "eval_n = 50\n"
                                 "fit_threshold = 0.5\n"
                                 "random_positions = 400\n"
+                                "random_positions_per = batch\n"
+                                "length_sampling = batch\n"
+                                "train_examples = 1000\n"
+                                "digits = msb\n"
                                 "[train]\n"
                                 "steps = 321\n"
                                 "batch_size = 7\n"
@@ -423,6 +470,19 @@ Test(config, every_key_round_trips) {
     cr_expect_eq(c.model.opts.rope_base, 500.5);
     cr_expect_eq(c.model.opts.fire_L, 128.5);
     cr_expect_eq(c.task, RG_TASK_DUPLICATE);
+    cr_expect_eq(c.model.arch, RG_ARCH_ENCODER);
+    cr_expect_eq(c.random_positions_per, RG_POSITIONS_PER_BATCH);
+    cr_expect_eq(c.length_sampling, RG_LENGTHS_PER_BATCH);
+    cr_expect_eq(c.train_examples, 1000);
+    cr_expect_eq(c.digits, RG_DIGITS_MSB);
+    rg_data_spec spec = rg_config_data_spec(&c, true);
+    cr_expect(spec.arch == RG_ARCH_ENCODER && spec.task == RG_TASK_DUPLICATE &&
+              spec.n_symbols == 10 && spec.digits == RG_DIGITS_MSB &&
+              spec.lengths == RG_LENGTHS_PER_BATCH);
+    spec = rg_config_data_spec(&c, false);
+    cr_expect(spec.arch == RG_ARCH_ENCODER && spec.digits == RG_DIGITS_MSB &&
+                  spec.lengths == RG_LENGTHS_PER_EXAMPLE,
+              "evaluation draws per example");
     int nl, *lens = rg_config_eval_lens(&c, &nl);
     cr_expect_eq(nl, 5);
     cr_expect_eq(lens[2], 20);
@@ -667,6 +727,125 @@ Test(config, task_seq_len) {
     cr_expect_eq(rg_task_seq_len(RG_TASK_PARITY, 5), 9);
     cr_expect_eq(rg_task_seq_len(RG_TASK_ADDITION, 5), 20);
     cr_expect_eq(rg_task_seq_len(RG_TASK_ODDS_FIRST, 5), 13);
+    /* the Ruoss tasks: BOS x SEP y EOS with their own input and output lengths */
+    cr_expect_eq(rg_task_seq_len(RG_TASK_EVEN_PAIRS, 5), 9);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_MODULAR_ARITHMETIC, 5), 9);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_MODULAR_ARITHMETIC, 6), 9); /* 5 tokens of input */
+    cr_expect_eq(rg_task_seq_len(RG_TASK_STACK_MANIPULATION, 5), 14);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_BINARY_ADDITION, 5), 14);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_BINARY_MULTIPLICATION, 5), 13);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_COMPUTE_SQRT, 5), 11);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_COMPUTE_SQRT, 6), 12);
+    cr_expect_eq(rg_task_seq_len(RG_TASK_DUPLICATE_STRING, 5), 18);
+}
+
+/* A task with its own alphabet sets n_symbols unless the config set it; any
+ * other task leaves n_symbols at its default; the experiment grid gives
+ * each such task its alphabet. */
+Test(config, tasks_set_their_alphabet) {
+    rg_config c;
+    rg_config_defaults(&c);
+    rg_error err = {{0}};
+    static const struct {
+        const char *task;
+        int n_symbols;
+    } fixed[] = {{"parity", 2},
+                 {"even_pairs", 2},
+                 {"modular_arithmetic", 9},
+                 {"parity_check", 2},
+                 {"cycle_navigation", 5},
+                 {"stack_manipulation", 5},
+                 {"reverse_string", 2},
+                 {"modular_arithmetic_brackets", 11},
+                 {"solve_equation", 11},
+                 {"duplicate_string", 2},
+                 {"missing_duplicate_string", 4},
+                 {"binary_addition", 3},
+                 {"binary_multiplication", 3},
+                 {"compute_sqrt", 2},
+                 {"bucket_sort", 5}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        test_set(&c, "task", fixed[i].task);
+        cr_expect_eq(c.model.n_symbols, fixed[i].n_symbols, "%s", fixed[i].task);
+        cr_expect_eq(rg_task_alphabet(c.task), fixed[i].n_symbols, "%s", fixed[i].task);
+        cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "%s: %s", fixed[i].task, err.msg);
+        cr_expect_str_eq(c.where[rg_config_key_find("n_symbols")], "", "still a default");
+    }
+    test_set(&c, "task", "copy");
+    cr_expect_eq(c.model.n_symbols, 16, "back to the default");
+    cr_expect_eq(rg_task_alphabet(RG_TASK_ODDS_FIRST), 0);
+    /* set by the config first (as a checkpoint's attributes are, in name
+     * order): kept, and checked */
+    test_set(&c, "n_symbols", "5");
+    test_set(&c, "task", "bucket_sort");
+    cr_expect_eq(c.model.n_symbols, 5);
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "%s", err.msg);
+    test_set(&c, "task", "binary_multiplication");
+    cr_expect_eq(c.model.n_symbols, 5, "the config's own value is not replaced");
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 2);
+    cr_expect(strstr(err.msg, "key 'n_symbols'") && strstr(err.msg, "n_symbols = 3"), "%s",
+              err.msg);
+    /* the experiment grid */
+    rg_config_defaults(&c);
+    test_set(&c, "n_symbols", "8");
+    test_set(&c, "tasks", "copy, stack_manipulation, sort:5, bucket_sort:5");
+    rg_config r;
+    const int want[] = {8, 5, 5, 5};
+    for (int t = 0; t < 4; t++) {
+        rg_config_grid_run(&c, t, 0, 0, &r);
+        cr_expect_eq(r.model.n_symbols, want[t], "grid task %d", t);
+        cr_expect_eq(rg_config_validate(&r, "grid", &err), 0, "task %d: %s", t, err.msg);
+    }
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "%s", err.msg);
+}
+
+/* digits = msb is meant for addition: a grid that holds addition takes it. */
+Test(config, digits_with_addition) {
+    rg_config c;
+    rg_config_defaults(&c);
+    rg_error err = {{0}};
+    test_set(&c, "digits", "msb");
+    test_set(&c, "task", "addition");
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "%s", err.msg);
+    rg_config_defaults(&c);
+    test_set(&c, "digits", "msb");
+    test_set(&c, "tasks", "copy, addition");
+    rg_config r;
+    rg_config_grid_run(&c, 0, 0, 0, &r);
+    cr_expect_eq(rg_config_validate(&r, "grid", &err), 0, "%s", err.msg);
+    char text[32];
+    cr_expect_eq(rg_config_get(&c, "digits", text, sizeof text), 0);
+    cr_expect_str_eq(text, "msb");
+}
+
+/* The encoder and the data keys validate where they apply. */
+Test(config, encoder_and_data_keys) {
+    rg_config c;
+    rg_error err = {{0}};
+    rg_config_defaults(&c);
+    cr_expect_eq(c.model.arch, RG_ARCH_DECODER);
+    cr_expect_eq(c.length_sampling, RG_LENGTHS_PER_EXAMPLE);
+    cr_expect_eq(c.random_positions_per, RG_POSITIONS_PER_SEQUENCE);
+    cr_expect_eq(c.train_examples, 0);
+    cr_expect_eq(c.digits, RG_DIGITS_LSB);
+    test_set(&c, "arch", "encoder");
+    test_set(&c, "random_positions", "200");
+    test_set(&c, "random_positions_per", "batch");
+    test_set(&c, "length_sampling", "batch");
+    test_set(&c, "task", "solve_equation");
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "%s", err.msg);
+    cr_expect_eq(rg_model_config_validate(&c.model, "test", &err), 0, "%s", err.msg);
+    test_set(&c, "length_sampling", "example");
+    test_set(&c, "train_examples", "5000");
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "%s", err.msg);
+    /* the model's own check also refuses an encoder with memory */
+    rg_model_config mc = c.model;
+    mc.mem_len = 4, mc.segment_len = 4;
+    cr_expect_eq(rg_model_config_validate(&mc, "model", &err), 2);
+    cr_expect(strstr(err.msg, "model: key 'arch'") && strstr(err.msg, "segment memory"), "%s",
+              err.msg);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, 11), 16);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, 11), 15);
 }
 
 Test(config, names_parse_back) {

@@ -38,7 +38,8 @@ Test(select, keys_take_their_values) {
     rg_error err;
     cr_expect_eq(rg_config_set(&c, "select", "bets", "argument 3", &err), 2);
     cr_expect(strstr(err.msg, "argument 3") && strstr(err.msg, "'select'") &&
-                  strstr(err.msg, "did you mean 'best'") && strstr(err.msg, "last or best"),
+                  strstr(err.msg, "did you mean 'best'") &&
+                  strstr(err.msg, "select = last or select = best"),
               "%s", err.msg);
     cr_expect_eq(rg_config_set(&c, "fit_threshold", "1.5", "x.ini:4", &err), 2);
     cr_expect(strstr(err.msg, "x.ini:4") && strstr(err.msg, "0 .. 1"), "%s", err.msg);
@@ -105,7 +106,14 @@ Test(select, validation_stream_is_its_own) {
         cr_expect_neq(v, rg_eval_seed(n));
         cr_expect_neq(v, rg_eval_positions_seed(n));
         cr_expect_neq(p, rg_eval_positions_seed(n));
-        for (int s = 0; s < 20; s++) cr_expect_neq(v, rg_train_seed(s), "seed %d, n %d", s, n);
+        cr_expect_neq(v, rg_train_set_seed());
+        cr_expect_neq(p, rg_train_set_seed());
+        for (int s = 0; s < 20; s++) {
+            cr_expect_neq(v, rg_train_seed(s), "seed %d, n %d", s, n);
+            /* the fixed training set's order shares the tag: n - 1 is the epoch */
+            cr_expect_neq(v, rg_train_order_seed(s, n - 1), "seed %d, epoch %d", s, n - 1);
+            cr_expect_neq(p, rg_train_order_seed(s, n - 1), "seed %d, epoch %d", s, n - 1);
+        }
     }
 }
 

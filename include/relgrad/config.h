@@ -50,7 +50,11 @@ typedef struct rg_config {
     int train_len;
     char eval_lens[RG_TEXT_MAX]; /* items n, a..b, a..b:s; see rg_config_eval_lens */
     int eval_n;
-    int random_positions; /* L > 0: positions are a random subset of 0..L-1 */
+    int random_positions;                  /* L > 0: positions are a random subset of 0..L-1 */
+    rg_positions_per random_positions_per; /* one draw per sequence or per batch   */
+    rg_length_sampling length_sampling;    /* training lengths per example or batch */
+    int train_examples;    /* N > 0: train on a fixed set of N examples (0 = a stream) */
+    rg_digit_order digits; /* addition: least or most significant digit first  */
     /* train */
     int steps, batch_size;
     double lr;
@@ -99,7 +103,7 @@ typedef enum {
     RG_V_TASK_LIST, /* tasks                                           */
     RG_V_POS_LISTS, /* positions: entries, each a scheme or a+b+c list */
     RG_V_INT_LIST,  /* seeds: whole numbers and a..b ranges            */
-    RG_V_CHOICE,    /* one of the names rg_config_key_choices gives, stored as its index */
+    RG_V_CHOICE,    /* one name of a fixed list (rg_key_choices), kept as its index */
 } rg_value_kind;
 
 enum {
@@ -127,11 +131,11 @@ typedef struct rg_key_info {
 int rg_config_key_count(void);
 const rg_key_info *rg_config_key(int i);
 int rg_config_key_find(const char *name); /* index, or -1 */
-/* The values an RG_V_CHOICE key takes (NULL-terminated; index = stored
- * value); NULL for other keys. */
-const char *const *rg_config_key_choices(const rg_key_info *key);
 /* The scheme (registry id) whose own key k is, or -1 for a base key. */
 int rg_config_key_scheme(int k);
+/* The names an RG_V_CHOICE key takes (NULL-terminated; value i is names[i]),
+ * or NULL for other keys. */
+const char *const *rg_key_choices(const rg_key_info *key);
 
 /* ---- building a config ---------------------------------------------------------- */
 
@@ -185,6 +189,13 @@ int rg_config_differs(const rg_config *a, const rg_config *b, rg_same_what what)
  * alphabet when the tasks list gives one), positions entry p, seed s;
  * everything else as in base (out_dir too: the caller sets the run's). */
 void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out);
+
+/* What the run's batches are made of (rg_batch_draw, rg_train_set_init):
+ * arch, task, n_symbols, digits, and for training (training = true) the
+ * config's length_sampling; evaluation batches (one length each) always
+ * draw per example, so a length's evaluation set is the same whatever
+ * length_sampling a run trained with. */
+rg_data_spec rg_config_data_spec(const rg_config *c, bool training);
 
 /* The evaluation lengths, expanded: a malloc'd array (free it), count in *n. */
 int *rg_config_eval_lens(const rg_config *c, int *n);

@@ -46,9 +46,12 @@ void rg_evaluate_fit(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_ev
 
 /* The validation score select = best compares: exact match on val_n
  * in-distribution examples, lengths drawn uniformly from 1 .. train_len as
- * training draws them (with randomized positions when set), from the
- * validation stream (rg_val_seed(train_len)): the same set at every call and
- * for every model seed, disjoint in seed from training and evaluation. */
+ * training draws them (in the run's format: arch, task, digits; with
+ * randomized positions when set), from the validation stream
+ * (rg_val_seed(train_len)): the same set at every call and for every model
+ * seed, disjoint in seed from training and evaluation. Scored as
+ * rg_evaluate scores a length (decoder: greedy decoding; encoder: one
+ * forward). */
 double rg_validate(rg_ctx *ctx, rg_model *m, const rg_config *cfg);
 
 /* One training step (src/train/step.c): forward over this rank's rows of
@@ -71,6 +74,25 @@ typedef struct rg_step {
  * the model must not be saved). */
 int rg_train_step(rg_ctx *ctx, rg_model *m, rg_adamw *adam, const rg_batch *batch, rg_step *s,
                   rg_error *err);
+
+/* Where a run's training batches come from: the task's stream (examples
+ * drawn from the run's data rng, lengths min_len .. train_len) or, with
+ * train_examples > 0 and min_len 1, the fixed training set; then
+ * randomized positions when the config asks for them (from the same rng).
+ * train, bench, dump and graph all draw their batches through it. */
+typedef struct rg_train_data {
+    rg_data_spec spec;
+    int batch_size, min_len, max_len, random_positions;
+    rg_positions_per positions_per;
+    bool fixed; /* the fixed training set, not the stream */
+    rg_train_set set;
+} rg_train_data;
+
+void rg_train_data_init(rg_train_data *d, const rg_config *cfg, int min_len);
+/* The batch of step `step` (0-based; the fixed set's batches are a
+ * function of it) into b. */
+void rg_train_data_batch(rg_train_data *d, long step, rg_batch *b, rg_rng *rng);
+void rg_train_data_free(rg_train_data *d);
 
 /* What a finished (or stopped) run reports. */
 typedef struct rg_run_summary {

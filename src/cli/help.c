@@ -359,11 +359,6 @@ static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
         else
             snprintf(buf, n, "number %s %g", key->open ? ">" : ">=", key->lo);
         break;
-    case RG_V_CHOICE:
-        snprintf(buf, n, "one of:");
-        for (const char *const *c = rg_config_key_choices(key); *c; c++)
-            snprintf(buf + strlen(buf), n - strlen(buf), " %s", *c);
-        break;
     case RG_V_PATH:
         snprintf(buf, n, "%s", key->lo > 0 ? "path" : "path, or empty");
         break;
@@ -385,6 +380,13 @@ static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
     case RG_V_INT_LIST:
         snprintf(buf, n, "whole numbers and ranges a..b");
         break;
+    case RG_V_CHOICE: {
+        const char *const *names = rg_key_choices(key);
+        snprintf(buf, n, "one of:");
+        for (int i = 0; names[i]; i++)
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s %s", i ? " |" : "", names[i]);
+        break;
+    }
     }
     return buf;
 }
@@ -481,8 +483,19 @@ int rg_cmd_list(int argc, char **argv) {
         return RG_EXIT_OK;
     }
     if (argc == 1 && !strcmp(argv[0], "tasks")) {
-        for (int t = 0; t < RG_TASK_COUNT; t++)
-            printf("%-12s %s\n", rg_task_name((rg_task)t), rg_task_summary((rg_task)t));
+        /* a line per task (name, n_symbols, y's length), then what the
+         * symbols mean and what the task asks, indented */
+        for (int t = 0; t < RG_TASK_COUNT; t++) {
+            char ns[16];
+            int fixed = rg_task_alphabet((rg_task)t);
+            snprintf(ns, sizeof ns, fixed ? "%d" : "any", fixed);
+            printf("%-28s n_symbols %-4s  |y| = %s\n", rg_task_name((rg_task)t), ns,
+                   rg_task_out_len_text((rg_task)t));
+            char line[600];
+            snprintf(line, sizeof line, "symbols: %s", rg_task_symbols_text((rg_task)t));
+            wrapped(stdout, line, 4);
+            wrapped(stdout, rg_task_summary((rg_task)t), 4);
+        }
         return RG_EXIT_OK;
     }
     if (argc == 0)

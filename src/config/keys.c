@@ -43,11 +43,24 @@ static const rg_key_info BASE_KEYS[] = {
      0, "tokens per segment with memory; >= 0 (0 = whole sequence); > 0 needs mem_len > 0"},
     {"init_std", "model", RG_KEY_REAL, RG_V_REAL, AT(model.init_std), 0, 0, 0, true, "0.02", 0,
      "standard deviation of the normal weight init; > 0"},
+    {.name = "arch",
+     .group = "model",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(model.arch),
+     .def = "decoder",
+     .help = "decoder: a causal Transformer reads BOS x SEP y EOS and writes y token by token; "
+             "encoder: one bidirectional pass reads BOS x SEP and one ANS token per answer "
+             "token and answers at every ANS (Ruoss et al. 2023; vocabulary n_symbols + 5); "
+             "the encoder needs mem_len = 0"},
     /* task */
     {"task", "task", RG_KEY_STRING, RG_V_TASK, AT(task), 0, 0, 0, false, "copy", 0,
      "synthetic task; see `relgrad list tasks` (experiment: replaced by tasks)"},
     {"n_symbols", "task", RG_KEY_INT, RG_V_INT, AT(model.n_symbols), 0, 2, RG_MAX_SYMBOLS, false,
-     "16", 0, "alphabet size (the base of addition); 2 .. 1000000 (vocabulary = n_symbols + 4)"},
+     "16", 0,
+     "alphabet size (the base of addition); 2 .. 1000000 (vocabulary = n_symbols + 4, encoder "
+     "+ 5); a task with its own alphabet (parity and most Ruoss et al. tasks, `relgrad list "
+     "tasks`) sets it when the config does not, and refuses another value"},
     {"train_len", "task", RG_KEY_INT, RG_V_INT, AT(train_len), 0, 1, RG_MAX_LEN, false, "16", 0,
      "training lengths are drawn from 1 .. train_len; 1 .. 1000000"},
     {"eval_lens", "task", RG_KEY_STRING, RG_V_LENGTHS, AT(eval_lens), 0, 1, RG_MAX_LEN, false,
@@ -71,6 +84,43 @@ static const rg_key_info BASE_KEYS[] = {
      "0", 0,
      "randomized positions (Ruoss et al. 2023): L > 0 draws each sequence's positions as a "
      "sorted random subset of 0 .. L-1, in training and evaluation; 0 = off"},
+    {.name = "random_positions_per",
+     .group = "task",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(random_positions_per),
+     .def = "sequence",
+     .help = "with random_positions: sequence = a fresh sorted draw for every sequence; batch = "
+             "one draw shared by every sequence of a batch (Ruoss et al.'s code), in training "
+             "and evaluation"},
+    {.name = "length_sampling",
+     .group = "task",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(length_sampling),
+     .def = "example",
+     .help = "training lengths: example = each example's n uniform in 1 .. train_len; batch = "
+             "one n per batch, uniform in 1 .. train_len, for all its examples (Ruoss et al.'s "
+             "code)"},
+    {.name = "train_examples",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(train_examples),
+     .lo = 0,
+     .hi = 100000000,
+     .def = "0",
+     .help = "N > 0: train on a fixed set of N examples, lengths spread evenly over 1 .. "
+             "train_len, the same set for every seed, reshuffled every epoch (Kazemnejad et "
+             "al. 2023); 0 = a fresh example every time"},
+    {.name = "digits",
+     .group = "task",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(digits),
+     .def = "lsb",
+     .help = "addition's digit order: lsb = a, b and the answer least significant digit "
+             "first; msb = most significant first"},
     /* train */
     {"steps", "train", RG_KEY_INT, RG_V_INT, AT(steps), 0, 1, INT_MAX, false, "2000", 0,
      "optimizer steps (bench: timed steps); >= 1"},
@@ -172,16 +222,28 @@ int rg_config_key_scheme(int k) {
     return -1;
 }
 
-/* The names of each RG_V_CHOICE key, by key name. */
-static const struct {
-    const char *key;
-    const char *const *names;
-} CHOICES[] = {{"select", SELECT_NAMES}};
+/* The names of each RG_V_CHOICE key, in the order of its enum. */
+static const char *const ARCH_NAMES[] = {
+    [RG_ARCH_DECODER] = "decoder", [RG_ARCH_ENCODER] = "encoder", NULL};
+static const char *const PER_NAMES[] = {
+    [RG_POSITIONS_PER_SEQUENCE] = "sequence", [RG_POSITIONS_PER_BATCH] = "batch", NULL};
+static const char *const LENGTHS_NAMES[] = {
+    [RG_LENGTHS_PER_EXAMPLE] = "example", [RG_LENGTHS_PER_BATCH] = "batch", NULL};
+static const char *const DIGITS_NAMES[] = {[RG_DIGITS_LSB] = "lsb", [RG_DIGITS_MSB] = "msb", NULL};
 
-const char *const *rg_config_key_choices(const rg_key_info *key) {
-    for (size_t i = 0; key->kind == RG_V_CHOICE && i < sizeof CHOICES / sizeof *CHOICES; i++)
+const char *const *rg_key_choices(const rg_key_info *key) {
+    static const struct {
+        const char *key;
+        const char *const *names;
+    } CHOICES[] = {{"arch", ARCH_NAMES},
+                   {"random_positions_per", PER_NAMES},
+                   {"length_sampling", LENGTHS_NAMES},
+                   {"digits", DIGITS_NAMES},
+                   {"select", SELECT_NAMES}};
+    if (key->kind != RG_V_CHOICE) return NULL;
+    for (size_t i = 0; i < sizeof CHOICES / sizeof CHOICES[0]; i++)
         if (!strcmp(key->name, CHOICES[i].key)) return CHOICES[i].names;
-    return NULL;
+    rg_die("config: key %s has no list of values", key->name);
 }
 
 int rg_config_key_find(const char *name) {
@@ -299,9 +361,13 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
     case RG_V_TASK:
         len = (size_t)snprintf(buf, n, "%s", rg_task_name(*(const rg_task *)at));
         break;
-    case RG_V_CHOICE:
-        len = (size_t)snprintf(buf, n, "%s", rg_config_key_choices(info)[*(const int *)at]);
+    case RG_V_CHOICE: {
+        const char *const *names = rg_key_choices(info);
+        int v = *(const int *)at, count = 0;
+        while (names[count]) count++;
+        len = (size_t)snprintf(buf, n, "%s", v >= 0 && v < count ? names[v] : "?");
         break;
+    }
     case RG_V_POS:
         len = (size_t)snprintf(buf, n, "%s", rg_pos_list_text(at, ',', item, sizeof item));
         break;
@@ -333,9 +399,21 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
 void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out) {
     *out = *base;
     out->task = base->tasks[t];
-    if (base->task_symbols[t]) out->model.n_symbols = base->task_symbols[t];
+    /* the entry's own alphabet ("sort:5"), else the one its task fixes */
+    if (base->task_symbols[t])
+        out->model.n_symbols = base->task_symbols[t];
+    else if (rg_task_alphabet(out->task))
+        out->model.n_symbols = rg_task_alphabet(out->task);
     out->model.pos = base->positions[p];
     out->seed = base->seeds[s];
+}
+
+rg_data_spec rg_config_data_spec(const rg_config *c, bool training) {
+    return (rg_data_spec){.arch = c->model.arch,
+                          .task = c->task,
+                          .n_symbols = c->model.n_symbols,
+                          .digits = c->digits,
+                          .lengths = training ? c->length_sampling : RG_LENGTHS_PER_EXAMPLE};
 }
 
 int *rg_config_eval_lens(const rg_config *c, int *n) {

@@ -339,25 +339,6 @@ static int parse_task_entry(const char *item, rg_task *task, int *symbols, char 
     return 0;
 }
 
-/* One of a key's choices (select = best): its index into *out. */
-static int parse_choice(const rg_key_info *key, const char *text, int *out, char *why, size_t n) {
-    const char *const *names = rg_config_key_choices(key);
-    int count = 0;
-    while (names[count]) count++;
-    for (int i = 0; i < count; i++)
-        if (!strcmp(text, names[i])) {
-            *out = i;
-            return 0;
-        }
-    char hint[64], list[256] = "";
-    for (int i = 0; i < count; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? " or " : "",
-                 names[i]);
-    snprintf(why, n, "'%.40s' is not a value it takes%s; write %s", text,
-             did_you_mean(text, names, count, hint, sizeof hint), list);
-    return -1;
-}
-
 /* tasks, positions: comma lists of names (positions entries may be '+' lists). */
 static int parse_name_list(rg_config *c, int k, const char *text, const char *where,
                            rg_error *err) {
@@ -385,6 +366,40 @@ static int parse_name_list(rg_config *c, int k, const char *text, const char *wh
     }
     *(int *)((char *)c + key->count_offset) = count;
     return 0;
+}
+
+/* One of the names of an RG_V_CHOICE key, stored as its index. */
+static int parse_choice(const rg_key_info *key, const char *text, int *out, char *why, size_t n) {
+    const char *const *names = rg_key_choices(key);
+    int count = 0;
+    for (; names[count]; count++)
+        if (!strcmp(text, names[count])) {
+            *out = count;
+            return 0;
+        }
+    char hint[64], all[200] = "";
+    for (int i = 0; i < count; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s = %s", i ? " or " : "",
+                 key->name, names[i]);
+    snprintf(why, n, "unknown value '%.40s'%s; write %s", text,
+             did_you_mean(text, names, count, hint, sizeof hint), all);
+    return -1;
+}
+
+/* A task that fixes its alphabet sets n_symbols, unless the config set
+ * n_symbols itself (then validation checks that the two agree); any other
+ * task leaves n_symbols at its default. */
+static void follow_task_alphabet(rg_config *c) {
+    int k = rg_config_key_find("n_symbols");
+    if (c->where[k][0]) return;
+    int fixed = rg_task_alphabet(c->task);
+    if (fixed) {
+        c->model.n_symbols = fixed;
+        return;
+    }
+    char why[160];
+    if (!rg_parse_int(rg_config_key(k)->def, &c->model.n_symbols, why, sizeof why))
+        rg_die("config: the default of n_symbols does not parse: %s", why);
 }
 
 /* ---- one key --------------------------------------------------------------------------- */
@@ -438,13 +453,14 @@ int rg_config_set(rg_config *c, const char *key, const char *value, const char *
         break;
     case RG_V_TASK:
         if (parse_task(text, at, why, sizeof why)) return rg_fail_key(err, shown, k, "%s", why);
-        break;
-    case RG_V_POS:
-        if (rg_pos_list_parse(text, at, why, sizeof why))
-            return rg_fail_key(err, shown, k, "%s", why);
+        follow_task_alphabet(&tmp);
         break;
     case RG_V_CHOICE:
         if (parse_choice(info, text, at, why, sizeof why))
+            return rg_fail_key(err, shown, k, "%s", why);
+        break;
+    case RG_V_POS:
+        if (rg_pos_list_parse(text, at, why, sizeof why))
             return rg_fail_key(err, shown, k, "%s", why);
         break;
     case RG_V_LENGTHS: {

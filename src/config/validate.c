@@ -7,8 +7,13 @@
  *     either alone would be silently ignored by the model, so it is an error.
  *   - Positions read: an example of length n is read at positions
  *     0 .. rg_task_seq_len(task, n) - 2 (its last token, EOS, is only a
- *     target); with random_positions = L, anywhere in 0 .. L-1. Schemes that
+ *     target; an encoder reads as many: BOS x SEP and one ANS per answer
+ *     token); with random_positions = L, anywhere in 0 .. L-1. Schemes that
  *     cannot represent every position (learned) check against that.
+ *   - A task that fixes its alphabet (rg_task_alphabet) refuses another
+ *     n_symbols; the data keys that would be ignored (digits = msb without
+ *     addition, random_positions_per without random positions,
+ *     length_sampling = batch with a fixed training set) are refused too.
  *   - Sizes are estimated in double, so no int overflows before the check
  *     (d_model = 1e9 would).
  */
@@ -23,6 +28,7 @@
 
 #define MAX_PARAMS      5e8 /* parameter values: 2 GB in float32, x4 with grads and moments */
 #define MAX_ACTIVATIONS 4e9 /* values one training step may keep: 16 GB in float32 */
+#define MAX_SET_TOKENS  5e8 /* tokens of a fixed training set: 2 GB of int */
 
 /* "must be >= 1", "must be > 0", "must be 2 .. 1000000" */
 static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
@@ -98,6 +104,68 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
 
 /* ---- combinations ------------------------------------------------------------------- */
 
+/* The task's alphabet, the experiment's task:N entries, and the data keys
+ * (digits, length_sampling, random_positions_per, train_examples): each
+ * refused where it would be ignored or contradict the task. */
+static int check_task_data(const rg_config *c, const char *where, rg_error *err) {
+#define ORIGIN(name) rg_key_origin(c, rg_config_key_find(name), where)
+#define KEY(name)    rg_config_key_find(name)
+    char note[RG_WHERE_MAX + 16];
+    int ns = c->model.n_symbols, fixed = rg_task_alphabet(c->task);
+    if (fixed && ns != fixed) {
+        const char *blame = c->where[KEY("n_symbols")][0] ? "n_symbols" : "task";
+        return rg_fail_key(err, ORIGIN(blame), KEY(blame),
+                           "task %s has its own alphabet of %d symbols (%s), but n_symbols = "
+                           "%d%s; set n_symbols = %d, or leave n_symbols out and the task sets it",
+                           rg_task_name(c->task), fixed, rg_task_symbols_text(c->task), ns,
+                           rg_key_origin_note(c, KEY("n_symbols"), note, sizeof note), fixed);
+    }
+    for (int t = 0; t < c->n_tasks; t++) {
+        int own = rg_task_alphabet(c->tasks[t]);
+        if (own && c->task_symbols[t] && c->task_symbols[t] != own)
+            return rg_fail_key(err, ORIGIN("tasks"), KEY("tasks"),
+                               "entry %d: task %s has its own alphabet of %d symbols, not %d; "
+                               "write %s or %s:%d",
+                               t + 1, rg_task_name(c->tasks[t]), own, c->task_symbols[t],
+                               rg_task_name(c->tasks[t]), rg_task_name(c->tasks[t]), own);
+    }
+    if (c->digits == RG_DIGITS_MSB) {
+        bool addition = c->task == RG_TASK_ADDITION;
+        for (int t = 0; t < c->n_tasks; t++) addition |= c->tasks[t] == RG_TASK_ADDITION;
+        if (!addition)
+            return rg_fail_key(err, ORIGIN("digits"), KEY("digits"),
+                               "msb orders the digits of task addition, but the task is %s; set "
+                               "digits = lsb (or leave it out)",
+                               rg_task_name(c->task));
+    }
+    if (c->random_positions_per == RG_POSITIONS_PER_BATCH && c->random_positions == 0)
+        return rg_fail_key(err, ORIGIN("random_positions_per"), KEY("random_positions_per"),
+                           "batch shares one draw of random positions, but random_positions = "
+                           "0%s draws none; set random_positions = L > 0 or leave "
+                           "random_positions_per out",
+                           rg_key_origin_note(c, KEY("random_positions"), note, sizeof note));
+    if (c->train_examples > 0) {
+        if (c->length_sampling == RG_LENGTHS_PER_BATCH)
+            return rg_fail_key(err, ORIGIN("length_sampling"), KEY("length_sampling"),
+                               "batch draws a length per batch, but train_examples = %d%s trains "
+                               "on a fixed set whose examples have their own lengths; set "
+                               "length_sampling = example or train_examples = 0",
+                               c->train_examples,
+                               rg_key_origin_note(c, KEY("train_examples"), note, sizeof note));
+        /* the set keeps x and y of every example */
+        double per =
+            rg_task_input_len(c->task, c->train_len) + rg_task_out_len(c->task, c->train_len);
+        if ((double)c->train_examples * per > MAX_SET_TOKENS)
+            return rg_fail_key(err, ORIGIN("train_examples"), KEY("train_examples"),
+                               "%d examples of up to %.0f tokens would take more than relgrad's "
+                               "limit of %.0f tokens; lower train_examples or train_len",
+                               c->train_examples, per, (double)MAX_SET_TOKENS);
+    }
+    return 0;
+#undef ORIGIN
+#undef KEY
+}
+
 /* Reporting against a key's own origin, for the schemes' validate hooks. */
 typedef struct {
     const rg_config *c; /* origins, or NULL  */
@@ -170,6 +238,13 @@ static int check_model(const rg_model_config *mc, const rg_config *c, const char
         rg_scheme_check chk = {mc, positions_read, positions_why, scheme_fail, scheme_origin, &r};
         if (s->validate(&chk)) return 2;
     }
+    if (mc->arch == RG_ARCH_ENCODER && mc->mem_len > 0)
+        return rg_fail_key(err, ORIGIN("arch"), KEY("arch"),
+                           "encoder cannot combine with segment memory, but mem_len = %d%s: an "
+                           "encoder reads the whole sequence in one bidirectional pass, with no "
+                           "segments to carry memory between; set mem_len = 0 and segment_len = "
+                           "0, or arch = decoder",
+                           mc->mem_len, rg_key_origin_note(c, KEY("mem_len"), note, sizeof note));
     if (mc->mem_len > 0 && !all_relative)
         return rg_fail_key(err, ORIGIN("mem_len"), KEY("mem_len"),
                            "mem_len = %d needs relative schemes, but pos = %s is absolute: an "
@@ -190,7 +265,7 @@ static int check_model(const rg_model_config *mc, const rg_config *c, const char
                            mc->mem_len,
                            rg_key_origin_note(c, KEY("segment_len"), note, sizeof note));
     /* parameters that fit in memory: counted by declaring them */
-    double dd = d, F = mc->d_ff, L = mc->n_layers, V = mc->n_symbols + 4.0;
+    double dd = d, F = mc->d_ff, L = mc->n_layers, V = rg_vocab_size(mc->arch, mc->n_symbols);
     double params = 2 * V * dd + L * (4 * dd * dd + 2 * dd * F + 10 * dd + F);
     if (params <= MAX_PARAMS)
         for (int id = 0; id < rg_scheme_count(); id++) {
@@ -254,11 +329,7 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
                  worst, rg_task_name(c->task));
     if (check_model(mc, c, where, read, why, err)) return 2;
 
-    if (c->task == RG_TASK_PARITY && mc->n_symbols != 2)
-        return rg_fail_key(err, ORIGIN("task"), KEY("task"),
-                           "parity reads bits, but n_symbols = %d%s; set n_symbols = 2",
-                           mc->n_symbols,
-                           rg_key_origin_note(c, KEY("n_symbols"), note, sizeof note));
+    if (check_task_data(c, where, err)) return 2;
     if (c->random_positions > 0) {
         bool any = false;
         for (int i = 0; i < mc->pos.n; i++) any |= rg_scheme_reads_positions(mc->pos.id[i]);

@@ -1,33 +1,185 @@
-/* tasks.c: the synthetic tasks of SPEC sections 3 and 6: their names,
- * lengths, answers and examples.
+/* tasks.c: what each task is (SPEC sections 3, 6 and 7): its name, the
+ * alphabet it fixes, what its symbols mean, and its lengths.
  *
- * An example of length n is
- *     BOS <input> SEP y_1 .. y_m EOS
- * with <input> = x_1 .. x_n for every task but addition, whose input is
- * a_1 .. a_n SEP b_1 .. b_n (two n-digit numbers in base n_symbols, least
- * significant digit first; leading zeros allowed). Parity draws its symbols
- * from {0, 1} whatever n_symbols is (the config requires n_symbols = 2).
+ * relgrad's own tasks take any n_symbols; the fifteen of Ruoss et al. 2023
+ * go by their names, and those with operators, brackets, actions or a
+ * termination token fix n_symbols to their input alphabet: the token ids are
+ * the integers their code one-hot encodes (google-deepmind/
+ * randomized_positional_encodings, tasks/), inputs and outputs alike, so
+ * binary_addition's 2 is '+' in x and the end of the sum in y. Four are
+ * aliases (same examples as a relgrad task, with the authors' alphabet):
+ * parity_check, reverse_string, duplicate_string, bucket_sort.
  */
 #include "data_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct task_info {
-    const char *name, *summary;
+    const char *name;
+    rg_task base;        /* the task whose examples it draws (itself unless an alias) */
+    int alphabet;        /* the n_symbols it fixes; 0 = any                            */
+    const char *symbols; /* what the symbol ids mean                                   */
+    const char *out_len; /* y's length as a function of n                              */
+    const char *summary;
 } task_info;
 
 static const task_info TASKS[RG_TASK_COUNT] = {
-    [RG_TASK_COPY] = {"copy", "y = x"},
-    [RG_TASK_REVERSE] = {"reverse", "y = x reversed"},
-    [RG_TASK_SORT] = {"sort", "y = x sorted ascending (bucket sort with a small n_symbols)"},
-    [RG_TASK_DUPLICATE] = {"duplicate", "y = x x"},
-    [RG_TASK_PARITY] = {"parity", "x in {0,1} (n_symbols = 2); y = one symbol, x_1 xor .. xor x_n"},
-    [RG_TASK_ADDITION] = {"addition", "input a SEP b, two n-digit numbers in base n_symbols, "
-                                      "least significant first; y = the n+1 digits of a+b "
-                                      "(binary addition with n_symbols = 2)"},
-    [RG_TASK_ODDS_FIRST] = {"odds_first", "y = x_1 x_3 x_5 .. then x_2 x_4 .."},
+    [RG_TASK_COPY] = {.name = "copy",
+                      .base = RG_TASK_COPY,
+                      .symbols = "0 .. n_symbols-1",
+                      .out_len = "n",
+                      .summary = "y = x"},
+    [RG_TASK_REVERSE] = {.name = "reverse",
+                         .base = RG_TASK_REVERSE,
+                         .symbols = "0 .. n_symbols-1",
+                         .out_len = "n",
+                         .summary = "y = x reversed"},
+    [RG_TASK_SORT] = {.name = "sort",
+                      .base = RG_TASK_SORT,
+                      .symbols = "0 .. n_symbols-1",
+                      .out_len = "n",
+                      .summary = "y = x sorted ascending"},
+    [RG_TASK_DUPLICATE] = {.name = "duplicate",
+                           .base = RG_TASK_DUPLICATE,
+                           .symbols = "0 .. n_symbols-1",
+                           .out_len = "2n",
+                           .summary = "y = x x"},
+    [RG_TASK_PARITY] = {.name = "parity",
+                        .base = RG_TASK_PARITY,
+                        .alphabet = 2,
+                        .symbols = "0 1 = bits",
+                        .out_len = "1",
+                        .summary = "y = x_1 xor .. xor x_n"},
+    [RG_TASK_ADDITION] = {.name = "addition",
+                          .base = RG_TASK_ADDITION,
+                          .symbols = "0 .. n_symbols-1 = digits (x = a SEP b)",
+                          .out_len = "n+1",
+                          .summary = "a and b: n digits each in base n_symbols, least significant "
+                                     "first (digits = msb: most significant first, y too); y = "
+                                     "the n+1 digits of a+b"},
+    [RG_TASK_ODDS_FIRST] = {.name = "odds_first",
+                            .base = RG_TASK_ODDS_FIRST,
+                            .symbols = "0 .. n_symbols-1",
+                            .out_len = "n",
+                            .summary = "y = x_1 x_3 x_5 .. then x_2 x_4 .."},
+    [RG_TASK_EVEN_PAIRS] = {.name = "even_pairs",
+                            .base = RG_TASK_EVEN_PAIRS,
+                            .alphabet = 2,
+                            .symbols = "0 1 = bits",
+                            .out_len = "1",
+                            .summary = "y = 1 when x has an odd number of unequal neighbours "
+                                       "(01 or 10), else 0"},
+    [RG_TASK_MODULAR_ARITHMETIC] = {.name = "modular_arithmetic",
+                                    .base = RG_TASK_MODULAR_ARITHMETIC,
+                                    .alphabet = 9,
+                                    .symbols = "0..4 = numbers, 5 = +, 6 = -, 7 = *, 8 = _ "
+                                               "(blank, never drawn)",
+                                    .out_len = "1",
+                                    .summary = "x = n0 op n1 op .. with n tokens (n-1 when n is "
+                                               "even), numbers and + - * uniform; y = its value "
+                                               "mod 5, * before + and -"},
+    [RG_TASK_PARITY_CHECK] = {.name = "parity_check",
+                              .base = RG_TASK_PARITY,
+                              .alphabet = 2,
+                              .symbols = "0 1 = bits",
+                              .out_len = "1",
+                              .summary = "parity by its Ruoss et al. name"},
+    [RG_TASK_CYCLE_NAVIGATION] = {.name = "cycle_navigation",
+                                  .base = RG_TASK_CYCLE_NAVIGATION,
+                                  .alphabet = 5,
+                                  .symbols = "x: 0 = step left, 1 = stay, 2 = step right; y: 0..4 "
+                                             "= a place on the cycle",
+                                  .out_len = "1",
+                                  .summary = "y = where the steps end on a cycle of 5 places, "
+                                             "starting at 0"},
+    [RG_TASK_STACK_MANIPULATION] = {.name = "stack_manipulation",
+                                    .base = RG_TASK_STACK_MANIPULATION,
+                                    .alphabet = 5,
+                                    .symbols = "x: 0 1 = values, 2 = POP, 3 = PUSH 0, 4 = PUSH 1; "
+                                               "y: 0 1 = values, 2 = end of the stack",
+                                    .out_len = "n+1",
+                                    .summary = "x = a stack of k values (k uniform in 1..n-1, "
+                                               "bottom first) then n-k actions; y = the final "
+                                               "stack top first, 2, then 0s (accuracy: up to the "
+                                               "2); POP on an empty stack does nothing"},
+    [RG_TASK_REVERSE_STRING] = {.name = "reverse_string",
+                                .base = RG_TASK_REVERSE,
+                                .alphabet = 2,
+                                .symbols = "0 1",
+                                .out_len = "n",
+                                .summary = "reverse with n_symbols = 2"},
+    [RG_TASK_MODULAR_ARITHMETIC_BRACKETS] = {.name = "modular_arithmetic_brackets",
+                                             .base = RG_TASK_MODULAR_ARITHMETIC_BRACKETS,
+                                             .alphabet = 11,
+                                             .symbols = "0..4 = numbers, 5 = +, 6 = -, 7 = *, 8 = "
+                                                        "(, 9 = ), 10 = x (never drawn)",
+                                             .out_len = "1",
+                                             .summary = "x = a random bracketed expression of "
+                                                        "exactly n tokens over + - * (and unary "
+                                                        "-); y = its value mod 5"},
+    [RG_TASK_SOLVE_EQUATION] = {.name = "solve_equation",
+                                .base = RG_TASK_SOLVE_EQUATION,
+                                .alphabet = 11,
+                                .symbols = "0..4 = numbers, 5 = +, 6 = -, 7 = (, 8 = ), 9 = x, "
+                                           "10 = =",
+                                .out_len = "1",
+                                .summary = "x = a bracketed + - expression of n-2 tokens with one "
+                                           "number replaced by x, then = and the value mod 5; y = "
+                                           "the number x stands for (n < 3: x = 0s, y = 0)"},
+    [RG_TASK_DUPLICATE_STRING] = {.name = "duplicate_string",
+                                  .base = RG_TASK_DUPLICATE,
+                                  .alphabet = 2,
+                                  .symbols = "0 1",
+                                  .out_len = "2n",
+                                  .summary = "duplicate with n_symbols = 2"},
+    [RG_TASK_MISSING_DUPLICATE_STRING] = {.name = "missing_duplicate_string",
+                                          .base = RG_TASK_MISSING_DUPLICATE_STRING,
+                                          .alphabet = 4,
+                                          .symbols = "0 1 = bits, 2 = the missing bit, 3 = "
+                                                     "padding",
+                                          .out_len = "1",
+                                          .summary = "x = a bit string of n/2 (rounded down) "
+                                                     "written twice with one bit replaced by 2, "
+                                                     "then 3 when n is odd; y = the missing bit "
+                                                     "(n = 1: x = 1, y = 1)"},
+    [RG_TASK_BINARY_ADDITION] = {.name = "binary_addition",
+                                 .base = RG_TASK_BINARY_ADDITION,
+                                 .alphabet = 3,
+                                 .symbols = "x: 0 1 = bits, 2 = +; y: 0 1 = bits, 2 = end",
+                                 .out_len = "n+1",
+                                 .summary = "x = a + b, least significant bit first, a and b >= "
+                                            "1 with |a| uniform in 1..n-2 (n <= 2: one number "
+                                            "below 2^n-1, no +); y = the sum without leading "
+                                            "zeros, 2, then 0s (accuracy: up to the 2)"},
+    [RG_TASK_BINARY_MULTIPLICATION] = {.name = "binary_multiplication",
+                                       .base = RG_TASK_BINARY_MULTIPLICATION,
+                                       .alphabet = 3,
+                                       .symbols = "x: 0 1 = bits, 2 = *; y: 0 1 = bits, 2 = end",
+                                       .out_len = "n",
+                                       .summary = "x = a * b drawn as in binary_addition; y = the "
+                                                  "product without leading zeros, 2, then 0s "
+                                                  "(n <= 2: n-1 zeros, then 2; accuracy: up to "
+                                                  "the 2)"},
+    [RG_TASK_COMPUTE_SQRT] = {.name = "compute_sqrt",
+                              .base = RG_TASK_COMPUTE_SQRT,
+                              .alphabet = 2,
+                              .symbols = "0 1 = bits",
+                              .out_len = "ceil(n/2)",
+                              .summary = "x = a number in 1 .. 2^n-1, most significant bit first; "
+                                         "y = floor(sqrt(x)) in ceil(n/2) bits, most significant "
+                                         "first"},
+    [RG_TASK_BUCKET_SORT] = {.name = "bucket_sort",
+                             .base = RG_TASK_SORT,
+                             .alphabet = 5,
+                             .symbols = "0..4",
+                             .out_len = "n",
+                             .summary = "sort with n_symbols = 5"},
 };
+
+static const task_info *info(rg_task t) {
+    if (t < 0 || t >= RG_TASK_COUNT) rg_die("task: no task %d", (int)t);
+    return &TASKS[t];
+}
 
 const char *rg_task_name(rg_task t) {
     return t >= 0 && t < RG_TASK_COUNT ? TASKS[t].name : "?";
@@ -44,102 +196,73 @@ int rg_task_find(const char *name) {
 }
 
 const char *rg_task_list_text(void) {
-    return "copy, reverse, sort, duplicate, parity, addition, odds_first";
+    return "copy, reverse, sort, duplicate, parity, addition, odds_first, even_pairs, "
+           "modular_arithmetic, parity_check, cycle_navigation, stack_manipulation, "
+           "reverse_string, modular_arithmetic_brackets, solve_equation, duplicate_string, "
+           "missing_duplicate_string, binary_addition, binary_multiplication, compute_sqrt, "
+           "bucket_sort";
+}
+
+int rg_task_alphabet(rg_task t) {
+    return info(t)->alphabet;
+}
+
+const char *rg_task_symbols_text(rg_task t) {
+    return info(t)->symbols;
+}
+
+const char *rg_task_out_len_text(rg_task t) {
+    return info(t)->out_len;
+}
+
+rg_task rg_task_base(rg_task t) {
+    return info(t)->base;
+}
+
+bool rg_task_is_ruoss(rg_task t) {
+    return rg_task_base(t) >= RG_TASK_EVEN_PAIRS;
 }
 
 /* ---- lengths ------------------------------------------------------------------- */
 
 int rg_task_input_len(rg_task t, int n) {
-    return t == RG_TASK_ADDITION ? 2 * n + 1 : n;
+    switch (rg_task_base(t)) {
+    case RG_TASK_ADDITION:
+        return 2 * n + 1;
+    case RG_TASK_MODULAR_ARITHMETIC: /* always odd: n, or n - 1 when n is even */
+        return n % 2 ? n : n > 0 ? n - 1 : 0;
+    default:
+        return n;
+    }
 }
 
 int rg_task_out_len(rg_task t, int n) {
-    switch (t) {
+    switch (rg_task_base(t)) {
     case RG_TASK_DUPLICATE:
         return 2 * n;
-    case RG_TASK_PARITY:
-        return 1;
     case RG_TASK_ADDITION:
+    case RG_TASK_STACK_MANIPULATION:
+    case RG_TASK_BINARY_ADDITION:
         return n + 1;
-    default:
+    case RG_TASK_PARITY:
+    case RG_TASK_EVEN_PAIRS:
+    case RG_TASK_MODULAR_ARITHMETIC:
+    case RG_TASK_CYCLE_NAVIGATION:
+    case RG_TASK_MODULAR_ARITHMETIC_BRACKETS:
+    case RG_TASK_SOLVE_EQUATION:
+    case RG_TASK_MISSING_DUPLICATE_STRING:
+        return 1;
+    case RG_TASK_COMPUTE_SQRT:
+        return (n + 1) / 2;
+    default: /* copy, reverse, sort, odds_first, binary_multiplication */
         return n;
     }
 }
 
 int rg_task_prompt_len(rg_task t, int n) {
-    return rg_task_input_len(t, n) + 2; /* BOS <input> SEP */
+    return rg_task_input_len(t, n) + 2; /* BOS x SEP */
 }
 
 int rg_task_seq_len(rg_task t, int n) {
     return rg_task_prompt_len(t, n) + rg_task_out_len(t, n) + 1; /* ... y EOS */
-}
-
-/* ---- answers -------------------------------------------------------------------- */
-
-static int compare_ints(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-int rg_task_answer(rg_task task, int n_symbols, const int *in, int n, int *y) {
-    switch (task) {
-    case RG_TASK_COPY:
-        memcpy(y, in, (size_t)n * sizeof *y);
-        return n;
-    case RG_TASK_REVERSE:
-        for (int i = 0; i < n; i++) y[i] = in[n - 1 - i];
-        return n;
-    case RG_TASK_SORT:
-        memcpy(y, in, (size_t)n * sizeof *y);
-        qsort(y, (size_t)n, sizeof *y, compare_ints);
-        return n;
-    case RG_TASK_DUPLICATE:
-        memcpy(y, in, (size_t)n * sizeof *y);
-        memcpy(y + n, in, (size_t)n * sizeof *y);
-        return 2 * n;
-    case RG_TASK_PARITY: {
-        int p = 0;
-        for (int i = 0; i < n; i++) p ^= in[i] & 1;
-        y[0] = p;
-        return 1;
-    }
-    case RG_TASK_ADDITION: { /* in = a_1..a_n SEP b_1..b_n, digits least significant first */
-        const int *a = in, *b = in + n + 1;
-        int carry = 0;
-        for (int i = 0; i < n; i++) {
-            int s = a[i] + b[i] + carry;
-            y[i] = s % n_symbols;
-            carry = s / n_symbols;
-        }
-        y[n] = carry;
-        return n + 1;
-    }
-    case RG_TASK_ODDS_FIRST: { /* 1-based odd positions first: indices 0, 2, 4, .. */
-        int m = 0;
-        for (int i = 0; i < n; i += 2) y[m++] = in[i];
-        for (int i = 1; i < n; i += 2) y[m++] = in[i];
-        return n;
-    }
-    default:
-        rg_die("rg_task_answer: unknown task %d", (int)task);
-    }
-}
-
-int rg_task_write_input(rg_task task, int n_symbols, int n, rg_rng *rng, int *seq) {
-    int in_len = rg_task_input_len(task, n), top = task == RG_TASK_PARITY ? 1 : n_symbols - 1;
-    int *in = seq + 1;
-    seq[0] = rg_tok_bos(n_symbols);
-    for (int i = 0; i < in_len; i++) /* addition: a SEP b */
-        in[i] =
-            task == RG_TASK_ADDITION && i == n ? rg_tok_sep(n_symbols) : rg_rng_int(rng, 0, top);
-    seq[in_len + 1] = rg_tok_sep(n_symbols);
-    int m = rg_task_answer(task, n_symbols, in, n, seq + in_len + 2);
-    return in_len + m + 2;
-}
-
-int rg_task_example(rg_task task, int n_symbols, int n, rg_rng *rng, int *seq) {
-    if (n < 0 || n_symbols < 2) rg_die("rg_task_example: n = %d, n_symbols = %d", n, n_symbols);
-    int len = rg_task_write_input(task, n_symbols, n, rng, seq);
-    seq[len] = rg_tok_eos(n_symbols);
-    return len + 1;
 }

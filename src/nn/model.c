@@ -60,8 +60,7 @@ int rg_model_init(rg_model *m, const rg_model_config *mc, uint64_t seed, rg_erro
     memset(m, 0, sizeof *m);
     if (rg_model_config_validate(mc, "model config", err)) return 2;
     m->cfg = *mc;
-    /* an encoder's vocabulary has one more special token, ANS (SPEC section 7) */
-    m->V = rg_vocab_size(mc->n_symbols) + (mc->arch == RG_ARCH_ENCODER);
+    m->V = rg_vocab_size(mc->arch, mc->n_symbols); /* an encoder's has ANS too */
     m->dh = mc->d_model / mc->n_heads;
     m->layers = rg_xcalloc((size_t)mc->n_layers, sizeof *m->layers, "the model's layers");
     rg_param_builder pb = {.counting = true};

@@ -1,9 +1,12 @@
 /* eval.c: accuracy at each evaluation length (SPEC sections 3 and 6).
  *
- * Exact match: from the prompt BOS <input> SEP, decode greedily with the
- * key/value cache; the example counts when all of y and EOS are right.
- * Token accuracy: a teacher-forced pass over the whole sequence (through the
- * same cache); the share of masked positions whose argmax is the target.
+ * Exact match: a decoder decodes greedily with the key/value cache from the
+ * prompt BOS <input> SEP; the example counts when all of y and EOS are
+ * right. Token accuracy: a teacher-forced pass over the whole sequence
+ * (through the same cache); the share of positions whose argmax is the
+ * target. An encoder answers every ANS slot in one forward. Both count the
+ * positions the batch's accuracy mask marks (all of y, except what follows
+ * a termination token: Ruoss et al.'s accuracy mask).
  * The evaluation set at length n comes from rg_eval_seed(n), the same for
  * every model seed, and its random positions (random_positions > 0) from a
  * stream of their own, so the examples are the same with and without them.
@@ -60,7 +63,7 @@ static void token_accuracy(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const
         for (int i = 0; i < B; i++)
             for (int t = 0; t < n; t++) {
                 long at = (long)i * T + t0 + t;
-                if (b->mask[at] == 0) continue;
+                if (b->acc_mask[at] == 0) continue;
                 *total += 1;
                 *right += argmax(logits->data + ((long)i * n + t) * m->V, m->V) == b->targets[at];
             }
@@ -89,8 +92,10 @@ static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const 
     for (int j = 0; j < answer; j++) {
         for (int i = 0; i < B; i++) {
             next[i] = argmax(logits->data + (long)i * m->V, m->V);
-            /* the true token at this point is targets[P - 1 + j] */
-            if (next[i] != b->targets[(long)i * T + P - 1 + j]) ok[i] = false;
+            /* the true token at this point is targets[P - 1 + j]; it counts
+             * where the accuracy mask says (not after a termination token) */
+            long at = (long)i * T + P - 1 + j;
+            if (next[i] != b->targets[at] && b->acc_mask[at] != 0) ok[i] = false;
         }
         if (j + 1 == answer) break;
         rg_ctx_reset(ctx);
@@ -103,13 +108,47 @@ static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const 
     return count;
 }
 
+/* An encoder answers every slot in one forward: exact match when every
+ * counted slot (acc_mask) is right, token accuracy over the counted slots.
+ * Nothing [T,T] is kept (no gradient), so memory grows linearly with T. */
+static void encoder_accuracy(rg_ctx *ctx, rg_model *m, const rg_batch *b, long *exact, long *right,
+                             long *total) {
+    int B = b->B, T = b->T, V = m->V;
+    rg_ctx_reset(ctx);
+    rg_tensor *logits = rg_model_forward(ctx, m, b->tokens, b->pos, B, T, 0, NULL); /* (B,T,V) */
+    for (int i = 0; i < B; i++) {
+        bool ok = true;
+        for (int t = 0; t < T; t++) {
+            long at = (long)i * T + t;
+            if (b->acc_mask[at] == 0) continue;
+            bool hit = argmax(logits->data + at * V, V) == b->targets[at];
+            *total += 1, *right += hit, ok &= hit;
+        }
+        *exact += ok;
+    }
+}
+
+/* Exact matches and token accuracy of one evaluation batch (all rows of
+ * length n), by the model's architecture. */
+static void batch_accuracy(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_batch *b, int n,
+                           long *exact, long *right, long *total) {
+    if (m->cfg.arch == RG_ARCH_ENCODER) {
+        encoder_accuracy(ctx, m, b, exact, right, total);
+        return;
+    }
+    token_accuracy(ctx, m, cfg, b, right, total);
+    *exact += exact_matches(ctx, m, cfg, b, n);
+}
+
 /* The evaluation set at length n, batch by batch: the next batch of it into
  * b (B rows), drawn from rng (examples) and pos_rng (random positions). */
 static int next_eval_batch(const rg_config *cfg, int n, int done, rg_batch *b, rg_rng *rng,
                            rg_rng *pos_rng) {
     int B = cfg->eval_n - done < EVAL_BATCH ? cfg->eval_n - done : EVAL_BATCH;
-    rg_batch_make(b, cfg->task, cfg->model.n_symbols, B, n, n, rng);
-    if (cfg->random_positions > 0) rg_batch_random_positions(b, cfg->random_positions, pos_rng);
+    rg_data_spec spec = rg_config_data_spec(cfg, false); /* one length per example */
+    rg_batch_draw(b, &spec, B, n, n, rng);
+    if (cfg->random_positions > 0)
+        rg_batch_random_positions_per(b, cfg->random_positions, cfg->random_positions_per, pos_rng);
     return B;
 }
 
@@ -141,8 +180,7 @@ void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result 
         long exact = 0, right = 0, total = 0;
         for (int done = 0; done < cfg->eval_n;) {
             int B = next_eval_batch(cfg, n, done, &batch, &rng, &pos_rng);
-            token_accuracy(ctx, m, cfg, &batch, &right, &total);
-            exact += exact_matches(ctx, m, cfg, &batch, n);
+            batch_accuracy(ctx, m, cfg, &batch, n, &exact, &right, &total);
             done += B;
         }
         res->exact_match[k] = (double)exact / cfg->eval_n;
@@ -179,19 +217,21 @@ double rg_validate(rg_ctx *ctx, rg_model *m, const rg_config *cfg) {
     rg_rng_seed(&rng, rg_val_seed(cfg->train_len));
     rg_rng_seed(&pos_rng, rg_val_positions_seed(cfg->train_len));
     /* every example's length first, as training draws them; then the
-     * examples of each length in turn (decoding takes one length a batch) */
+     * examples of each length in turn (an evaluation batch has one length) */
     int *count = rg_xcalloc((size_t)cfg->train_len + 1, sizeof(int), "validation lengths");
     for (int i = 0; i < cfg->val_n; i++) count[rg_rng_int(&rng, 1, cfg->train_len)]++;
+    rg_data_spec spec = rg_config_data_spec(cfg, false);
     rg_batch batch;
     rg_batch_init(&batch);
-    long exact = 0;
+    long exact = 0, right = 0, total = 0;
     for (int n = 1; n <= cfg->train_len; n++)
         for (int done = 0; done < count[n];) {
             int B = count[n] - done < EVAL_BATCH ? count[n] - done : EVAL_BATCH;
-            rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, B, n, n, &rng);
+            rg_batch_draw(&batch, &spec, B, n, n, &rng);
             if (cfg->random_positions > 0)
-                rg_batch_random_positions(&batch, cfg->random_positions, &pos_rng);
-            exact += exact_matches(ctx, m, cfg, &batch, n);
+                rg_batch_random_positions_per(&batch, cfg->random_positions,
+                                              cfg->random_positions_per, &pos_rng);
+            batch_accuracy(ctx, m, cfg, &batch, n, &exact, &right, &total);
             done += B;
         }
     rg_batch_free(&batch);

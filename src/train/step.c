@@ -10,6 +10,9 @@
  * A non-finite loss, gradient or parameter stops the step before the
  * update reaches anything a checkpoint would save (status 3, with the
  * step, the tensor and what to do in err).
+ *
+ * And the one place a run's training batches come from (rg_train_data):
+ * the task's stream or the fixed training set, with randomized positions.
  */
 #include "relgrad/train.h"
 
@@ -103,4 +106,33 @@ int rg_train_step(rg_ctx *ctx, rg_model *m, rg_adamw *adam, const rg_batch *batc
     s->grad_norm = rg_clip_grad_norm(m, s->grad_clip);
     rg_adamw_step(adam, m, s->lr);
     return diverged_update(m, s->step, s->lr, err);
+}
+
+/* ---- the training batches ------------------------------------------------------------ */
+
+void rg_train_data_init(rg_train_data *d, const rg_config *cfg, int min_len) {
+    *d = (rg_train_data){.spec = rg_config_data_spec(cfg, true),
+                         .batch_size = cfg->batch_size,
+                         .min_len = min_len,
+                         .max_len = cfg->train_len,
+                         .random_positions = cfg->random_positions,
+                         .positions_per = cfg->random_positions_per};
+    if (cfg->train_examples > 0 && min_len <= 1) {
+        rg_train_set_init(&d->set, &d->spec, cfg->train_examples, cfg->train_len, cfg->seed);
+        d->fixed = true;
+    }
+}
+
+void rg_train_data_batch(rg_train_data *d, long step, rg_batch *b, rg_rng *rng) {
+    if (d->fixed)
+        rg_train_set_batch(&d->set, step, d->batch_size, b);
+    else
+        rg_batch_draw(b, &d->spec, d->batch_size, d->min_len, d->max_len, rng);
+    if (d->random_positions > 0)
+        rg_batch_random_positions_per(b, d->random_positions, d->positions_per, rng);
+}
+
+void rg_train_data_free(rg_train_data *d) {
+    if (d->fixed) rg_train_set_free(&d->set);
+    d->fixed = false;
 }

@@ -429,6 +429,8 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
     rg_ctx_init(&ctx, cfg->threads);
     rg_batch batch;
     rg_batch_init(&batch);
+    rg_train_data data;
+    rg_train_data_init(&data, cfg, 1);
     bool tty = isatty(STDERR_FILENO) && !opt->lines;
     /* wall time: this session's since t0, plus what the checkpoint recorded */
     double t0 = now_seconds(), before = r->adam.seconds, tokens = 0, busy = 0;
@@ -436,10 +438,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
     for (; rc == 0 && s < cfg->steps; s++) {
         double t_step = now_seconds();
         double lr = rg_lr_at(s, cfg->steps, cfg->warmup, cfg->lr);
-        rg_batch_make(&batch, cfg->task, cfg->model.n_symbols, cfg->batch_size, 1, cfg->train_len,
-                      &r->rng);
-        if (cfg->random_positions > 0)
-            rg_batch_random_positions(&batch, cfg->random_positions, &r->rng);
+        rg_train_data_batch(&data, s, &batch, &r->rng);
         rg_step st = {.lr = lr,
                       .grad_clip = cfg->grad_clip,
                       .dist = dist,
@@ -537,6 +536,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
     if (r->log) fclose(r->log);
     rg_dir_lock_release(&lock);
     rg_batch_free(&batch);
+    rg_train_data_free(&data);
     rg_ctx_free(&ctx);
     rg_adamw_free(&r->adam);
     rg_model_free(&r->model);

@@ -102,10 +102,21 @@ expect_exit 0 "list schemes" "$BIN" list schemes && mapfile -t SCHEMES < <(awk '
 for s in "${SCHEMES[@]}"; do
     expect_exit 0 "pos=$s is accepted" "$BIN" config "$TINY" pos="$s" out_dir="$WORK/none"
 done
-expect_exit 0 "list tasks" "$BIN" list tasks && mapfile -t TASKS < <(awk '{ print $1 }' last.out)
-[[ ${#TASKS[@]} -ge 7 ]] && pass || fail "list tasks: ${#TASKS[@]} tasks"
-for t in "${TASKS[@]}"; do
-    expect_exit 0 "task=$t is accepted" "$BIN" config "$TINY" task="$t" n_symbols=2 out_dir="$WORK/none"
+# a task's line starts at column 1 (name, n_symbols N or any, |y|); its
+# description lines are indented
+expect_exit 0 "list tasks" "$BIN" list tasks &&
+    mapfile -t TASKS < <(awk '/^[^ ]/ { print $1 }' last.out) &&
+    mapfile -t TASK_SYMBOLS < <(awk '/^[^ ]/ { print $3 }' last.out)
+[[ ${#TASKS[@]} -ge 21 ]] && pass || fail "list tasks: ${#TASKS[@]} tasks"
+for i in "${!TASKS[@]}"; do
+    t=${TASKS[i]} ns=${TASK_SYMBOLS[i]}
+    [[ $ns == any ]] && ns=2
+    expect_exit 0 "task=$t is accepted" "$BIN" config "$TINY" task="$t" n_symbols="$ns" out_dir="$WORK/none"
+    # a task that fixes its alphabet refuses another one (tiny.ini sets n_symbols = 8)
+    if [[ ${TASK_SYMBOLS[i]} != any ]]; then
+        expect_exit 2 "task=$t refuses n_symbols=$((ns + 1))" "$BIN" config "$TINY" task="$t" n_symbols=$((ns + 1)) out_dir="$WORK/none" &&
+            expect_stderr "task=$t refuses n_symbols=$((ns + 1))" "set n_symbols = $ns"
+    fi
 done
 expect_exit 2 "list nothing" "$BIN" list && expect_stderr "list nothing" "schemes or tasks"
 expect_exit 2 "list something unknown" "$BIN" list keyz && expect_stderr "list something unknown" "keyz"
