@@ -158,7 +158,7 @@ def check_batch(cfg, batch):
     if tok.ndim != 2 or tok.size == 0 or not np.issubdtype(tok.dtype, np.integer):
         raise BadInput("/batch/tokens must be a non-empty integer [B,T] array, got %s %s" % (tok.dtype, tok.shape))
     B, T = tok.shape
-    V = cfg["n_symbols"] + 4
+    V = relgrad.vocab_size(cfg)
     if tok.min() < 0 or tok.max() >= V:
         raise BadInput("/batch/tokens has values outside [0, %d)" % V)
     for k in ("targets", "mask"):
@@ -260,7 +260,7 @@ def check(path, tol=None, quiet=False, out=print, ln_eps=relgrad.LN_EPS):
     B, T = batch["tokens"].shape
     out("dump %s: pos=%s d=%d H=%d L=%d F=%d V=%d B=%d T=%d M=%d offset=%d positions %d..%d%s" % (
         path, cfg["pos"], cfg["d_model"], cfg["n_heads"], cfg["n_layers"], cfg["d_ff"],
-        cfg["n_symbols"] + 4, B, T, M, batch["offset"], batch["positions"].min(),
+        relgrad.vocab_size(cfg), B, T, M, batch["offset"], batch["positions"].min(),
         batch["positions"].max(), "" if ln_eps == relgrad.LN_EPS else ", MUTATED ln_eps %g" % ln_eps))
     problems = param_set_problems(want, params, grads)
     for p in problems:
@@ -348,7 +348,7 @@ def make_dump(out_path, pos, mem=0, seed=0, rand_pos=0, fixed_strings=False, leg
     except relgrad.ConfigError as e:
         raise BadInput(str(e))
     rng = np.random.RandomState(seed)
-    B, T, V, L, d = 2, 7, cfg["n_symbols"] + 4, cfg["n_layers"], cfg["d_model"]
+    B, T, V, L, d = 2, 7, relgrad.vocab_size(cfg), cfg["n_layers"], cfg["d_model"]
     params = random_params(cfg, rng)
     mask = (rng.rand(B, T) < 0.5).astype(np.float64)
     mask[rng.randint(B), rng.randint(T)] = 1.0
@@ -620,6 +620,9 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     ap.add_argument("--ln-eps", type=float, default=relgrad.LN_EPS,
                     help="LayerNorm epsilon of the reference (mutation switch; SPEC: 1e-5)")
+    ap.add_argument("--mutate", choices=["t5_direction"],
+                    help="mutation switch: t5_direction flips the encoder's T5 direction bit "
+                         "(keys after the query in the lower half); a correct dump must FAIL")
     ap.add_argument("--make-dump", metavar="OUT.h5", help="write a dump of a small random model")
     ap.add_argument("--pos", help="scheme or comma list of schemes for --make-dump")
     ap.add_argument("--mem", type=int, default=0, help="memory length M for --make-dump (default 0)")
@@ -648,6 +651,11 @@ def main(argv=None):
 
     def out(line):
         print(line, file=sys.stderr if line.startswith("torch_ref:") else sys.stdout)
+    if args.mutate == "t5_direction":
+        def flipped(r, nb, max_dist):
+            half = nb // 2
+            return (half if r > 0 else 0) + relgrad.t5_bucket(abs(r), half, max_dist)
+        relgrad.t5_bucket_bidirectional = flipped
     return check(args.dump, args.tol, args.quiet, out, args.ln_eps)
 
 

@@ -2,8 +2,10 @@
 # xcheck_mutation.sh [POS [MEM [key=value ...]]]: proves that the cross-check's
 # tolerance bites. Writes one float64 dump (as tools/xcheck.sh does; default
 # pos rope, no memory), checks it with tools/torch_ref.py as is (must PASS),
-# then with the reference's LayerNorm epsilon mutated to 1.001e-5 instead of
-# 1e-5 (must FAIL at the 1e-11 bound).
+# then with the reference mutated (must FAIL at the 1e-11 bound): by
+# default its LayerNorm epsilon 1.001e-5 instead of 1e-5; with
+# XCHECK_MUTATION=t5_direction, the encoder's T5 buckets with the direction
+# bit flipped (keys after the query in the lower half).
 # Exit 0: the plain check passed and the mutated one failed, as they should.
 # Exit 1: the mutated check wrongly passed, or the plain check failed.
 # Exit 2: the dump could not be written or read.
@@ -20,9 +22,14 @@ seg=0
 set +e
 /usr/bin/python3 tools/torch_ref.py "$out/dump.h5" --tol 1e-11 --quiet
 plain=$?
-log=$(/usr/bin/python3 tools/torch_ref.py "$out/dump.h5" --tol 1e-11 --quiet --ln-eps 1.001e-5)
+case "${XCHECK_MUTATION:-ln_eps}" in
+  ln_eps) how=(--ln-eps 1.001e-5) what="ln_eps 1.001e-5" ;;
+  t5_direction) how=(--mutate t5_direction) what="T5's direction bit flipped" ;;
+  *) echo "xcheck_mutation: unknown XCHECK_MUTATION '$XCHECK_MUTATION' (ln_eps, t5_direction)" >&2; exit 2 ;;
+esac
+log=$(/usr/bin/python3 tools/torch_ref.py "$out/dump.h5" --tol 1e-11 --quiet "${how[@]}")
 mutated=$?
-echo "mutated (ln_eps 1.001e-5): ${log##*$'\n'}"
+echo "mutated ($what): ${log##*$'\n'}"
 set -e
 if [[ $plain -eq 2 || $mutated -eq 2 ]]; then
   echo "xcheck_mutation: the dump could not be read" >&2
@@ -33,7 +40,7 @@ if [[ $plain -ne 0 ]]; then
   exit 1
 fi
 if [[ $mutated -eq 0 ]]; then
-  echo "xcheck_mutation: FAIL: ln_eps 1.001e-5 went unnoticed at 1e-11; the tolerance does not bite" >&2
+  echo "xcheck_mutation: FAIL: $what went unnoticed at 1e-11; the tolerance does not bite" >&2
   exit 1
 fi
 echo "xcheck_mutation: ok: the mutated reference FAILS at 1e-11, the correct one PASSES"

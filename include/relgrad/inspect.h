@@ -1,15 +1,26 @@
-/* inspect.h: looking inside a trained model: where each head attends on an
- * evaluation example (relgrad attention, the experiment report).
+/* inspect.h: looking inside a model, for a person (the inspect layer,
+ * src/inspect/): where each head attends on an evaluation example (relgrad
+ * attention, the experiment report), the tape of one training step as a
+ * Graphviz graph (relgrad graph), one batch's loss, logits and gradients as
+ * a file for an outside check (relgrad dump), and starting the helper
+ * programs that draw them (Graphviz's dot, the Python tools) without a
+ * shell.
  *
- * The probabilities come out of the same key/value-cache decoding that
- * evaluation uses (rg_model_decode_all, chunk by chunk, as the teacher-forced
- * pass of rg_evaluate), through the kernel's optional probability output,
- * so what is drawn is what evaluation computed.
+ * The attention probabilities come out of the same key/value-cache decoding
+ * that evaluation uses (rg_model_decode_all, chunk by chunk, as the
+ * teacher-forced pass of rg_evaluate), through the kernel's optional
+ * probability output, so what is drawn is what evaluation computed.
  */
 #ifndef RELGRAD_INSPECT_H
 #define RELGRAD_INSPECT_H
 
 #include "relgrad/train.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* ---- attention maps (attention_maps.c, checkpoint_maps.c) ------------------------------ */
 
 /* One example's attention, every layer and head. */
 typedef struct rg_attention_map {
@@ -37,8 +48,103 @@ void rg_attention_map_free(rg_attention_map *a);
  * "relgrad-attention", format_version = 1, source (the checkpoint) and every
  * config key; per map a group /len_<n> with attributes length, example,
  * prompt_len, train_len and datasets tokens, positions (int32 [T]), probs
- * (float32 [L,H,T,T]), mean_distance and entropy (float64 [L,H]). 0 or 2. */
+ * (float32 [L,H,T,T]), mean_distance and entropy (float64 [L,H]). 0 or 2.
+ * (Written by the io layer, src/io/attention_file.c, beside the other files.) */
 int rg_attention_maps_write(const char *path, const rg_config *cfg, const char *source,
                             const rg_attention_map *maps, int n_maps, rg_error *err);
+
+/* Load checkpoint ckpt (its config, with len and 2 len as evaluation
+ * lengths; len 0 = its train_len), compute example k's maps at both lengths
+ * and write them to h5. Prints one line per length (mean attended distance
+ * and entropy per layer and head) to out when it is not NULL. 0, or 2 with
+ * err. */
+int rg_attention_of_checkpoint(const char *ckpt, int len, int example, const char *h5, FILE *out,
+                               rg_error *err);
+
+/* tools/attention_maps.py H5 PNG [--title TITLE] through /usr/bin/python3:
+ * the maps of h5 as a grid of heatmaps. 0, or -1 with why. */
+int rg_draw_attention(const char *h5, const char *png, const char *title, char *why, size_t n);
+
+/* ---- the tape as a graph (tape_dot.c, tape_graph.c) ------------------------------------- */
+
+/* The tape's nodes in forward order, and (after a backward with the
+ * observer below) the norm of the gradient each node sent to each input:
+ * grad_norm[k * RG_MAX_INPUTS + i], -1 where none was sent. */
+typedef struct rg_tape_view {
+    int n;
+    rg_node **nodes;   /* [n], forward order */
+    double *grad_norm; /* [n * RG_MAX_INPUTS] */
+    real **before;     /* observer scratch: the inputs' gradients before a node ran */
+} rg_tape_view;
+
+/* Collect ctx's tape (call after the forward, before backward). */
+void rg_tape_view_init(rg_tape_view *v, const rg_ctx *ctx);
+void rg_tape_view_free(rg_tape_view *v);
+/* The observer to install (ctx->observer) for the backward whose edge
+ * gradients should be measured. */
+rg_backward_observer rg_tape_view_observer(rg_tape_view *v);
+
+/* Write the tape as DOT: a node per tape node (named op0 .. op<n-1> in
+ * forward order, labelled with its op and output shape), the model's
+ * parameters and any constant inputs as nodes of their own, edges in
+ * data-flow order (labelled with the attention kernel's roles q, k, v and
+ * its score terms, and with gradient norms when with_grads), blocks as
+ * clusters, and the positional scheme's ops and parameters in its colour.
+ * title goes on top. Returns the number of op nodes written (v->n). */
+int rg_tape_write_dot(FILE *f, const rg_tape_view *v, const rg_model *m, bool with_grads,
+                      const char *title);
+
+/* What rg_tape_graph_write drew. */
+typedef struct rg_tape_graph {
+    long n_nodes; /* nodes the step recorded on the tape (ctx->n_nodes) */
+    int n_ops;    /* op nodes in the picture                            */
+    double loss;  /* the batch's loss                                   */
+} rg_tape_graph;
+
+/* One training step of cfg's model - freshly initialised from cfg->seed;
+ * one batch of batch_size examples of train_len symbols (randomized
+ * positions if set); forward, loss, backward - written to `path` as DOT
+ * (through a temporary file renamed into place), titled with the model and
+ * the batch; with_grads: each edge also carries the norm of the gradient
+ * backward sent along it. cfg must be valid (rg_config_validate). 0, or 2
+ * with err (the model cannot be built, the file cannot be written). */
+int rg_tape_graph_write(const rg_config *cfg, bool with_grads, const char *path, rg_tape_graph *out,
+                        rg_error *err);
+
+/* Graphviz: `dot -Tsvg -o SVG DOT` (through a temporary file renamed into
+ * place). 0, or -1 with why (dot missing or failing). */
+int rg_draw_svg(const char *dot, const char *svg, char *why, size_t n);
+
+/* ---- one step's numbers for an outside check (dump_step.c) --------------------------------- */
+
+/* What rg_dump_step_write wrote. */
+typedef struct rg_dump_step {
+    int B, T;    /* the dumped batch: rows, tokens (one segment with memory)     */
+    int offset;  /* position of its first token in the sequences (0, or segment_len) */
+    double loss; /* the batch's loss                                               */
+} rg_dump_step;
+
+/* One batch of cfg (batch_size examples of train_len symbols, drawn from
+ * the training stream of cfg->seed; randomized positions if set) forward
+ * and backward through model, written to path as the gradient dump of SPEC
+ * section 4 (rg_dump_write): parameters, config, batch, memory, loss,
+ * logits and every gradient. With mem_len > 0 and segment_len > 0 one
+ * segment first fills the memory (no gradient) and the next is dumped. cfg
+ * must be valid. 0, or 2 with err (with memory: sequences no longer than
+ * segment_len; the file cannot be written). */
+int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, rg_dump_step *out,
+                       rg_error *err);
+
+/* ---- helper programs (spawn.c) ------------------------------------------------------------ */
+
+/* Run argv[0] (searched in PATH when it has no '/') with argv - never
+ * through a shell - and wait for it. 0 when it exited with status 0; else
+ * -1 with what happened in why ("cannot start dot: No such file or
+ * directory", "... exited with status 1"). */
+int rg_spawn_wait(char *const argv[], char *why, size_t n);
+
+/* "<source dir>/tools/<name>" into buf: the Python tools of the source tree
+ * this library was built from. */
+const char *rg_tool_path(const char *name, char *buf, size_t n);
 
 #endif

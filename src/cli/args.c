@@ -2,7 +2,7 @@
  * key=value overrides (each numbered as it stands on the command line, so
  * options between them do not shift the numbers in messages), the options;
  * refusing the experiment grid's keys in commands that would ignore them;
- * validating a grid; the exit status after results went to stdout. */
+ * the exit status after results went to stdout. */
 #include "args.h"
 
 #include "cli.h"
@@ -162,36 +162,6 @@ int rg_cli_refuse_grid_keys(const char *cmd, const char *file, const rg_config *
              file ? file : "CONFIG", one, strcmp(cmd, "train") ? "use" : "train", names,
              refused > 1 ? "them" : "it", refused > 1 ? "their" : "its", refused > 1 ? "s" : "");
     return 2;
-}
-
-int rg_cli_validate_grid(const rg_config *base, const char *where, rg_error *err) {
-    rg_config *c = rg_xmalloc(sizeof *c, "a config");
-    int rc = 0;
-    for (int t = 0; t < base->n_tasks && !rc; t++)
-        for (int p = 0; p < base->n_positions && !rc; p++) {
-            rg_config_grid_run(base, t, p, 0, c);
-            char at[RG_PATH_MAX + 300], pos[256];
-            snprintf(at, sizeof at, "%s (task %s, pos %s)", where, rg_task_name(c->task),
-                     rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos));
-            rc = rg_config_validate(c, at, err);
-        }
-    free(c);
-    return rc;
-}
-
-int rg_cli_run_dir(const rg_config *base, const rg_config *c, char *out, rg_error *err) {
-    char pos[256], dir[2 * RG_PATH_MAX];
-    rg_pos_list_text(&c->model.pos, '+', pos, sizeof pos);
-    int len = snprintf(dir, sizeof dir, "%s/runs/%s-%s-%d", base->out_dir, rg_task_name(c->task),
-                       pos, c->seed);
-    if (len >= RG_PATH_MAX) {
-        snprintf(err->msg, sizeof err->msg,
-                 "out_dir '%s' is too long for its run directories; use a shorter path",
-                 base->out_dir);
-        return RG_EXIT_BAD_INPUT;
-    }
-    memcpy(out, dir, (size_t)len + 1);
-    return 0;
 }
 
 /* ---- exit ------------------------------------------------------------------------------ */

@@ -52,14 +52,6 @@ int rg_cli_refuse_grid_keys(const char *cmd, const char *file, const rg_config *
 /* Whether any grid key differs from its default (c is an experiment's). */
 bool rg_cli_has_grid(const rg_config *c);
 
-/* Validate every run of the grid (tasks x positions, as experiment runs
- * them). `where` names the config. 0 or 2. */
-int rg_cli_validate_grid(const rg_config *base, const char *where, rg_error *err);
-
-/* The run directory of one grid point c of experiment `base`:
- * base->out_dir/runs/TASK-POS-SEED. 0, or 2 when it would be too long. */
-int rg_cli_run_dir(const rg_config *base, const rg_config *c, char *out, rg_error *err);
-
 /* ---- showing what will happen (show.c) ------------------------------------------- */
 
 enum {

@@ -6,7 +6,7 @@
  * checkpoint) and drawn as a grid of heatmaps in FILE.png beside it, with
  * each head's mean attended distance and entropy. */
 #include "cli.h"
-#include "maps.h"
+#include "relgrad/inspect.h"
 
 #include <stdio.h>
 #include <stdlib.h>

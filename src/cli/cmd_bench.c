@@ -15,65 +15,25 @@
  * generation), after one untimed run of 16 tokens; ends with
  *   decode: len=L batch=B ms=X tokens_per_s=Y peak_rss_mb=Z prefill_ms=W
  * with Y = generated tokens (B * LEN/2) per second, W the prompt's part of
- * X. tools/bench_torch.py --decode times a PyTorch decoder the same way. */
+ * X. tools/bench_torch.py --decode times a PyTorch decoder the same way.
+ * The timing is the experiment layer's (rg_bench_train, rg_bench_decode);
+ * this file reads the command line, loads the model and prints. */
 #include "args.h"
 #include "cli.h"
 #include "help.h"
+#include "relgrad/experiment.h"
 #include "relgrad/runtime.h"
-#include "relgrad/train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-enum { BENCH_WARMUP = 3 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int argmax(const real *z, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (z[i] > z[best]) best = i;
-    return best;
-}
-
-/* Prompt of len/2 random symbols, then len/2 greedy tokens; returns seconds
- * (and the prompt's share in *prefill). */
 /* The configuration of the command line, checked, and its model. 0, or
  * nonzero with err (bench reads one run, so the grid keys are refused). */
 static int load_model(rg_cli_args *a, rg_config *cfg, rg_model *model, rg_error *err) {
     return rg_cli_load(a, cfg, err) || rg_config_validate(cfg, a->file, err) ||
            rg_cli_refuse_grid_keys("bench", a->file, cfg, err) ||
            rg_model_init(model, &cfg->model, (uint64_t)cfg->seed, err);
-}
-
-static double decode_once(rg_ctx *ctx, rg_model *m, int B, int len, rg_rng *rng, double *prefill) {
-    int P = len / 2, G = len - P;
-    rg_kv_cache kv;
-    rg_kv_cache_init(&kv, m, B, len, NULL);
-    int *prompt = rg_xmalloc((size_t)B * P * sizeof(int), "a prompt");
-    int *next = rg_xmalloc((size_t)B * sizeof(int), "decoded tokens");
-    for (long i = 0; i < (long)B * P; i++) prompt[i] = rg_rng_int(rng, 0, m->cfg.n_symbols - 1);
-    double t0 = now_seconds();
-    rg_ctx_reset(ctx);
-    rg_tensor *logits = rg_model_decode(ctx, m, &kv, prompt, NULL, P);
-    *prefill = now_seconds() - t0;
-    for (int t = 0; t < G; t++) {
-        for (int b = 0; b < B; b++) next[b] = argmax(logits->data + (long)b * m->V, m->V);
-        if (t + 1 == G) break;
-        rg_ctx_reset(ctx);
-        logits = rg_model_decode(ctx, m, &kv, next, NULL, 1);
-    }
-    double secs = now_seconds() - t0;
-    free(prompt), free(next);
-    rg_kv_cache_free(&kv);
-    return secs;
 }
 
 static int bench_decode(const char *spec, int argc, char **argv) {
@@ -102,26 +62,15 @@ static int bench_decode(const char *spec, int argc, char **argv) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
         return RG_EXIT_BAD_INPUT;
     }
-    rg_ctx ctx;
-    rg_ctx_init(&ctx, cfg.threads);
-    bool was = rg_set_no_grad(&ctx, true);
-    rg_rng rng;
-    rg_rng_seed(&rng, rg_train_seed(cfg.seed));
-    double prefill;
-    decode_once(&ctx, &model, B, 16, &rng, &prefill); /* warm-up */
-    double secs = decode_once(&ctx, &model, B, len, &rng, &prefill);
-    rg_set_no_grad(&ctx, was);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    rg_bench_decode_result r;
+    rg_bench_decode(&cfg, &model, len, B, &r);
     char pos[256], blas[256];
     printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d threads %d (%s)\n",
            rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
            cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, cfg.threads, RG_REAL_NAME);
     printf("blas: %s\n", rg_runtime_blas_text(blas, sizeof blas));
     printf("decode: len=%d batch=%d ms=%.3f tokens_per_s=%.1f peak_rss_mb=%.1f prefill_ms=%.3f\n",
-           len, B, secs * 1000, (double)B * (len - len / 2) / secs, ru.ru_maxrss / 1024.0,
-           prefill * 1000);
-    rg_ctx_free(&ctx);
+           len, B, r.ms, r.tokens_per_s, r.peak_rss_mb, r.prefill_ms);
     rg_model_free(&model);
     return RG_EXIT_OK;
 }
@@ -165,53 +114,25 @@ int rg_cmd_bench(int argc, char **argv) {
     }
     cfg.threads = rg_dist_threads(&dist, cfg.threads);
     if (!cfg.quiet && dist.rank == 0) rg_cli_show_config(stderr, "bench", &cfg, 0);
-    rg_adamw adam;
-    rg_adamw_init(&adam, &model, cfg.weight_decay);
-    adam.threads = cfg.threads;
-    rg_ctx ctx;
-    rg_ctx_init(&ctx, cfg.threads);
-    rg_rng rng;
-    rg_rng_seed(&rng, rg_train_seed(cfg.seed));
-    rg_batch batch;
-    rg_batch_init(&batch);
-    double t_start = 0;
-    long mallocs_before = 0;
-    for (int s = 0; s < BENCH_WARMUP + cfg.steps; s++) {
-        if (s == BENCH_WARMUP) t_start = now_seconds(), mallocs_before = ctx.arena.n_mallocs;
-        rg_batch_make(&batch, cfg.task, cfg.model.n_symbols, cfg.batch_size, cfg.train_len,
-                      cfg.train_len, &rng);
-        if (cfg.random_positions > 0) rg_batch_random_positions(&batch, cfg.random_positions, &rng);
-        rg_step st = {.lr = cfg.lr, .grad_clip = cfg.grad_clip, .dist = &dist, .step = s + 1};
-        if (rg_train_step(&ctx, &model, &adam, &batch, &st, &err)) {
-            fprintf(stderr, "relgrad bench: %s\n", err.msg);
-            bad = RG_EXIT_DIVERGED;
-            break;
-        }
-    }
-    double secs = now_seconds() - t_start;
-    if (bad) goto done;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double ms = secs * 1000 / cfg.steps, tok = (double)batch.B * batch.T * cfg.steps / secs;
+    rg_bench_train_result r;
+    int rc = rg_bench_train(&cfg, &model, &dist, &r, &err);
+    if (rc) fprintf(stderr, "relgrad bench: %s\n", err.msg);
     char pos[256];
-    if (dist.rank > 0) goto done;
+    if (rc || dist.rank > 0) goto done;
     if (dist.size > 1)
         printf("data-parallel: %d ranks, %d thread(s) each\n", dist.size, cfg.threads);
     printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d batch %d seq %d threads %d "
            "(%s)\n",
            rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
-           cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, batch.B, batch.T, cfg.threads,
+           cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, r.B, r.T, cfg.threads,
            RG_REAL_NAME);
     char blas[256];
     printf("blas: %s\n", rg_runtime_blas_text(blas, sizeof blas));
-    printf("arena: %.1f MB per step, %ld block allocations during timed steps\n",
-           ctx.arena.high_water / 1e6, ctx.arena.n_mallocs - mallocs_before);
-    printf("bench: ms_per_step=%.3f tokens_per_s=%.0f peak_rss_mb=%.1f\n", ms, tok,
-           ru.ru_maxrss / 1024.0);
+    printf("arena: %.1f MB per step, %ld block allocations during timed steps\n", r.arena_mb,
+           r.arena_mallocs);
+    printf("bench: ms_per_step=%.3f tokens_per_s=%.0f peak_rss_mb=%.1f\n", r.ms_per_step,
+           r.tokens_per_s, r.peak_rss_mb);
 done:
-    rg_batch_free(&batch);
-    rg_ctx_free(&ctx);
-    rg_adamw_free(&adam);
     rg_model_free(&model);
-    return rg_dist_finish(&dist, bad ? bad : RG_EXIT_OK);
+    return rg_dist_finish(&dist, rc ? RG_EXIT_DIVERGED : RG_EXIT_OK);
 }

@@ -6,6 +6,7 @@
 #include "args.h"
 #include "cli.h"
 #include "help.h"
+#include "relgrad/experiment.h"
 
 #include <stdlib.h>
 
@@ -24,7 +25,7 @@ int rg_cmd_config(int argc, char **argv) {
     if (!rc) {
         rg_cli_show_config(stdout, "config", cfg, RG_SHOW_ALL);
         bool grid = rg_cli_has_grid(cfg);
-        rc = grid ? rg_cli_validate_grid(cfg, a.file, &err) : rg_config_validate(cfg, a.file, &err);
+        rc = grid ? rg_grid_validate(cfg, a.file, &err) : rg_config_validate(cfg, a.file, &err);
         if (!rc)
             rc = grid ? rg_cli_plan_experiment(stdout, cfg, &err)
                       : rg_cli_plan_train(stdout, cfg, &err);

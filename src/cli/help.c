@@ -4,9 +4,9 @@
  * from the one key table) and `relgrad list schemes|tasks` (from the
  * registry and the task table).
  *
- * The examples name only schemes whose names may appear outside their own
- * files (tests/structure/layers.sh); the lists print every scheme from the
- * registry. */
+ * No scheme is named here (a scheme lives in its own file:
+ * tests/structure/layers.sh): the examples write {newest} and {first},
+ * which are printed as scheme names from the registry (example_schemes). */
 #include "help.h"
 
 #include "cli.h"
@@ -16,6 +16,20 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The schemes examples show, chosen from the registry: `newest` is the
+ * relative scheme registered last (relative: it also goes in per-layer
+ * lists and with memory), `first` the scheme registered first. */
+typedef struct {
+    const char *newest, *first;
+} example_schemes;
+
+static example_schemes example_schemes_of_registry(void) {
+    example_schemes e = {.newest = rg_scheme_name(0), .first = rg_scheme_name(0)};
+    for (int id = 0; id < rg_scheme_count(); id++)
+        if (rg_scheme_is_relative(id)) e.newest = rg_scheme_name(id);
+    return e;
+}
 
 static const rg_command_help COMMANDS[] = {
     {"train", "CONFIG [key=value ...]", "train one model, evaluate at eval_lens",
@@ -51,7 +65,7 @@ static const rg_command_help COMMANDS[] = {
      RG_HELP_KEYS_RUN, NULL,
      "relgrad train experiments/single.ini --dry-run\n"
      "relgrad train experiments/single.ini\n"
-     "relgrad train experiments/single.ini pos=fire steps=500 out_dir=out/fire"},
+     "relgrad train experiments/single.ini pos={newest} steps=500 out_dir=out/{newest}"},
     {"experiment", "CONFIG [key=value ...]", "the grid tasks x positions x seeds",
      "usage: relgrad experiment CONFIG [key=value ...] [--dry-run] [--quiet]",
      "Trains every run of the grid tasks x positions x seeds (these keys replace\n"
@@ -71,7 +85,8 @@ static const rg_command_help COMMANDS[] = {
      RG_HELP_KEYS_ALL, "task, pos and seed are replaced by tasks, positions and seeds.",
      "relgrad experiment experiments/quick.ini --dry-run\n"
      "relgrad experiment experiments/quick.ini\n"
-     "relgrad experiment experiments/quick.ini positions=none,fire seeds=1..3 out_dir=out/fire"},
+     "relgrad experiment experiments/quick.ini positions={first},{newest} seeds=1..3 "
+     "out_dir=out/{newest}"},
     {"eval", "CHECKPOINT [key=value ...]", "evaluate a checkpoint at eval_lens",
      "usage: relgrad eval CHECKPOINT [key=value ...] [--quiet]",
      "Evaluates a checkpoint's model at every length of eval_lens: exact match\n"
@@ -104,7 +119,7 @@ static const rg_command_help COMMANDS[] = {
      "  --checkpoint CHECKPOINT  dump a trained model instead of a fresh one\n"
      "  --quiet                  no configuration printout (as quiet=1)",
      RG_HELP_KEYS_RUN, NULL,
-     "relgrad dump experiments/xcheck.ini --out dump.h5 pos=fire\n"
+     "relgrad dump experiments/xcheck.ini --out dump.h5 pos={newest}\n"
      "relgrad-f64 dump --checkpoint out/single/checkpoint.h5 --out trained.h5"},
     {"bench", "CONFIG [key=value ...]", "time training steps or decoding",
      "usage: relgrad bench CONFIG [key=value ...] [--quiet]\n"
@@ -126,7 +141,7 @@ static const rg_command_help COMMANDS[] = {
      "  --quiet               no configuration printout (as quiet=1)",
      RG_HELP_KEYS_RUN, "steps is the number of timed steps.",
      "relgrad bench experiments/bench.ini\n"
-     "relgrad bench experiments/bench.ini pos=none batch_size=64 threads=1\n"
+     "relgrad bench experiments/bench.ini pos={first} batch_size=64 threads=1\n"
      "relgrad bench --decode 1024,8 experiments/bench.ini"},
     {"config", "CONFIG [key=value ...]", "print and check the configuration",
      "usage: relgrad config CONFIG [key=value ...]",
@@ -143,7 +158,7 @@ static const rg_command_help COMMANDS[] = {
      "Lists the positional schemes (the values of pos and positions; relative\n"
      "ones may be mixed per layer and used with memory) or the tasks (the values\n"
      "of task and tasks), one line each.",
-     RG_HELP_KEYS_NONE, NULL, "relgrad list schemes\nrelgrad list tasks"},
+     RG_HELP_NO_KEYS, NULL, "relgrad list schemes\nrelgrad list tasks"},
     {"gradcheck", "model|OP|list [key=value ...]", "finite-difference gradient check",
      "usage: relgrad gradcheck model [CONFIG] [key=value ...] [--all] [--break OP]\n"
      "       relgrad gradcheck OP [size=N ...] [--all] [--break OP]\n"
@@ -163,9 +178,10 @@ static const rg_command_help COMMANDS[] = {
      "  --break OP   make OP's backward send 1.001 times its gradient (to see a failure)\n"
      "\n"
      "exit status: 0 within the bound, 4 above it, 2 bad input.",
-     RG_HELP_KEYS_NONE, NULL,
-     "relgrad-f64 gradcheck model pos=fire\n"
-     "relgrad-f64 gradcheck model pos=fire,fire,none n_layers=3 mem_len=4 segment_len=5\n"
+     RG_HELP_NO_KEYS, NULL,
+     "relgrad-f64 gradcheck model pos={newest}\n"
+     "relgrad-f64 gradcheck model pos={newest},{newest},{first} n_layers=3 mem_len=4 "
+     "segment_len=5\n"
      "relgrad-f64 gradcheck list\n"
      "relgrad-f64 gradcheck model --break attention_core"},
     {"graph", "CONFIG --out FILE [--grads] [...]", "one training step's tape as DOT/SVG",
@@ -182,7 +198,7 @@ static const rg_command_help COMMANDS[] = {
      "               along it",
      RG_HELP_KEYS_RUN, NULL,
      "relgrad graph experiments/single.ini batch_size=1 train_len=2 n_layers=1 --out tape.dot\n"
-     "relgrad graph experiments/single.ini pos=fire n_layers=1 --out fire.dot --grads"},
+     "relgrad graph experiments/single.ini pos={newest} n_layers=1 --out {newest}.dot --grads"},
     {"attention", "CHECKPOINT [len=N] [example=K]", "attention maps at N and 2N",
      "usage: relgrad attention CHECKPOINT [len=N] [example=K] [--out FILE.h5]",
      "Writes, per layer and head, the attention probabilities of one evaluation\n"
@@ -194,7 +210,7 @@ static const rg_command_help COMMANDS[] = {
      "  len=N        the first length (default: the training length)\n"
      "  example=K    which example of the evaluation set (default 0)\n"
      "  --out FILE   default: attention.h5 beside CHECKPOINT",
-     RG_HELP_KEYS_NONE, NULL,
+     RG_HELP_NO_KEYS, NULL,
      "relgrad attention out/single/checkpoint.h5\n"
      "relgrad attention out/single/checkpoint.h5 len=8 example=3 --out maps.h5"},
     {"results", "list RESULTS | merge OUT IN ...", "list or merge results files",
@@ -212,7 +228,7 @@ static const rg_command_help COMMANDS[] = {
      "and accuracies): the first input's record is kept; a conflict writes\n"
      "nothing and names the run, the files and the difference. OUT may be one of\n"
      "the inputs; an existing OUT that is not one is refused.",
-     RG_HELP_KEYS_NONE, NULL,
+     RG_HELP_NO_KEYS, NULL,
      "relgrad results list out/quick/results.h5\n"
      "relgrad results merge out/quick/results.h5 out/quick/results.h5 machine2/results.h5"},
     {"help", "[COMMAND | keys | KEY]", "overview, a command's help, the keys",
@@ -221,7 +237,7 @@ static const rg_command_help COMMANDS[] = {
      "Without an argument, the overview of the program. With a command, its\n"
      "usage, arguments, keys and examples. `keys` lists every key with its\n"
      "default, range and meaning; a key's name shows that key.",
-     RG_HELP_KEYS_NONE, NULL, "relgrad help train\nrelgrad help keys\nrelgrad help eval_lens"},
+     RG_HELP_NO_KEYS, NULL, "relgrad help train\nrelgrad help keys\nrelgrad help eval_lens"},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 
@@ -325,13 +341,34 @@ static void command_keys(FILE *f, const rg_command_help *h) {
     fprintf(f, "`relgrad help keys` says what each key means and which values it takes.\n");
 }
 
+/* One example line (len characters at p) with {newest} and {first} written
+ * as the schemes they stand for. */
+static void put_example(FILE *f, const char *p, size_t len) {
+    const example_schemes e = example_schemes_of_registry();
+    const struct {
+        const char *mark, *name;
+    } marks[] = {{"{newest}", e.newest}, {"{first}", e.first}};
+    fputs("  ", f);
+    for (size_t i = 0; i < len;) {
+        int m = 0;
+        while (m < 2 && strncmp(p + i, marks[m].mark, strlen(marks[m].mark))) m++;
+        if (m < 2 && i + strlen(marks[m].mark) <= len) {
+            fputs(marks[m].name, f);
+            i += strlen(marks[m].mark);
+        } else {
+            fputc(p[i++], f);
+        }
+    }
+    fputc('\n', f);
+}
+
 void rg_help_command(FILE *f, const rg_command_help *h) {
     fprintf(f, "%s\n\n%s\n", h->usage, h->text);
-    if (h->keys != RG_HELP_KEYS_NONE) command_keys(f, h);
+    if (h->keys != RG_HELP_NO_KEYS) command_keys(f, h);
     fprintf(f, "\nexamples:\n");
     for (const char *p = h->examples; *p;) {
         size_t len = strcspn(p, "\n");
-        fprintf(f, "  %.*s\n", (int)len, p);
+        put_example(f, p, len);
         p += len + (p[len] == '\n');
     }
 }
@@ -346,6 +383,7 @@ void rg_help_usage(FILE *f, const char *cmd) {
 
 /* What values a key takes, from its table entry. */
 static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
+    const example_schemes e = example_schemes_of_registry();
     switch (key->kind) {
     case RG_V_INT:
         if (key->hi >= INT_MAX)
@@ -366,7 +404,8 @@ static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
         snprintf(buf, n, "a task (`relgrad list tasks`)");
         break;
     case RG_V_POS:
-        snprintf(buf, n, "a scheme, or a per-layer list a,b,... (`relgrad list schemes`)");
+        snprintf(buf, n, "a scheme, or a per-layer list of them (e.g. %s,%s,%s,%s)", e.newest,
+                 e.newest, e.newest, e.first);
         break;
     case RG_V_LENGTHS:
         snprintf(buf, n, "lengths n, a..b, a..b:s, each %.0f .. %.0f", key->lo, key->hi);
@@ -375,7 +414,8 @@ static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
         snprintf(buf, n, "comma list of tasks");
         break;
     case RG_V_POS_LISTS:
-        snprintf(buf, n, "comma list of schemes (a per-layer entry: a+b+c)");
+        snprintf(buf, n, "comma list of schemes (a per-layer entry: %s+%s+%s)", e.newest, e.newest,
+                 e.first);
         break;
     case RG_V_INT_LIST:
         snprintf(buf, n, "whole numbers and ranges a..b");

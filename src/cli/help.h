@@ -11,7 +11,7 @@
 
 /* Which keys a command accepts, for its help. */
 typedef enum {
-    RG_HELP_KEYS_NONE, /* takes no keys                                     */
+    RG_HELP_NO_KEYS,   /* takes no keys                                     */
     RG_HELP_KEYS_RUN,  /* every key but the experiment grid's               */
     RG_HELP_KEYS_ALL,  /* every key                                         */
     RG_HELP_KEYS_EVAL, /* the keys flagged RG_KEY_EVAL                      */

@@ -5,7 +5,7 @@
 #include "args.h"
 
 #include "relgrad/nn.h"
-#include "relgrad/train.h"
+#include "relgrad/experiment.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -122,11 +122,9 @@ int rg_cli_plan_experiment(FILE *f, const rg_config *base, rg_error *err) {
     for (int t = 0; t < base->n_tasks && !rc; t++)
         for (int p = 0; p < base->n_positions && !rc; p++)
             for (int s = 0; s < base->n_seeds && !rc; s++) {
-                *c = *base;
-                c->task = base->tasks[t], c->model.pos = base->positions[p];
-                c->seed = base->seeds[s];
+                rg_config_grid_run(base, t, p, s, c); /* as the grid trains it: sort:5 too */
                 int at;
-                if ((rc = rg_cli_run_dir(base, c, c->out_dir, err))) break;
+                if ((rc = rg_grid_run_dir(base, c, c->out_dir, err))) break;
                 if ((rc = rg_train_resume_point(c, &at, err))) break;
                 if (at < 0)
                     fresh++;

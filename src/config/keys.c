@@ -1,9 +1,13 @@
-/* keys.c: the key table (base keys here, each scheme's own keys in its
- * file), defaults, reading a value back as text, and the derived values
- * (evaluation lengths, scheme lists).
+/* keys.c: the bottom of the config layer: the key table (base keys here,
+ * each scheme's own keys in its file) and lookups in it, where a key's value
+ * lives and where it was set, the error messages (rg_fail, rg_fail_key), a
+ * value written back as text, one key's own range check, and one run of a
+ * grid. It calls nothing in parse.c or validate.c (the files of src/config
+ * depend one way: keys.c <- parse.c <- validate.c; tests/structure/layers.sh
+ * checks it).
  *
- * Every key's default is written once, as text in the table, and set
- * through the same parser as a value from a file; rg_config_get writes a
+ * Every key's default is written once, as text in the table (parse.c sets
+ * it through the same parser as a value from a file); rg_config_get writes a
  * value back in a form that parser accepts, so a config survives a round
  * trip through a checkpoint's attributes exactly. Reals are written with the
  * fewest of 15, 16 or 17 significant digits that read back to the same
@@ -25,24 +29,79 @@ static const char *const SELECT_NAMES[] = {"last", "best", NULL}; /* rg_select *
 
 static const rg_key_info BASE_KEYS[] = {
     /* model */
-    {"d_model", "model", RG_KEY_INT, RG_V_INT, AT(model.d_model), 0, 1, INT_MAX, false, "64", 0,
-     "width of the residual stream; >= 1, divisible by n_heads"},
-    {"n_heads", "model", RG_KEY_INT, RG_V_INT, AT(model.n_heads), 0, 1, INT_MAX, false, "4", 0,
-     "attention heads; >= 1, divides d_model"},
-    {"n_layers", "model", RG_KEY_INT, RG_V_INT, AT(model.n_layers), 0, 1, INT_MAX, false, "2", 0,
-     "Transformer blocks; >= 1"},
-    {"d_ff", "model", RG_KEY_INT, RG_V_INT, AT(model.d_ff), 0, 1, INT_MAX, false, "256", 0,
-     "hidden width of the MLP; >= 1"},
-    {"pos", "model", RG_KEY_STRING, RG_V_POS, AT(model.pos), 0, 0, 0, false, RG_DEFAULT_POS, 0,
-     "positional scheme, or a per-layer list of relative schemes repeating over the layers "
-     "(fire,fire,fire,none); see `relgrad list schemes` (experiment: replaced by positions)"},
-    {"mem_len", "model", RG_KEY_INT, RG_V_INT, AT(model.mem_len), 0, 0, INT_MAX, false, "0", 0,
-     "segment memory length M per layer; >= 0 (0 = no recurrence); > 0 needs relative "
-     "schemes and segment_len > 0"},
-    {"segment_len", "model", RG_KEY_INT, RG_V_INT, AT(model.segment_len), 0, 0, INT_MAX, false, "0",
-     0, "tokens per segment with memory; >= 0 (0 = whole sequence); > 0 needs mem_len > 0"},
-    {"init_std", "model", RG_KEY_REAL, RG_V_REAL, AT(model.init_std), 0, 0, 0, true, "0.02", 0,
-     "standard deviation of the normal weight init; > 0"},
+    {.name = "d_model",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.d_model),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "64",
+     .help = "width of the residual stream; >= 1, divisible by n_heads"},
+    {.name = "n_heads",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.n_heads),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "4",
+     .help = "attention heads; >= 1, divides d_model"},
+    {.name = "n_layers",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.n_layers),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "2",
+     .help = "Transformer blocks; >= 1"},
+    {.name = "d_ff",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.d_ff),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "256",
+     .help = "hidden width of the MLP; >= 1"},
+    {.name = "pos",
+     .group = "model",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_POS,
+     .offset = AT(model.pos),
+     .def = RG_DEFAULT_POS,
+     .help =
+         "positional scheme, or a per-layer list of relative schemes repeating over the layers; "
+         "see `relgrad list schemes` (experiment: replaced by positions)"},
+    {.name = "mem_len",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.mem_len),
+     .lo = 0,
+     .hi = INT_MAX,
+     .def = "0",
+     .help = "segment memory length M per layer; >= 0 (0 = no recurrence); > 0 needs relative "
+             "schemes and segment_len > 0"},
+    {.name = "segment_len",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.segment_len),
+     .lo = 0,
+     .hi = INT_MAX,
+     .def = "0",
+     .help = "tokens per segment with memory; >= 0 (0 = whole sequence); > 0 needs mem_len > 0"},
+    {.name = "init_std",
+     .group = "model",
+     .type = RG_KEY_REAL,
+     .kind = RG_V_REAL,
+     .offset = AT(model.init_std),
+     .lo = 0,
+     .open = true,
+     .def = "0.02",
+     .help = "standard deviation of the normal weight init; > 0"},
     {.name = "arch",
      .group = "model",
      .type = RG_KEY_STRING,
@@ -54,21 +113,55 @@ static const rg_key_info BASE_KEYS[] = {
              "token and answers at every ANS (Ruoss et al. 2023; vocabulary n_symbols + 5); "
              "the encoder needs mem_len = 0"},
     /* task */
-    {"task", "task", RG_KEY_STRING, RG_V_TASK, AT(task), 0, 0, 0, false, "copy", 0,
-     "synthetic task; see `relgrad list tasks` (experiment: replaced by tasks)"},
-    {"n_symbols", "task", RG_KEY_INT, RG_V_INT, AT(model.n_symbols), 0, 2, RG_MAX_SYMBOLS, false,
-     "16", 0,
-     "alphabet size (the base of addition); 2 .. 1000000 (vocabulary = n_symbols + 4, encoder "
-     "+ 5); a task with its own alphabet (parity and most Ruoss et al. tasks, `relgrad list "
-     "tasks`) sets it when the config does not, and refuses another value"},
-    {"train_len", "task", RG_KEY_INT, RG_V_INT, AT(train_len), 0, 1, RG_MAX_LEN, false, "16", 0,
-     "training lengths are drawn from 1 .. train_len; 1 .. 1000000"},
-    {"eval_lens", "task", RG_KEY_STRING, RG_V_LENGTHS, AT(eval_lens), 0, 1, RG_MAX_LEN, false,
-     "8,16,24,32,48,64", RG_KEY_EVAL | RG_KEY_RESUME_FREE,
-     "evaluation lengths: a comma list of lengths n, ranges a..b and stepped ranges a..b:s "
-     "(20..80:5), each 1 .. 1000000, none repeated"},
-    {"eval_n", "task", RG_KEY_INT, RG_V_INT, AT(eval_n), 0, 1, INT_MAX, false, "200",
-     RG_KEY_EVAL | RG_KEY_RESUME_FREE, "examples evaluated per length; >= 1"},
+    {.name = "task",
+     .group = "task",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_TASK,
+     .offset = AT(task),
+     .def = "copy",
+     .help = "synthetic task; see `relgrad list tasks` (experiment: replaced by tasks)"},
+    {.name = "n_symbols",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.n_symbols),
+     .lo = 2,
+     .hi = RG_MAX_SYMBOLS,
+     .def = "16",
+     .help =
+         "alphabet size (the base of addition); 2 .. 1000000 (vocabulary = n_symbols + 4, encoder "
+         "+ 5); a task with its own alphabet (parity and most Ruoss et al. tasks, `relgrad list "
+         "tasks`) sets it when the config does not, and refuses another value"},
+    {.name = "train_len",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(train_len),
+     .lo = 1,
+     .hi = RG_MAX_LEN,
+     .def = "16",
+     .help = "training lengths are drawn from 1 .. train_len; 1 .. 1000000"},
+    {.name = "eval_lens",
+     .group = "task",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_LENGTHS,
+     .offset = AT(eval_lens),
+     .lo = 1,
+     .hi = RG_MAX_LEN,
+     .def = "8,16,24,32,48,64",
+     .flags = RG_KEY_EVAL | RG_KEY_RESUME_FREE,
+     .help = "evaluation lengths: a comma list of lengths n, ranges a..b and stepped ranges a..b:s "
+             "(20..80:5), each 1 .. 1000000, none repeated"},
+    {.name = "eval_n",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(eval_n),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "200",
+     .flags = RG_KEY_EVAL | RG_KEY_RESUME_FREE,
+     .help = "examples evaluated per length; >= 1"},
     {.name = "fit_threshold",
      .group = "task",
      .type = RG_KEY_REAL,
@@ -80,10 +173,16 @@ static const rg_key_info BASE_KEYS[] = {
      .flags = RG_KEY_RESUME_FREE,
      .help = "exact match at the training length from which a run counts as fitted (results "
              "record fit = 0 or 1; tables average extrapolation over fitted runs); 0 .. 1"},
-    {"random_positions", "task", RG_KEY_INT, RG_V_INT, AT(random_positions), 0, 0, 1 << 24, false,
-     "0", 0,
-     "randomized positions (Ruoss et al. 2023): L > 0 draws each sequence's positions as a "
-     "sorted random subset of 0 .. L-1, in training and evaluation; 0 = off"},
+    {.name = "random_positions",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(random_positions),
+     .lo = 0,
+     .hi = 1 << 24,
+     .def = "0",
+     .help = "randomized positions (Ruoss et al. 2023): L > 0 draws each sequence's positions as a "
+             "sorted random subset of 0 .. L-1, in training and evaluation; 0 = off"},
     {.name = "random_positions_per",
      .group = "task",
      .type = RG_KEY_STRING,
@@ -122,37 +221,128 @@ static const rg_key_info BASE_KEYS[] = {
      .help = "addition's digit order: lsb = a, b and the answer least significant digit "
              "first; msb = most significant first"},
     /* train */
-    {"steps", "train", RG_KEY_INT, RG_V_INT, AT(steps), 0, 1, INT_MAX, false, "2000", 0,
-     "optimizer steps (bench: timed steps); >= 1"},
-    {"batch_size", "train", RG_KEY_INT, RG_V_INT, AT(batch_size), 0, 1, INT_MAX, false, "32", 0,
-     "examples per step; >= 1"},
-    {"lr", "train", RG_KEY_REAL, RG_V_REAL, AT(lr), 0, 0, 0, true, "1e-3", 0,
-     "peak AdamW learning rate; > 0"},
-    {"warmup", "train", RG_KEY_INT, RG_V_INT, AT(warmup), 0, 0, INT_MAX, false, "100", 0,
-     "steps of linear learning-rate warm-up before cosine decay; >= 0"},
-    {"weight_decay", "train", RG_KEY_REAL, RG_V_REAL, AT(weight_decay), 0, 0, 0, false, "0.1", 0,
-     "AdamW decoupled weight decay; >= 0"},
-    {"grad_clip", "train", RG_KEY_REAL, RG_V_REAL, AT(grad_clip), 0, 0, 0, false, "1", 0,
-     "clip the global gradient norm to this; >= 0 (0 = off)"},
-    {"seed", "train", RG_KEY_INT, RG_V_INT, AT(seed), 0, 0, INT_MAX, false, "1", 0,
-     "model seed: initialisation and training data order; 0 .. 2147483647 (experiment: "
-     "replaced by seeds)"},
-    {"threads", "train", RG_KEY_INT, RG_V_INT, AT(threads), 0, 1, 1024, false, "2",
-     RG_KEY_EVAL | RG_KEY_RESUME_FREE, "worker threads (OpenMP, BLIS); 1 .. 1024"},
-    {"out_dir", "train", RG_KEY_STRING, RG_V_PATH, AT(out_dir), 0, 1, 0, false, "out",
-     RG_KEY_RESUME_FREE,
-     "output directory (checkpoints, logs, results); non-empty, under 512 bytes"},
-    {"checkpoint_every", "train", RG_KEY_INT, RG_V_INT, AT(checkpoint_every), 0, 1, INT_MAX, false,
-     "500", RG_KEY_RESUME_FREE, "write a checkpoint every this many steps (and at the end); >= 1"},
-    {"eval_every", "train", RG_KEY_INT, RG_V_INT, AT(eval_every), 0, 1, INT_MAX, false, "500",
-     RG_KEY_RESUME_FREE, "evaluate at the training length every this many steps; >= 1"},
-    {"init_from", "train", RG_KEY_STRING, RG_V_PATH, AT(init_from), 0, 0, 0, false, "", 0,
-     "start from this checkpoint's parameters (a fresh optimizer), e.g. to fine-tune at a new "
-     "length; empty = a fresh initialisation"},
-    {"quiet", "train", RG_KEY_INT, RG_V_INT, AT(quiet), 0, 0, 1, false, "0",
-     RG_KEY_EVAL | RG_KEY_RESUME_FREE,
-     "1 = no configuration printout and no progress on stderr (results, notes and errors "
-     "still appear); 0 or 1; the --quiet option sets it"},
+    {.name = "steps",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(steps),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "2000",
+     .help = "optimizer steps (bench: timed steps); >= 1"},
+    {.name = "batch_size",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(batch_size),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "32",
+     .help = "examples per step; >= 1"},
+    {.name = "lr",
+     .group = "train",
+     .type = RG_KEY_REAL,
+     .kind = RG_V_REAL,
+     .offset = AT(lr),
+     .lo = 0,
+     .open = true,
+     .def = "1e-3",
+     .help = "peak AdamW learning rate; > 0"},
+    {.name = "warmup",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(warmup),
+     .lo = 0,
+     .hi = INT_MAX,
+     .def = "100",
+     .help = "steps of linear learning-rate warm-up before cosine decay; >= 0"},
+    {.name = "weight_decay",
+     .group = "train",
+     .type = RG_KEY_REAL,
+     .kind = RG_V_REAL,
+     .offset = AT(weight_decay),
+     .lo = 0,
+     .def = "0.1",
+     .help = "AdamW decoupled weight decay; >= 0"},
+    {.name = "grad_clip",
+     .group = "train",
+     .type = RG_KEY_REAL,
+     .kind = RG_V_REAL,
+     .offset = AT(grad_clip),
+     .lo = 0,
+     .def = "1",
+     .help = "clip the global gradient norm to this; >= 0 (0 = off)"},
+    {.name = "seed",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(seed),
+     .lo = 0,
+     .hi = INT_MAX,
+     .def = "1",
+     .help = "model seed: initialisation and training data order; 0 .. 2147483647 (experiment: "
+             "replaced by seeds)"},
+    {.name = "threads",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(threads),
+     .lo = 1,
+     .hi = 1024,
+     .def = "2",
+     .flags = RG_KEY_EVAL | RG_KEY_RESUME_FREE,
+     .help = "worker threads (OpenMP, BLIS); 1 .. 1024"},
+    {.name = "out_dir",
+     .group = "train",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_PATH,
+     .offset = AT(out_dir),
+     .lo = 1,
+     .def = "out",
+     .flags = RG_KEY_RESUME_FREE,
+     .help = "output directory (checkpoints, logs, results); non-empty, under 512 bytes"},
+    {.name = "checkpoint_every",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(checkpoint_every),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "500",
+     .flags = RG_KEY_RESUME_FREE,
+     .help = "write a checkpoint every this many steps (and at the end); >= 1"},
+    {.name = "eval_every",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(eval_every),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "500",
+     .flags = RG_KEY_RESUME_FREE,
+     .help = "evaluate at the training length every this many steps; >= 1"},
+    {.name = "init_from",
+     .group = "train",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_PATH,
+     .offset = AT(init_from),
+     .lo = 0,
+     .def = "",
+     .help =
+         "start from this checkpoint's parameters (a fresh optimizer), e.g. to fine-tune at a new "
+         "length; empty = a fresh initialisation"},
+    {.name = "quiet",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(quiet),
+     .lo = 0,
+     .hi = 1,
+     .def = "0",
+     .flags = RG_KEY_EVAL | RG_KEY_RESUME_FREE,
+     .help = "1 = no configuration printout and no progress on stderr (results, notes and errors "
+             "still appear); 0 or 1; the --quiet option sets it"},
     {.name = "select",
      .group = "train",
      .type = RG_KEY_STRING,
@@ -174,22 +364,50 @@ static const rg_key_info BASE_KEYS[] = {
      .help = "select = best: validation examples, lengths 1 .. train_len drawn as training "
              "draws them, the same set at every check and for every seed; >= 1"},
     /* experiment */
-    {"tasks", "experiment", RG_KEY_STRING, RG_V_TASK_LIST, AT(tasks), AT(n_tasks), 0, 0, false,
-     "copy", RG_KEY_EXPERIMENT,
-     "comma list of tasks for the experiment grid; task:N gives that task its own alphabet "
-     "(n_symbols = N), e.g. sort:5, parity:2"},
-    {"positions", "experiment", RG_KEY_STRING, RG_V_POS_LISTS, AT(positions), AT(n_positions), 0, 0,
-     false, RG_DEFAULT_POS, RG_KEY_EXPERIMENT,
-     "comma list of positional schemes for the experiment grid; a per-layer list is one entry "
-     "written with '+' (fire+fire+none)"},
-    {"seeds", "experiment", RG_KEY_STRING, RG_V_INT_LIST, AT(seeds), AT(n_seeds), 0, INT_MAX, false,
-     "1", RG_KEY_EXPERIMENT,
-     "model seeds for the experiment grid: whole numbers and ranges a..b or a..b:s, each "
-     "0 .. 2147483647, none repeated, at most 64"},
-    {"jobs", "experiment", RG_KEY_INT, RG_V_INT, AT(jobs), 0, 1, RG_MAX_JOBS, false, "1",
-     RG_KEY_EXPERIMENT,
-     "runs of the experiment trained at once on this machine, each in its own process with "
-     "threads / jobs threads (at least 1); 1 .. 64 (under mpirun each rank is one job)"},
+    {.name = "tasks",
+     .group = "experiment",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_TASK_LIST,
+     .offset = AT(tasks),
+     .count_offset = AT(n_tasks),
+     .def = "copy",
+     .flags = RG_KEY_EXPERIMENT,
+     .help = "comma list of tasks for the experiment grid; task:N gives that task its own alphabet "
+             "(n_symbols = N), e.g. sort:5, parity:2"},
+    {.name = "positions",
+     .group = "experiment",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_POS_LISTS,
+     .offset = AT(positions),
+     .count_offset = AT(n_positions),
+     .def = RG_DEFAULT_POS,
+     .flags = RG_KEY_EXPERIMENT,
+     .help =
+         "comma list of positional schemes for the experiment grid; a per-layer list is one entry "
+         "written with '+'"},
+    {.name = "seeds",
+     .group = "experiment",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_INT_LIST,
+     .offset = AT(seeds),
+     .count_offset = AT(n_seeds),
+     .lo = 0,
+     .hi = INT_MAX,
+     .def = "1",
+     .flags = RG_KEY_EXPERIMENT,
+     .help = "model seeds for the experiment grid: whole numbers and ranges a..b or a..b:s, each "
+             "0 .. 2147483647, none repeated, at most 64"},
+    {.name = "jobs",
+     .group = "experiment",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(jobs),
+     .lo = 1,
+     .hi = RG_MAX_JOBS,
+     .def = "1",
+     .flags = RG_KEY_EXPERIMENT,
+     .help = "runs of the experiment trained at once on this machine, each in its own process with "
+             "threads / jobs threads (at least 1); 1 .. 64 (under mpirun each rank is one job)"},
 };
 enum { N_BASE = sizeof BASE_KEYS / sizeof BASE_KEYS[0] };
 
@@ -296,20 +514,6 @@ int rg_fail_key(rg_error *err, const char *where, int k, const char *fmt, ...) {
     return 2;
 }
 
-/* ---- defaults ----------------------------------------------------------------------- */
-
-void rg_config_defaults(rg_config *c) {
-    memset(c, 0, sizeof *c); /* also: every where[] record empty */
-    int n = rg_config_key_count();
-    for (int k = 0; k < n; k++) {
-        const rg_key_info *key = rg_config_key(k);
-        rg_error err;
-        if (rg_config_set(c, key->name, key->def, "", &err))
-            rg_die("config: the default of %s does not parse: %s", key->name, err.msg);
-        c->where[k][0] = '\0'; /* a default was not set anywhere */
-    }
-}
-
 /* ---- values as text -------------------------------------------------------------- */
 
 /* Shortest of %.15g, %.16g, %.17g that reads back to v exactly. */
@@ -394,7 +598,81 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
     return len < n ? 0 : -1;
 }
 
-/* ---- derived values ------------------------------------------------------------------ */
+/* ---- one key's own checks ---------------------------------------------------------- */
+
+/* "must be >= 1", "must be > 0", "must be 2 .. 1000000" */
+static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
+    if (key->kind == RG_V_REAL && key->hi > key->lo)
+        snprintf(buf, n, "must be %g .. %g", key->lo, key->hi);
+    else if (key->kind == RG_V_REAL)
+        snprintf(buf, n, "must be %s %g", key->open ? ">" : ">=", key->lo);
+    else if (key->hi >= INT_MAX)
+        snprintf(buf, n, "must be >= %.0f", key->lo);
+    else
+        snprintf(buf, n, "must be %.0f .. %.0f", key->lo, key->hi);
+    return buf;
+}
+
+int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *err) {
+    const rg_key_info *key = rg_config_key(k);
+    const void *at = rg_key_cptr(c, k);
+    char range[64];
+    switch (key->kind) {
+    case RG_V_INT: {
+        int v = *(const int *)at;
+        if (v < key->lo || v > key->hi)
+            return rg_fail_key(err, where, k, "%d is out of range; %s %s (e.g. %s = %s)", v,
+                               key->name, range_text(key, range, sizeof range), key->name,
+                               key->def);
+        return 0;
+    }
+    case RG_V_REAL: {
+        double v = *(const double *)at;
+        if (!isfinite(v) || (key->open ? !(v > key->lo) : !(v >= key->lo)) ||
+            (key->hi > key->lo && v > key->hi))
+            return rg_fail_key(err, where, k, "%g is out of range; %s %s (%se.g. %s = %s)", v,
+                               key->name, range_text(key, range, sizeof range),
+                               !strcmp(key->name, "grad_clip") ? "0 turns clipping off; " : "",
+                               key->name, key->def);
+        return 0;
+    }
+    case RG_V_PATH: {
+        size_t len = strnlen(at, RG_PATH_MAX);
+        if (len == 0 && key->lo > 0)
+            return rg_fail_key(err, where, k, "empty path; write e.g. %s = %s", key->name,
+                               key->def);
+        if (len >= RG_PATH_MAX)
+            return rg_fail_key(err, where, k, "longer than %d bytes; use a shorter path",
+                               RG_PATH_MAX - 1);
+        return 0;
+    }
+    case RG_V_POS: {
+        const rg_pos_list *p = at;
+        if (p->n < 1) return rg_fail_key(err, where, k, "no scheme; e.g. pos = %s", key->def);
+        return 0;
+    }
+    case RG_V_TASK_LIST:
+    case RG_V_POS_LISTS: {
+        int n = *(const int *)((const char *)c + key->count_offset);
+        if (n < 1)
+            return rg_fail_key(err, where, k, "no entries; e.g. %s = %s", key->name, key->def);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++) {
+                bool same = key->kind == RG_V_TASK_LIST
+                                ? c->tasks[i] == c->tasks[j]
+                                : rg_pos_list_equal(&c->positions[i], &c->positions[j]);
+                if (same)
+                    return rg_fail_key(err, where, k, "entry %d repeats entry %d; list each once",
+                                       i + 1, j + 1);
+            }
+        return 0;
+    }
+    default: /* lengths and seeds are checked as they are parsed */
+        return 0;
+    }
+}
+
+/* ---- one run of a grid --------------------------------------------------------------- */
 
 void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out) {
     *out = *base;
@@ -414,19 +692,4 @@ rg_data_spec rg_config_data_spec(const rg_config *c, bool training) {
                           .n_symbols = c->model.n_symbols,
                           .digits = c->digits,
                           .lengths = training ? c->length_sampling : RG_LENGTHS_PER_EXAMPLE};
-}
-
-int *rg_config_eval_lens(const rg_config *c, int *n) {
-    int *out = NULL;
-    char why[200];
-    if (rg_expand_ints(c->eval_lens, 1, RG_MAX_LEN, &out, n, why, sizeof why))
-        rg_die("eval_lens '%s': %s (the config was not validated)", c->eval_lens, why);
-    return out;
-}
-
-int rg_config_longest_eval(const rg_config *c) {
-    int n, *lens = rg_config_eval_lens(c, &n), most = 0;
-    for (int i = 0; i < n; i++) most = lens[i] > most ? lens[i] : most;
-    free(lens);
-    return most;
 }

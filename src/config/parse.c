@@ -1,5 +1,8 @@
-/* parse.c: setting keys from text: one value (rg_config_set), INI files
- * (through inih) and key=value arguments.
+/* parse.c: setting keys from text: one value (rg_config_set), every
+ * default (rg_config_defaults: each key's default text through the same
+ * parser), INI files (through inih) and key=value arguments; the lists
+ * (lengths, seeds, schemes, tasks) and what is derived from them (the
+ * evaluation lengths). Calls keys.c, never validate.c.
  *
  * Every error message has the form
  *     WHERE: key 'KEY': WHAT IS WRONG; HOW TO FIX
@@ -11,9 +14,9 @@
  *   - Duplicate keys in one file are errors; repeated key=value arguments are
  *     not (the last one wins, so scripts can append overrides).
  *   - Lists: `eval_lens` and `seeds` take whole numbers and ranges a..b or
- *     a..b:s; `pos` takes one scheme or a per-layer list ("fire,fire,none",
- *     or with '+'); `positions` is a comma list whose entries are schemes or
- *     '+' lists.
+ *     a..b:s; `pos` takes one scheme or a per-layer list (entries separated
+ *     by ',' or '+'); `positions` is a comma list whose entries are schemes
+ *     or '+' lists.
  */
 #include "config_internal.h"
 
@@ -265,6 +268,16 @@ int rg_expand_ints(const char *text, int lo, int hi, int **out, int *count, char
 
 /* ---- schemes and tasks ----------------------------------------------------------------- */
 
+/* "A,A,B" for messages, from the registry: A the relative scheme registered
+ * last, B the first scheme registered. */
+static const char *list_example(char *buf, size_t n) {
+    int newest = 0;
+    for (int id = 0; id < rg_scheme_count(); id++)
+        if (rg_scheme_is_relative(id)) newest = id;
+    snprintf(buf, n, "%s,%s,%s", rg_scheme_name(newest), rg_scheme_name(newest), rg_scheme_name(0));
+    return buf;
+}
+
 int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
     const char *names[RG_MAX_SCHEMES];
     for (int i = 0; i < rg_scheme_count(); i++) names[i] = rg_scheme_name(i);
@@ -275,8 +288,9 @@ int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
         bool fits;
         p = next_item(p, ",+", item, sizeof item, &fits);
         if (!fits || !item[0]) {
-            snprintf(why, n, "entry %d is %s; write a scheme, or a list like fire,fire,none", entry,
-                     fits ? "empty" : "too long");
+            char like[200];
+            snprintf(why, n, "entry %d is %s; write a scheme, or a list like %s", entry,
+                     fits ? "empty" : "too long", list_example(like, sizeof like));
             return -1;
         }
         int id = rg_scheme_find(item);
@@ -690,4 +704,35 @@ int rg_config_override(rg_config *c, int argc, char **argv, int first_arg, rg_er
     if (status == 0) *c = *tmp;
     free(tmp);
     return status;
+}
+
+/* ---- defaults ----------------------------------------------------------------------- */
+
+void rg_config_defaults(rg_config *c) {
+    memset(c, 0, sizeof *c); /* also: every where[] record empty */
+    int n = rg_config_key_count();
+    for (int k = 0; k < n; k++) {
+        const rg_key_info *key = rg_config_key(k);
+        rg_error err;
+        if (rg_config_set(c, key->name, key->def, "", &err))
+            rg_die("config: the default of %s does not parse: %s", key->name, err.msg);
+        c->where[k][0] = '\0'; /* a default was not set anywhere */
+    }
+}
+
+/* ---- derived values ------------------------------------------------------------------ */
+
+int *rg_config_eval_lens(const rg_config *c, int *n) {
+    int *out = NULL;
+    char why[200];
+    if (rg_expand_ints(c->eval_lens, 1, RG_MAX_LEN, &out, n, why, sizeof why))
+        rg_die("eval_lens '%s': %s (the config was not validated)", c->eval_lens, why);
+    return out;
+}
+
+int rg_config_longest_eval(const rg_config *c) {
+    int n, *lens = rg_config_eval_lens(c, &n), most = 0;
+    for (int i = 0; i < n; i++) most = lens[i] > most ? lens[i] : most;
+    free(lens);
+    return most;
 }

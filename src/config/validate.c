@@ -1,6 +1,8 @@
-/* validate.c: checking a config: each key's range, then the combinations
- * (model shape, the positional schemes' own rules, memory, randomized
- * positions, task needs, sizes that fit in memory).
+/* validate.c: the top of the config layer: checking a whole config: each
+ * key's range (keys.c), then the combinations (model shape, the positional
+ * schemes' own rules, memory, randomized positions, task needs, sizes that
+ * fit in memory); and rg_config_from_args (defaults, file, arguments,
+ * validation). Calls keys.c and parse.c.
  *
  * Decisions worth knowing:
  *   - segment_len > 0 needs mem_len > 0 and mem_len > 0 needs segment_len > 0:
@@ -29,78 +31,6 @@
 #define MAX_PARAMS      5e8 /* parameter values: 2 GB in float32, x4 with grads and moments */
 #define MAX_ACTIVATIONS 4e9 /* values one training step may keep: 16 GB in float32 */
 #define MAX_SET_TOKENS  5e8 /* tokens of a fixed training set: 2 GB of int */
-
-/* "must be >= 1", "must be > 0", "must be 2 .. 1000000" */
-static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
-    if (key->kind == RG_V_REAL && key->hi > key->lo)
-        snprintf(buf, n, "must be %g .. %g", key->lo, key->hi);
-    else if (key->kind == RG_V_REAL)
-        snprintf(buf, n, "must be %s %g", key->open ? ">" : ">=", key->lo);
-    else if (key->hi >= INT_MAX)
-        snprintf(buf, n, "must be >= %.0f", key->lo);
-    else
-        snprintf(buf, n, "must be %.0f .. %.0f", key->lo, key->hi);
-    return buf;
-}
-
-int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *err) {
-    const rg_key_info *key = rg_config_key(k);
-    const void *at = rg_key_cptr(c, k);
-    char range[64];
-    switch (key->kind) {
-    case RG_V_INT: {
-        int v = *(const int *)at;
-        if (v < key->lo || v > key->hi)
-            return rg_fail_key(err, where, k, "%d is out of range; %s %s (e.g. %s = %s)", v,
-                               key->name, range_text(key, range, sizeof range), key->name,
-                               key->def);
-        return 0;
-    }
-    case RG_V_REAL: {
-        double v = *(const double *)at;
-        if (!isfinite(v) || (key->open ? !(v > key->lo) : !(v >= key->lo)) ||
-            (key->hi > key->lo && v > key->hi))
-            return rg_fail_key(err, where, k, "%g is out of range; %s %s (%se.g. %s = %s)", v,
-                               key->name, range_text(key, range, sizeof range),
-                               !strcmp(key->name, "grad_clip") ? "0 turns clipping off; " : "",
-                               key->name, key->def);
-        return 0;
-    }
-    case RG_V_PATH: {
-        size_t len = strnlen(at, RG_PATH_MAX);
-        if (len == 0 && key->lo > 0)
-            return rg_fail_key(err, where, k, "empty path; write e.g. %s = %s", key->name,
-                               key->def);
-        if (len >= RG_PATH_MAX)
-            return rg_fail_key(err, where, k, "longer than %d bytes; use a shorter path",
-                               RG_PATH_MAX - 1);
-        return 0;
-    }
-    case RG_V_POS: {
-        const rg_pos_list *p = at;
-        if (p->n < 1) return rg_fail_key(err, where, k, "no scheme; e.g. pos = %s", key->def);
-        return 0;
-    }
-    case RG_V_TASK_LIST:
-    case RG_V_POS_LISTS: {
-        int n = *(const int *)((const char *)c + key->count_offset);
-        if (n < 1)
-            return rg_fail_key(err, where, k, "no entries; e.g. %s = %s", key->name, key->def);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < i; j++) {
-                bool same = key->kind == RG_V_TASK_LIST
-                                ? c->tasks[i] == c->tasks[j]
-                                : rg_pos_list_equal(&c->positions[i], &c->positions[j]);
-                if (same)
-                    return rg_fail_key(err, where, k, "entry %d repeats entry %d; list each once",
-                                       i + 1, j + 1);
-            }
-        return 0;
-    }
-    default: /* lengths and seeds are checked as they are parsed */
-        return 0;
-    }
-}
 
 /* ---- combinations ------------------------------------------------------------------- */
 

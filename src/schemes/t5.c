@@ -131,8 +131,11 @@ static void scores(rg_scheme_call *call) {
     d->table = call->shared[TABLE]->data;
     int lo = call->pos->min_dist, hi = call->pos->max_dist;
     int *bucket = rg_arena_alloc(&call->ctx->arena, (size_t)(hi - lo + 1) * sizeof(int));
+    bool both_ways = call->m->cfg.arch == RG_ARCH_ENCODER; /* keys after the query too */
     for (int n = lo; n <= hi; n++)
-        bucket[n - lo] = rg_t5_bucket(n, o->t5_buckets, o->t5_max_distance);
+        bucket[n - lo] = both_ways
+                             ? rg_t5_bucket_bidirectional(n, o->t5_buckets, o->t5_max_distance)
+                             : rg_t5_bucket(n, o->t5_buckets, o->t5_max_distance);
     d->bucket = bucket;
     rg_term *t = rg_term_new(call, "t5", d);
     t->add = add;

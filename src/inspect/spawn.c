@@ -1,5 +1,7 @@
-/* spawn.c: starting helper programs with an argument vector (spawn.h). */
-#include "spawn.h"
+/* spawn.c: starting helper programs (Graphviz's dot, the Python drawing
+ * tools) with an argument vector, never through a shell, and waiting for
+ * them (inspect.h). The experiment layer starts its tools through it too. */
+#include "relgrad/inspect.h"
 
 #include <errno.h>
 #include <spawn.h>

@@ -1,4 +1,5 @@
-/* tape_dot.c: a recorded tape as a Graphviz DOT graph (tape_dot.h).
+/* tape_dot.c: a recorded tape as a Graphviz DOT graph, and the backward
+ * observer that measures what flows along each of its edges (inspect.h).
  *
  * Which nodes are a positional scheme's is not guessed from names: each tape
  * node carries the origin it was recorded under (tape.h: the layer and the
@@ -9,8 +10,7 @@
  * runs it copies the gradients of the node's inputs, after it the norm of
  * (after - before) is what this node sent along that edge.
  */
-#include "tape_dot.h"
-
+#include "relgrad/inspect.h"
 #include "relgrad/schemes.h"
 
 #include <math.h>

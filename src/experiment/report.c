@@ -1,15 +1,33 @@
-/* report.c: the HTML report of an experiment (report.h). The C side makes
- * the attention maps (the same code as `relgrad attention`); the page itself
- * is written by tools/report.py, started with an argument vector. */
-#include "report.h"
-
-#include "maps.h"
-#include "spawn.h"
+/* report.c: an experiment's pictures (experiment.h): out_dir/plot.png,
+ * drawn by tools/plot_results.py, and out_dir/report.html. For the report
+ * the C side makes the attention maps (the inspect layer, the same code as
+ * `relgrad attention`); the page itself is written by tools/report.py. Both
+ * tools are started with an argument vector (no shell reads the paths). */
+#include "relgrad/experiment.h"
+#include "relgrad/inspect.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+int rg_experiment_plot(const rg_config *base, rg_error *err) {
+    char script[RG_PATH_MAX + 64], results[RG_PATH_MAX + 32], plot[RG_PATH_MAX + 32];
+    char why[RG_PATH_MAX + 200];
+    snprintf(results, sizeof results, "%s/results.h5", base->out_dir);
+    snprintf(plot, sizeof plot, "%s/plot.png", base->out_dir);
+    char *args[] = {"/usr/bin/python3",
+                    (char *)rg_tool_path("plot_results.py", script, sizeof script), results, plot,
+                    NULL};
+    if (rg_spawn_wait(args, why, sizeof why)) {
+        snprintf(err->msg, sizeof err->msg,
+                 "plotting failed (%s); results.h5 and table.md are complete; install "
+                 "python3-matplotlib python3-h5py (tools/setup.sh)",
+                 why);
+        return 1;
+    }
+    return 0;
+}
 
 int rg_experiment_report(const rg_config *base, rg_error *err) {
     char dir[RG_PATH_MAX + 16], results[RG_PATH_MAX + 16];

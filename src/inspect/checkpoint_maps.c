@@ -1,7 +1,8 @@
-/* maps.c: attention maps of a checkpoint to HDF5 and PNG (maps.h). */
-#include "maps.h"
-
-#include "spawn.h"
+/* checkpoint_maps.c: attention maps of a checkpoint, as `relgrad attention`
+ * and the experiment report make them: one evaluation example at a length
+ * and at twice it, written to HDF5 and drawn by tools/attention_maps.py
+ * (inspect.h). */
+#include "relgrad/inspect.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
-/* grid.c: training an experiment's runs: one after another, `jobs` at once
- * on this machine, or over the ranks of an MPI job (grid.h).
+/* grid.c: an experiment's grid of runs (experiment.h): making it (each
+ * run's config and directory, validated) and training it: one after
+ * another, `jobs` at once on this machine, or over the ranks of an MPI job.
  *
  * Every run trains in its own directory, which its trainer locks, and
  * resumes from its checkpoint there; a run's numbers depend only on its
@@ -22,7 +23,7 @@
  * thread calls MPI meanwhile (MPI_THREAD_SERIALIZED). Without thread
  * support rank 0 only hands out runs.
  */
-#include "grid.h"
+#include "relgrad/experiment.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -40,6 +41,42 @@ static void sleep_ms(int ms) {
     nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
 }
 
+/* "quick.ini (task copy, pos NAME)": the config of one cell, in messages. */
+static const char *cell_where(const char *config_path, const rg_config *c, char *buf, size_t n) {
+    char pos[256];
+    snprintf(buf, n, "%s (task %s, pos %s)", config_path, rg_task_name(c->task),
+             rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos));
+    return buf;
+}
+
+int rg_grid_validate(const rg_config *base, const char *where, rg_error *err) {
+    rg_config *c = rg_xmalloc(sizeof *c, "a config");
+    int rc = 0;
+    for (int t = 0; t < base->n_tasks && !rc; t++)
+        for (int p = 0; p < base->n_positions && !rc; p++) {
+            rg_config_grid_run(base, t, p, 0, c);
+            char at[RG_PATH_MAX + 300];
+            rc = rg_config_validate(c, cell_where(where, c, at, sizeof at), err);
+        }
+    free(c);
+    return rc;
+}
+
+int rg_grid_run_dir(const rg_config *base, const rg_config *c, char *out, rg_error *err) {
+    char pos[256], dir[2 * RG_PATH_MAX];
+    rg_pos_list_text(&c->model.pos, '+', pos, sizeof pos);
+    int len = snprintf(dir, sizeof dir, "%s/runs/%s-%s-%d", base->out_dir, rg_task_name(c->task),
+                       pos, c->seed);
+    if (len >= RG_PATH_MAX) {
+        snprintf(err->msg, sizeof err->msg,
+                 "out_dir '%s' is too long for its run directories; use a shorter path",
+                 base->out_dir);
+        return 2;
+    }
+    memcpy(out, dir, (size_t)len + 1);
+    return 0;
+}
+
 int rg_grid_make(rg_grid *g, const rg_config *base, const char *config_path, rg_error *err) {
     memset(g, 0, sizeof *g);
     int np = base->n_positions, ns = base->n_seeds;
@@ -53,22 +90,12 @@ int rg_grid_make(rg_grid *g, const rg_config *base, const char *config_path, rg_
         rg_config_grid_run(base, t, p, s, c);
         run->cell = t * np + p, run->seed = s;
         char pos[256], where[RG_PATH_MAX + 300];
-        rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos);
-        snprintf(where, sizeof where, "%s (task %s, pos %s)", config_path, rg_task_name(c->task),
-                 pos);
-        if (s == 0 && rg_config_validate(c, where, err)) return 2;
-        char dir_pos[256];
-        rg_pos_list_text(&c->model.pos, '+', dir_pos, sizeof dir_pos);
-        int len = snprintf(c->out_dir, sizeof c->out_dir, "%s/runs/%s-%s-%d", base->out_dir,
-                           rg_task_name(c->task), dir_pos, c->seed);
-        if (len >= (int)sizeof c->out_dir) {
-            snprintf(err->msg, sizeof err->msg,
-                     "out_dir '%s' is too long for its run directories; use a shorter path",
-                     base->out_dir);
+        if (s == 0 && rg_config_validate(c, cell_where(config_path, c, where, sizeof where), err))
             return 2;
-        }
+        if (rg_grid_run_dir(base, c, c->out_dir, err)) return 2;
         snprintf(run->label, sizeof run->label, "[%d/%d] %s %s seed %d", i + 1, g->n_runs,
-                 rg_task_name(c->task), pos, c->seed);
+                 rg_task_name(c->task), rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos),
+                 c->seed);
     }
     return 0;
 }
