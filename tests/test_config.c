@@ -335,12 +335,13 @@ Test(config, key_table) {
         "d_model",    "n_heads",          "n_layers",        "d_ff",
         "pos",        "mem_len",          "segment_len",     "init_std",
         "arch",       "task",             "n_symbols",       "train_len",
-        "eval_lens",  "eval_n",           "random_positions", "random_positions_per",
-        "length_sampling", "train_examples", "digits",       "steps",
-        "batch_size",
+        "eval_lens",  "eval_n",           "fit_threshold",   "random_positions",
+        "random_positions_per", "length_sampling", "train_examples", "digits",
+        "steps",      "batch_size",
         "lr",         "warmup",           "weight_decay",    "grad_clip",
         "seed",       "threads",          "out_dir",         "checkpoint_every",
-        "eval_every", "init_from",        "quiet",           "tasks",
+        "eval_every", "init_from",        "quiet",           "select",
+        "val_n",      "tasks",
         "positions",  "seeds",            "jobs",            "max_positions",   "rope_base",
         "rope_scale", "t5_buckets",       "t5_max_distance", "deberta_span",
         "fire_width", "fire_L",           "cope_npos"};
@@ -400,6 +401,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "train_len = 12\n"
                                 "eval_lens = 4, 12, 20..30:5\n"
                                 "eval_n = 50\n"
+                                "fit_threshold = 0.5\n"
                                 "random_positions = 400\n"
                                 "random_positions_per = batch\n"
                                 "length_sampling = batch\n"
@@ -419,6 +421,8 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "eval_every = 11\n"
                                 "init_from = runs/old/checkpoint.h5\n"
                                 "quiet = 1\n"
+                                "select = best\n"
+                                "val_n = 64\n"
                                 "[experiment]\n"
                                 "tasks = sort:5,reverse,addition:2\n"
                                 "positions = alibi, xl+fire, deberta\n"
@@ -487,6 +491,9 @@ Test(config, every_key_round_trips) {
     cr_expect_eq(c.lr, 0.00123456789012345678);
     cr_expect_str_eq(c.out_dir, "runs/every key");
     cr_expect_str_eq(c.init_from, "runs/old/checkpoint.h5");
+    cr_expect_eq(c.select, RG_SELECT_BEST);
+    cr_expect_eq(c.val_n, 64);
+    cr_expect_eq(c.fit_threshold, 0.5);
     cr_expect_eq(c.n_tasks, 3);
     cr_expect_eq(c.tasks[2], RG_TASK_ADDITION);
     cr_expect_eq(c.task_symbols[0], 5);

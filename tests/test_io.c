@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1070,7 +1071,38 @@ static rg_run_result fixture(run_fixture *fx, rg_task task, const char *pos, int
     for (int i = 0; i < 8; i++) fx->loss[i] = base - 0.25f * (float)i;
     for (int k = 0; k < 3; k++)
         fx->len[k] = 4 * (k + 1), fx->em[k] = base / (k + 2), fx->acc[k] = 1.0 / (k + 1);
-    return (rg_run_result){&fx->cfg, fx->loss, n_steps, fx->len, fx->em, fx->acc, 3, base * 10};
+    rg_run_info info = {.fit = seed % 2,
+                        .fit_exact_match = base / 7,
+                        .fit_token_acc = base / 9,
+                        .selected_step = n_steps - 1,
+                        .val_exact_match = base / 11,
+                        .git_commit = "0123456789ab+changes",
+                        .precision = "float32",
+                        .cpu_model = "A CPU @ 1.00GHz"};
+    return (rg_run_result){.cfg = &fx->cfg,
+                           .train_loss = fx->loss,
+                           .n_steps = n_steps,
+                           .eval_len = fx->len,
+                           .exact_match = fx->em,
+                           .token_acc = fx->acc,
+                           .n_eval = 3,
+                           .wall_seconds = base * 10,
+                           .info = info};
+}
+
+static void expect_same_info(const rg_run_info *got, const rg_run_info *want) {
+    cr_assert_eq(got->fit, want->fit);
+    if (want->fit >= 0) {
+        cr_assert_eq(got->fit_exact_match, want->fit_exact_match);
+        cr_assert_eq(got->fit_token_acc, want->fit_token_acc);
+    }
+    cr_assert_eq(got->selected_step, want->selected_step);
+    cr_assert(got->val_exact_match == want->val_exact_match ||
+                  (isnan(got->val_exact_match) && isnan(want->val_exact_match)),
+              "val_exact_match %g, expected %g", got->val_exact_match, want->val_exact_match);
+    cr_assert_str_eq(got->git_commit, want->git_commit);
+    cr_assert_str_eq(got->precision, want->precision);
+    cr_assert_str_eq(got->cpu_model, want->cpu_model);
 }
 
 static void expect_run(const char *path, const rg_run_result *want) {
@@ -1090,6 +1122,7 @@ static void expect_run(const char *path, const rg_run_result *want) {
         cr_assert_eq(got.token_acc[k], want->token_acc[k]);
     }
     cr_assert_eq(got.wall_seconds, want->wall_seconds);
+    expect_same_info(&got.info, &want->info);
     assert_same_config(&got.cfg, want->cfg);
     rg_run_data_free(&got);
 }
@@ -1121,6 +1154,13 @@ Test(io, results_runs) {
     cr_assert_eq(attr_class(g, "wall_seconds", &size, &vlen), H5T_FLOAT);
     cr_assert_eq(attr_class(g, "train_len", &size, &vlen), H5T_INTEGER);
     cr_assert_eq(attr_class(g, "pos", &size, &vlen), H5T_STRING);
+    cr_assert_eq(attr_class(g, "fit", &size, &vlen), H5T_INTEGER);
+    cr_assert_eq(attr_class(g, "fit_exact_match", &size, &vlen), H5T_FLOAT);
+    cr_assert_eq(attr_class(g, "selected_step", &size, &vlen), H5T_INTEGER);
+    cr_assert_eq(attr_class(g, "val_exact_match", &size, &vlen), H5T_FLOAT);
+    cr_assert_eq(attr_class(g, "git_commit", &size, &vlen), H5T_STRING);
+    cr_assert_eq(attr_class(g, "cpu_model", &size, &vlen), H5T_STRING);
+    cr_assert_eq(attr_class(g, "precision", &size, &vlen), H5T_STRING);
     H5Gclose(g);
     H5Fclose(f);
 
@@ -1160,5 +1200,206 @@ Test(io, results_errors) {
     cr_assert(same_bytes(text, n, "not hdf5\n", 9));
     free(text);
     cr_assert_eq(count_entries(s.dir), 1, "a temporary file was left behind");
+    scratch_free(&s);
+}
+
+/* What a run did not record (a file older than fit, selection and
+ * provenance, or select = last's validation score) is left out of the
+ * group and reads back as rg_run_info_init's "not recorded". */
+Test(io, results_info_absent) {
+    scratch s;
+    scratch_init(&s);
+    char path[512];
+    in_dir(&s, "results.h5", path, sizeof path);
+    run_fixture fa;
+    rg_run_result a = fixture(&fa, RG_TASK_COPY, "rope", 3, 5, 2.0f);
+    rg_run_info_init(&a.info);
+    rg_error e;
+    cr_assert_eq(rg_results_write_run(path, &a, &e), 0, "%s", e.msg);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    hid_t g = H5Gopen2(f, "/runs/copy/rope/3", H5P_DEFAULT);
+    const char *absent[] = {"fit",           "fit_exact_match", "fit_token_acc",
+                            "selected_step", "val_exact_match", "git_commit",
+                            "precision",     "cpu_model"};
+    for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
+        cr_expect_eq(H5Aexists(g, absent[i]), 0, "%s was written", absent[i]);
+    H5Gclose(g), H5Fclose(f);
+    expect_run(path, &a); /* reads back as "not recorded" */
+    scratch_free(&s);
+}
+
+/* rg_run_info_provenance: this build's commit (as --version says it),
+ * precision and the CPU's model name. */
+Test(io, run_info_provenance) {
+    rg_run_info info;
+    rg_run_info_init(&info);
+    cr_expect_eq(info.fit, -1);
+    cr_expect(isnan(info.val_exact_match));
+    rg_run_info_provenance(&info);
+    cr_expect_str_eq(info.precision, RG_REAL_NAME);
+    cr_expect(info.git_commit[0], "no commit");
+    char model[256] = "unknown", line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            const char *v = strchr(line, ':') + 1;
+            while (*v == ' ' || *v == '\t') v++;
+            snprintf(model, sizeof model, "%.*s", (int)strcspn(v, "\n"), v);
+            break;
+        }
+    if (f) fclose(f);
+    cr_expect_str_eq(info.cpu_model, model);
+}
+
+/* select = best's state: best_step and best_val_exact_match travel in
+ * /optim (0 when absent: an older file); best.h5 holds the parameters with
+ * /select's step and score, and reads back as a checkpoint's parameters. */
+Test(io, best_state_and_file) {
+    scratch s;
+    scratch_init(&s);
+    char path[512], best[512];
+    in_dir(&s, "ck.h5", path, sizeof path);
+    in_dir(&s, "best.h5", best, sizeof best);
+    rg_config c = small_config("alibi", 16, 0);
+    rg_model m;
+    make_model(&m, &c, 1);
+    rg_adamw opt;
+    make_optimizer(&opt, &m, 2);
+    opt.best_step = 40, opt.best_score = 0.625;
+    save_ok(path, &c, &m, &opt, NULL);
+    rg_adamw back;
+    rg_adamw_init(&back, &m, 0.1);
+    rg_error e;
+    cr_assert_eq(rg_checkpoint_load(path, &m, &back, NULL, &e), 0, "%s", e.msg);
+    cr_expect_eq(back.best_step, 40);
+    cr_expect_eq(back.best_score, 0.625);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, "optim", H5P_DEFAULT);
+    cr_assert(H5Adelete(g, "best_step") >= 0 && H5Adelete(g, "best_val_exact_match") >= 0);
+    H5Gclose(g), H5Fclose(f);
+    cr_assert_eq(rg_checkpoint_load(path, &m, &back, NULL, &e), 0, "%s", e.msg);
+    cr_expect_eq(back.best_step, 0, "a file without best_step reads 0 (none yet)");
+    cr_expect_eq(back.best_score, 0);
+
+    cr_assert_eq(rg_best_save(best, &c, &m, 70, 0.875, &e), 0, "%s", e.msg);
+    cr_assert_eq(count_entries(s.dir), 2, "a temporary file was left behind");
+    long step = 0;
+    double score = 0;
+    cr_assert_eq(rg_best_read_step(best, &step, &score, &e), 0, "%s", e.msg);
+    cr_expect_eq(step, 70);
+    cr_expect_eq(score, 0.875);
+    rg_config c2;
+    rg_config_defaults(&c2);
+    cr_assert_eq(rg_checkpoint_read_config(best, &c2, &e), 0, "%s", e.msg);
+    assert_same_config(&c, &c2);
+    rg_model m2;
+    make_model(&m2, &c, 5);
+    cr_assert_eq(rg_checkpoint_load(best, &m2, NULL, NULL, &e), 0, "%s", e.msg);
+    for (long i = 0; i < m.n_values; i++)
+        cr_assert_eq(m2.values[i], through_f32(m.values[i]), "value %ld", i);
+    /* a checkpoint is not a best.h5 */
+    cr_expect_eq(rg_best_read_step(path, &step, &score, &e), 2);
+    cr_expect(strstr(e.msg, "/select") && strstr(e.msg, "ck.h5"), "%s", e.msg);
+    rg_model_free(&m2);
+    rg_adamw_free(&back);
+    rg_adamw_free(&opt);
+    rg_model_free(&m);
+    scratch_free(&s);
+}
+
+/* rg_results_list and rg_results_has_run name what a file records. */
+Test(io, results_list) {
+    scratch s;
+    scratch_init(&s);
+    char path[512];
+    in_dir(&s, "results.h5", path, sizeof path);
+    run_fixture fa, fb, fc;
+    rg_run_result a = fixture(&fa, RG_TASK_SORT, "xl", 2, 5, 2.0f);
+    rg_run_result b = fixture(&fb, RG_TASK_COPY, "t5", 10, 5, 2.0f);
+    rg_run_result c = fixture(&fc, RG_TASK_COPY, "t5", 9, 5, 2.0f);
+    rg_error e;
+    cr_assert_eq(rg_results_write_run(path, &a, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(path, &b, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(path, &c, &e), 0, "%s", e.msg);
+    rg_run_name *runs;
+    int n;
+    cr_assert_eq(rg_results_list(path, &runs, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 3);
+    cr_expect(!strcmp(runs[0].task, "copy") && !strcmp(runs[0].pos, "t5") && runs[0].seed == 9);
+    cr_expect(runs[1].seed == 10, "seeds in numeric order");
+    cr_expect(!strcmp(runs[2].task, "sort") && !strcmp(runs[2].pos, "xl") && runs[2].seed == 2);
+    free(runs);
+    bool has;
+    cr_assert_eq(rg_results_has_run(path, "copy", "t5", 9, &has, &e), 0, "%s", e.msg);
+    cr_expect(has);
+    cr_assert_eq(rg_results_has_run(path, "copy", "t5", 8, &has, &e), 0, "%s", e.msg);
+    cr_expect(!has);
+    cr_assert_eq(rg_results_has_run(path, "copy", "alibi", 9, &has, &e), 0, "%s", e.msg);
+    cr_expect(!has);
+    in_dir(&s, "missing.h5", path, sizeof path);
+    cr_expect_eq(rg_results_list(path, &runs, &n, &e), 2);
+    cr_expect(strstr(e.msg, "missing.h5"), "%s", e.msg);
+    scratch_free(&s);
+}
+
+/* Merging results made on several machines: the union of the runs, a run
+ * recorded alike by two files kept once (from the first), one recorded
+ * differently refused (naming the run, the files and the difference) with
+ * nothing written; merging into an input replaces it; an existing output
+ * that is not an input is refused. */
+Test(io, results_merge) {
+    scratch s;
+    scratch_init(&s);
+    char p1[512], p2[512], p3[512], out[512];
+    in_dir(&s, "one.h5", p1, sizeof p1);
+    in_dir(&s, "two.h5", p2, sizeof p2);
+    in_dir(&s, "three.h5", p3, sizeof p3);
+    in_dir(&s, "merged.h5", out, sizeof out);
+    run_fixture f1, f2, f3, f4;
+    rg_run_result a = fixture(&f1, RG_TASK_COPY, "t5", 1, 5, 2.0f);
+    rg_run_result b = fixture(&f2, RG_TASK_COPY, "t5", 2, 5, 2.5f);
+    rg_run_result a_again = fixture(&f3, RG_TASK_COPY, "t5", 1, 5, 2.0f);
+    snprintf(a_again.info.cpu_model, sizeof a_again.info.cpu_model, "another machine's CPU");
+    a_again.wall_seconds = 99; /* provenance and time may differ */
+    f3.cfg.threads = 7, snprintf(f3.cfg.out_dir, sizeof f3.cfg.out_dir, "elsewhere");
+    rg_error e;
+    cr_assert_eq(rg_results_write_run(p1, &a, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(p2, &b, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_write_run(p2, &a_again, &e), 0, "%s", e.msg);
+    const char *inputs[] = {p1, p2, p3};
+    int n;
+    cr_assert_eq(rg_results_merge(out, inputs, 2, &n, &e), 0, "%s", e.msg);
+    cr_expect_eq(n, 2);
+    expect_run(out, &a); /* the first input's record, its CPU and time */
+    expect_run(out, &b);
+
+    /* a conflicting record: exact match differs */
+    rg_run_result a_other = fixture(&f4, RG_TASK_COPY, "t5", 1, 5, 2.0f);
+    f4.em[1] = 0.125;
+    cr_assert_eq(rg_results_write_run(p3, &a_other, &e), 0, "%s", e.msg);
+    char other[512];
+    in_dir(&s, "other.h5", other, sizeof other);
+    cr_assert_eq(rg_results_merge(other, inputs, 3, &n, &e), 2);
+    cr_expect(strstr(e.msg, "/runs/copy/t5/1") && strstr(e.msg, "exact_match at length 8") &&
+                  strstr(e.msg, "one.h5") && strstr(e.msg, "three.h5"),
+              "%s", e.msg);
+    cr_expect_neq(access(other, F_OK), 0, "nothing written");
+    /* a conflicting config: eval_n differs */
+    f4.em[1] = f1.em[1];
+    f4.cfg.eval_n = 7;
+    cr_assert_eq(rg_results_write_run(p3, &a_other, &e), 0, "%s", e.msg);
+    cr_assert_eq(rg_results_merge(other, inputs, 3, &n, &e), 2);
+    cr_expect(strstr(e.msg, "eval_n = 200 in") && strstr(e.msg, ", 7 in") &&
+                  strstr(e.msg, "three.h5"),
+              "%s", e.msg);
+
+    /* into one of the inputs */
+    cr_assert_eq(rg_results_merge(p1, (const char *[]){p1, p2}, 2, &n, &e), 0, "%s", e.msg);
+    expect_run(p1, &b);
+    /* an output that exists but is not an input */
+    cr_assert_eq(rg_results_merge(out, (const char *[]){p2}, 1, &n, &e), 2);
+    cr_expect(strstr(e.msg, "merged.h5 exists and is not one of the inputs"), "%s", e.msg);
+    cr_expect_eq(count_entries(s.dir), 4, "a temporary file was left behind");
     scratch_free(&s);
 }

@@ -20,11 +20,15 @@ kazemnejad_arith: sort and addition (trained to 8, tested at 9..16). The
     same reciprocal rank computed from it. Writes OUT_PREFIX.png and .md.
 ruoss: the same grid trained without (PLAIN) and with randomized positions
     (RANDOM); per task and scheme the score Ruoss et al. 2023 report (per-token
-    accuracy averaged over the lengths beyond training) and exact match, the
-    gain from randomized positions, and its average over the grid beside the
-    only number of theirs we could read: +12.0% on average (abstract; their
-    table could not be recovered, see data/README.md). Writes OUT_PREFIX.png
-    and OUT_PREFIX.md.
+    accuracy averaged over the lengths beyond each run's training length) and
+    exact match, the gain from randomized positions, and its average over the
+    grid beside the only number of theirs we could read: +12.0% on average
+    (abstract; their table could not be recovered, see data/README.md).
+    Writes OUT_PREFIX.png and OUT_PREFIX.md.
+Every table marks runs that did not fit their training length (exact match
+there below fit_threshold: a dagger, and a fit column of fitted/all runs)
+and averages extrapolation over the fitted runs only and over all runs; a
+cell without a fitted run says so.
 Needs Debian's python3-h5py, python3-numpy, python3-matplotlib.
 """
 import csv
@@ -39,7 +43,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import relgrad  # noqa: E402
+import results_file  # noqa: E402
+import tables  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,7 +58,7 @@ K_TASKS = {"copy": "[split cmc_tr20_ts40", "reverse": "[split mc_tr20_ts40"}
 def ours(path):
     """{(task, pos): {eval_len: [per-seed rows]}} from a results.h5."""
     table = {}
-    for r in relgrad.read_results(path):
+    for r in results_file.read_results(path):
         table.setdefault((r["task"], r["pos"]), {}).setdefault(r["eval_len"], []).append(r)
     return table
 
@@ -63,7 +68,39 @@ def mean(values):
 
 
 def interval(values):
-    return relgrad.interval95(values)
+    return results_file.interval95(values)
+
+
+def seed_means(by_len, lo, hi, key="exact_match"):
+    """{seed: (mean of key over the lengths lo..hi, fitted)} of one
+    (task, scheme): each run's mean over those lengths."""
+    per_seed, fit = {}, {}
+    for n, rows in by_len.items():
+        if lo <= n <= hi:
+            for r in rows:
+                per_seed.setdefault(r["seed"], []).append(r[key])
+                fit[r["seed"]] = r["fit"] is True
+    return {s: (mean(v), fit[s]) for s, v in per_seed.items()}
+
+
+def fitted_and_all(seeds):
+    """Table cells of {seed: (value, fitted)}: over the fitted runs ("no
+    fitted run" when none) and over all runs, each 'mean ± 95% (runs)'."""
+    fit = [v for v, f in seeds.values() if f]
+    every = [v for v, f in seeds.values()]
+    return (tables.mean_interval(fit, count=True) if fit else tables.NO_FITTED,
+            tables.mean_interval(every, count=True) if every else "-")
+
+
+def fit_cell(seeds):
+    """'2/3 †': fitted runs / runs, with a dagger when one did not fit."""
+    n_fit = sum(f for _, f in seeds.values())
+    return "%d/%d%s" % (n_fit, len(seeds), "" if n_fit == len(seeds) else " " + tables.DAGGER)
+
+
+FIT_NOTE = ("fit: runs whose exact match at the training length reached their fit_threshold "
+            "(results.h5); %s marks a scheme with an unfitted run. \"fitted runs\" averages over "
+            "those only, \"all runs\" over every seed." % tables.DAGGER)
 
 
 def kazemnejad_published():
@@ -86,8 +123,8 @@ def kazemnejad(results, prefix):
     schemes = ["none", "t5", "alibi", "rope", "sinusoidal"]
     tasks = [t for t in ("copy", "reverse") if any((t, p) in mine for p in schemes)]
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False)
-    lines = ["| task | scheme | relgrad 21..40 (seeds) | paper 21..40 (3 seeds) | relgrad at 20 |",
-             "|---|---|---|---|---|"]
+    lines = ["| task | scheme | fit | relgrad 21..40: fitted runs | relgrad 21..40: all runs | "
+             "paper 21..40 (3 seeds) | relgrad at 20 |", "|---|---|---|---|---|---|---|"]
     ranks = []
     for ax, task in zip(axes[0], tasks):
         score = {}
@@ -103,23 +140,23 @@ def kazemnejad(results, prefix):
             if tl:
                 ax.plot(tl, [mean(t[n]) for n in tl], "--", color=color, alpha=0.7,
                         label="%s (paper)" % pos)
-            per_seed = {}
-            for n in lens:
-                for r in m[n]:
-                    per_seed.setdefault(r["seed"], []).append(r["exact_match"])
-            ours_scores = [mean(v) for v in per_seed.values()]
+            seeds = seed_means(m, 21, 40)
+            ours_scores = [v for v, _ in seeds.values()]
+            fitted_scores = [v for v, f in seeds.values() if f]
             paper_scores = [mean([t[n][i] for n in tl]) for i in range(min(len(t[n]) for n in tl))] if tl else []
             at20 = m.get(20, [])
-            score[pos] = (mean(ours_scores), mean(paper_scores))
-            lines.append("| %s | %s | %s | %s | %s |" % (
-                task, pos,
-                "%.3f ± %.3f (%d)" % (mean(ours_scores), interval(ours_scores), len(ours_scores))
-                if ours_scores else "-",
-                "%.3f ± %.3f" % (mean(paper_scores), interval(paper_scores)) if paper_scores else "-",
-                "%.3f" % mean([r["exact_match"] for r in at20]) if at20 else "-"))
-        order_ours = sorted(score, key=lambda p: -score[p][0])
-        order_paper = sorted(score, key=lambda p: -(score[p][1] if not math.isnan(score[p][1]) else -1))
-        ranks.append("- %s: relgrad %s; paper %s" % (task, " > ".join(order_ours), " > ".join(order_paper)))
+            score[pos] = (mean(ours_scores), mean(paper_scores), mean(fitted_scores))
+            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                (task, pos, fit_cell(seeds) if seeds else "-") + fitted_and_all(seeds) + (
+                    "%.3f ± %.3f" % (mean(paper_scores), interval(paper_scores)) if paper_scores else "-",
+                    "%.3f" % mean([r["exact_match"] for r in at20]) if at20 else "-")))
+        known = lambda v: v if not math.isnan(v) else -1  # noqa: E731
+        order_ours = sorted(score, key=lambda p: -known(score[p][0]))
+        order_fitted = sorted((p for p in score if not math.isnan(score[p][2])), key=lambda p: -score[p][2])
+        order_paper = sorted(score, key=lambda p: -known(score[p][1]))
+        ranks.append("- %s: relgrad, all runs: %s; relgrad, fitted runs: %s; paper %s" % (
+            task, " > ".join(order_ours), " > ".join(order_fitted) or "no fitted run",
+            " > ".join(order_paper)))
         ax.set_title("%s: exact match beyond training (train 1..20)" % task)
         ax.set_xlabel("length")
         ax.set_ylim(-0.02, 1.02)
@@ -129,7 +166,8 @@ def kazemnejad(results, prefix):
     fig.tight_layout()
     fig.savefig(prefix + ".png", dpi=110)
     with open(prefix + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n\nRanking by mean exact match over 21..40:\n\n" + "\n".join(ranks) + "\n")
+        f.write("\n".join(lines) + "\n\n" + FIT_NOTE + "\n\nRanking by mean exact match over 21..40 "
+                "(fitted runs: schemes without one left out):\n\n" + "\n".join(ranks) + "\n")
     print("wrote %s.png and %s.md" % (prefix, prefix))
 
 
@@ -154,16 +192,13 @@ def kazemnejad_arith(results, prefix):
     add_paper, sort_paper = kazemnejad_arith_published()
 
     def beyond(task, pos):
-        """{seed: mean exact match over 9..16}."""
-        per_seed = {}
-        for n, rows in mine.get((task, pos), {}).items():
-            if 9 <= n <= 16:
-                for r in rows:
-                    per_seed.setdefault(r["seed"], []).append(r["exact_match"])
-        return {s: mean(v) for s, v in per_seed.items()}
+        """{seed: (mean exact match over 9..16, fitted)}."""
+        return seed_means(mine.get((task, pos), {}), 9, 16)
 
-    add = {p: beyond("addition", p) for p in schemes}
-    srt = {p: beyond("sort", p) for p in schemes}
+    add_fit = {p: beyond("addition", p) for p in schemes}
+    srt_fit = {p: beyond("sort", p) for p in schemes}
+    add = {p: {s: v for s, (v, _) in add_fit[p].items()} for p in schemes}
+    srt = {p: {s: v for s, (v, _) in srt_fit[p].items()} for p in schemes}
     # reciprocal rank of each scheme among the five, per seed (ties share the best rank)
     rr = {p: [] for p in schemes}
     seeds = sorted(set().union(*[set(v) for v in srt.values()])) if any(srt.values()) else []
@@ -176,16 +211,20 @@ def kazemnejad_arith(results, prefix):
     fmt = lambda v: "%.3f ± %.3f (%d)" % (mean(v), interval(v), len(v)) if v else "-"  # noqa: E731
     lines = ["Addition: exact match beyond training (9..16 digits), mean over seeds ± 95% interval (seeds).",
              "",
-             "| scheme | relgrad | paper |", "|---|---|---|"]
+             "| scheme | fit | relgrad: fitted runs | relgrad: all runs | paper |", "|---|---|---|---|---|"]
     for p in schemes:
-        lines.append("| %s | %s | %s |" % (p, fmt(list(add[p].values())), fmt(add_paper.get(p, []))))
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            (p, fit_cell(add_fit[p]) if add_fit[p] else "-") + fitted_and_all(add_fit[p])
+            + (fmt(add_paper.get(p, [])),)))
     lines += ["", "Sort: exact match beyond training (9..16) and each scheme's reciprocal rank among the "
-              "five per seed (the paper's stored source shows only the rank).", "",
-              "| scheme | relgrad exact match | relgrad reciprocal rank | paper reciprocal rank |",
-              "|---|---|---|---|"]
+              "five per seed over all runs (the paper's stored source shows only the rank).", "",
+              "| scheme | fit | relgrad exact match: fitted runs | all runs | relgrad reciprocal rank "
+              "| paper reciprocal rank |", "|---|---|---|---|---|---|"]
     for p in schemes:
-        lines.append("| %s | %s | %s | %s |" % (p, fmt(list(srt[p].values())), fmt(rr[p]),
-                                               fmt(sort_paper.get(p, []))))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            (p, fit_cell(srt_fit[p]) if srt_fit[p] else "-") + fitted_and_all(srt_fit[p])
+            + (fmt(rr[p]), fmt(sort_paper.get(p, [])))))
+    lines += ["", FIT_NOTE]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     x = np.arange(len(schemes))
     for ax, (title, a, b, ylabel) in zip(axes, [
@@ -212,37 +251,53 @@ def kazemnejad_arith(results, prefix):
 def ruoss(plain, random, prefix):
     a, b = ours(plain), ours(random)
     cells = sorted(set(a) | set(b))
-    lines = ["| task | scheme | token acc. beyond training: plain | randomized | gain | exact match: plain | randomized |",
-             "|---|---|---|---|---|---|---|"]
-    gains, labels, pa, ra = [], [], [], []
+    lines = ["| task | scheme | fit: plain, randomized | token acc. beyond training: plain | randomized "
+             "| gain | gain, fitted runs | exact match: plain | randomized |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    gains, fitted_gains, labels, pa, ra = [], [], [], [], []
 
-    def beyond(m, key, horizon):
-        per_seed = {}
+    def beyond(m, key):
+        """{seed: (mean of key beyond that run's training length, fitted)}"""
+        per_seed, fit = {}, {}
         for n, rows in m.items():
-            if n > horizon:
-                for r in rows:
+            for r in rows:
+                if n > r["train_len"]:
                     per_seed.setdefault(r["seed"], []).append(r[key])
-        return [mean(v) for v in per_seed.values()]
+                    fit[r["seed"]] = r["fit"] is True
+        return {s: (mean(v), fit[s]) for s, v in per_seed.items()}
 
-    horizon = int(os.environ.get("TRAIN_LEN", "20"))
+    def values(seeds, only_fitted=False):
+        return [v for v, f in seeds.values() if f or not only_fitted]
+
     for cell in cells:
         task, pos = cell
-        ta, tb = beyond(a.get(cell, {}), "token_acc", horizon), beyond(b.get(cell, {}), "token_acc", horizon)
-        ea, eb = beyond(a.get(cell, {}), "exact_match", horizon), beyond(b.get(cell, {}), "exact_match", horizon)
-        gain = mean(tb) - mean(ta) if ta and tb else float("nan")
+        ta, tb = beyond(a.get(cell, {}), "token_acc"), beyond(b.get(cell, {}), "token_acc")
+        ea, eb = beyond(a.get(cell, {}), "exact_match"), beyond(b.get(cell, {}), "exact_match")
+        gain = mean(values(tb)) - mean(values(ta)) if ta and tb else float("nan")
+        fa, fb = values(ta, True), values(tb, True)
+        fitted_gain = mean(fb) - mean(fa) if fa and fb else float("nan")
         if not math.isnan(gain):
             gains.append(gain)
             labels.append("%s\n%s" % (task, pos))
-            pa.append(mean(ta))
-            ra.append(mean(tb))
-        fmt = lambda v: "%.3f" % mean(v) if v else "-"  # noqa: E731
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            task, pos, fmt(ta), fmt(tb), "%+.3f" % gain if not math.isnan(gain) else "-", fmt(ea), fmt(eb)))
+            pa.append(mean(values(ta)))
+            ra.append(mean(values(tb)))
+        if not math.isnan(fitted_gain):
+            fitted_gains.append(fitted_gain)
+        fmt = lambda v: "%.3f" % mean(values(v)) if v else "-"  # noqa: E731
+        lines.append("| %s | %s | %s, %s | %s | %s | %s | %s | %s | %s |" % (
+            task, pos, fit_cell(ta) if ta else "-", fit_cell(tb) if tb else "-", fmt(ta), fmt(tb),
+            "%+.3f" % gain if not math.isnan(gain) else "-",
+            "%+.3f" % fitted_gain if not math.isnan(fitted_gain) else tables.NO_FITTED,
+            fmt(ea), fmt(eb)))
     avg = mean(gains)
     lines.append("")
     lines.append("Average gain from randomized positions over the %d (task, scheme) pairs that have both: "
                  "%+.1f percentage points of per-token accuracy beyond the training length. "
                  "Ruoss et al. 2023 (abstract): +12.0%% on average over their grid." % (len(gains), 100 * avg))
+    lines.append("")
+    lines.append("Over fitted runs only (a pair counts when both sides have one): %s. %s"
+                 % ("%+.1f percentage points over %d pairs" % (100 * mean(fitted_gains), len(fitted_gains))
+                    if fitted_gains else "no pair has fitted runs on both sides", FIT_NOTE))
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(labels)), 4))
     x = np.arange(len(labels))
     ax.bar(x - 0.2, pa, 0.4, label="plain positions")

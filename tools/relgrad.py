@@ -19,6 +19,8 @@ What is here
                       Transformer-XL segment memory.
     load_checkpoint   path -> (config dict, state_dict of torch tensors)
     read_results      an experiment's results.h5 -> list of flat dict rows
+    read_runs         the same file -> one dict per run (config, curves, fit,
+                      selection, provenance)
     interval95        half-width of a 95% interval of a mean (Student's t),
                       as table.md computes it
     expected_params   config -> {name: shape}, the SPEC parameter set
@@ -39,6 +41,11 @@ import h5py
 import numpy as np
 import torch
 import torch.nn as nn
+
+# The file readers live in results_file.py (no torch: the table tools start
+# quickly); they are part of this module's interface.
+from results_file import (RUN_ATTRS, T_975, attr_value, interval95, read_attrs,  # noqa: F401
+                          read_results, read_runs)
 
 SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta", "fire", "cope")
 ABSOLUTE = ("sinusoidal", "learned")  # position added to the embeddings; one-entry lists only
@@ -645,27 +652,6 @@ class Model(nn.Module):
 # Files (SPEC section 4).
 # --------------------------------------------------------------------------
 
-def attr_value(v):
-    """An HDF5 attribute as a Python int, float or str (bytes decoded,
-    one-element arrays unwrapped)."""
-    if isinstance(v, np.ndarray):
-        if v.size != 1:
-            return [attr_value(x) for x in v.reshape(-1)]
-        v = v.reshape(-1)[0]
-    if isinstance(v, (bytes, np.bytes_)):
-        return v.decode("utf-8").rstrip("\0")
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    return v
-
-
-def read_attrs(obj):
-    """All attributes of an HDF5 object as a dict of Python values."""
-    return {k: attr_value(obj.attrs[k]) for k in obj.attrs}
-
-
 def load_checkpoint(path):
     """A relgrad checkpoint (or gradient dump) -> (config, state_dict).
     config: every root attribute as a Python int/float/str, with SPEC
@@ -680,53 +666,3 @@ def load_checkpoint(path):
             lambda n, o: state.__setitem__(n, torch.from_numpy(np.array(o[()])))
             if isinstance(o, h5py.Dataset) else None)
     return cfg, state
-
-
-def read_results(path):
-    """An experiment's results.h5 (SPEC section 4) as flat rows, one per
-    (run, evaluation length): dicts with task, pos, seed, eval_len,
-    exact_match, token_acc, wall_seconds, steps, final_train_loss. `pos` is
-    the group name as written (a hybrid keeps its commas)."""
-    rows = []
-    with h5py.File(path, "r") as f:
-        runs = f.get("runs")
-        if runs is None:
-            raise ValueError("%s has no /runs group (not a relgrad results file?)" % path)
-        for task in sorted(runs):
-            for pos in sorted(runs[task]):
-                for seed in sorted(runs[task][pos], key=int):
-                    rows.extend(_run_rows(runs[task][pos][seed], task, pos, int(seed)))
-    return rows
-
-
-# Student's t, 97.5% quantile, for 1..30 degrees of freedom (the same table
-# as src/cli/cmd_experiment.c); beyond 30, 1.96.
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def interval95(values):
-    """Half-width of the 95% interval of the mean of `values` (Student's t
-    with n - 1 degrees of freedom), 0 for fewer than two values."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    t = T_975[n - 2] if n - 1 <= len(T_975) else 1.96
-    m = sum(values) / n
-    return t * math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
-
-
-def _run_rows(g, task, pos, seed):
-    """The rows of one run group /runs/{task}/{pos}/{seed}."""
-    attrs = read_attrs(g)
-    loss = np.asarray(g["train_loss"][()], dtype=np.float64)
-    lens = np.asarray(g["eval_len"][()]).reshape(-1)
-    em = np.asarray(g["exact_match"][()], dtype=np.float64).reshape(-1)
-    acc = np.asarray(g["token_acc"][()], dtype=np.float64).reshape(-1)
-    common = {"task": task, "pos": pos, "seed": seed,
-              "wall_seconds": float(attrs.get("wall_seconds", float("nan"))),
-              "steps": int(attrs.get("steps", loss.size)),
-              "final_train_loss": float(loss[-1]) if loss.size else float("nan")}
-    return [dict(common, eval_len=int(n), exact_match=float(e), token_acc=float(a))
-            for n, e, a in zip(lens, em, acc)]

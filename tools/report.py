@@ -3,11 +3,14 @@
 (relgrad experiment runs it at the end; it can be run again by hand).
 
 It holds, in one self-contained file (images embedded, no server, no script):
-the accuracy tables of table.md (means over seeds with 95% intervals), the
-plot (plot.png), the attention maps of each (task, scheme) at the training
-length and at 2x (OUT_DIR/report/attention-*.h5, written by relgrad and drawn
-here with tools/attention_maps.py), the loss curves, and for every run its
-config, wall time and final loss (results.h5, SPEC section 4).
+the accuracy tables (means over seeds with 95% intervals, unfitted runs
+marked, extrapolation over fitted runs and over all runs: tools/tables.py,
+the tables of table.md), the plot (plot.png), the attention maps of each
+(task, scheme) at the training length and at 2x (OUT_DIR/report/attention-*.h5,
+written by relgrad and drawn here with tools/attention_maps.py), the loss
+curves, and for every run whether it fitted, the step it selected, its
+config and provenance (commit, CPU, precision), wall time and final loss
+(results.h5, SPEC section 4).
 
 usage: /usr/bin/python3 tools/report.py OUT_DIR
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib.
@@ -19,7 +22,6 @@ import io
 import os
 import sys
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
@@ -28,6 +30,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attention_maps  # noqa: E402
+import results_file  # noqa: E402
+import tables  # noqa: E402
 
 CSS = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }
@@ -40,15 +44,6 @@ img { max-width: 100%; } .maps img { border: 1px solid #eee; margin: 4px 0 16px 
 details summary { cursor: pointer; color: #2a5d9f; }
 .note { color: #666; font-size: 12px; }
 """
-
-
-def attr(obj, name):
-    value = obj.attrs[name]
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    return value
 
 
 def png_data(path_or_fig):
@@ -65,21 +60,21 @@ def png_data(path_or_fig):
 
 
 def load_runs(path):
-    """[{task, pos, seed, cfg, train_loss, eval_len, exact_match, token_acc, wall}]"""
-    runs = []
-    with h5py.File(path, "r") as f:
-        for task, by_pos in f["runs"].items():
-            for pos, by_seed in by_pos.items():
-                for seed, g in by_seed.items():
-                    runs.append({
-                        "task": task, "pos": pos, "seed": int(seed),
-                        "cfg": {k: attr(g, k) for k in sorted(g.attrs) if k != "wall_seconds"},
-                        "wall": float(attr(g, "wall_seconds")),
-                        "train_loss": g["train_loss"][()], "eval_len": g["eval_len"][()],
-                        "exact_match": g["exact_match"][()], "token_acc": g["token_acc"][()],
-                    })
-    runs.sort(key=lambda r: (r["task"], r["pos"], r["seed"]))
+    """results_file.read_runs, with the report's short names: cfg (the
+    config and, after it, the provenance) and wall."""
+    runs = results_file.read_runs(path)
+    for r in runs:
+        r["cfg"] = dict(sorted(r["config"].items()))
+        r["cfg"].update({k: r[k] for k in ("git_commit", "precision", "cpu_model") if r[k]})
+        r["wall"] = r["wall_seconds"]
     return runs
+
+
+def fit_text(r):
+    """'1.00' for a fitted run, '0.54 †' for one that did not fit."""
+    if r["fit_exact_match"] is None:
+        return "not recorded " + tables.DAGGER
+    return "%.2f%s" % (r["fit_exact_match"], "" if tables.fitted(r) else " " + tables.DAGGER)
 
 
 def markdown_to_html(text):
@@ -170,10 +165,10 @@ def main():
                  "Made by tools/report.py from results.h5, table.md, plot.png and the attention "
                  "maps in report/.</p>" % (len(runs), ", ".join(tasks), total / 60))
 
-    table = os.path.join(out_dir, "table.md")
-    if os.path.exists(table):
-        with open(table) as f:
-            parts.append('<div class="table">%s</div>' % markdown_to_html(f.read()))
+    # the tables of table.md, from results.h5 (so a report of an older
+    # experiment marks unfitted runs too)
+    parts.append('<div class="table">%s</div>'
+                 % markdown_to_html("\n".join(tables.experiment_tables(runs))))
     plot = os.path.join(out_dir, "plot.png")
     if os.path.exists(plot):
         parts.append("<h2>Exact match against length</h2>")
@@ -211,8 +206,12 @@ def main():
                                                                   png_data(loss_figure(runs, task))))
 
     parts.append("<h2>Runs</h2>")
+    parts.append('<p class="note">fit: exact match at the training length; %s: below the '
+                 "run's fit_threshold (it did not fit). selected: the step whose parameters "
+                 "were evaluated (select = best: the best validation exact match, shown in "
+                 "brackets).</p>" % tables.DAGGER)
     parts.append('<table><tr><th class="l">task</th><th class="l">pos</th><th>seed</th>'
-                 "<th>steps</th><th>wall time (s)</th><th>final loss</th>"
+                 "<th>steps</th><th>fit</th><th>selected</th><th>wall time (s)</th><th>final loss</th>"
                  '<th class="l">loss curve (log)</th><th class="l">exact match by length</th>'
                  '<th class="l">config</th></tr>')
     for r in runs:
@@ -221,11 +220,16 @@ def main():
         exact = ", ".join("%d: %.2f" % (n, a) for n, a in zip(r["eval_len"], r["exact_match"]))
         cfg = "".join('<tr><td class="l">%s</td><td class="l">%s</td></tr>'
                       % (html.escape(k), html.escape(str(v))) for k, v in r["cfg"].items())
+        selected = "-" if r["selected_step"] is None else "%d" % r["selected_step"]
+        if r["val_exact_match"] is not None:
+            selected += " (%.2f)" % r["val_exact_match"]
         parts.append('<tr><td class="l">%s</td><td class="l">%s</td><td>%d</td><td>%d</td>'
+                     '<td>%s</td><td>%s</td>'
                      '<td>%.1f</td><td>%s</td><td class="l">%s</td><td class="l">%s</td>'
                      '<td class="l"><details><summary>config</summary><table>%s</table>'
                      "</details></td></tr>"
                      % (html.escape(r["task"]), html.escape(r["pos"]), r["seed"], len(loss),
+                        html.escape(fit_text(r)), selected,
                         r["wall"], final, sparkline(loss), html.escape(exact), cfg))
     parts.append("</table></body></html>")
 

@@ -38,6 +38,11 @@ typedef struct rg_model_config {
     int n_symbols; /* a task key, kept here because it sizes the vocabulary */
 } rg_model_config;
 
+/* Which parameters a run's final evaluation reads (key select): those of
+ * the last step, or those that scored best on the in-distribution
+ * validation set (checked every eval_every steps and at the last). */
+typedef enum { RG_SELECT_LAST, RG_SELECT_BEST } rg_select;
+
 typedef struct rg_config {
     rg_model_config model;
     /* task */
@@ -60,6 +65,9 @@ typedef struct rg_config {
     int checkpoint_every, eval_every;
     char init_from[RG_PATH_MAX]; /* start from this checkpoint's parameters */
     int quiet;                   /* 1: no configuration printout, no progress */
+    rg_select select;            /* which parameters the final evaluation reads */
+    int val_n;                   /* select = best: validation examples        */
+    double fit_threshold;        /* exact match at train_len that counts as fitted */
     /* experiment */
     rg_task tasks[RG_MAX_LIST];
     int task_symbols[RG_MAX_LIST]; /* "sort:5": that task's n_symbols; 0 = n_symbols */
@@ -112,7 +120,7 @@ typedef struct rg_key_info {
     rg_value_kind kind;  /* how its text is parsed                          */
     size_t offset;       /* of its value in rg_config (RG_KEY_SCHEME: in rg_scheme_opts) */
     size_t count_offset; /* lists: of the entry count                       */
-    double lo, hi;       /* range of numbers (hi unused for reals)          */
+    double lo, hi;       /* range of numbers (reals: hi bounds only when hi > lo) */
     bool open;           /* reals: strictly greater than lo                 */
     const char *def;     /* the default, as text                            */
     unsigned flags;      /* RG_KEY_*                                        */
@@ -162,6 +170,18 @@ int rg_config_from_args(rg_config *c, const char *path, int argc, char **argv, r
 
 /* The value of `key` as text, in a form rg_config_set accepts back. 0 or -1. */
 int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n);
+
+/* ---- comparing ------------------------------------------------------------------- */
+
+/* What two configs must agree on (src/config/compare.c lists the keys):
+ * RG_SAME_TRAINING, to resume one's checkpoint with the other (the training
+ * trajectory and select = best's choice); RG_SAME_RESULTS, for a results
+ * file's record of one to stand for the other (that, plus what the final
+ * evaluation reads). */
+typedef enum { RG_SAME_TRAINING, RG_SAME_RESULTS } rg_same_what;
+
+/* The index of the first key (table order) whose value differs, or -1. */
+int rg_config_differs(const rg_config *a, const rg_config *b, rg_same_what what);
 
 /* ---- derived values -------------------------------------------------------------- */
 

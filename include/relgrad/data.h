@@ -226,5 +226,11 @@ uint64_t rg_eval_seed(int n);
 uint64_t rg_eval_positions_seed(int n);
 uint64_t rg_train_set_seed(void);
 uint64_t rg_train_order_seed(int seed, long epoch);
+/* The in-distribution validation set of a run trained on lengths
+ * 1 .. train_len (select = best): its examples from rg_val_seed(train_len),
+ * their random positions from rg_val_positions_seed(train_len); the same
+ * set for every model seed, and no other stream's seeds. */
+uint64_t rg_val_seed(int train_len);
+uint64_t rg_val_positions_seed(int train_len);
 
 #endif

@@ -7,7 +7,9 @@
  *   out_dir/results.h5  every run (SPEC section 4)
  *   out_dir/table.md    per task, scheme and evaluation length: the mean
  *                       over seeds with a 95% interval, for exact match and
- *                       for per-token accuracy
+ *                       for per-token accuracy, how many seeds fitted the
+ *                       training length (unfitted rows marked), and the
+ *                       mean beyond it over fitted runs and over all runs
  *   out_dir/plot.png    both against length, a panel per task (drawn by
  *                       tools/plot_results.py)
  *   out_dir/report.html all of it on one static page, with attention maps
@@ -35,6 +37,7 @@ typedef struct rg_grid_run {
     char label[400];    /* "[3/16] copy none seed 1"                                     */
     int cell, seed;     /* its (task, pos) cell, t * n_positions + p, and seed index     */
     bool done;          /* finished: result holds its curves and accuracies              */
+    bool recorded;      /* done because out_dir/results.h5 records it (rg_grid_recorded) */
     rg_run_data result; /* (result.cfg is not filled)                                    */
 } rg_grid_run;
 
@@ -60,6 +63,14 @@ int rg_grid_run_dir(const rg_config *base, const rg_config *c, char *out, rg_err
 int rg_grid_make(rg_grid *g, const rg_config *base, const char *config_path, rg_error *err);
 void rg_grid_free(rg_grid *g);
 
+/* The runs g->results (out_dir/results.h5) already records, when it exists:
+ * each becomes done (and recorded) with its record as its result, whether
+ * or not its run directory exists, so it is not trained again. A record
+ * made with another config where the config decides the results
+ * (rg_config_differs, RG_SAME_RESULTS) is an error naming the key. With
+ * say, a line on stderr counts them. 0, or 2 with err. */
+int rg_grid_recorded(rg_grid *g, bool say, rg_error *err);
+
 /* Train every run that is not done (each resumes from its directory's
  * checkpoint), writing each finished run into g->results:
  *   - dist with more than one rank: runs go to the ranks as they become free
@@ -80,7 +91,11 @@ int rg_grid_train(rg_grid *g, const rg_config *base, const rg_dist *dist, rg_err
 /* table.md at path from a trained grid: exact match and token accuracy per
  * task, scheme and evaluation length, the mean over seeds with the
  * half-width of its 95% interval (Student's t) when there is more than one
- * seed, and the runs' summed time. 0, or 1 with err (the file cannot be
+ * seed, with a column fit (fitted seeds / seeds; a dagger and a footnote
+ * where one did not fit); then per task and scheme the mean beyond the
+ * training length over the fitted runs and over all runs ("no fitted run"
+ * when none fitted); and the runs' summed time. tools/tables.py writes the
+ * same tables from a results file. 0, or 1 with err (the file cannot be
  * written). */
 int rg_experiment_table(const rg_grid *g, const rg_config *base, const char *path, rg_error *err);
 

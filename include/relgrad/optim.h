@@ -12,6 +12,11 @@ typedef struct rg_adamw {
     long step;      /* updates done so far                      */
     double seconds; /* wall time the run spent reaching `step` (all sessions;
                        checkpointed with it; 0 = not recorded) */
+    /* select = best: the step whose parameters scored best on the validation
+     * set so far (0 = none yet) and that score; checkpointed with `step`, so
+     * a resumed run selects what an uninterrupted one would. */
+    long best_step;
+    double best_score;
     double beta1, beta2, eps, weight_decay;
     int threads; /* OpenMP threads of the update loop (1 after init) */
 } rg_adamw;

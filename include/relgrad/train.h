@@ -36,6 +36,24 @@ void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result 
  * returns k's row in it, or -1 when k is out of range. */
 int rg_eval_example(const rg_config *cfg, int n, int k, rg_batch *b);
 
+/* Whether a run fitted its training length, into info's fit fields:
+ * exact match and token accuracy at train_len, taken from `done` (an
+ * evaluation of m with cfg, or NULL) when train_len is among its lengths,
+ * else evaluated here on the evaluation set at train_len (eval_n examples);
+ * fit = 1 when that exact match is >= cfg->fit_threshold. */
+void rg_evaluate_fit(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_eval_result *done,
+                     rg_run_info *info);
+
+/* The validation score select = best compares: exact match on val_n
+ * in-distribution examples, lengths drawn uniformly from 1 .. train_len as
+ * training draws them (in the run's format: arch, task, digits; with
+ * randomized positions when set), from the validation stream
+ * (rg_val_seed(train_len)): the same set at every call and for every model
+ * seed, disjoint in seed from training and evaluation. Scored as
+ * rg_evaluate scores a length (decoder: greedy decoding; encoder: one
+ * forward). */
+double rg_validate(rg_ctx *ctx, rg_model *m, const rg_config *cfg);
+
 /* One training step (src/train/step.c): forward over this rank's rows of
  * batch, loss, backward, the gradients summed over dist's ranks (when there
  * are several), divergence checks, clipping to grad_clip, one AdamW update
@@ -83,6 +101,8 @@ typedef struct rg_run_summary {
     float *train_loss; /* [steps_done], malloc'd; free with rg_run_summary_free */
     rg_eval_result eval;
     double wall_seconds;
+    rg_run_info info; /* after a final evaluation: fit, selection, provenance
+                         (as written to results.h5) */
 } rg_run_summary;
 
 void rg_run_summary_free(rg_run_summary *s);

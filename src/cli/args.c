@@ -45,19 +45,22 @@ int rg_cli_parse(const char *cmd, int argc, char **argv, unsigned options, rg_cl
             } else if (!strcmp(name, "quiet") && (options & RG_OPT_QUIET)) {
                 a->quiet = true, a->quiet_arg = number;
             } else if ((!strcmp(name, "out") && (options & RG_OPT_OUT)) ||
-                       (!strcmp(name, "checkpoint") && (options & RG_OPT_CHECKPOINT))) {
+                       (!strcmp(name, "checkpoint") && (options & RG_OPT_CHECKPOINT)) ||
+                       (!strcmp(name, "from") && (options & RG_OPT_FROM))) {
                 if (i + 1 >= argc || !argv[i + 1][0]) {
                     fprintf(stderr, "relgrad %s: argument %d: %s needs a file name after it\n", cmd,
                             number, arg);
                     return usage_error(cmd, a);
                 }
-                *(name[0] == 'o' ? &a->out : &a->checkpoint) = argv[++i];
+                *(name[0] == 'o'   ? &a->out
+                  : name[0] == 'c' ? &a->checkpoint
+                                   : &a->from) = argv[++i];
             } else {
                 fprintf(stderr, "relgrad %s: argument %d: unknown option '%s'; %s takes", cmd,
                         number, arg, cmd);
                 static const char *const NAMES[] = {"--dry-run", "--quiet", "--out FILE",
-                                                    "--checkpoint FILE"};
-                for (int o = 0; o < 4; o++)
+                                                    "--checkpoint FILE", "--from RESULTS"};
+                for (int o = 0; o < 5; o++)
                     if (options & (1u << o)) fprintf(stderr, " %s", NAMES[o]);
                 fprintf(stderr, " --help\n");
                 return usage_error(cmd, a);

@@ -17,12 +17,13 @@ enum {
     RG_OPT_QUIET = 2,      /* --quiet                                       */
     RG_OPT_OUT = 4,        /* --out FILE                                    */
     RG_OPT_CHECKPOINT = 8, /* --checkpoint CHECKPOINT                       */
+    RG_OPT_FROM = 16,      /* --from RESULTS (train: rerun a recorded run)  */
 };
 
 typedef struct rg_cli_args {
     const char *cmd;  /* "train"                                      */
-    const char *file; /* CONFIG or CHECKPOINT, or NULL                */
-    const char *out, *checkpoint;
+    const char *file; /* CONFIG or CHECKPOINT (with --from: the run), or NULL */
+    const char *out, *checkpoint, *from;
     bool dry_run, quiet;
     int quiet_arg; /* the number of --quiet on the command line */
     int n_over;

@@ -17,6 +17,7 @@ int rg_cmd_bench(int argc, char **argv);
 int rg_cmd_gradcheck(int argc, char **argv);
 int rg_cmd_graph(int argc, char **argv);
 int rg_cmd_attention(int argc, char **argv);
+int rg_cmd_results(int argc, char **argv); /* cmd_results.c */
 
 /* The exit status for a run's status rc (0, 2, 3, 128+N), after printing
  * err's message as "relgrad CMD: ..." when rc is not 0 (cmd_train.c). */

@@ -1,11 +1,15 @@
-/* cmd_train.c: `relgrad train CONFIG [key=value ...]` and
- * `relgrad eval CHECKPOINT [key=value ...]`. Results (the accuracy table)
- * go to stdout; the configuration, progress, notes and errors to stderr. */
+/* cmd_train.c: `relgrad train CONFIG [key=value ...]`, `relgrad train
+ * --from RESULTS TASK/POS/SEED [key=value ...]` (a recorded run trained
+ * again from its recorded config, then compared with the record) and
+ * `relgrad eval CHECKPOINT [key=value ...]`. Results (the accuracy table,
+ * the comparison) go to stdout; the configuration, progress, notes and
+ * errors to stderr. */
 #include "args.h"
 #include "cli.h"
 #include "help.h"
 #include "relgrad/train.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,25 +50,80 @@ static int dry_run(const rg_config *cfg, const char *file) {
     return rc ? RG_EXIT_BAD_INPUT : rg_cli_stdout_status("train", RG_EXIT_OK);
 }
 
+/* --from RESULTS TASK/POS/SEED: the recorded run (into rec) and its config,
+ * with out_dir = RESULTS's directory/rerun/TASK-POS-SEED unless an argument
+ * sets it, then the key=value arguments. 0 or 2 with err. */
+static int load_recorded(const rg_cli_args *a, rg_config *cfg, rg_run_data *rec, rg_error *err) {
+    const char *run = a->file, *first = strchr(run, '/'), *last = strrchr(run, '/');
+    char task[64] = "", pos[256] = "", *end;
+    long seed = last ? strtol(last + 1, &end, 10) : -1;
+    if (!first || first == last || first - run >= (long)sizeof task || last - first - 1 < 1 ||
+        last - first - 1 >= (long)sizeof pos || !last[1] || *end || seed < 0 || seed > INT_MAX) {
+        snprintf(err->msg, sizeof err->msg,
+                 "'%.200s' is not a run: write TASK/POS/SEED as `relgrad results list %.200s` "
+                 "shows it (e.g. copy/none/1)",
+                 run, a->from);
+        return 2;
+    }
+    snprintf(task, sizeof task, "%.*s", (int)(first - run), run);
+    snprintf(pos, sizeof pos, "%.*s", (int)(last - first - 1), first + 1);
+    if (rg_results_read_run(a->from, task, pos, (int)seed, rec, err)) return 2;
+    *cfg = rec->cfg;
+    char dir[RG_PATH_MAX + 600], where[RG_PATH_MAX + 40];
+    const char *slash = strrchr(a->from, '/');
+    rg_pos_list_text(&cfg->model.pos, '+', pos, sizeof pos);
+    snprintf(dir, sizeof dir, "%.*s%srerun/%s-%s-%ld", slash ? (int)(slash - a->from) : 0, a->from,
+             slash ? "/" : "", task, pos, seed);
+    snprintf(where, sizeof where, "--from %.*s", RG_PATH_MAX, a->from);
+    if (rg_config_set(cfg, "out_dir", dir, where, err)) return 2;
+    return rg_cli_apply(a, cfg, err);
+}
+
+/* After a rerun: the same losses and accuracies as the record, or the first
+ * difference (on stdout, after the accuracy table). */
+static void compare_with_record(const rg_cli_args *a, const rg_run_data *rec, const rg_config *cfg,
+                                const rg_run_summary *sum) {
+    rg_run_data now = {.cfg = *cfg,
+                       .train_loss = sum->train_loss,
+                       .n_steps = sum->steps_done,
+                       .eval_len = sum->eval.len,
+                       .exact_match = sum->eval.exact_match,
+                       .token_acc = sum->eval.token_acc,
+                       .n_eval = sum->eval.n};
+    char why[1024];
+    rg_run_data_difference(rec, &now, "the record", "this run", why, sizeof why);
+    if (why[0])
+        printf("rerun of %s from %s: differs from the record: %s\n", a->file, a->from, why);
+    else
+        printf("rerun of %s from %s: the same as the record: %d losses, exact match and token "
+               "accuracy at %d lengths\n",
+               a->file, a->from, now.n_steps, now.n_eval);
+}
+
 int rg_cmd_train(int argc, char **argv) {
     rg_cli_args a;
-    if (rg_cli_parse("train", argc, argv, RG_OPT_DRY_RUN | RG_OPT_QUIET, &a))
+    if (rg_cli_parse("train", argc, argv, RG_OPT_DRY_RUN | RG_OPT_QUIET | RG_OPT_FROM, &a))
         return RG_EXIT_BAD_INPUT;
     if (!a.file) {
         fprintf(stderr,
-                "relgrad train: missing CONFIG (an INI file, e.g. experiments/single.ini)\n");
+                a.from ? "relgrad train: missing the run after --from %s (TASK/POS/SEED, "
+                         "e.g. copy/none/1)\n"
+                       : "relgrad train: missing CONFIG (an INI file, e.g. "
+                         "experiments/single.ini)%s\n",
+                a.from ? a.from : "");
         rg_help_usage(stderr, "train");
         rg_cli_args_free(&a);
         return RG_EXIT_BAD_INPUT;
     }
     rg_config *cfg = rg_xmalloc(sizeof *cfg, "a config");
+    rg_run_data *rec = rg_xcalloc(1, sizeof *rec, "a recorded run");
     rg_error err;
-    int rc = rg_cli_load(&a, cfg, &err);
+    int rc = a.from ? load_recorded(&a, cfg, rec, &err) : rg_cli_load(&a, cfg, &err);
     if (rc) {
         fprintf(stderr, "relgrad train: %s\n", err.msg);
     } else if (a.dry_run) {
-        rc = dry_run(cfg, a.file);
-    } else if ((rc = check(cfg, a.file, &err))) {
+        rc = dry_run(cfg, a.from ? a.from : a.file);
+    } else if ((rc = check(cfg, a.from ? a.from : a.file, &err))) {
         fprintf(stderr, "relgrad train: %s\n", err.msg);
     } else {
         /* under mpirun: data-parallel over the ranks, `threads` shared by the
@@ -94,6 +153,7 @@ int rg_cmd_train(int argc, char **argv) {
         rc = rg_train(cfg, &opt, &sum, &err);
         if (rc == 0 && root) {
             rg_print_eval(stdout, cfg, &sum.eval);
+            if (a.from) compare_with_record(&a, rec, cfg, &sum);
             rc = rg_cli_stdout_status("train", rc);
             const char *d = cfg->out_dir;
             if (sum.first_step == cfg->steps)
@@ -112,7 +172,8 @@ int rg_cmd_train(int argc, char **argv) {
         rg_run_summary_free(&sum);
         rc = rg_dist_finish(&dist, rc);
     }
-    free(cfg);
+    rg_run_data_free(rec);
+    free(rec), free(cfg);
     rg_cli_args_free(&a);
     return rc;
 }

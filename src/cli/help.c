@@ -33,16 +33,27 @@ static example_schemes example_schemes_of_registry(void) {
 
 static const rg_command_help COMMANDS[] = {
     {"train", "CONFIG [key=value ...]", "train one model, evaluate at eval_lens",
-     "usage: relgrad train CONFIG [key=value ...] [--dry-run] [--quiet]",
+     "usage: relgrad train CONFIG [key=value ...] [--dry-run] [--quiet]\n"
+     "       relgrad train --from RESULTS TASK/POS/SEED [key=value ...] [--dry-run] [--quiet]",
      "Trains one model on one task (task, pos, seed) and evaluates it at every\n"
      "length of eval_lens. Writes to out_dir: checkpoint.h5 (every\n"
      "checkpoint_every steps, replaced atomically), train_log.csv (step, loss, lr,\n"
-     "grad_norm: one line per step, flushed as written) and results.h5 at the\n"
-     "end. When out_dir holds a checkpoint of the same run, training resumes from\n"
-     "it; a finished run is only evaluated again.\n"
+     "grad_norm: one line per step, flushed as written), best.h5 with select =\n"
+     "best, and results.h5 at the end (the accuracies, whether the run fitted its\n"
+     "training length, the step evaluated, the config, commit, CPU and precision).\n"
+     "When out_dir holds a checkpoint of the same run, training resumes from it;\n"
+     "a finished run is only evaluated again.\n"
+     "\n"
+     "With --from, the run TASK/POS/SEED that the results file RESULTS records\n"
+     "(`relgrad results list RESULTS` names them) is trained again from its\n"
+     "recorded config, in RESULTS's directory/rerun/TASK-POS-SEED unless out_dir\n"
+     "is given; key=value changes the config. After the accuracy table, a line\n"
+     "says whether the losses and accuracies equal the record, or the first\n"
+     "difference.\n"
      "\n"
      "  CONFIG      an INI file of `key = value` lines (see experiments/)\n"
      "  key=value   overrides CONFIG; the last of repeated keys wins\n"
+     "  --from RESULTS TASK/POS/SEED  rerun a recorded run instead of CONFIG\n"
      "  --dry-run   print the configuration and what the run would do; write nothing\n"
      "  --quiet     no configuration printout and no progress (as quiet=1)\n"
      "\n"
@@ -61,9 +72,14 @@ static const rg_command_help COMMANDS[] = {
      "task, pos and seed), each in out_dir/runs/TASK-POS-SEED/ as `relgrad train`\n"
      "would, then writes out_dir/results.h5 (every run), out_dir/table.md (exact\n"
      "match and token accuracy by task, scheme and length: the mean over seeds\n"
-     "with a 95% interval) and out_dir/plot.png. Every run's config is checked\n"
-     "before the first one starts. Run it again to resume: finished runs are only\n"
-     "evaluated again.\n"
+     "with a 95% interval, how many seeds fitted the training length, and the\n"
+     "mean beyond it over fitted runs and over all runs), out_dir/plot.png and\n"
+     "out_dir/report.html. Every run's config is checked before the first one\n"
+     "starts. Run it again to resume: a run that out_dir/results.h5 records is not\n"
+     "trained again (also without its run directory, e.g. on another machine with\n"
+     "only the results file; `relgrad results merge` joins pieces), and a record\n"
+     "made with another config is an error naming the key; an unfinished run\n"
+     "resumes from its checkpoint.\n"
      "\n"
      "  CONFIG      an INI file of `key = value` lines (see experiments/)\n"
      "  key=value   overrides CONFIG; the last of repeated keys wins\n"
@@ -202,6 +218,24 @@ static const rg_command_help COMMANDS[] = {
      RG_HELP_NO_KEYS, NULL,
      "relgrad attention out/single/checkpoint.h5\n"
      "relgrad attention out/single/checkpoint.h5 len=8 example=3 --out maps.h5"},
+    {"results", "list RESULTS | merge OUT IN ...", "list or merge results files",
+     "usage: relgrad results list RESULTS\n"
+     "       relgrad results merge OUT IN1 [IN2 ...]",
+     "list: one line per run that the results file records: its name\n"
+     "TASK/POS/SEED (what `relgrad train --from` takes), steps, whether it fitted\n"
+     "its training length (exact match there against fit_threshold), the step\n"
+     "evaluated, and the git commit, precision and CPU it was trained with.\n"
+     "\n"
+     "merge: every run of IN1, IN2, ... into OUT (written atomically), e.g. the\n"
+     "results of one grid trained in pieces on several machines; an experiment\n"
+     "whose out_dir/results.h5 records a run skips it. A run in several inputs\n"
+     "must be recorded alike (the config that decides its results, its losses\n"
+     "and accuracies): the first input's record is kept; a conflict writes\n"
+     "nothing and names the run, the files and the difference. OUT may be one of\n"
+     "the inputs; an existing OUT that is not one is refused.",
+     RG_HELP_NO_KEYS, NULL,
+     "relgrad results list out/quick/results.h5\n"
+     "relgrad results merge out/quick/results.h5 out/quick/results.h5 machine2/results.h5"},
     {"help", "[COMMAND | keys | KEY]", "overview, a command's help, the keys",
      "usage: relgrad help [COMMAND | keys | KEY]\n"
      "       relgrad COMMAND --help",
@@ -363,7 +397,10 @@ static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
             snprintf(buf, n, "whole number %.0f .. %.0f", key->lo, key->hi);
         break;
     case RG_V_REAL:
-        snprintf(buf, n, "number %s %g", key->open ? ">" : ">=", key->lo);
+        if (key->hi > key->lo)
+            snprintf(buf, n, "number %g .. %g", key->lo, key->hi);
+        else
+            snprintf(buf, n, "number %s %g", key->open ? ">" : ">=", key->lo);
         break;
     case RG_V_PATH:
         snprintf(buf, n, "%s", key->lo > 0 ? "path" : "path, or empty");

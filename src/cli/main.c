@@ -17,7 +17,7 @@ static const struct {
     {"bench", rg_cmd_bench},         {"config", rg_cmd_config},
     {"list", rg_cmd_list},           {"help", rg_cmd_help},
     {"gradcheck", rg_cmd_gradcheck}, {"graph", rg_cmd_graph},
-    {"attention", rg_cmd_attention},
+    {"attention", rg_cmd_attention}, {"results", rg_cmd_results},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 

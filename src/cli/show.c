@@ -11,10 +11,12 @@
 #include <string.h>
 
 /* Where key k's value came from, for people: "quick.ini:12", "argument 3",
- * "checkpoint" (a checkpoint's attribute), or "default". */
+ * "checkpoint" (a checkpoint's attribute), "results file" (a run's
+ * attribute in a results file: train --from), or "default". */
 static const char *source(const rg_config *c, int k) {
     const char *where = c->where[k];
     if (!where[0]) return "default";
+    if (strstr(where, " /runs/") && strstr(where, " attribute ")) return "results file";
     if (strstr(where, " attribute ")) return "checkpoint";
     return where;
 }
@@ -108,36 +110,44 @@ int rg_cli_plan_train(FILE *f, const rg_config *c, rg_error *err) {
     else
         fprintf(f, "the run is complete (checkpoint.h5 at step %d): evaluate only;\n", at);
     steps_text(f, c);
-    fprintf(f, "      writes checkpoint.h5, train_log.csv and results.h5\n");
+    fprintf(f, "      writes checkpoint.h5, train_log.csv%s and results.h5\n",
+            c->select == RG_SELECT_BEST ? ", best.h5 (select = best)" : "");
     return 0;
 }
 
 int rg_cli_plan_experiment(FILE *f, const rg_config *base, rg_error *err) {
-    rg_config *c = rg_xmalloc(sizeof *c, "a config");
-    int n_runs = base->n_tasks * base->n_positions * base->n_seeds, fresh = 0, partial = 0,
-        done = 0, rc = 0;
-    for (int t = 0; t < base->n_tasks && !rc; t++)
-        for (int p = 0; p < base->n_positions && !rc; p++)
-            for (int s = 0; s < base->n_seeds && !rc; s++) {
-                rg_config_grid_run(base, t, p, s, c); /* as the grid trains it: sort:5 too */
-                int at;
-                if ((rc = rg_grid_run_dir(base, c, c->out_dir, err))) break;
-                if ((rc = rg_train_resume_point(c, &at, err))) break;
-                if (at < 0)
-                    fresh++;
-                else if (at < c->steps)
-                    partial++;
-                else
-                    done++;
-            }
-    free(c);
+    /* the grid as the experiment trains it (a task's own alphabet too), and
+     * the runs out_dir/results.h5 records (an error when one was recorded
+     * with another config, as the experiment would say) */
+    rg_grid g;
+    int rc = rg_grid_make(&g, base, "the config", err);
+    if (!rc) rc = rg_grid_recorded(&g, false, err);
+    int fresh = 0, partial = 0, done = 0, recorded = 0;
+    for (int i = 0; i < g.n_runs && !rc; i++) {
+        if (g.runs[i].recorded) {
+            recorded++;
+            continue;
+        }
+        int at;
+        if ((rc = rg_train_resume_point(&g.runs[i].cfg, &at, err))) break;
+        if (at < 0)
+            fresh++;
+        else if (at < g.runs[i].cfg.steps)
+            partial++;
+        else
+            done++;
+    }
+    int n_runs = g.n_runs;
+    rg_grid_free(&g);
     if (rc) return rc;
     fprintf(f, "plan: %d run%s (%d task%s x %d position%s x %d seed%s) in %s/runs/:\n", n_runs,
             n_runs == 1 ? "" : "s", base->n_tasks, base->n_tasks == 1 ? "" : "s", base->n_positions,
             base->n_positions == 1 ? "" : "s", base->n_seeds, base->n_seeds == 1 ? "" : "s",
             base->out_dir);
-    fprintf(f, "      %d to start, %d to resume, %d complete (evaluate only); each run\n", fresh,
-            partial, done);
+    fprintf(f,
+            "      %d to start, %d to resume, %d complete (%d recorded in results.h5: used as "
+            "recorded; %d to evaluate only); each run\n",
+            fresh, partial, done + recorded, recorded, done);
     steps_text(f, base);
     fprintf(f, "      then writes %s/results.h5, table.md and plot.png\n", base->out_dir);
     return 0;

@@ -25,6 +25,8 @@
 
 #define AT(field) offsetof(rg_config, field)
 
+static const char *const SELECT_NAMES[] = {"last", "best", NULL}; /* rg_select */
+
 static const rg_key_info BASE_KEYS[] = {
     /* model */
     {.name = "d_model",
@@ -160,6 +162,17 @@ static const rg_key_info BASE_KEYS[] = {
      .def = "200",
      .flags = RG_KEY_EVAL | RG_KEY_RESUME_FREE,
      .help = "examples evaluated per length; >= 1"},
+    {.name = "fit_threshold",
+     .group = "task",
+     .type = RG_KEY_REAL,
+     .kind = RG_V_REAL,
+     .offset = AT(fit_threshold),
+     .lo = 0,
+     .hi = 1,
+     .def = "0.95",
+     .flags = RG_KEY_RESUME_FREE,
+     .help = "exact match at the training length from which a run counts as fitted (results "
+             "record fit = 0 or 1; tables average extrapolation over fitted runs); 0 .. 1"},
     {.name = "random_positions",
      .group = "task",
      .type = RG_KEY_INT,
@@ -330,6 +343,26 @@ static const rg_key_info BASE_KEYS[] = {
      .flags = RG_KEY_EVAL | RG_KEY_RESUME_FREE,
      .help = "1 = no configuration printout and no progress on stderr (results, notes and errors "
              "still appear); 0 or 1; the --quiet option sets it"},
+    {.name = "select",
+     .group = "train",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(select),
+     .def = "last",
+     .help = "the parameters the final evaluation reads: last (those of the last step) or best "
+             "(the best exact match on val_n in-distribution validation examples, checked "
+             "every eval_every steps and at the last; kept in out_dir/best.h5, ties keep the "
+             "earlier)"},
+    {.name = "val_n",
+     .group = "train",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(val_n),
+     .lo = 1,
+     .hi = INT_MAX,
+     .def = "200",
+     .help = "select = best: validation examples, lengths 1 .. train_len drawn as training "
+             "draws them, the same set at every check and for every seed; >= 1"},
     /* experiment */
     {.name = "tasks",
      .group = "experiment",
@@ -423,7 +456,8 @@ const char *const *rg_key_choices(const rg_key_info *key) {
     } CHOICES[] = {{"arch", ARCH_NAMES},
                    {"random_positions_per", PER_NAMES},
                    {"length_sampling", LENGTHS_NAMES},
-                   {"digits", DIGITS_NAMES}};
+                   {"digits", DIGITS_NAMES},
+                   {"select", SELECT_NAMES}};
     if (key->kind != RG_V_CHOICE) return NULL;
     for (size_t i = 0; i < sizeof CHOICES / sizeof CHOICES[0]; i++)
         if (!strcmp(key->name, CHOICES[i].key)) return CHOICES[i].names;
@@ -568,7 +602,9 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
 
 /* "must be >= 1", "must be > 0", "must be 2 .. 1000000" */
 static const char *range_text(const rg_key_info *key, char *buf, size_t n) {
-    if (key->kind == RG_V_REAL)
+    if (key->kind == RG_V_REAL && key->hi > key->lo)
+        snprintf(buf, n, "must be %g .. %g", key->lo, key->hi);
+    else if (key->kind == RG_V_REAL)
         snprintf(buf, n, "must be %s %g", key->open ? ">" : ">=", key->lo);
     else if (key->hi >= INT_MAX)
         snprintf(buf, n, "must be >= %.0f", key->lo);
@@ -592,7 +628,8 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
     }
     case RG_V_REAL: {
         double v = *(const double *)at;
-        if (!isfinite(v) || (key->open ? !(v > key->lo) : !(v >= key->lo)))
+        if (!isfinite(v) || (key->open ? !(v > key->lo) : !(v >= key->lo)) ||
+            (key->hi > key->lo && v > key->hi))
             return rg_fail_key(err, where, k, "%g is out of range; %s %s (%se.g. %s = %s)", v,
                                key->name, range_text(key, range, sizeof range),
                                !strcmp(key->name, "grad_clip") ? "0 turns clipping off; " : "",

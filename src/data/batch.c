@@ -180,7 +180,10 @@ void rg_batch_random_positions(rg_batch *b, int L, rg_rng *rng) {
  * length n (seed 0: the same for every model seed); tag 2: that set's random
  * positions; tag 3: the fixed training set (seed 0, n = 0: the same for
  * every model seed) and its order in epoch e (the model seed, n = 1 + e
- * modulo 2^30 - 1). The key differs for every stream, and mix, the splitmix64
+ * modulo 2^30 - 1), and the validation set of training length n (select =
+ * best: seed 2^31 for its examples, 2^31 + 1 for their random positions,
+ * seed fields no model seed has, as model seeds are 0 .. 2^31 - 1; the same
+ * set for every model seed). The key differs for every stream, and mix, the splitmix64
  * finaliser, is a bijection of 64-bit integers, so no two streams share a
  * seed (and xoshiro256**'s period of 2^256 - 1 makes an overlap within any
  * run's draws vanishingly unlikely).
@@ -191,9 +194,9 @@ static uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-static uint64_t stream_key(int seed, unsigned tag, int n) {
+static uint64_t stream_key(uint32_t seed, unsigned tag, int n) {
     if (n < 0 || n >= (1 << 30)) rg_die("data stream: length %d out of range", n);
-    return (uint64_t)(uint32_t)seed << 32 | (uint64_t)(tag & 3u) << 30 | (uint64_t)n;
+    return (uint64_t)seed << 32 | (uint64_t)(tag & 3u) << 30 | (uint64_t)n;
 }
 
 uint64_t rg_train_seed(int seed) {
@@ -215,4 +218,15 @@ uint64_t rg_train_set_seed(void) {
 uint64_t rg_train_order_seed(int seed, long epoch) {
     if (epoch < 0) rg_die("rg_train_order_seed: epoch %ld", epoch);
     return mix64(stream_key(seed, 3, 1 + (int)(epoch % ((1L << 30) - 1))));
+}
+
+/* The validation set's two seed fields (above every model seed). */
+static const uint32_t VAL_EXAMPLES = UINT32_C(1) << 31, VAL_POSITIONS = (UINT32_C(1) << 31) + 1;
+
+uint64_t rg_val_seed(int train_len) {
+    return mix64(stream_key(VAL_EXAMPLES, 3, train_len));
+}
+
+uint64_t rg_val_positions_seed(int train_len) {
+    return mix64(stream_key(VAL_POSITIONS, 3, train_len));
 }

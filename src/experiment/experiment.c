@@ -1,5 +1,6 @@
 /* experiment.c: one experiment from its grid to its files (experiment.h):
- * out_dir and its lock, the grid trained (grid.c), then table.md (table.c),
+ * out_dir and its lock, the runs results.h5 already records set aside, the
+ * grid trained (grid.c), then table.md (table.c),
  * plot.png and report.html (report.c), the table shown. Under MPI rank 0
  * takes the lock and writes the files; every rank trains. */
 #include "relgrad/experiment.h"
@@ -61,9 +62,12 @@ int rg_experiment_run(rg_grid *g, const rg_config *base, const rg_experiment_opt
     snprintf(sum->plot, sizeof sum->plot, "%s/plot.png", base->out_dir);
     rg_dir_lock lock = {-1};
     int rc = root ? take_out_dir(base, &lock, err) : 0;
+    /* runs results.h5 records are not trained again (rank 0 hands out the rest) */
+    if (rc == 0 && root) rc = rg_grid_recorded(g, true, err); /* a note, even when quiet */
     if (dist) rc = rg_dist_agree(dist, rc);
     if (rc) {
-        if (!root) snprintf(err->msg, sizeof err->msg, "rank 0 could not take out_dir");
+        if (!root) snprintf(err->msg, sizeof err->msg, "rank 0 could not start the experiment");
+        rg_dir_lock_release(&lock);
         return rc;
     }
     if (root && !base->quiet) {

@@ -15,6 +15,13 @@
  * its run's results.h5 and exits with rg_train's status; the parent reads
  * that file back.
  *
+ * A run that out_dir/results.h5 already records (rg_grid_recorded) is not
+ * trained again, whether or not its run directory exists: its record counts
+ * as its result, if it was made with the same config where the config
+ * decides the results (rg_config_differs); one made with another config is
+ * an error naming the key. So a grid can be finished in pieces, on several
+ * machines, from shipped results files (`relgrad results merge`).
+ *
  * MPI: rank 0 hands out runs one at a time, in grid order, to whichever rank
  * asks (a rank asks when it has finished its previous run, and sends that
  * run's results with the request), so ranks stay busy whatever the runs
@@ -106,6 +113,54 @@ void rg_grid_free(rg_grid *g) {
     memset(g, 0, sizeof *g);
 }
 
+/* ---- runs results.h5 already records --------------------------------------------- */
+
+/* Which of g's runs `results` records: those become done with their record
+ * as their result; one recorded with another config is an error. */
+static int check_recorded(rg_grid *g, const char *results, rg_error *err) {
+    for (int i = 0; i < g->n_runs; i++) {
+        rg_grid_run *run = &g->runs[i];
+        char pos[256];
+        rg_pos_list_text(&run->cfg.model.pos, ',', pos, sizeof pos);
+        const char *task = rg_task_name(run->cfg.task);
+        bool has;
+        if (rg_results_has_run(results, task, pos, run->cfg.seed, &has, err)) return 2;
+        if (!has) continue;
+        rg_run_data rec;
+        if (rg_results_read_run(results, task, pos, run->cfg.seed, &rec, err)) return 2;
+        int k = rg_config_differs(&rec.cfg, &run->cfg, RG_SAME_RESULTS);
+        if (k >= 0) {
+            const char *key = rg_config_key(k)->name;
+            char was[RG_TEXT_MAX], now[RG_TEXT_MAX];
+            rg_config_get(&rec.cfg, key, was, sizeof was);
+            rg_config_get(&run->cfg, key, now, sizeof now);
+            snprintf(err->msg, sizeof err->msg,
+                     "%.300s records run %s/%.200s/%d with %s = %.100s, but this experiment has "
+                     "%s = %.100s; use the same value, or another out_dir (to train and "
+                     "evaluate the recorded runs again with it, move results.h5 aside: their "
+                     "checkpoints stay in runs/)",
+                     results, task, pos, run->cfg.seed, key, was, key, now);
+            rg_run_data_free(&rec);
+            return 2;
+        }
+        rg_run_data_free(&run->result);
+        run->result = rec;
+        run->done = run->recorded = true;
+    }
+    return 0;
+}
+
+int rg_grid_recorded(rg_grid *g, bool say, rg_error *err) {
+    if (access(g->results, F_OK)) return 0; /* no results file: nothing recorded */
+    int rc = check_recorded(g, g->results, err);
+    int n = 0;
+    for (int i = 0; i < g->n_runs; i++) n += g->runs[i].recorded;
+    if (rc == 0 && say && n)
+        fprintf(stderr, "experiment: %s records %d of the %d runs: %s\n", g->results, n, g->n_runs,
+                n == g->n_runs ? "nothing to train" : "those are not trained again");
+    return rc;
+}
+
 /* ---- a finished run ------------------------------------------------------------ */
 
 /* Move a summary's arrays into the run's result. */
@@ -115,6 +170,7 @@ static void take_summary(rg_grid_run *run, rg_run_summary *sum) {
     r->eval_len = sum->eval.len, r->n_eval = sum->eval.n;
     r->exact_match = sum->eval.exact_match, r->token_acc = sum->eval.token_acc;
     r->wall_seconds = sum->wall_seconds;
+    r->info = sum->info;
     memset(sum, 0, sizeof *sum);
     run->done = true;
 }
@@ -130,8 +186,15 @@ static void print_done(const rg_grid_run *run, const char *who) {
 /* Add a finished run to the experiment's results.h5. */
 static int write_result(const rg_grid *g, const rg_grid_run *run, rg_error *err) {
     const rg_run_data *r = &run->result;
-    rg_run_result res = {&run->cfg,      r->train_loss, r->n_steps, r->eval_len,
-                         r->exact_match, r->token_acc,  r->n_eval,  r->wall_seconds};
+    rg_run_result res = {.cfg = &run->cfg,
+                         .train_loss = r->train_loss,
+                         .n_steps = r->n_steps,
+                         .eval_len = r->eval_len,
+                         .exact_match = r->exact_match,
+                         .token_acc = r->token_acc,
+                         .n_eval = r->n_eval,
+                         .wall_seconds = r->wall_seconds,
+                         .info = r->info};
     return rg_results_write_run(g->results, &res, err);
 }
 
@@ -153,6 +216,7 @@ static int failed(rg_error *err, const rg_grid_run *run, int rc, const char *why
 static int train_in_turn(rg_grid *g, rg_error *err) {
     for (int i = 0; i < g->n_runs; i++) {
         rg_grid_run *run = &g->runs[i];
+        if (run->done) continue;
         rg_train_options opt = {.label = run->label};
         rg_run_summary sum;
         rg_error why;
@@ -200,6 +264,7 @@ static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
     pid_t pid_of[RG_MAX_JOBS];
     int run_of[RG_MAX_JOBS], running = 0, next = 0, rc = 0, forwarded = 0;
     while (next < g->n_runs || running > 0) {
+        while (next < g->n_runs && g->runs[next].done) next++;
         while (rc == 0 && !rg_stop_signal() && next < g->n_runs && running < jobs) {
             rg_grid_run *run = &g->runs[next];
             fflush(stdout);
@@ -212,6 +277,7 @@ static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
             if (pid == 0) child_train(run);
             pid_of[running] = pid, run_of[running] = next++;
             running++;
+            while (next < g->n_runs && g->runs[next].done) next++;
             if (!run->cfg.quiet)
                 fprintf(stderr, "%s  started (process %ld)\n", run->label, (long)pid);
         }
@@ -246,19 +312,52 @@ static int train_in_children(rg_grid *g, int jobs, rg_error *err) {
 
 /* ---- over MPI ranks ------------------------------------------------------------------ */
 
-/* A result on the wire: index, status, n_steps, n_eval, wall seconds, then
- * the losses, lengths, exact matches and token accuracies, as doubles
- * (every value, float losses and int lengths included, survives exactly). */
+/* A run's info on the wire: fit, its two accuracies, the selected step, its
+ * validation score, then the provenance strings a character a double. */
+enum {
+    INFO_TEXT = sizeof(((rg_run_info *)0)->git_commit) + sizeof(((rg_run_info *)0)->precision) +
+                sizeof(((rg_run_info *)0)->cpu_model),
+    INFO_DOUBLES = 5 + INFO_TEXT
+};
+
+static void pack_info(const rg_run_info *info, double *out) {
+    out[0] = info->fit, out[1] = info->fit_exact_match, out[2] = info->fit_token_acc;
+    out[3] = (double)info->selected_step, out[4] = info->val_exact_match;
+    const char *texts[] = {info->git_commit, info->precision, info->cpu_model};
+    size_t sizes[] = {sizeof info->git_commit, sizeof info->precision, sizeof info->cpu_model};
+    double *at = out + 5;
+    for (int t = 0; t < 3; t++)
+        for (size_t c = 0; c < sizes[t]; c++) *at++ = (unsigned char)texts[t][c];
+}
+
+static void unpack_info(const double *in, rg_run_info *info) {
+    info->fit = (int)in[0], info->fit_exact_match = in[1], info->fit_token_acc = in[2];
+    info->selected_step = (long)in[3], info->val_exact_match = in[4];
+    char *texts[] = {info->git_commit, info->precision, info->cpu_model};
+    size_t sizes[] = {sizeof info->git_commit, sizeof info->precision, sizeof info->cpu_model};
+    const double *at = in + 5;
+    for (int t = 0; t < 3; t++) {
+        for (size_t c = 0; c < sizes[t]; c++) texts[t][c] = (char)*at++;
+        texts[t][sizes[t] - 1] = '\0';
+    }
+}
+
+/* A result on the wire: index, status, n_steps, n_eval, wall seconds, the
+ * run's info, then the losses, lengths, exact matches and token accuracies,
+ * as doubles (every value, float losses and int lengths included, survives
+ * exactly). */
 static double *pack(int index, int rc, const rg_run_data *r, int *n) {
     int steps = rc ? 0 : r->n_steps, k = rc ? 0 : r->n_eval;
-    *n = 5 + steps + 3 * k;
-    double *buf = rg_xmalloc((size_t)*n * sizeof(double), "a run's results");
+    *n = 5 + INFO_DOUBLES + steps + 3 * k;
+    double *buf = rg_xcalloc((size_t)*n, sizeof(double), "a run's results");
     buf[0] = index, buf[1] = rc, buf[2] = steps, buf[3] = k, buf[4] = rc ? 0 : r->wall_seconds;
-    for (int i = 0; i < steps; i++) buf[5 + i] = r->train_loss[i];
+    if (!rc) pack_info(&r->info, buf + 5);
+    double *data = buf + 5 + INFO_DOUBLES;
+    for (int i = 0; i < steps; i++) data[i] = r->train_loss[i];
     for (int i = 0; i < k; i++) {
-        buf[5 + steps + i] = r->eval_len[i];
-        buf[5 + steps + k + i] = r->exact_match[i];
-        buf[5 + steps + 2 * k + i] = r->token_acc[i];
+        data[steps + i] = r->eval_len[i];
+        data[steps + k + i] = r->exact_match[i];
+        data[steps + 2 * k + i] = r->token_acc[i];
     }
     return buf;
 }
@@ -266,15 +365,17 @@ static double *pack(int index, int rc, const rg_run_data *r, int *n) {
 static void unpack(const double *buf, rg_run_data *r) {
     int steps = (int)buf[2], k = (int)buf[3];
     r->n_steps = steps, r->n_eval = k, r->wall_seconds = buf[4];
+    unpack_info(buf + 5, &r->info);
+    const double *data = buf + 5 + INFO_DOUBLES;
     r->train_loss = rg_xmalloc((size_t)steps * sizeof(float) + 1, "a run's losses");
     r->eval_len = rg_xmalloc((size_t)k * sizeof(int) + 1, "a run's lengths");
     r->exact_match = rg_xmalloc((size_t)k * sizeof(double) + 1, "a run's accuracies");
     r->token_acc = rg_xmalloc((size_t)k * sizeof(double) + 1, "a run's accuracies");
-    for (int i = 0; i < steps; i++) r->train_loss[i] = (float)buf[5 + i];
+    for (int i = 0; i < steps; i++) r->train_loss[i] = (float)data[i];
     for (int i = 0; i < k; i++) {
-        r->eval_len[i] = (int)buf[5 + steps + i];
-        r->exact_match[i] = buf[5 + steps + k + i];
-        r->token_acc[i] = buf[5 + steps + 2 * k + i];
+        r->eval_len[i] = (int)data[steps + i];
+        r->exact_match[i] = data[steps + k + i];
+        r->token_acc[i] = data[steps + 2 * k + i];
     }
 }
 
@@ -291,6 +392,7 @@ typedef struct {
 
 /* The next run to train, or -1: all handed out, a failure, or a stop. */
 static int take_next(scheduler *s) {
+    while (s->next < s->g->n_runs && s->g->runs[s->next].done) s->next++;
     if (s->rc || rg_stop_signal() || s->next >= s->g->n_runs) return -1;
     return s->next++;
 }

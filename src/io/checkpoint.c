@@ -8,12 +8,18 @@
  *                     format = "relgrad-checkpoint", format_version = 1
  *   /params/<name>    float32, the parameter's shape (e.g.
  *                     /params/blocks.0.attn.qkv.weight [3d, d])
- *   /optim            attributes step (int64) and train_seconds (double: the
+ *   /optim            attributes step (int64), train_seconds (double: the
  *                     wall time the run spent reaching step, over all its
- *                     sessions; absent in older files, read as 0)
+ *                     sessions), best_step (int64) and best_val_exact_match
+ *                     (double: select = best's best so far; 0 = none yet);
+ *                     the last three are absent in older files, read as 0
  *   /optim/m/<name>   float32 AdamW first moment, same shapes
  *   /optim/v/<name>   float32 AdamW second moment
  *   /rng/state        uint64 [4], the xoshiro256** state of the data stream
+ *
+ * best.h5 (select = best) is the root attributes and /params of a
+ * checkpoint plus /select with attributes step (int64) and val_exact_match
+ * (double).
  *
  * Saving goes through a temporary file renamed into place (io_atomic.c).
  * rg_checkpoint_save accepts opt = NULL or rng = NULL and then leaves out
@@ -61,6 +67,8 @@ static int write_checkpoint(hid_t f, const char *path, const rg_config *cfg, con
         if (g < 0) return 2;
         int rc = rg_io_attr_int(g, "step", opt->step, path, err);
         if (!rc) rc = rg_io_attr_double(g, "train_seconds", opt->seconds, path, err);
+        if (!rc) rc = rg_io_attr_int(g, "best_step", opt->best_step, path, err);
+        if (!rc) rc = rg_io_attr_double(g, "best_val_exact_match", opt->best_score, path, err);
         if (!rc) rc = write_set(g, "m", m, opt->m, path, err);
         if (!rc) rc = write_set(g, "v", m, opt->v, path, err);
         H5Gclose(g);
@@ -76,6 +84,28 @@ static int write_checkpoint(hid_t f, const char *path, const rg_config *cfg, con
         if (rc) return rc;
     }
     return 0;
+}
+
+static int write_best(hid_t f, const char *path, const rg_config *cfg, const rg_model *m, long step,
+                      double score, rg_error *err) {
+    int rc = write_checkpoint(f, path, cfg, m, NULL, NULL, err);
+    if (rc) return rc;
+    hid_t g = rg_io_group(f, "select", path, err);
+    if (g < 0) return 2;
+    rc = rg_io_attr_int(g, "step", step, path, err);
+    if (!rc) rc = rg_io_attr_double(g, "val_exact_match", score, path, err);
+    H5Gclose(g);
+    return rc;
+}
+
+int rg_best_save(const char *path, const rg_config *cfg, const rg_model *m, long step,
+                 double val_exact_match, rg_error *err) {
+    rg_io_quiet();
+    rg_io_atomic a;
+    if (rg_io_atomic_begin(&a, path, err)) return 2;
+    hid_t f = rg_io_create(&a, err);
+    int rc = f < 0 ? 2 : write_best(f, path, cfg, m, step, val_exact_match, err);
+    return rg_io_finish(f, rc, &a, err);
 }
 
 int rg_checkpoint_save(const char *path, const rg_config *cfg, const rg_model *m,
@@ -151,36 +181,66 @@ static int read_set(hid_t loc, const char *name, rg_model *m, real *flat, const 
     return rc;
 }
 
-static int read_step(hid_t optim, const char *path, long *step, rg_error *err) {
-    char text[64];
-    if (rg_io_attr_text(optim, "step", text, sizeof text, path, err)) return 2;
+/* The attribute step of g (/optim, or /select of best.h5). */
+static int read_step(hid_t g, const char *path, long *step, rg_error *err) {
+    char text[64], obj[600];
+    if (rg_io_attr_text(g, "step", text, sizeof text, path, err)) return 2;
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno || *end || end == text || v < 0)
         return rg_io_fail(err,
-                          "%s: attribute /optim/step is %s, expected a whole number >= 0; "
+                          "%s: attribute %s is %s, expected a whole number >= 0; "
                           "use another checkpoint",
-                          path, text);
+                          path, rg_io_obj_path(g, "step", obj, sizeof obj), text);
     *step = (long)v;
     return 0;
 }
 
-/* The optional attribute train_seconds of /optim (0 when absent). */
-static int read_seconds(hid_t optim, const char *path, double *seconds, rg_error *err) {
-    *seconds = 0;
-    if (H5Aexists(optim, "train_seconds") <= 0) return 0;
-    char text[64];
-    if (rg_io_attr_text(optim, "train_seconds", text, sizeof text, path, err)) return 2;
+/* An optional number attribute of g that must be >= 0 (0 when absent):
+ * /optim's train_seconds, best_step and best_val_exact_match. */
+static int read_optional(hid_t g, const char *name, const char *path, double *out, rg_error *err) {
+    *out = 0;
+    if (H5Aexists(g, name) <= 0) return 0;
+    char text[64], obj[600];
+    if (rg_io_attr_text(g, name, text, sizeof text, path, err)) return 2;
     char *end;
     double v = strtod(text, &end);
     if (*end || end == text || !(v >= 0))
-        return rg_io_fail(err,
-                          "%s: attribute /optim/train_seconds is %s, expected a number >= 0; "
-                          "use another checkpoint",
-                          path, text);
-    *seconds = v;
+        return rg_io_fail(err, "%s: attribute %s is %s, expected a number >= 0; use another file",
+                          path, rg_io_obj_path(g, name, obj, sizeof obj), text);
+    *out = v;
     return 0;
+}
+
+static int read_seconds(hid_t optim, const char *path, double *seconds, rg_error *err) {
+    return read_optional(optim, "train_seconds", path, seconds, err);
+}
+
+/* select = best's state in /optim (0, 0 when absent: none yet). */
+static int read_best(hid_t optim, const char *path, long *step, double *score, rg_error *err) {
+    double s;
+    if (read_optional(optim, "best_step", path, &s, err) ||
+        read_optional(optim, "best_val_exact_match", path, score, err))
+        return 2;
+    *step = (long)s;
+    return 0;
+}
+
+int rg_best_read_step(const char *path, long *step, double *val_exact_match, rg_error *err) {
+    rg_io_quiet();
+    hid_t f = rg_io_open_read(path, "best-parameters file", err);
+    if (f < 0) return 2;
+    int rc = rg_io_check_format(f, path, RG_CHECKPOINT_FORMAT, err);
+    hid_t g = rc ? -1 : rg_io_open_group(f, "select", path, err);
+    if (!rc && g < 0) rc = 2;
+    if (!rc) rc = read_step(g, path, step, err);
+    double score = 0;
+    if (!rc) rc = read_optional(g, "val_exact_match", path, &score, err);
+    if (!rc) *val_exact_match = score;
+    if (g >= 0) H5Gclose(g);
+    H5Fclose(f);
+    return rc;
 }
 
 int rg_checkpoint_read_step(const char *path, long *step, double *seconds, rg_error *err) {
@@ -200,8 +260,8 @@ int rg_checkpoint_read_step(const char *path, long *step, double *seconds, rg_er
 /* The scratch copy of everything a load reads. */
 typedef struct loaded {
     real *values, *m, *v;
-    long step;
-    double seconds;
+    long step, best_step;
+    double seconds, best_score;
     rg_rng rng;
 } loaded;
 
@@ -215,6 +275,7 @@ static int read_checkpoint(hid_t f, const char *path, rg_model *m, bool want_opt
         if (g < 0) return 2;
         int rc = read_step(g, path, &out->step, err);
         if (!rc) rc = read_seconds(g, path, &out->seconds, err);
+        if (!rc) rc = read_best(g, path, &out->best_step, &out->best_score, err);
         if (!rc) rc = read_set(g, "m", m, out->m, path, err);
         if (!rc) rc = read_set(g, "v", m, out->v, path, err);
         H5Gclose(g);
@@ -242,8 +303,8 @@ int rg_checkpoint_load(const char *path, rg_model *m, rg_adamw *opt, rg_rng *rng
     hid_t f = rg_io_open_read(path, "checkpoint", err);
     if (f < 0) return 2;
     size_t bytes = ((size_t)m->n_values + 1) * sizeof(real);
-    loaded in = {malloc(bytes), opt ? malloc(bytes) : NULL, opt ? malloc(bytes) : NULL, 0, 0,
-                 {{0}}};
+    loaded in = {
+        .values = malloc(bytes), .m = opt ? malloc(bytes) : NULL, .v = opt ? malloc(bytes) : NULL};
     int rc;
     if (!in.values || (opt && (!in.m || !in.v)))
         rc = rg_io_fail(err, "cannot load %s: out of memory", path);
@@ -257,6 +318,8 @@ int rg_checkpoint_load(const char *path, rg_model *m, rg_adamw *opt, rg_rng *rng
             memcpy(opt->v, in.v, (size_t)m->n_values * sizeof(real));
             opt->step = in.step;
             opt->seconds = in.seconds;
+            opt->best_step = in.best_step;
+            opt->best_score = in.best_score;
         }
         if (rng) *rng = in.rng;
     }

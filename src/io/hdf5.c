@@ -425,9 +425,27 @@ static herr_t read_config_attr(hid_t loc, const char *name, const H5A_info_t *in
                            r->path, name);
         return 1; /* stop, without raising an HDF5 error */
     }
-    char text[4096], where[RG_WHERE_MAX];
+    char text[4096], where[RG_WHERE_MAX], group[400] = "";
     if ((r->rc = rg_io_attr_text(loc, name, text, sizeof text, r->path, r->err))) return 1;
-    snprintf(where, sizeof where, "%s attribute %s", r->path, name);
+    /* a group's attributes (a run of a results file) name the group too */
+    if (H5Iget_name(loc, group, sizeof group) < 0 || !strcmp(group, "/")) group[0] = '\0';
+    /* "<path>[ <group>] attribute <key>": the start of a long path gives
+     * way ("..."), so " attribute KEY" always fits */
+    char tail[sizeof group + 200];
+    int n_tail =
+        snprintf(tail, sizeof tail, "%s%s attribute %.100s", group[0] ? " " : "", group, name);
+    size_t t = n_tail < 0                          ? 0
+               : (size_t)n_tail < sizeof where - 1 ? (size_t)n_tail
+                                                   : sizeof where - 1;
+    size_t room = sizeof where - 1 - t, len = strlen(r->path), used = 0;
+    if (len <= room) {
+        memcpy(where, r->path, len), used = len;
+    } else if (room > 3) {
+        memcpy(where, "...", 3);
+        memcpy(where + 3, r->path + len - (room - 3), room - 3), used = room;
+    }
+    memcpy(where + used, tail, t);
+    where[used + t] = '\0';
     if ((r->rc = rg_config_set(r->cfg, name, text, where, r->err))) return 1;
     return 0;
 }

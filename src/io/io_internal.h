@@ -86,7 +86,9 @@ hid_t rg_io_group(hid_t loc, const char *name, const char *file, rg_error *err);
 /* Check the root attributes format == expected and format_version == 1. */
 int rg_io_check_format(hid_t f, const char *path, const char *expected, rg_error *err);
 /* The attributes of loc that are config keys, through rg_config_set (where =
- * "<file> attribute <key>"). Attributes named in `skip` (NULL-terminated)
+ * "<file> attribute <key>" for a file's root, "<file> /runs/copy/none/1
+ * attribute <key>" for a group: show.c tells the two apart by the group).
+ * Attributes named in `skip` (NULL-terminated)
  * are ignored; any other unknown name is an error. Keys that are absent keep
  * cfg's values. */
 int rg_io_read_config(hid_t loc, const char *path, const char *const *skip, rg_config *cfg,
@@ -95,6 +97,10 @@ int rg_io_read_config(hid_t loc, const char *path, const char *const *skip, rg_c
  * fixed- or variable-length strings as they are. Must hold one value. */
 int rg_io_attr_text(hid_t loc, const char *name, char *buf, size_t n, const char *path,
                     rg_error *err);
+/* One run group of a results file (results.c) into out (its config on top
+ * of what out->cfg holds; arrays malloc'd). 0, or 2 with err. */
+int rg_io_read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err);
+
 /* Open group `name` under loc; names it in the error when it is missing. */
 hid_t rg_io_open_group(hid_t loc, const char *name, const char *path, rg_error *err);
 /* Read dataset `name` under loc into out (memory type mtype), after checking

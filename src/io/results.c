@@ -6,6 +6,10 @@
  *       eval_len     int32   [k]
  *       exact_match  float64 [k]
  *       token_acc    float64 [k]
+ *   and, when recorded (rg_run_info): fit (int64 0/1), fit_exact_match and
+ *   fit_token_acc (double: the accuracies at the training length),
+ *   selected_step (int64), val_exact_match (double, select = best only),
+ *   git_commit, precision, cpu_model (strings)
  * Writing a run copies the existing file to a temporary file next to it (or
  * starts a new one), replaces or adds the run's group there and renames the
  * copy into place, so an interrupted experiment keeps every finished run.
@@ -15,6 +19,7 @@
 #include "io_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,27 @@ static bool path_exists(hid_t f, const char *name) {
         if (H5Lexists(f, prefix, H5P_DEFAULT) <= 0) return false;
         if (*s == '\0') return true;
     }
+}
+
+/* The run_info attributes that are recorded (see the top of the file). */
+static int write_info(hid_t g, const rg_run_info *info, const char *path, rg_error *err) {
+    int rc = 0;
+    if (!rc && info->fit >= 0) rc = rg_io_attr_int(g, "fit", info->fit != 0, path, err);
+    if (!rc && info->fit >= 0)
+        rc = rg_io_attr_double(g, "fit_exact_match", info->fit_exact_match, path, err);
+    if (!rc && info->fit >= 0)
+        rc = rg_io_attr_double(g, "fit_token_acc", info->fit_token_acc, path, err);
+    if (!rc && info->selected_step > 0)
+        rc = rg_io_attr_int(g, "selected_step", info->selected_step, path, err);
+    if (!rc && isfinite(info->val_exact_match))
+        rc = rg_io_attr_double(g, "val_exact_match", info->val_exact_match, path, err);
+    if (!rc && info->git_commit[0])
+        rc = rg_io_attr_string(g, "git_commit", info->git_commit, path, err);
+    if (!rc && info->precision[0])
+        rc = rg_io_attr_string(g, "precision", info->precision, path, err);
+    if (!rc && info->cpu_model[0])
+        rc = rg_io_attr_string(g, "cpu_model", info->cpu_model, path, err);
+    return rc;
 }
 
 static int write_run(hid_t f, const char *name, const rg_run_result *run, const char *path,
@@ -56,6 +82,7 @@ static int write_run(hid_t f, const char *name, const rg_run_result *run, const 
                          path, err);
     if (!rc) rc = rg_io_write_config(g, run->cfg, path, err);
     if (!rc) rc = rg_io_attr_double(g, "wall_seconds", run->wall_seconds, path, err);
+    if (!rc) rc = write_info(g, &run->info, path, err);
     H5Gclose(g);
     return rc;
 }
@@ -106,12 +133,61 @@ static int length_of(hid_t g, const char *name, int *len, const char *path, rg_e
     return 0;
 }
 
-static int read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err) {
-    static const char *const skip[] = {"wall_seconds", NULL};
-    if (rg_io_read_config(g, path, skip, &out->cfg, err)) return 2;
+/* The attributes of a run group that are not config keys. */
+static const char *const RUN_ATTRS[] = {
+    "wall_seconds",    "fit",        "fit_exact_match", "fit_token_acc", "selected_step",
+    "val_exact_match", "git_commit", "precision",       "cpu_model",     NULL};
+
+/* An optional attribute as text; *present = false (and 0) when absent. */
+static int optional_text(hid_t g, const char *name, char *buf, size_t n, bool *present,
+                         const char *path, rg_error *err) {
+    buf[0] = '\0';
+    *present = H5Aexists(g, name) > 0;
+    return *present ? rg_io_attr_text(g, name, buf, n, path, err) : 0;
+}
+
+/* An optional number attribute: *v keeps its value when absent. */
+static int optional_number(hid_t g, const char *name, double *v, const char *path, rg_error *err) {
+    char text[64], obj[600];
+    bool present;
+    if (optional_text(g, name, text, sizeof text, &present, path, err)) return 2;
+    if (!present) return 0;
+    char *end;
+    *v = strtod(text, &end);
+    if (end == text || *end)
+        return rg_io_fail(err,
+                          "%s: attribute %s is '%s', not a number; use a results file "
+                          "written by relgrad",
+                          path, rg_io_obj_path(g, name, obj, sizeof obj), text);
+    return 0;
+}
+
+static int read_info(hid_t g, rg_run_info *info, const char *path, rg_error *err) {
+    rg_run_info_init(info);
+    double fit = -1, step = 0;
+    bool present;
+    if (optional_number(g, "fit", &fit, path, err) ||
+        optional_number(g, "fit_exact_match", &info->fit_exact_match, path, err) ||
+        optional_number(g, "fit_token_acc", &info->fit_token_acc, path, err) ||
+        optional_number(g, "selected_step", &step, path, err) ||
+        optional_number(g, "val_exact_match", &info->val_exact_match, path, err) ||
+        optional_text(g, "git_commit", info->git_commit, sizeof info->git_commit, &present, path,
+                      err) ||
+        optional_text(g, "precision", info->precision, sizeof info->precision, &present, path,
+                      err) ||
+        optional_text(g, "cpu_model", info->cpu_model, sizeof info->cpu_model, &present, path, err))
+        return 2;
+    info->fit = fit < 0 ? -1 : fit != 0;
+    info->selected_step = (long)step;
+    return 0;
+}
+
+int rg_io_read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err) {
+    if (rg_io_read_config(g, path, RUN_ATTRS, &out->cfg, err)) return 2;
     char text[64];
     if (rg_io_attr_text(g, "wall_seconds", text, sizeof text, path, err)) return 2;
     out->wall_seconds = strtod(text, NULL);
+    if (read_info(g, &out->info, path, err)) return 2;
     if (length_of(g, "train_loss", &out->n_steps, path, err) ||
         length_of(g, "eval_len", &out->n_eval, path, err))
         return 2;
@@ -133,11 +209,26 @@ static int read_run(hid_t g, const char *path, rg_run_data *out, rg_error *err) 
     return 0;
 }
 
+int rg_results_has_run(const char *path, const char *task, const char *pos, int seed, bool *has,
+                       rg_error *err) {
+    rg_io_quiet();
+    *has = false;
+    char name[256];
+    if (run_name(name, sizeof name, task, pos, seed))
+        return rg_io_fail(err, "%s: run name too long", path);
+    hid_t f = rg_io_open_read(path, "results file", err);
+    if (f < 0) return 2;
+    *has = path_exists(f, name);
+    H5Fclose(f);
+    return 0;
+}
+
 int rg_results_read_run(const char *path, const char *task, const char *pos, int seed,
                         rg_run_data *out, rg_error *err) {
     rg_io_quiet();
     memset(out, 0, sizeof *out);
     rg_config_defaults(&out->cfg);
+    rg_run_info_init(&out->info);
     char name[256];
     if (run_name(name, sizeof name, task, pos, seed))
         return rg_io_fail(err, "%s: run name too long", path);
@@ -151,7 +242,7 @@ int rg_results_read_run(const char *path, const char *task, const char *pos, int
         if (g < 0)
             rc = rg_io_fail(err, "%s: /%s is not a readable group (corrupt file?)", path, name);
         else
-            rc = read_run(g, path, out, err), H5Gclose(g);
+            rc = rg_io_read_run(g, path, out, err), H5Gclose(g);
     }
     H5Fclose(f);
     if (rc) rg_run_data_free(out);

@@ -10,9 +10,13 @@
  * The evaluation set at length n comes from rg_eval_seed(n), the same for
  * every model seed, and its random positions (random_positions > 0) from a
  * stream of their own, so the examples are the same with and without them.
+ *
+ * Also here: whether a run fitted its training length (rg_evaluate_fit) and
+ * the in-distribution validation score select = best reads (rg_validate).
  */
 #include "relgrad/train.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,4 +188,54 @@ void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result 
     }
     rg_batch_free(&batch);
     rg_set_no_grad(ctx, was);
+}
+
+void rg_evaluate_fit(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_eval_result *done,
+                     rg_run_info *info) {
+    int k = 0;
+    while (done && k < done->n && done->len[k] != cfg->train_len) k++;
+    if (done && k < done->n) {
+        info->fit_exact_match = done->exact_match[k];
+        info->fit_token_acc = done->token_acc[k];
+    } else { /* train_len is not among eval_lens: evaluate it for this */
+        rg_config *c = rg_xmalloc(sizeof *c, "a config");
+        *c = *cfg;
+        snprintf(c->eval_lens, sizeof c->eval_lens, "%d", c->train_len);
+        rg_eval_result res;
+        rg_evaluate(ctx, m, c, &res);
+        info->fit_exact_match = res.exact_match[0];
+        info->fit_token_acc = res.token_acc[0];
+        rg_eval_result_free(&res);
+        free(c);
+    }
+    info->fit = info->fit_exact_match >= cfg->fit_threshold;
+}
+
+double rg_validate(rg_ctx *ctx, rg_model *m, const rg_config *cfg) {
+    bool was = rg_set_no_grad(ctx, true);
+    rg_rng rng, pos_rng;
+    rg_rng_seed(&rng, rg_val_seed(cfg->train_len));
+    rg_rng_seed(&pos_rng, rg_val_positions_seed(cfg->train_len));
+    /* every example's length first, as training draws them; then the
+     * examples of each length in turn (an evaluation batch has one length) */
+    int *count = rg_xcalloc((size_t)cfg->train_len + 1, sizeof(int), "validation lengths");
+    for (int i = 0; i < cfg->val_n; i++) count[rg_rng_int(&rng, 1, cfg->train_len)]++;
+    rg_data_spec spec = rg_config_data_spec(cfg, false);
+    rg_batch batch;
+    rg_batch_init(&batch);
+    long exact = 0, right = 0, total = 0;
+    for (int n = 1; n <= cfg->train_len; n++)
+        for (int done = 0; done < count[n];) {
+            int B = count[n] - done < EVAL_BATCH ? count[n] - done : EVAL_BATCH;
+            rg_batch_draw(&batch, &spec, B, n, n, &rng);
+            if (cfg->random_positions > 0)
+                rg_batch_random_positions_per(&batch, cfg->random_positions,
+                                              cfg->random_positions_per, &pos_rng);
+            batch_accuracy(ctx, m, cfg, &batch, n, &exact, &right, &total);
+            done += B;
+        }
+    rg_batch_free(&batch);
+    free(count);
+    rg_set_no_grad(ctx, was);
+    return (double)exact / cfg->val_n;
 }

@@ -8,6 +8,8 @@
  *                   each line (so `tail -f` follows it) and synced to disk
  *                   before each checkpoint, so it always holds at least the
  *                   steps the checkpoint has done (resume trims the rest)
+ *   best.h5         select = best: the parameters that validated best so
+ *                   far (select.c), replaced atomically
  *   results.h5      the run's losses and final accuracies (SPEC section 4)
  *   .lock           held (flock) by the run's process while it works here
  *
@@ -21,7 +23,7 @@
  * optimizer step (rg_adamw.seconds), so a resumed or re-evaluated run
  * reports the time its training took over all its sessions.
  */
-#include "relgrad/train.h"
+#include "train_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -112,25 +114,22 @@ void rg_run_summary_free(rg_run_summary *s) {
 
 /* ---- resume ------------------------------------------------------------------ */
 
-/* Keys that decide a run's trajectory: a checkpoint may only be resumed with
- * the same values. Evaluation-only keys, threads, output paths and the
- * experiment lists (key table flags) may differ. */
+/* Keys that decide a run's trajectory (and select = best's choice): a
+ * checkpoint may only be resumed with the same values. Evaluation-only keys,
+ * threads, output paths and the experiment lists may differ
+ * (rg_config_differs). */
 static int check_same_run(const rg_config *saved, const rg_config *cfg, const char *path,
                           rg_error *err) {
-    int n = rg_config_key_count();
-    for (int i = 0; i < n; i++) {
-        const rg_key_info *key = rg_config_key(i);
-        if (key->flags & (RG_KEY_EVAL | RG_KEY_RESUME_FREE | RG_KEY_EXPERIMENT)) continue;
-        char a[RG_TEXT_MAX], b[RG_TEXT_MAX];
-        rg_config_get(saved, key->name, a, sizeof a);
-        rg_config_get(cfg, key->name, b, sizeof b);
-        if (strcmp(a, b))
-            return fail(err, 2,
-                        "%s: cannot resume: the checkpoint was trained with %s = %s, the config "
-                        "says %s; use the same value, or another out_dir for a new run",
-                        path, key->name, a, b);
-    }
-    return 0;
+    int k = rg_config_differs(saved, cfg, RG_SAME_TRAINING);
+    if (k < 0) return 0;
+    const char *name = rg_config_key(k)->name;
+    char a[RG_TEXT_MAX], b[RG_TEXT_MAX];
+    rg_config_get(saved, name, a, sizeof a);
+    rg_config_get(cfg, name, b, sizeof b);
+    return fail(err, 2,
+                "%s: cannot resume: the checkpoint was trained with %s = %s, the config "
+                "says %s; use the same value, or another out_dir for a new run",
+                path, name, a, b);
 }
 
 int rg_train_resume_point(const rg_config *cfg, int *step, rg_error *err) {
@@ -278,6 +277,15 @@ static void progress_eval(rg_ctx *ctx, run_state *r, const rg_train_options *opt
     free(c);
 }
 
+/* select = best: the validation score of this step and the best so far. */
+static void progress_select(const rg_train_options *opt, bool tty, int step, double score,
+                            const rg_adamw *adam) {
+    fprintf(stderr, "%s%s%svalidation at step %d: exact match %.3f (best %.3f, step %ld)%s\n",
+            tty ? "\r" : "", opt->label ? opt->label : "", opt->label ? "  " : "", step, score,
+            adam->best_score, adam->best_step, tty ? "\033[K" : "");
+    check_stream(stderr);
+}
+
 /* seconds: the run's training wall time so far (recorded with the step). */
 static int save_checkpoint(run_state *r, double seconds, rg_error *err) {
     r->adam.seconds = seconds;
@@ -384,6 +392,7 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
     /* the quiet key does what the option does; ranks other than 0 stay quiet */
     if (!root || cfg_in->quiet) opt_copy.quiet = true;
     memset(out, 0, sizeof *out);
+    rg_run_info_init(&out->info);
     run_state *r = rg_xcalloc(1, sizeof *r, "a run");
     r->cfg = *cfg_in;
     rg_config *cfg = &r->cfg;
@@ -450,8 +459,12 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
         progress(opt, tty, s + 1, cfg->steps, start, loss[s], tokens, busy, t_now - t0);
         bool last = s + 1 == cfg->steps;
         bool pause = opt->stop_after > 0 && s + 1 - start >= opt->stop_after && !last;
-        if ((s + 1) % cfg->checkpoint_every == 0 || last || stop || pause) {
-            if (root) rc = save_checkpoint(r, before + now_seconds() - t0, err);
+        /* select = best validates (rank 0) and checkpoints what it found */
+        bool check = rg_select_due(cfg, s + 1);
+        double score = 0;
+        if (check && root) rc = rg_select_check(&ctx, &r->model, cfg, &r->adam, s + 1, &score, err);
+        if ((s + 1) % cfg->checkpoint_every == 0 || last || stop || pause || check) {
+            if (root && rc == 0) rc = save_checkpoint(r, before + now_seconds() - t0, err);
             if (dist && dist->size > 1) {
                 rc = rg_dist_agree(dist, rc);
                 if (!root && rc)
@@ -470,7 +483,9 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
             s++;
             break;
         }
-        if (!last && !opt->quiet && (s + 1) % cfg->eval_every == 0)
+        if (check && !opt->quiet)
+            progress_select(opt, tty, s + 1, score, &r->adam);
+        else if (!last && !opt->quiet && (s + 1) % cfg->eval_every == 0)
             progress_eval(&ctx, r, opt, tty, s + 1);
         if (stop) {
             s++;
@@ -493,20 +508,29 @@ int rg_train(const rg_config *cfg_in, const rg_train_options *opt_in, rg_run_sum
         for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(STOP_SIGNALS[i], &dfl, &old[i]);
         if (stop_signal) raise(stop_signal);
         double t_eval = now_seconds();
-        rg_evaluate(&ctx, &r->model, cfg, &out->eval);
+        bool best = cfg->select == RG_SELECT_BEST;
+        if (best) rc = rg_select_restore(&r->model, cfg, &r->adam, err);
+        if (rc == 0) {
+            rg_evaluate(&ctx, &r->model, cfg, &out->eval);
+            rg_evaluate_fit(&ctx, &r->model, cfg, &out->eval, &out->info);
+        }
         for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(STOP_SIGNALS[i], &old[i], NULL);
         /* the recorded training time (also when this call only evaluated)
          * plus the final evaluation */
         out->wall_seconds = r->adam.seconds + now_seconds() - t_eval;
-        rg_run_result res = {cfg,
-                             loss,
-                             s,
-                             out->eval.len,
-                             out->eval.exact_match,
-                             out->eval.token_acc,
-                             out->eval.n,
-                             out->wall_seconds};
-        rc = rg_results_write_run(r->results, &res, err);
+        out->info.selected_step = best ? r->adam.best_step : cfg->steps;
+        if (best) out->info.val_exact_match = r->adam.best_score;
+        rg_run_info_provenance(&out->info);
+        rg_run_result res = {.cfg = cfg,
+                             .train_loss = loss,
+                             .n_steps = s,
+                             .eval_len = out->eval.len,
+                             .exact_match = out->eval.exact_match,
+                             .token_acc = out->eval.token_acc,
+                             .n_eval = out->eval.n,
+                             .wall_seconds = out->wall_seconds,
+                             .info = out->info};
+        if (rc == 0) rc = rg_results_write_run(r->results, &res, err);
     }
     out->train_loss = loss;
     if (r->log) fclose(r->log);

@@ -26,7 +26,8 @@ def check_results(check, out):
     rows = relgrad.read_results(os.path.join(out, "results.h5"))
     check(len(rows) == len(TASKS) * len(POSITIONS) * len(LENS), "%d rows = runs x lengths" % len(rows))
     keys = {"task", "pos", "seed", "eval_len", "exact_match", "token_acc", "wall_seconds", "steps",
-            "final_train_loss"}
+            "final_train_loss", "train_len", "fit", "fit_exact_match", "selected_step",
+            "val_exact_match", "git_commit", "precision", "cpu_model", "config"}
     check(all(set(r) == keys for r in rows), "every row has exactly the documented keys")
     check(all(isinstance(r["task"], str) and isinstance(r["pos"], str) and isinstance(r["seed"], int)
               and isinstance(r["eval_len"], int) and isinstance(r["exact_match"], float) for r in rows),
@@ -35,6 +36,7 @@ def check_results(check, out):
           {(t, p, n) for t in TASKS for p in POSITIONS for n in LENS}, "every (task, pos, length) once")
     check(all(r["steps"] == STEPS and 0 <= r["exact_match"] <= 1 and 0 <= r["token_acc"] <= 1
               and r["wall_seconds"] > 0 for r in rows), "steps, accuracies in [0,1], wall time > 0")
+    check_provenance(check, rows)
     ok = True
     for r in rows:
         log = os.path.join(out, "runs", "%s-%s-%d" % (r["task"], r["pos"], r["seed"]), "train_log.csv")
@@ -49,6 +51,34 @@ def check_results(check, out):
     check(len(got) == len(LENS) and all(r["task"] == "copy" for r in got),
           "a hybrid group /runs/copy/rope,alibi/1 reads as pos 'rope,alibi'")
     return rows
+
+
+def check_provenance(check, rows):
+    """What each run records beside its curves: the full configuration, fit
+    at the training length (5, one of LENS), the selected step, the build's
+    commit (as --version says), precision and CPU model."""
+    version = common.run([common.binary("RELGRAD_BIN", "build/relgrad"), "--version"])
+    commit = next(l.split()[-1] for l in version.splitlines() if l.startswith("git commit"))
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and ":" in line:
+                cpu = line.split(":", 1)[1].strip()
+                break
+    check(all(r["git_commit"] == commit and r["precision"] == "float32" and r["cpu_model"] == cpu
+              for r in rows), "git_commit = --version's (%s), precision float32, cpu_model = "
+          "/proc/cpuinfo's (%s)" % (commit, cpu))
+    with open(os.path.join(common.ROOT, "tests", "robust", "tiny.ini")) as f:
+        tiny = {l.split("=")[0].strip() for l in f if "=" in l and not l.startswith(";")}
+    check(all({"d_model", "select", "fit_threshold", "val_n", "eval_lens", "threads"} <= set(r["config"])
+              and tiny <= set(r["config"]) and r["config"]["steps"] == STEPS for r in rows),
+          "config: every key, those of tiny.ini among them, with the run's values")
+    check(all(r["train_len"] == 5 and r["fit"] == (r["fit_exact_match"] >= 0.95)
+              and r["fit_exact_match"] == next(q["exact_match"] for q in rows if q["task"] == r["task"]
+                                               and q["pos"] == r["pos"] and q["eval_len"] == 5)
+              for r in rows), "fit: exact match at train_len (5) against fit_threshold 0.95")
+    check(all(r["selected_step"] == STEPS and r["val_exact_match"] is None for r in rows),
+          "select = last: selected_step = steps, no validation score")
 
 
 def check_checkpoint(check, out, rows):
