@@ -52,7 +52,8 @@ for sig in INT TERM; do
         cp run.err "$WORK/last.err"
         expect_stderr "$what" "signal $(kill -l $sig)" "at step [0-9]+" "checkpoint saved" \
             "(run|same command).*(again|resume)" "$D/checkpoint.h5"
-        msg_step=$(sed -n 's/.*at step \([0-9][0-9]*\).*/\1/p' run.err | head -n 1)
+        # the stop message's step (not that of a progress line such as "eval at step 400")
+        msg_step=$(sed -n 's/.*stopped by signal .* at step \([0-9][0-9]*\).*/\1/p' run.err | head -n 1)
         ck=$(ckpt_step "$D/checkpoint.h5")
         last=$(log_last_step "$D/train_log.csv")
         if [[ -n "$ck" && "$ck" == "$last" && "$ck" == "$msg_step" ]]; then pass; else
