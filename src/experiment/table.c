@@ -51,11 +51,11 @@ static void write_one_table(FILE *f, const rg_config *cfg, const cell *cells, co
     for (int t = 0; t < cfg->n_tasks; t++)
         for (int p = 0; p < cfg->n_positions; p++) {
             const cell *c = &cells[t * cfg->n_positions + p];
-            char pos[256], text[64], alphabet[16] = "";
+            char pos[512], text[64], alphabet[16] = "";
             if (cfg->task_symbols[t])
                 snprintf(alphabet, sizeof alphabet, ":%d", cfg->task_symbols[t]);
             fprintf(f, "| %s%s | %s |", rg_task_name(cfg->tasks[t]), alphabet,
-                    rg_pos_list_text(&cfg->positions[p], ',', pos, sizeof pos));
+                    rg_config_entry_name(cfg, p, ',', pos, sizeof pos));
             for (int k = 0; k < n_lens; k++) {
                 if (c->n_seeds == 0) {
                     fprintf(f, " - |");
