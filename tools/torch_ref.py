@@ -610,6 +610,39 @@ def selftest_catches(expect, tmp, path):
     expect(check(junk, out=lambda s: None) == 2, "a non-HDF5 file is unreadable (exit 2)")
 
 
+def selftest_methods(expect):
+    """The methods of 2024 in the model: abacus ids, coupled positions, hints."""
+    print("Abacus ids, coupled positions, index hints (SPEC section 8)")
+    rng = np.random.RandomState(11)
+    tok = rng.randint(0, 9, size=(3, 40))
+    want = np.zeros_like(tok)
+    for b in range(3):
+        run = 0
+        for t in range(40):
+            run = run + 1 if tok[b, t] < 5 else 0
+            want[b, t] = run
+    expect((relgrad.abacus_ids_of(torch.tensor(tok), 5).numpy() == want).all(),
+           "abacus_ids_of = each digit's 1-based index in its run, 0 elsewhere")
+    cfg = dict(small_config("rope", 0), abacus=3, abacus_max=50)
+    model = relgrad.Model(cfg, dtype=torch.float64)
+    t = torch.tensor(tok)
+    a, b = model(t), model(t, abacus_ids=torch.tensor(want))
+    c = model(t, abacus_ids=torch.tensor(np.where(want > 0, want + 2, 0)))
+    expect(torch.equal(a, b) and float((a - c).abs().max()) > 1e-6,
+           "the ids default to the tokens' and a shift changes the logits")
+    coupled = torch.tensor([[0, 3, 4, 2, 3, 4, 2, 3, 4, 5]])
+    for pos in ("rope", "learned", "sinusoidal", "alibi"):
+        model = _model(pos)
+        try:
+            model(torch.tensor(rng.randint(0, 9, size=(1, 10))), coupled)
+            expect(pos in relgrad.ANY_ORDER, "%s takes positions that repeat and go down" % pos)
+        except ValueError:
+            expect(pos not in relgrad.ANY_ORDER, "%s refuses positions that go down" % pos)
+    cfg = dict(small_config("rope", 0), index_hints=1, n_hints=7)
+    expect(relgrad.vocab_size(relgrad.make_config(cfg)) == 5 + 7 + 4 and
+           relgrad.pad_token(relgrad.make_config(cfg)) == 12, "hints come before the specials")
+
+
 def selftest():
     failures = []
 
@@ -622,6 +655,7 @@ def selftest():
     selftest_fire(expect)
     selftest_positions(expect)
     selftest_params(expect)
+    selftest_methods(expect)
     with tempfile.TemporaryDirectory() as tmp:
         path = selftest_round_trip(expect, tmp)
         selftest_catches(expect, tmp, path)
