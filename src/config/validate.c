@@ -150,8 +150,9 @@ static int check_methods(const rg_config *c, const char *where, int longest, rg_
     if (c->index_hints && mc->n_hints < longest + 1)
         return rg_fail_key(err, ORIGIN("n_hints"), KEY("n_hints"),
                            "%d hint tokens cannot mark the %d digits of an answer at length %d "
-                           "(the longest trained or evaluated); set n_hints >= %d",
-                           mc->n_hints, longest + 1, longest, longest + 1);
+                           "(the longest trained or evaluated); set n_hints >= %d, or (a trained "
+                           "model's hints are fixed) train_len and eval_lens at most %d",
+                           mc->n_hints, longest + 1, longest, longest + 1, mc->n_hints - 1);
     if (!c->index_hints && mc->n_hints > 0)
         return rg_fail_key(err, ORIGIN("n_hints"), KEY("n_hints"),
                            "%d hint tokens, but index_hints = 0%s: they would only enlarge the "
@@ -203,11 +204,15 @@ static int check_methods(const rg_config *c, const char *where, int longest, rg_
         if (top >= mc->abacus_max)
             return rg_fail_key(err, ORIGIN("abacus_max"), KEY("abacus_max"),
                                "%d rows, but abacus ids reach %d (%s: runs of %d digits%s); set "
-                               "abacus_max >= %d or lower abacus",
+                               "abacus_max >= %d%s",
                                mc->abacus_max, top,
                                in_training >= in_eval ? "training at train_len" : "evaluation",
                                in_training >= in_eval ? in_training - mc->abacus : in_eval,
-                               in_training >= in_eval ? " plus the shift abacus" : "", top + 1);
+                               in_training >= in_eval ? " plus the shift abacus" : "", top + 1,
+                               in_training >= in_eval
+                                   ? " or lower abacus"
+                                   : ", or (a trained model's table is fixed) evaluate at "
+                                     "shorter lengths");
     }
     return 0;
 #undef ORIGIN
