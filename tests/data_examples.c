@@ -1,15 +1,20 @@
 /* data_examples.c: writes batches of task examples as text, for
- * tests/python/test_task_answers.py, which checks every example against
- * answers it computes itself.
+ * tests/python/test_task_answers.py and tests/python/test_methods_data.py,
+ * which check every example against answers they compute themselves.
  *
- * usage: data_examples ARCH TASK DIGITS SEED B MIN_LEN MAX_LEN BATCHES [MUTATE]
+ * usage: data_examples ARCH TASK DIGITS SEED B MIN_LEN MAX_LEN BATCHES [MUTATE [METHODS]]
  *   ARCH decoder|encoder, DIGITS lsb|msb; the task's own alphabet (or 16)
  *   as n_symbols; batches from rg_train_seed(SEED). MUTATE = 1 puts one
  *   answer token off by one in every row (the first scored one; for a
  *   decoder also where the next position reads it), as a broken generator
- *   would, so the checker can show it catches that.
+ *   would, so the checker can show it catches that. METHODS, a comma list
+ *   of hints=H, coupled=P, abacus=K, ns=N and train (draw the offsets and
+ *   the shift as training does; else as evaluation), makes each batch as
+ *   rg_train_data_batch does: examples with their index hints, coupled
+ *   positions, abacus ids.
  * Output: "batch B T", then per row
- *   n seq_len n_tokens | tokens | targets | mask | acc_mask
+ *   n seq_len n_tokens | tokens | targets | mask | acc_mask [| positions] [| abacus ids]
+ * (positions with coupled=P, abacus ids with abacus=K).
  */
 #include "relgrad/data.h"
 
@@ -20,7 +25,7 @@
 static int usage(const char *why) {
     fprintf(stderr,
             "data_examples: %s\nusage: data_examples decoder|encoder TASK lsb|msb SEED B MIN_LEN "
-            "MAX_LEN BATCHES [MUTATE]\n",
+            "MAX_LEN BATCHES [MUTATE [hints=H,coupled=P,abacus=K,ns=N,train]]\n",
             why);
     return 2;
 }
@@ -47,8 +52,30 @@ static void mutate_row(rg_batch *b, int i, int n_symbols) {
     }
 }
 
+/* METHODS: "hints=H,coupled=P,abacus=K,ns=N,train" into spec; -1 on a bad item. */
+static int methods(char *text, rg_data_spec *spec) {
+    for (char *item = strtok(text, ","); item; item = strtok(NULL, ",")) {
+        char *eq = strchr(item, '=');
+        int v = 0;
+        if (eq && whole(eq + 1, 0, &v)) return -1;
+        if (!strcmp(item, "train"))
+            spec->training = true;
+        else if (eq && !strncmp(item, "hints=", 6))
+            spec->n_hints = v;
+        else if (eq && !strncmp(item, "coupled=", 8))
+            spec->coupled_max = v;
+        else if (eq && !strncmp(item, "abacus=", 7))
+            spec->abacus = v;
+        else if (eq && !strncmp(item, "ns=", 3) && v >= 2)
+            spec->n_symbols = v;
+        else
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 9 && argc != 10) return usage("wrong number of arguments");
+    if (argc < 9 || argc > 11) return usage("wrong number of arguments");
     rg_data_spec spec = {0};
     if (!strcmp(argv[1], "decoder"))
         spec.arch = RG_ARCH_DECODER;
@@ -69,14 +96,18 @@ int main(int argc, char **argv) {
     int seed, B, lo, hi, batches, mutate = 0;
     if (whole(argv[4], 0, &seed) || whole(argv[5], 1, &B) || whole(argv[6], 1, &lo) ||
         whole(argv[7], lo, &hi) || whole(argv[8], 1, &batches) ||
-        (argc == 10 && whole(argv[9], 0, &mutate)))
+        (argc >= 10 && whole(argv[9], 0, &mutate)))
         return usage("SEED >= 0, B >= 1, 1 <= MIN_LEN <= MAX_LEN, BATCHES >= 1, MUTATE 0 or 1");
+    if (argc == 11 && methods(argv[10], &spec))
+        return usage("METHODS is a comma list of hints=H, coupled=P, abacus=K, ns=N, train");
     rg_rng rng;
     rg_rng_seed(&rng, rg_train_seed(seed));
     rg_batch b;
     rg_batch_init(&b);
     for (int k = 0; k < batches; k++) {
-        rg_batch_draw(&b, &spec, B, lo, hi, &rng);
+        rg_batch_draw(&b, &spec, B, lo, hi, &rng); /* with the hints */
+        if (spec.coupled_max > 0) rg_batch_coupled_positions(&b, &spec, &rng);
+        rg_batch_abacus(&b, &spec, &rng);
         printf("batch %d %d\n", b.B, b.T);
         for (int i = 0; i < b.B; i++) {
             if (mutate) mutate_row(&b, i, spec.n_symbols);
@@ -89,6 +120,14 @@ int main(int argc, char **argv) {
             for (int t = 0; t < b.T; t++) printf(" %d", (int)b.mask[at + t]);
             printf(" |");
             for (int t = 0; t < b.T; t++) printf(" %d", (int)b.acc_mask[at + t]);
+            if (b.pos) {
+                printf(" |");
+                for (int t = 0; t < b.T; t++) printf(" %d", b.pos[at + t]);
+            }
+            if (b.abacus) {
+                printf(" |");
+                for (int t = 0; t < b.T; t++) printf(" %d", b.abacus[at + t]);
+            }
             printf("\n");
         }
     }

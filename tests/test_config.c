@@ -334,10 +334,12 @@ Test(config, key_table) {
     static const char *const expected[] = {
         "d_model",    "n_heads",          "n_layers",        "d_ff",
         "pos",        "mem_len",          "segment_len",     "init_std",
-        "arch",       "task",             "n_symbols",       "train_len",
-        "eval_lens",  "eval_n",           "fit_threshold",   "random_positions",
-        "random_positions_per", "length_sampling", "train_examples", "digits",
-        "steps",      "batch_size",
+        "arch",       "abacus",           "abacus_max",      "task",
+        "n_symbols",  "train_len",
+        "eval_lens",  "eval_n",           "fit_threshold",   "random_positions", "random_positions_per",
+        "length_sampling", "train_examples", "digits",       "coupled_positions",
+        "coupled_max", "index_hints",     "n_hints",         "steps",
+        "batch_size",
         "lr",         "warmup",           "weight_decay",    "grad_clip",
         "seed",       "threads",          "out_dir",         "checkpoint_every",
         "eval_every", "init_from",        "quiet",           "select",
@@ -395,6 +397,8 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "segment_len = 10\n"
                                 "init_std = 0.1\n"
                                 "arch = encoder\n"
+                                "abacus = 9\n"
+                                "abacus_max = 77\n"
                                 "[task]\n"
                                 "task = duplicate\n"
                                 "n_symbols = 10\n"
@@ -407,6 +411,10 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "length_sampling = batch\n"
                                 "train_examples = 1000\n"
                                 "digits = msb\n"
+                                "coupled_positions = 1\n"
+                                "coupled_max = 50\n"
+                                "index_hints = 1\n"
+                                "n_hints = 31\n"
                                 "[train]\n"
                                 "steps = 321\n"
                                 "batch_size = 7\n"
@@ -425,7 +433,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "val_n = 64\n"
                                 "[experiment]\n"
                                 "tasks = sort:5,reverse,addition:2\n"
-                                "positions = alibi, xl+fire, deberta\n"
+                                "positions = alibi, xl+fire, deberta:abacus=3:lr=0.5\n"
                                 "seeds = 3,1,2,10..12\n"
                                 "jobs = 3\n";
 
@@ -478,10 +486,14 @@ Test(config, every_key_round_trips) {
     rg_data_spec spec = rg_config_data_spec(&c, true);
     cr_expect(spec.arch == RG_ARCH_ENCODER && spec.task == RG_TASK_DUPLICATE &&
               spec.n_symbols == 10 && spec.digits == RG_DIGITS_MSB &&
-              spec.lengths == RG_LENGTHS_PER_BATCH);
+              spec.lengths == RG_LENGTHS_PER_BATCH && spec.training);
+    cr_expect(spec.n_hints == 31 && spec.coupled_max == 50 && spec.abacus == 9);
+    cr_expect_eq(c.model.abacus_max, 77);
+    cr_expect_str_eq(c.position_keys[2], ":abacus=3:lr=0.5");
+    cr_expect_str_eq(c.position_keys[0], "");
     spec = rg_config_data_spec(&c, false);
     cr_expect(spec.arch == RG_ARCH_ENCODER && spec.digits == RG_DIGITS_MSB &&
-                  spec.lengths == RG_LENGTHS_PER_EXAMPLE,
+                  spec.lengths == RG_LENGTHS_PER_EXAMPLE && !spec.training,
               "evaluation draws per example");
     int nl, *lens = rg_config_eval_lens(&c, &nl);
     cr_expect_eq(nl, 5);
@@ -844,8 +856,8 @@ Test(config, encoder_and_data_keys) {
     cr_expect_eq(rg_model_config_validate(&mc, "model", &err), 2);
     cr_expect(strstr(err.msg, "model: key 'arch'") && strstr(err.msg, "segment memory"), "%s",
               err.msg);
-    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, 11), 16);
-    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, 11), 15);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, 11, 0), 16);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, 11, 0), 15);
 }
 
 Test(config, names_parse_back) {

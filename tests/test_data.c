@@ -142,13 +142,13 @@ Test(data, names_round_trip) {
 }
 
 Test(data, special_tokens) {
-    cr_expect_eq(rg_tok_pad(NS), 16);
-    cr_expect_eq(rg_tok_bos(NS), 17);
-    cr_expect_eq(rg_tok_sep(NS), 18);
-    cr_expect_eq(rg_tok_eos(NS), 19);
-    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, NS), 20);
-    cr_expect_eq(rg_tok_ans(NS), 20);
-    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, NS), 21);
+    cr_expect_eq(rg_tok_pad(NS, 0), 16);
+    cr_expect_eq(rg_tok_bos(NS, 0), 17);
+    cr_expect_eq(rg_tok_sep(NS, 0), 18);
+    cr_expect_eq(rg_tok_eos(NS, 0), 19);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, NS, 0), 20);
+    cr_expect_eq(rg_tok_ans(NS, 0), 20);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, NS, 0), 21);
 }
 
 /* Every generated example of every task follows SPEC, over many draws. */
@@ -194,8 +194,8 @@ static void check_batch(const rg_batch *b, rg_task task, int min_len, int max_le
                 bool answer = t + 1 >= y0;
                 cr_expect_eq(mask[t], answer ? 1 : 0, "row %d t %d (n=%d)", i, t, n);
             } else {
-                cr_expect_eq(tok[t], rg_tok_pad(ns), "row %d t %d: padding", i, t);
-                cr_expect_eq(tgt[t], rg_tok_pad(ns));
+                cr_expect_eq(tok[t], rg_tok_pad(ns, 0), "row %d t %d: padding", i, t);
+                cr_expect_eq(tgt[t], rg_tok_pad(ns, 0));
                 cr_expect_eq(mask[t], 0, "row %d t %d: padding has mask 0", i, t);
             }
             covered += mask[t];

@@ -66,7 +66,7 @@ typedef struct {
 static rg_tensor *f_encoder(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
     (void)inputs;
     enc_arg *a = arg;
-    return rg_model_forward(ctx, a->m, a->tokens, a->pos, a->B, a->T, 0, NULL);
+    return rg_model_forward(ctx, a->m, a->tokens, a->pos, NULL, a->B, a->T, 0, NULL);
 }
 
 static void check_encoder(const char *pos, int random_positions) {
@@ -77,7 +77,7 @@ static void check_encoder(const char *pos, int random_positions) {
     make_encoder(&m, &c, 11);
     enum { B = 3, T = 6 };
     int len[B] = {6, 4, 2}, tokens[B * T], positions[B * T];
-    padded_tokens(tokens, B, T, len, m.V, rg_tok_pad(c.model.n_symbols), 5);
+    padded_tokens(tokens, B, T, len, m.V, rg_tok_pad(c.model.n_symbols, 0), 5);
     enc_arg a = {&m, tokens, NULL, B, T};
     if (random_positions) {
         rg_gc_random_positions(positions, B, T, random_positions, 8);
@@ -124,7 +124,7 @@ static real *logits_of(rg_model *m, const int *tok, const int *pos, int B, int T
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     rg_set_no_grad(&ctx, true);
-    rg_tensor *out = rg_model_forward(&ctx, m, tok, pos, B, T, 0, NULL);
+    rg_tensor *out = rg_model_forward(&ctx, m, tok, pos, NULL, B, T, 0, NULL);
     real *copy = rg_xmalloc((size_t)out->size * sizeof(real), "logits");
     memcpy(copy, out->data, (size_t)out->size * sizeof(real));
     rg_ctx_free(&ctx);
@@ -148,7 +148,7 @@ Test(encoder_props, attends_both_ways) {
         make_encoder(&m, &c, 3);
         enum { T = 5 };
         int len[1] = {T}, tok[T];
-        padded_tokens(tok, 1, T, len, m.V, rg_tok_pad(c.model.n_symbols), 2);
+        padded_tokens(tok, 1, T, len, m.V, rg_tok_pad(c.model.n_symbols, 0), 2);
         real *a = logits_of(&m, tok, NULL, 1, T);
         tok[T - 1] = (tok[T - 1] + 1) % c.model.n_symbols;
         real *b = logits_of(&m, tok, NULL, 1, T);
@@ -168,7 +168,7 @@ Test(encoder_props, pad_keys_are_hidden) {
         encoder_config(&c, rg_scheme_name(id));
         rg_model m;
         make_encoder(&m, &c, 4);
-        int pad = rg_tok_pad(c.model.n_symbols);
+        int pad = rg_tok_pad(c.model.n_symbols, 0);
         enum { N = 4, T1 = 4, T2 = 9 };
         int len[1] = {N}, short_row[T1], long_row[T2];
         padded_tokens(short_row, 1, T1, len, m.V, pad, 6);
@@ -193,18 +193,18 @@ Test(encoder_props, fused_equals_unfused) {
         make_encoder(&m, &c, 5);
         enum { B = 2, T = 7 };
         int len[B] = {7, 3}, tok[B * T];
-        padded_tokens(tok, B, T, len, m.V, rg_tok_pad(c.model.n_symbols), 9);
+        padded_tokens(tok, B, T, len, m.V, rg_tok_pad(c.model.n_symbols, 0), 9);
         real *grads[2];
         real *out[2];
         for (int unfused = 0; unfused < 2; unfused++) {
             m.unfused_attention = unfused;
             rg_ctx ctx;
             rg_ctx_init(&ctx, 2);
-            rg_tensor *logits = rg_model_forward(&ctx, &m, tok, NULL, B, T, 0, NULL);
+            rg_tensor *logits = rg_model_forward(&ctx, &m, tok, NULL, NULL, B, T, 0, NULL);
             real mask[B * T];
             int targets[B * T];
             for (int i = 0; i < B * T; i++)
-                mask[i] = tok[i] != rg_tok_pad(c.model.n_symbols),
+                mask[i] = tok[i] != rg_tok_pad(c.model.n_symbols, 0),
                 targets[i] = i % c.model.n_symbols;
             rg_tensor *loss = rg_model_loss(&ctx, logits, targets, mask);
             rg_model_zero_grad(&m);

@@ -29,7 +29,7 @@ static void unfused_probs(rg_model *m, const rg_attention_map *a, real *out) {
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     m->unfused_attention = true;
-    rg_model_forward(&ctx, m, a->tokens, a->positions, 1, a->T, 0, NULL);
+    rg_model_forward(&ctx, m, a->tokens, a->positions, NULL, 1, a->T, 0, NULL);
     m->unfused_attention = false;
     rg_node *found[16];
     int n = 0;
@@ -173,7 +173,7 @@ Test(inspect, tape_nodes_carry_their_kind) {
         m.unfused_attention = unfused;
         rg_ctx ctx;
         rg_ctx_init(&ctx, 1);
-        rg_model_forward(&ctx, &m, tok, NULL, 2, 6, 0, NULL);
+        rg_model_forward(&ctx, &m, tok, NULL, NULL, 2, 6, 0, NULL);
         int seen[RG_OP_KIND_COUNT] = {0};
         for (rg_node *node = ctx.tape; node; node = node->prev) {
             cr_assert(node->kind >= 0 && node->kind < RG_OP_KIND_COUNT, "node %s: kind %d",

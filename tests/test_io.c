@@ -929,7 +929,7 @@ static void dump(const char *pos, int mem_len) {
     int offset = 0;
     if (mem_len) { /* one segment without gradient fills the memory */
         bool was = rg_set_no_grad(&ctx, true);
-        rg_model_forward(&ctx, &m, first, NULL, B, T, 0, &mem);
+        rg_model_forward(&ctx, &m, first, NULL, NULL, B, T, 0, &mem);
         rg_set_no_grad(&ctx, was);
         offset = T;
     }
@@ -945,10 +945,16 @@ static void dump(const char *pos, int mem_len) {
     rg_ctx_reset(&ctx);
     rg_model_zero_grad(&m);
     rg_tensor *logits =
-        rg_model_forward(&ctx, &m, tokens, positions, B, T, offset, mem_len ? &mem : NULL);
+        rg_model_forward(&ctx, &m, tokens, positions, NULL, B, T, offset, mem_len ? &mem : NULL);
     rg_tensor *loss = rg_model_loss(&ctx, logits, targets, mask);
     rg_backward(&ctx, loss);
-    rg_dump_batch db = {B, T, offset, tokens, targets, mask, positions};
+    rg_dump_batch db = {.B = B,
+                        .T = T,
+                        .offset = offset,
+                        .tokens = tokens,
+                        .targets = targets,
+                        .mask = mask,
+                        .positions = positions};
     rg_error e;
     cr_assert_eq(
         rg_dump_write(path, &c, &m, &db, mem_len ? &mem_in : NULL, loss->data[0], logits, &e), 0,

@@ -228,7 +228,7 @@ static real *logits_of(rg_model *m, const int *tok, const int *pos, int B, int T
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     rg_set_no_grad(&ctx, true);
-    rg_tensor *y = rg_model_forward(&ctx, m, tok, pos, B, T, offset, NULL);
+    rg_tensor *y = rg_model_forward(&ctx, m, tok, pos, NULL, B, T, offset, NULL);
     real *out = malloc((size_t)y->size * sizeof(real));
     memcpy(out, y->data, (size_t)y->size * sizeof(real));
     rg_ctx_free(&ctx);
@@ -302,7 +302,7 @@ Test(model_props, recurrence_equals_full_pass) {
         rg_ctx ctx;
         rg_ctx_init(&ctx, 1);
         rg_set_no_grad(&ctx, true);
-        rg_tensor *seg = rg_model_forward_seq(&ctx, &m, tok, NULL, B, T);
+        rg_tensor *seg = rg_model_forward_seq(&ctx, &m, tok, NULL, NULL, B, T);
         cr_assert_eq(seg->size, (long)B * T * m.V);
         real diff = max_abs_diff(full, seg->data, seg->size);
         cr_expect(diff < EQ_TOL, "%s: segments differ from one pass by %.3g", scheme(id), diff);
@@ -326,7 +326,7 @@ static void check_decode(const rg_config *c, const char *what, bool random_pos) 
     rg_ctx ctx;
     rg_ctx_init(&ctx, 1);
     rg_set_no_grad(&ctx, true);
-    rg_tensor *full = rg_model_forward_seq(&ctx, &m, tok, p, B, T);
+    rg_tensor *full = rg_model_forward_seq(&ctx, &m, tok, p, NULL, B, T);
     real *want = malloc((size_t)full->size * sizeof(real));
     memcpy(want, full->data, (size_t)full->size * sizeof(real));
     rg_kv_cache kv;
@@ -400,7 +400,7 @@ static void fused_vs_unfused(const rg_config *c, const char *what, bool random_p
         m.unfused_attention = unfused;
         rg_ctx ctx;
         rg_ctx_init(&ctx, 2);
-        rg_tensor *y = rg_model_forward_seq(&ctx, &m, tok, random_pos ? pos : NULL, B, T);
+        rg_tensor *y = rg_model_forward_seq(&ctx, &m, tok, random_pos ? pos : NULL, NULL, B, T);
         int targets[B * T];
         real mask[B * T];
         for (int i = 0; i < B * T; i++) targets[i] = tok[(i + 1) % (B * T)], mask[i] = i % 3 != 0;

@@ -44,7 +44,7 @@ Test(sampling, defaults_draw_as_before) {
             cr_assert_eq(b.in_len[i], n);
             for (int k = 0; k < in; k++) {
                 int want = task == RG_TASK_ADDITION && k == n
-                               ? rg_tok_sep(ns)
+                               ? rg_tok_sep(ns, 0)
                                : rg_rng_int(&mine, 0, task == RG_TASK_PARITY ? 1 : ns - 1);
                 cr_expect_eq(b.tokens[i * T + 1 + k], want, "%s row %d x_%d", rg_task_name(task), i,
                              k);
@@ -247,7 +247,7 @@ Test(sampling, train_set) {
     for (int i = 0; i < B; i++) {
         int n = b.in_len[i];
         cr_expect_eq(c.in_len[i], n);
-        cr_expect_eq(c.tokens[i * c.T + n + 2], rg_tok_ans(NS));
+        cr_expect_eq(c.tokens[i * c.T + n + 2], rg_tok_ans(NS, 0));
         cr_expect_eq(c.targets[i * c.T + n + 2], b.tokens[i * b.T + n + 2], "y_1");
     }
     rg_train_set_free(&u);

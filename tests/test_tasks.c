@@ -152,9 +152,9 @@ Test(tasks, alphabets_and_lengths) {
     cr_expect_eq(rg_task_base(RG_TASK_BUCKET_SORT), RG_TASK_SORT);
     cr_expect_eq(rg_task_base(RG_TASK_STACK_MANIPULATION), RG_TASK_STACK_MANIPULATION);
     cr_expect_eq(rg_task_find("bucket_sort"), RG_TASK_BUCKET_SORT);
-    cr_expect_eq(rg_tok_ans(5), 9);
-    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, 5), 10);
-    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, 5), 9);
+    cr_expect_eq(rg_tok_ans(5, 0), 9);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_ENCODER, 5, 0), 10);
+    cr_expect_eq(rg_vocab_size(RG_ARCH_DECODER, 5, 0), 9);
 }
 
 /* The encoder's rows: BOS x SEP ANS.., y as the ANS targets, masks on the
@@ -189,11 +189,11 @@ Test(tasks, encoder_rows) {
             cr_expect_eq(d.seq_len[i], P + m + 1);
             for (int k = 0; k < P; k++) {
                 cr_expect_eq(et[k], dt[k], "%s row %d: the prompt", rg_task_name(task), i);
-                cr_expect(eg[k] == rg_tok_pad(ns) && em[k] == 0 && ea[k] == 0);
+                cr_expect(eg[k] == rg_tok_pad(ns, 0) && em[k] == 0 && ea[k] == 0);
             }
             int scored = 0;
             for (int k = 0; k < m; k++) {
-                cr_expect_eq(et[P + k], rg_tok_ans(ns));
+                cr_expect_eq(et[P + k], rg_tok_ans(ns, 0));
                 cr_expect_eq(eg[P + k], dg[P - 1 + k], "%s row %d: y_%d", rg_task_name(task), i,
                              k + 1);
                 cr_expect_eq(em[P + k], 1);
@@ -205,7 +205,7 @@ Test(tasks, encoder_rows) {
             cr_expect_geq(scored, 1);
             cr_expect_eq(d.acc_mask[i * d.T + P + m - 1], scored == m, "EOS counts unless cut");
             for (int k = P + m; k < e.T; k++)
-                cr_expect(et[k] == rg_tok_pad(ns) && eg[k] == rg_tok_pad(ns) && em[k] == 0);
+                cr_expect(et[k] == rg_tok_pad(ns, 0) && eg[k] == rg_tok_pad(ns, 0) && em[k] == 0);
         }
         rg_batch_free(&d);
         rg_batch_free(&e);

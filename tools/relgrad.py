@@ -13,10 +13,14 @@ What is here
                       SPEC parameter names of its config, so a relgrad
                       checkpoint loads with load_state_dict(strict=True).
                       forward(tokens, pos_ids=None, mems=None) -> logits.
-                      Every scheme of SPEC sections 2 and 6 (none, sinusoidal,
-                      learned, rope, alibi, t5, xl, deberta, fire), positions
-                      as data (pos_ids), per-layer hybrids ("rope,alibi"),
-                      Transformer-XL segment memory.
+                      Every scheme of SPEC sections 2, 6 and 8 (none,
+                      sinusoidal, learned, rope, alibi, t5, xl, deberta, fire,
+                      cope), positions as data (pos_ids; coupled positions,
+                      which repeat and go down, for the schemes that read
+                      each position on its own), per-layer hybrids
+                      ("rope,alibi"), Transformer-XL segment memory, the
+                      abacus embedding (abacus_ids as data, or computed from
+                      the tokens) and index-hint tokens in the vocabulary.
     load_checkpoint   path -> (config dict, state_dict of torch tensors)
     read_results      an experiment's results.h5 -> list of flat dict rows
     read_runs         the same file -> one dict per run (config, curves, fit,
@@ -52,6 +56,9 @@ ABSOLUTE = ("sinusoidal", "learned")  # position added to the embeddings; one-en
 RELATIVE = tuple(s for s in SCHEMES if s not in ABSOLUTE)  # allowed in lists and with memory
 DECODER_ONLY = ("fire", "cope")  # no encoder form (SPEC sections 7 and 8)
 NO_POSITIONS = ("none", "cope")  # read no pos_ids
+# read each position on its own, never a distance between two: positions may
+# repeat or go down (coupled positions, SPEC section 8)
+ANY_ORDER = ("none", "sinusoidal", "learned", "rope", "cope")
 
 # Model config keys this module reads, with SPEC defaults (None = required).
 MODEL_DEFAULTS = {
@@ -60,6 +67,7 @@ MODEL_DEFAULTS = {
     "t5_buckets": 32, "t5_max_distance": 128, "deberta_span": 16, "mem_len": 0,
     "segment_len": 0, "init_std": 0.02, "fire_width": 32, "fire_L": 512.0,
     "random_positions": 0, "arch": "decoder", "cope_npos": 64,
+    "abacus": 0, "abacus_max": 256, "n_hints": 0, "index_hints": 0, "coupled_positions": 0,
 }
 REAL_KEYS = ("rope_base", "rope_scale", "init_std", "fire_L")
 STRING_KEYS = ("pos", "arch")
@@ -111,6 +119,11 @@ def check_config(cfg):
     d, H, L = cfg["d_model"], cfg["n_heads"], cfg["n_layers"]
     if min(d, H, L, cfg["d_ff"], cfg["n_symbols"]) <= 0 or d % H:
         raise ConfigError("bad model shape: d_model %d, n_heads %d, n_layers %d" % (d, H, L))
+    if cfg["abacus"] < 0 or cfg["abacus"] > 0 and cfg["abacus_max"] <= 0:
+        raise ConfigError("abacus %d needs abacus_max > 0 (SPEC section 8)" % cfg["abacus"])
+    if cfg["n_hints"] < 0 or bool(cfg["n_hints"]) != bool(cfg["index_hints"]):
+        raise ConfigError("n_hints %d with index_hints %d (SPEC section 8: hints need both)"
+                          % (cfg["n_hints"], cfg["index_hints"]))
     entries = [e.strip() for e in str(cfg["pos"]).split(",")]
     for e in entries:
         if e not in SCHEMES:
@@ -144,6 +157,10 @@ def check_config(cfg):
         raise ConfigError("deberta needs deberta_span > 0")
     if "fire" in used and cfg["fire_width"] <= 0:
         raise ConfigError("fire needs fire_width > 0")
+    if cfg["coupled_positions"] and (not used <= set(ANY_ORDER) or used <= set(NO_POSITIONS)):
+        raise ConfigError("coupled_positions with pos %s: coupled positions need schemes that read "
+                          "each position on its own (%s; SPEC section 8)"
+                          % (cfg["pos"], ", ".join(s for s in ANY_ORDER if s not in NO_POSITIONS)))
     if cfg["mem_len"] < 0 or cfg["mem_len"] > 0 and used & set(ABSOLUTE):
         raise ConfigError("mem_len %d with pos %s is a config error (SPEC section 2)"
                           % (cfg["mem_len"], cfg["pos"]))
@@ -165,6 +182,8 @@ def expected_params(cfg):
     d, H, F, V = cfg["d_model"], cfg["n_heads"], cfg["d_ff"], vocab_size(cfg)
     schemes = layer_schemes(cfg)
     s = {"tok_emb.weight": (V, d)}
+    if cfg["abacus"] > 0:
+        s["abacus_emb.weight"] = (cfg["abacus_max"], d)
     if "learned" in schemes:
         s["pos_emb.weight"] = (cfg["max_positions"], d)
     if "t5" in schemes:
@@ -197,9 +216,30 @@ def expected_params(cfg):
 
 
 def vocab_size(cfg):
-    """n_symbols + 4 specials (PAD, BOS, SEP, EOS), + ANS for an encoder
-    (SPEC sections 3 and 7)."""
-    return cfg["n_symbols"] + 4 + (cfg["arch"] == "encoder")
+    """n_symbols, then n_hints index-hint tokens, then 4 specials (PAD, BOS,
+    SEP, EOS), + ANS for an encoder (SPEC sections 3, 7 and 8)."""
+    return cfg["n_symbols"] + cfg["n_hints"] + 4 + (cfg["arch"] == "encoder")
+
+
+def pad_token(cfg):
+    """PAD: the first special token, after the symbols and the hints."""
+    return cfg["n_symbols"] + cfg["n_hints"]
+
+
+def abacus_ids_of(tokens, n_symbols):
+    """Abacus ids (McLeish et al. 2024, SPEC section 8) of tokens [B,T]: a
+    token's 1-based index within its run of consecutive symbols (ids
+    0 .. n_symbols-1), 0 for every other token. Vectorised as the authors'
+    helper does it: the index minus the index where the token's run
+    started."""
+    tokens = torch.as_tensor(tokens, dtype=torch.long)
+    digit = (tokens >= 0) & (tokens < n_symbols)
+    before = torch.cat([torch.zeros_like(digit[:, :1]), digit[:, :-1]], dim=1)
+    starts = digit & ~before
+    index = torch.arange(tokens.shape[1])[None, :].expand_as(tokens)
+    # the index of the latest run start at or before each token
+    start_at = torch.cummax(torch.where(starts, index, torch.full_like(index, -1)), dim=1).values
+    return torch.where(digit, index - start_at + 1, torch.zeros_like(index))
 
 
 def is_decayed(name):
@@ -207,7 +247,8 @@ def is_decayed(name):
     matrices of the blocks, lm_head and the scheme matrices; not biases,
     LayerNorm, embeddings (tok_emb, pos_emb, rel_emb), t5_bias, XL's u/v or
     FIRE's c and L."""
-    if name in ("tok_emb.weight", "pos_emb.weight", "t5_bias.weight", "rel_emb.weight"):
+    if name in ("tok_emb.weight", "pos_emb.weight", "t5_bias.weight", "rel_emb.weight",
+                "abacus_emb.weight"):
         return False
     if ".ln1." in name or ".ln2." in name or name.startswith("ln_f."):
         return False
@@ -526,6 +567,8 @@ class Model(nn.Module):
         self.cfg, self.dtype, self.ln_eps = cfg, dtype, LN_EPS
         self.schemes = layer_schemes(cfg)
         self.tok_emb = nn.Embedding(V, d, dtype=dtype)
+        if cfg["abacus"] > 0:
+            self.abacus_emb = nn.Embedding(cfg["abacus_max"], d, dtype=dtype)
         if "learned" in self.schemes:
             self.pos_emb = nn.Embedding(cfg["max_positions"], d, dtype=dtype)
         if "t5" in self.schemes:
@@ -571,11 +614,15 @@ class Model(nn.Module):
         return start + torch.arange(T)[None, :]
 
     def forward(self, tokens, pos_ids=None, mems=None, mem_pos=None, return_mems=False,
-                return_probs=False):
+                return_probs=False, abacus_ids=None):
         """tokens: long [B,T]; pos_ids: int [B,T] absolute positions, strictly
-        increasing per row (default: see default_positions); mems: list of
+        increasing per row unless every layer's scheme reads each position on
+        its own (ANY_ORDER: coupled positions repeat and go down; default: see
+        default_positions); mems: list of
         n_layers tensors [B,M,d] (the memory, no gradient) with positions
-        mem_pos [B,M] (default: the M positions just before pos_ids[:, 0]).
+        mem_pos [B,M] (default: the M positions just before pos_ids[:, 0]);
+        abacus_ids [B,T] (a model with an abacus embedding): the ids the
+        embedding reads, by default abacus_ids_of(tokens) (no shift).
         Returns logits [B,T,V]; with return_mems also the next memory (list)
         and its positions (last mem_len rows of concat(mem_l, h_l));
         with return_probs also the attention probabilities, one [B,H,T,M+T]
@@ -587,13 +634,22 @@ class Model(nn.Module):
         if pos_ids is None:
             pos_ids = self.default_positions(B, T, M, mem_pos)
         pos_ids = torch.as_tensor(pos_ids, dtype=torch.long).expand(B, T)
-        if T > 1 and not bool((pos_ids[:, 1:] > pos_ids[:, :-1]).all()):
+        any_order = set(self.schemes) <= set(ANY_ORDER)
+        if T > 1 and not any_order and not bool((pos_ids[:, 1:] > pos_ids[:, :-1]).all()):
             raise ValueError("pos_ids must be strictly increasing along each row")
         if M > 0 and mem_pos is None:
             mem_pos = pos_ids[:, :1] - M + torch.arange(M)[None, :]
         kpos = torch.cat([mem_pos.to(torch.long).expand(B, M), pos_ids], 1) if M > 0 else pos_ids
 
         h = self.tok_emb(tokens)
+        if cfg["abacus"] > 0:
+            ids = abacus_ids_of(tokens, cfg["n_symbols"]) if abacus_ids is None else \
+                torch.as_tensor(abacus_ids, dtype=torch.long)
+            if int(ids.max()) >= cfg["abacus_max"] or int(ids.min()) < 0:
+                raise ValueError("abacus id %d outside abacus_max %d" % (int(ids.max()), cfg["abacus_max"]))
+            h = h + self.abacus_emb(ids)
+        elif abacus_ids is not None:
+            raise ValueError("abacus_ids given to a model without an abacus embedding")
         if self.schemes[0] == "sinusoidal":
             h = h + sinusoidal_ape(pos_ids, cfg["d_model"]).to(h.dtype)
         elif self.schemes[0] == "learned":
@@ -604,8 +660,7 @@ class Model(nn.Module):
         shared, new_mems, probs = self._shared(), [], []
         key_end = None
         if cfg["arch"] == "encoder":  # each row's keys end where its trailing PAD begins
-            pad = cfg["n_symbols"]
-            real = tokens != pad
+            real = tokens != pad_token(cfg)
             idx = torch.arange(1, T + 1)[None, :].expand(B, T)
             key_end = torch.where(real, idx, torch.zeros_like(idx)).max(dim=1).values
         for l, block in enumerate(self.blocks):
@@ -627,23 +682,27 @@ class Model(nn.Module):
             out += (probs,)
         return out[0] if len(out) == 1 else out
 
-    def forward_segments(self, tokens, pos_ids=None):
+    def forward_segments(self, tokens, pos_ids=None, abacus_ids=None):
         """A whole sequence as relgrad trains and evaluates it: in segments of
         segment_len tokens with memory carried between them when mem_len > 0
         and segment_len > 0 (the memory starts empty), else one forward.
-        Positions default to 0 .. T-1."""
+        Positions default to 0 .. T-1; abacus ids (with an abacus embedding)
+        to those of the whole sequence."""
         cfg = self.cfg
         tokens = torch.as_tensor(tokens, dtype=torch.long)
         B, T = tokens.shape
         if pos_ids is None:
             pos_ids = torch.arange(T)[None, :].expand(B, T)
+        if abacus_ids is None and cfg["abacus"] > 0:
+            abacus_ids = abacus_ids_of(tokens, cfg["n_symbols"])
         S = cfg["segment_len"]
         if cfg["mem_len"] == 0 or S == 0 or S >= T:
-            return self(tokens, pos_ids)
+            return self(tokens, pos_ids, abacus_ids=abacus_ids)
         mems, mem_pos, parts = None, None, []
         for t0 in range(0, T, S):
+            ids = None if abacus_ids is None else abacus_ids[:, t0:t0 + S]
             logits, mems, mem_pos = self(tokens[:, t0:t0 + S], pos_ids[:, t0:t0 + S], mems, mem_pos,
-                                         return_mems=True)
+                                         return_mems=True, abacus_ids=ids)
             parts.append(logits)
         return torch.cat(parts, dim=1)
 

@@ -6,9 +6,11 @@ What it is
     `relgrad dump`) that recomputes loss, logits and every parameter
     gradient in float64 with torch autograd through the model of
     tools/relgrad.py (the one PyTorch implementation of SPEC), and compares
-    them with the dump's values. Every scheme of SPEC sections 2 and 6 (none,
-    sinusoidal, learned, rope, alibi, t5, xl, deberta, fire), per-layer
-    hybrids (pos = "rope,alibi"), positions as data and segment memory.
+    them with the dump's values. Every scheme of SPEC sections 2, 6 and 8
+    (none, sinusoidal, learned, rope, alibi, t5, xl, deberta, fire, cope),
+    per-layer hybrids (pos = "rope,alibi"), positions as data (coupled ones
+    too), segment memory, the abacus embedding (its ids as data) and index
+    hints (hint tokens in the vocabulary).
 
 How to run it (always with Debian's /usr/bin/python3, which has torch/h5py)
     /usr/bin/python3 tools/torch_ref.py DUMP.h5 [--tol T] [--quiet] [--ln-eps E]
@@ -32,7 +34,9 @@ How to run it (always with Debian's /usr/bin/python3, which has torch/h5py)
 
 Dump fields read (SPEC sections 4 and 6)
     /params, /grads, /loss, /logits, /batch/{tokens,targets,mask,offset},
-    /batch/positions [B,T] (if missing: offset + t), /mems/{l} [B,m,d] and
+    /batch/positions [B,T] (if missing: offset + t), /batch/abacus_ids [B,T]
+    (a model with an abacus embedding; if missing: computed from the tokens),
+    /mems/{l} [B,m,d] and
     /mems/positions [B,m] (if missing: offset - m + j); root attributes
     (pos may be a comma list; random_positions, fire_width, fire_L optional).
 
@@ -83,8 +87,10 @@ def run_reference(cfg, params, batch, mems, ln_eps=relgrad.LN_EPS):
     if mems is not None:
         states = [torch.tensor(x, dtype=torch.float64) for x in mems["states"]]
         mem_pos = torch.tensor(mems["positions"], dtype=torch.long)
+    ids = batch.get("abacus_ids")
     logits = model(torch.tensor(batch["tokens"], dtype=torch.long),
-                   torch.tensor(batch["positions"], dtype=torch.long), states, mem_pos)
+                   torch.tensor(batch["positions"], dtype=torch.long), states, mem_pos,
+                   abacus_ids=None if ids is None else torch.tensor(ids, dtype=torch.long))
     loss = relgrad.masked_ce(logits, torch.tensor(batch["targets"], dtype=torch.long),
                              torch.tensor(batch["mask"], dtype=torch.float64))
     loss.backward()
@@ -142,6 +148,7 @@ def read_dump(path):
         params, grads = _group(f, "params"), _group(f, "grads")
         batch = {k: _dataset(f, "batch/" + k) for k in ("tokens", "targets", "mask", "offset")}
         batch["positions"] = _dataset(f, "batch/positions") if "batch/positions" in f else None
+        batch["abacus_ids"] = _dataset(f, "batch/abacus_ids") if "batch/abacus_ids" in f else None
         loss, logits = _dataset(f, "loss"), _dataset(f, "logits")
         mems = None
         if "mems" in f and "mems/0" in f:
@@ -178,13 +185,23 @@ def check_batch(cfg, batch):
         pos = batch["offset"] + np.tile(np.arange(T), (B, 1))
     elif pos.shape != (B, T) or not np.issubdtype(pos.dtype, np.integer):
         raise BadInput("/batch/positions must be an integer [B,T] = %s array, got %s %s" % ((B, T), pos.dtype, pos.shape))
-    if T > 1 and not (np.diff(pos, axis=1) > 0).all():
+    any_order = set(relgrad.layer_schemes(cfg)) <= set(relgrad.ANY_ORDER)
+    if T > 1 and not any_order and not (np.diff(pos, axis=1) > 0).all():
         raise BadInput("/batch/positions must increase strictly along each row")
     if pos.min() < 0:
         raise BadInput("/batch/positions holds a negative position")
     if "learned" in relgrad.layer_schemes(cfg) and pos.max() >= cfg["max_positions"]:
         raise BadInput("learned positions up to %d exceed max_positions %d" % (pos.max(), cfg["max_positions"]))
     batch["positions"] = pos.astype(np.int64)
+    ids = batch["abacus_ids"]
+    if ids is not None:
+        if cfg["abacus"] <= 0:
+            raise BadInput("/batch/abacus_ids in a dump of a model without an abacus embedding")
+        if ids.shape != (B, T) or not np.issubdtype(ids.dtype, np.integer):
+            raise BadInput("/batch/abacus_ids must be an integer [B,T] = %s array" % ((B, T),))
+        if ids.min() < 0 or ids.max() >= cfg["abacus_max"]:
+            raise BadInput("/batch/abacus_ids has values outside [0, abacus_max = %d)" % cfg["abacus_max"])
+        batch["abacus_ids"] = ids.astype(np.int64)
 
 
 def check_mems(cfg, batch, mems):
@@ -593,6 +610,39 @@ def selftest_catches(expect, tmp, path):
     expect(check(junk, out=lambda s: None) == 2, "a non-HDF5 file is unreadable (exit 2)")
 
 
+def selftest_methods(expect):
+    """The methods of 2024 in the model: abacus ids, coupled positions, hints."""
+    print("Abacus ids, coupled positions, index hints (SPEC section 8)")
+    rng = np.random.RandomState(11)
+    tok = rng.randint(0, 9, size=(3, 40))
+    want = np.zeros_like(tok)
+    for b in range(3):
+        run = 0
+        for t in range(40):
+            run = run + 1 if tok[b, t] < 5 else 0
+            want[b, t] = run
+    expect((relgrad.abacus_ids_of(torch.tensor(tok), 5).numpy() == want).all(),
+           "abacus_ids_of = each digit's 1-based index in its run, 0 elsewhere")
+    cfg = dict(small_config("rope", 0), abacus=3, abacus_max=50)
+    model = relgrad.Model(cfg, dtype=torch.float64)
+    t = torch.tensor(tok)
+    a, b = model(t), model(t, abacus_ids=torch.tensor(want))
+    c = model(t, abacus_ids=torch.tensor(np.where(want > 0, want + 2, 0)))
+    expect(torch.equal(a, b) and float((a - c).abs().max()) > 1e-6,
+           "the ids default to the tokens' and a shift changes the logits")
+    coupled = torch.tensor([[0, 3, 4, 2, 3, 4, 2, 3, 4, 5]])
+    for pos in ("rope", "learned", "sinusoidal", "alibi"):
+        model = _model(pos)
+        try:
+            model(torch.tensor(rng.randint(0, 9, size=(1, 10))), coupled)
+            expect(pos in relgrad.ANY_ORDER, "%s takes positions that repeat and go down" % pos)
+        except ValueError:
+            expect(pos not in relgrad.ANY_ORDER, "%s refuses positions that go down" % pos)
+    cfg = dict(small_config("rope", 0), index_hints=1, n_hints=7)
+    expect(relgrad.vocab_size(relgrad.make_config(cfg)) == 5 + 7 + 4 and
+           relgrad.pad_token(relgrad.make_config(cfg)) == 12, "hints come before the specials")
+
+
 def selftest():
     failures = []
 
@@ -605,6 +655,7 @@ def selftest():
     selftest_fire(expect)
     selftest_positions(expect)
     selftest_params(expect)
+    selftest_methods(expect)
     with tempfile.TemporaryDirectory() as tmp:
         path = selftest_round_trip(expect, tmp)
         selftest_catches(expect, tmp, path)

@@ -26,6 +26,7 @@
 #define RG_MAX_KEYS  64   /* room in the key table (base keys + schemes' keys)   */
 #define RG_WHERE_MAX 160  /* room for one "file:line" / "argument N" record       */
 #define RG_MAX_JOBS  64   /* experiment runs trained at once (key jobs)            */
+#define RG_ENTRY_MAX 200  /* one positions entry's own settings (":key=value..") */
 
 /* The model's hyperparameters: everything rg_model_init needs. */
 typedef struct rg_model_config {
@@ -35,7 +36,9 @@ typedef struct rg_model_config {
     rg_scheme_opts opts; /* the schemes' own keys                          */
     int mem_len, segment_len;
     double init_std;
-    int n_symbols; /* a task key, kept here because it sizes the vocabulary */
+    int abacus, abacus_max; /* abacus embeddings: K (0 = off) and the table's rows */
+    int n_symbols;          /* a task key, kept here because it sizes the vocabulary */
+    int n_hints;            /* index hint tokens (a task key, sizes the vocabulary too) */
 } rg_model_config;
 
 /* Which parameters a run's final evaluation reads (key select): those of
@@ -55,6 +58,9 @@ typedef struct rg_config {
     rg_length_sampling length_sampling;    /* training lengths per example or batch */
     int train_examples;    /* N > 0: train on a fixed set of N examples (0 = a stream) */
     rg_digit_order digits; /* addition: least or most significant digit first  */
+    int coupled_positions; /* 1: coupled positions (addition; Cho et al. 2024)  */
+    int coupled_max;       /* the largest training position with them           */
+    int index_hints;       /* 1: index hints (addition; Zhou et al. 2024)       */
     /* train */
     int steps, batch_size;
     double lr;
@@ -73,9 +79,15 @@ typedef struct rg_config {
     int task_symbols[RG_MAX_LIST]; /* "sort:5": that task's n_symbols; 0 = n_symbols */
     int n_tasks;
     rg_pos_list positions[RG_MAX_LIST];
+    /* each positions entry's own settings, as written after its schemes:
+     * ":key=value:key=value" ("" = none); a run of the grid takes them */
+    char position_keys[RG_MAX_LIST][RG_ENTRY_MAX];
     int n_positions;
     int seeds[RG_MAX_LIST], n_seeds;
     int jobs; /* runs trained at once on this machine (separate processes) */
+    /* A run of a grid: the settings of its positions entry (":key=value.."),
+     * part of its name (rg_config_run_pos); "" otherwise. */
+    char entry_keys[RG_ENTRY_MAX];
     /* Where each key was last set, indexed like the key table: "quick.ini:12",
      * "argument 3", or "" for a default. Filled by rg_config_set and used by
      * rg_config_validate to point at the line to fix. Plain data: copying an
@@ -186,9 +198,17 @@ int rg_config_differs(const rg_config *a, const rg_config *b, rg_same_what what)
 /* ---- derived values -------------------------------------------------------------- */
 
 /* The config of one run of an experiment's grid: task t (with its own
- * alphabet when the tasks list gives one), positions entry p, seed s;
- * everything else as in base (out_dir too: the caller sets the run's). */
+ * alphabet when the tasks list gives one), positions entry p with its own
+ * settings (e.g. "rope:coupled_positions=1" sets coupled_positions), seed
+ * s; everything else as in base (out_dir too: the caller sets the run's). */
 void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out);
+
+/* A run's name for its scheme column (directories, results groups, tables):
+ * its pos list (entries joined by sep: ',' or '+') followed by the
+ * settings of its positions entry, "rope:coupled_positions=1". The same
+ * for positions entry p of an experiment: rg_config_entry_name. */
+const char *rg_config_run_pos(const rg_config *c, char sep, char *buf, size_t n);
+const char *rg_config_entry_name(const rg_config *base, int p, char sep, char *buf, size_t n);
 
 /* What the run's batches are made of (rg_batch_draw, rg_train_set_init):
  * arch, task, n_symbols, digits, and for training (training = true) the

@@ -1,12 +1,14 @@
-/* data.h: the synthetic tasks (SPEC sections 3, 6 and 7), padded batches of
- * them for a decoder or an encoder, randomized positions, the fixed training
- * set of the Kazemnejad protocol and the seeds of the data streams.
+/* data.h: the synthetic tasks (SPEC sections 3, 6, 7 and 8), padded batches
+ * of them for a decoder or an encoder, randomized and coupled positions,
+ * index hints, abacus ids, the fixed training set of the Kazemnejad
+ * protocol and the seeds of the data streams.
  *
- * An example of length n is an input x (rg_task_input_len tokens; addition:
- * a_1 .. a_n SEP b_1 .. b_n) and its answer y (rg_task_out_len tokens), with
- * the symbols as token ids 0 .. n_symbols-1 and the special tokens after
- * them: PAD = n_symbols, BOS, SEP, EOS, and for the encoder ANS (vocabulary
- * n_symbols + 4, encoder n_symbols + 5). A decoder reads
+ * An example of length n is an input x (rg_spec_input_len tokens; addition:
+ * a_1 .. a_n SEP b_1 .. b_n) and its answer y (rg_spec_out_len tokens), with
+ * the symbols as token ids 0 .. n_symbols-1, then the n_hints index-hint
+ * tokens (addition with index hints; none otherwise), then the special
+ * tokens: PAD = n_symbols + n_hints, BOS, SEP, EOS, and for the encoder ANS
+ * (vocabulary n_symbols + n_hints + 4, encoder + 5). A decoder reads
  *     BOS x SEP y_1 .. y_m EOS
  * shifted by one (the loss mask covers the predictions of y and EOS); an
  * encoder reads
@@ -14,7 +16,16 @@
  * and answers y_k at the k-th ANS (the loss mask covers the m ANS only).
  * Tasks of Ruoss et al. 2023 with operators, brackets, actions or a
  * termination token have them among their symbols and fix n_symbols
- * (rg_task_alphabet); `relgrad list tasks` and docs/format.md list them.
+ * (rg_task_alphabet); so does counting (Golovneva et al. 2024); `relgrad
+ * list tasks` and docs/format.md list them.
+ *
+ * The methods of 2024 (SPEC section 8) that live in the data:
+ *   index hints (Zhou et al. 2024): before every digit of addition a hint
+ *     token naming its significance, the same in a, b and y;
+ *   coupled positions (Cho et al. 2024): pos_ids giving the digits of equal
+ *     significance in a, b and y the same position;
+ *   abacus ids (McLeish et al. 2024): each digit's 1-based index in its run
+ *     of consecutive digits, for the model's abacus embedding.
  */
 #ifndef RELGRAD_DATA_H
 #define RELGRAD_DATA_H
@@ -51,6 +62,8 @@ typedef enum {
     RG_TASK_BINARY_MULTIPLICATION,
     RG_TASK_COMPUTE_SQRT,
     RG_TASK_BUCKET_SORT, /* sort with n_symbols = 5 */
+    /* Golovneva et al. 2024 (CoPE's counting task; see counting.c) */
+    RG_TASK_COUNTING,
     RG_TASK_COUNT
 } rg_task;
 
@@ -66,25 +79,31 @@ typedef enum { RG_POSITIONS_PER_SEQUENCE, RG_POSITIONS_PER_BATCH } rg_positions_
  * 6), or most significant first for a, b and the answer. */
 typedef enum { RG_DIGITS_LSB, RG_DIGITS_MSB } rg_digit_order;
 
-static inline int rg_tok_pad(int n_symbols) {
-    return n_symbols;
+/* Token ids. n_hints is the number of index-hint tokens (0 unless addition
+ * has index hints): the specials come after the symbols and the hints. */
+static inline int rg_tok_hint(int n_symbols, int i) {
+    return n_symbols + i;
 }
-static inline int rg_tok_bos(int n_symbols) {
-    return n_symbols + 1;
+static inline int rg_tok_pad(int n_symbols, int n_hints) {
+    return n_symbols + n_hints;
 }
-static inline int rg_tok_sep(int n_symbols) {
-    return n_symbols + 2;
+static inline int rg_tok_bos(int n_symbols, int n_hints) {
+    return n_symbols + n_hints + 1;
 }
-static inline int rg_tok_eos(int n_symbols) {
-    return n_symbols + 3;
+static inline int rg_tok_sep(int n_symbols, int n_hints) {
+    return n_symbols + n_hints + 2;
+}
+static inline int rg_tok_eos(int n_symbols, int n_hints) {
+    return n_symbols + n_hints + 3;
 }
 /* The encoder's answer slot; not in a decoder's vocabulary. */
-static inline int rg_tok_ans(int n_symbols) {
-    return n_symbols + 4;
+static inline int rg_tok_ans(int n_symbols, int n_hints) {
+    return n_symbols + n_hints + 4;
 }
-/* The vocabulary: the symbols, PAD, BOS, SEP, EOS, and an encoder's ANS. */
-static inline int rg_vocab_size(rg_arch arch, int n_symbols) {
-    return n_symbols + (arch == RG_ARCH_ENCODER ? 5 : 4);
+/* The vocabulary: the symbols, the hints, PAD, BOS, SEP, EOS, and an
+ * encoder's ANS. */
+static inline int rg_vocab_size(rg_arch arch, int n_symbols, int n_hints) {
+    return n_symbols + n_hints + (arch == RG_ARCH_ENCODER ? 5 : 4);
 }
 /* Names ("copy") and their inverse (-1 when unknown). */
 const char *rg_task_name(rg_task t);
@@ -133,7 +152,36 @@ typedef struct rg_data_spec {
     int n_symbols;
     rg_digit_order digits;      /* addition only                    */
     rg_length_sampling lengths; /* training: per example or batch   */
+    /* the methods of 2024 (SPEC section 8); 0 = off */
+    int n_hints;     /* index hints (addition, decoder): H hint tokens        */
+    int coupled_max; /* coupled positions (addition, decoder): in training the
+                        answer's last digit sits at most at this position     */
+    int abacus;      /* abacus ids: in training shifted by k in 0..K per batch */
+    bool training;   /* draw the offsets and the shift (training) or use 0
+                        (evaluation: hints from the first, positions from 1) */
 } rg_data_spec;
+
+/* The lengths of an example of length n under spec: the task's
+ * (rg_task_*_len), and with index hints a hint before every digit: x =
+ * 4n+1 tokens, y = 2(n+1). */
+int rg_spec_input_len(const rg_data_spec *spec, int n);
+int rg_spec_out_len(const rg_data_spec *spec, int n);
+int rg_spec_prompt_len(const rg_data_spec *spec, int n);
+int rg_spec_seq_len(const rg_data_spec *spec, int n);
+/* The longest run of consecutive symbols (digits) an example of length n
+ * reads or is answered with (the largest abacus id before the shift): the
+ * longer of x and y, addition n+1, with index hints 1. */
+int rg_spec_longest_run(const rg_data_spec *spec, int n);
+
+/* Draw one example of length n under spec into x (rg_spec_input_len
+ * tokens) and y (rg_spec_out_len tokens): the task's example, and with
+ * index hints the hints put in, from hint offset o: the digit of
+ * significance i gets hint token o + i before it, in a, b and y alike; o is
+ * uniform in 0 .. n_hints - (n+1) in training (drawn from rng after the
+ * example), 0 at evaluation. Returns how many leading tokens of y count for
+ * accuracy (all of them, hints included, for addition). work:
+ * rg_task_work_len(n) words. */
+int rg_example_draw(const rg_data_spec *spec, int n, rg_rng *rng, int *x, int *y, uint32_t *work);
 
 /* A padded batch of B rows of T tokens.
  *   decoder: tokens[b*T + t] = seq[t], targets = seq[t+1] for the sequence
@@ -149,7 +197,9 @@ typedef struct rg_data_spec {
  * in_len[b] is the example's n, seq_len[b] its length (decoder: BOS .. EOS;
  * encoder: BOS .. the last ANS), n_tokens[b] its non-PAD tokens (the keys
  * the encoder attends to: PAD keys are masked). pos is NULL, or (after
- * rg_batch_random_positions) each row's absolute positions [B,T]. */
+ * rg_batch_random_positions or rg_batch_coupled_positions) each row's
+ * absolute positions [B,T]. abacus is NULL, or (after rg_batch_abacus) each
+ * token's abacus id [B,T]. */
 typedef struct rg_batch {
     int B, T, cap_B, cap_T;
     rg_arch arch;
@@ -158,6 +208,8 @@ typedef struct rg_batch {
     int *in_len, *seq_len, *n_tokens; /* [B]   */
     int *pos;                         /* [B,T] or NULL: positions 0..T-1 */
     int *pos_buf;                     /* storage behind pos, reused       */
+    int *abacus;                      /* [B,T] or NULL: no abacus ids     */
+    int *abacus_buf;                  /* storage behind abacus, reused    */
     uint32_t *work;                   /* room for one example's big numbers (binary tasks) */
     size_t cap_work;
 } rg_batch;
@@ -168,11 +220,12 @@ void rg_batch_free(rg_batch *b);
 /* Fill b with B examples of spec whose lengths are drawn uniformly from
  * [min_len, max_len] (min_len = max_len for evaluation at one length): all
  * lengths first (one per example, or with RG_LENGTHS_PER_BATCH one for the
- * whole batch), then each example. T = the longest row. The examples (x
- * and y) depend only on the task, n_symbols, digits, the lengths and rng,
- * not on the arch: a decoder and an encoder batch drawn from equal rngs
- * hold the same examples. Reuses b's buffers when they fit (no malloc once
- * warm). Clears b->pos. */
+ * whole batch), then each example (rg_example_draw: with index hints, each
+ * example's hint offset right after it). T = the longest row. The examples
+ * (x and y) depend only on the task, n_symbols, digits, hints, the lengths
+ * and rng, not on the arch: a decoder and an encoder batch drawn from equal
+ * rngs hold the same examples. Reuses b's buffers when they fit (no malloc
+ * once warm). Clears b->pos and b->abacus. */
 void rg_batch_draw(rg_batch *b, const rg_data_spec *spec, int B, int min_len, int max_len,
                    rg_rng *rng);
 
@@ -187,6 +240,27 @@ void rg_batch_make(rg_batch *b, rg_task task, int n_symbols, int B, int min_len,
  * form. */
 void rg_batch_random_positions_per(rg_batch *b, int L, rg_positions_per per, rg_rng *rng);
 void rg_batch_random_positions(rg_batch *b, int L, rg_rng *rng);
+
+/* Coupled positions (Cho et al. 2024; spec->coupled_max > 0, addition, a
+ * decoder batch, lsb or msb digits): each row's positions become BOS 0, both
+ * SEPs s, the digit of significance i of a, b and y s + 1 + i (padding 0),
+ * where s is drawn per row, uniform in 1 .. coupled_max - (n+1), in
+ * training (spec->training), and s = 1 at evaluation: the authors' start
+ * (HanseulJo/position-coupling, AdditionDatasetWithCoupledPositions with
+ * reverse_output; BOS and EOS 0, '+' and '=' the start). Positions repeat
+ * and go down at a SEP. */
+void rg_batch_coupled_positions(rg_batch *b, const rg_data_spec *spec, rg_rng *rng);
+
+/* Abacus ids (McLeish et al. 2024; spec->abacus = K > 0): rg_abacus_ids of
+ * every row, in training (spec->training) with every nonzero id shifted by
+ * one k drawn uniformly from 0 .. K for the whole batch (from rng, after
+ * the batch and its positions), at evaluation by 0. Sets b->abacus. */
+void rg_batch_abacus(rg_batch *b, const rg_data_spec *spec, rg_rng *rng);
+
+/* Token t's abacus id in each of B rows of T tokens: its 1-based index
+ * within the run of consecutive symbols (tokens 0 .. n_symbols-1) that holds
+ * it, plus `shift`; 0 for every other token. ids [B,T]. */
+void rg_abacus_ids(const int *tokens, int B, int T, int n_symbols, int shift, int *ids);
 
 /* The fixed training set (Kazemnejad et al. 2023): N examples made once,
  * their lengths spread evenly over 1 .. train_len (example i before
@@ -211,7 +285,9 @@ typedef struct rg_train_set {
  * the model seed, which orders the epochs. */
 void rg_train_set_init(rg_train_set *s, const rg_data_spec *spec, int n_examples, int train_len,
                        int seed);
-/* Batch k of B examples into b (as rg_batch_draw formats them; clears b->pos). */
+/* Batch k of B examples into b (as rg_batch_draw formats them; clears b->pos
+ * and b->abacus). With index hints each example keeps the hint offset it
+ * was drawn with when the set was made, as a dataset file would. */
 void rg_train_set_batch(rg_train_set *s, long k, int B, rg_batch *b);
 void rg_train_set_free(rg_train_set *s);
 

@@ -50,6 +50,7 @@ typedef struct rg_dump_batch {
     const int *tokens, *targets; /* [B,T] */
     const real *mask;            /* [B,T] */
     const int *positions;        /* [B,T] absolute positions of the tokens */
+    const int *abacus_ids;       /* [B,T] abacus ids used, or NULL (no abacus embedding) */
 } rg_dump_batch;
 
 int rg_dump_write(const char *path, const rg_config *cfg, const rg_model *m,

@@ -1,6 +1,7 @@
 /* nn.h: the SPEC model, a pre-LayerNorm decoder-only Transformer whose
- * layers each use a positional scheme (SPEC sections 1, 2 and 6), its
- * parameters, its segment memory and its key/value cache.
+ * layers each use a positional scheme (SPEC sections 1, 2 and 6), with an
+ * optional abacus embedding (section 8), its parameters, its segment memory
+ * and its key/value cache.
  *
  * Parameters live in one flat buffer (values) with a matching one for
  * gradients, in the order of SPEC's parameter list; each is also a named
@@ -31,6 +32,7 @@ typedef struct rg_model {
     long n_values; /* total number of parameter values                      */
     real *values, *grads;
     rg_tensor *tok_emb, *lm_head, *lnf_w, *lnf_b;
+    rg_tensor *abacus_emb; /* [abacus_max, d] with cfg.abacus > 0, else NULL */
     /* tables a scheme shares across layers (e.g. a bias table), by scheme id */
     rg_tensor *shared[RG_MAX_SCHEMES][RG_SCHEME_PARAMS];
     rg_layer *layers;
@@ -64,21 +66,28 @@ void rg_memory_clear(rg_memory *mem); /* len = 0 (start of new sequences) */
 
 /* ---- forward ------------------------------------------------------------------
  * tokens [B,T] of the current segment at absolute positions pos [B,T]
- * (strictly increasing along t), or, with pos NULL, offset + t in every row.
- * With mem (may be NULL), layer l attends to its memory first, and mem is
- * updated to the last mem_len rows afterwards. Returns logits [B,T,V]. */
-rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
-                            int T, int offset, rg_memory *mem);
+ * (strictly increasing along t, unless every layer's scheme reads positions
+ * one at a time: RG_SCHEME_ANY_ORDER, as coupled positions need), or, with
+ * pos NULL, offset + t in every row. abacus [B,T]: the tokens' abacus ids
+ * (the batch's, shifted in training) for a model with an abacus embedding;
+ * NULL: computed from these tokens without a shift (rg_abacus_ids), or none
+ * when the model has no abacus embedding (ids given to such a model are an
+ * error). With mem (may be NULL), layer l attends to its memory first, and
+ * mem is updated to the last mem_len rows afterwards. Returns logits
+ * [B,T,V]. */
+rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                            const int *abacus, int B, int T, int offset, rg_memory *mem);
 
 /* Masked mean cross-entropy of logits against targets (SPEC section 1). */
 rg_tensor *rg_model_loss(rg_ctx *ctx, rg_tensor *logits, const int *targets, const real *mask);
 
 /* Forward over a whole sequence, split into segments of segment_len tokens
  * with memory carried between them when mem_len > 0 (the memory starts
- * empty), else one pass. pos as for rg_model_forward (NULL: 0..T-1).
- * Returns logits [B,T,V] for all T tokens. */
-rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
-                                int T);
+ * empty), else one pass. pos and abacus as for rg_model_forward (pos NULL:
+ * 0..T-1; abacus NULL: computed over the whole sequence, so a run of digits
+ * may cross segments). Returns logits [B,T,V] for all T tokens. */
+rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                                const int *abacus, int B, int T);
 
 /* ---- incremental decoding with a key/value cache ---------------------------------- */
 
@@ -98,6 +107,8 @@ typedef struct rg_kv_cache {
     real *k_t;                     /* [n_layers, B, H, dh, cap]: k transposed, for
                                       the attention kernel's products              */
     int *pos;                      /* [B, cap] positions of the cached tokens       */
+    int *abacus_run;               /* [B] digits in a row at each row's end (the
+                                      abacus id of a next digit is one more)     */
     bool pos_shared;               /* every row's positions are the same so far     */
     rg_scheme_opts opts;           /* the options decoding uses                     */
     struct rg_kept_tables *tables; /* [n_layers]: each layer's scheme tables, made
@@ -115,7 +126,11 @@ void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap,
                       const rg_scheme_opts *opts);
 void rg_kv_cache_free(rg_kv_cache *kv);
 /* Feed tokens [B, n] at positions pos [B, n] (NULL: kv->len + i) without
- * gradient and return the logits of the last one, [B, V]. */
+ * gradient and return the logits of the last one, [B, V]. With an abacus
+ * embedding, each new token's abacus id comes from the token history
+ * without a shift (the cache keeps each row's current run of digits), so
+ * greedy decoding of digits gets the ids a forward over the whole sequence
+ * computes. */
 rg_tensor *rg_model_decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *tokens,
                            const int *pos, int n);
 /* The same, returning the logits of all n fed tokens, [B, n, V]: a

@@ -76,10 +76,11 @@ int rg_train_step(rg_ctx *ctx, rg_model *m, rg_adamw *adam, const rg_batch *batc
                   rg_error *err);
 
 /* Where a run's training batches come from: the task's stream (examples
- * drawn from the run's data rng, lengths min_len .. train_len) or, with
- * train_examples > 0 and min_len 1, the fixed training set; then
- * randomized positions when the config asks for them (from the same rng).
- * train, bench, dump and graph all draw their batches through it. */
+ * drawn from the run's data rng, lengths min_len .. train_len, with their
+ * index hints) or, with train_examples > 0 and min_len 1, the fixed
+ * training set; then randomized or coupled positions and abacus ids when
+ * the config asks for them (from the same rng, in that order). train,
+ * bench, dump and graph all draw their batches through it. */
 typedef struct rg_train_data {
     rg_data_spec spec;
     int batch_size, min_len, max_len, random_positions;

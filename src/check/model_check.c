@@ -30,14 +30,14 @@ static rg_tensor *f_model(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
     (void)inputs; /* the inputs are the model's own parameter tensors */
     model_arg *a = arg;
     if (!a->mem0)
-        return rg_model_forward(ctx, a->m, a->tokens, a->pos, a->B, a->T, a->offset, NULL);
+        return rg_model_forward(ctx, a->m, a->tokens, a->pos, NULL, a->B, a->T, a->offset, NULL);
     rg_memory mem = *a->mem0;
     size_t rows = (size_t)mem.B * mem.cap;
     mem.data = rg_arena_alloc(&ctx->arena, rows * mem.n_layers * mem.d * sizeof(real));
     mem.pos = rg_arena_alloc(&ctx->arena, rows * sizeof(int));
     memcpy(mem.data, a->mem0->data, rows * mem.n_layers * mem.d * sizeof(real));
     memcpy(mem.pos, a->mem0->pos, rows * sizeof(int));
-    return rg_model_forward(ctx, a->m, a->tokens, a->pos, a->B, a->T, a->offset, &mem);
+    return rg_model_forward(ctx, a->m, a->tokens, a->pos, NULL, a->B, a->T, a->offset, &mem);
 }
 
 /* ---- the set-up shared with the model's tests -------------------------------------------- */
@@ -152,7 +152,7 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
         int *first = rg_xmalloc((size_t)B * T * sizeof(int), "gradcheck tokens");
         rg_gc_random_tokens(first, B * T, m.V, 4);
         rg_set_no_grad(&ctx, true);
-        rg_model_forward(&ctx, &m, first, NULL, B, T, 0, &mem);
+        rg_model_forward(&ctx, &m, first, NULL, NULL, B, T, 0, &mem);
         rg_ctx_free(&ctx);
         free(first);
         a.offset = T;

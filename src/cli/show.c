@@ -77,9 +77,9 @@ void rg_cli_show_config(FILE *f, const char *cmd, const rg_config *c, unsigned w
 
 /* "copy, pos none, seed 1" */
 static const char *run_name(const rg_config *c, char *buf, size_t n) {
-    char pos[256];
+    char pos[512];
     snprintf(buf, n, "%s, pos %s, seed %d", rg_task_name(c->task),
-             rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos), c->seed);
+             rg_config_run_pos(c, ',', pos, sizeof pos), c->seed);
     return buf;
 }
 

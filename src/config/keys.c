@@ -112,6 +112,28 @@ static const rg_key_info BASE_KEYS[] = {
              "encoder: one bidirectional pass reads BOS x SEP and one ANS token per answer "
              "token and answers at every ANS (Ruoss et al. 2023; vocabulary n_symbols + 5); "
              "the encoder needs mem_len = 0"},
+    {.name = "abacus",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.abacus),
+     .lo = 0,
+     .hi = RG_MAX_LEN,
+     .def = "0",
+     .help = "abacus embeddings (McLeish et al. 2024): K > 0 adds abacus_emb.weight[id] to each "
+             "token's embedding, id = a digit's 1-based index in its run of digits (0 for other "
+             "tokens), every nonzero id shifted in training by one k uniform in 0 .. K per batch; "
+             "0 = off"},
+    {.name = "abacus_max",
+     .group = "model",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.abacus_max),
+     .lo = 1,
+     .hi = RG_MAX_LEN,
+     .def = "256",
+     .help = "with abacus: rows of abacus_emb.weight; every id read (the longest run of digits, "
+             "plus K in training) must be below it; 1 .. 1000000"},
     /* task */
     {.name = "task",
      .group = "task",
@@ -220,6 +242,51 @@ static const rg_key_info BASE_KEYS[] = {
      .def = "lsb",
      .help = "addition's digit order: lsb = a, b and the answer least significant digit "
              "first; msb = most significant first"},
+    {.name = "coupled_positions",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(coupled_positions),
+     .lo = 0,
+     .hi = 1,
+     .def = "0",
+     .help = "position coupling (Cho et al. 2024), addition only: 1 gives the digits of equal "
+             "significance in a, b and the answer the same position s + 1 + significance, the "
+             "SEPs s and BOS 0, s uniform in 1 .. coupled_max - n - 1 in training and 1 at "
+             "evaluation; needs schemes that read positions one at a time; 0 = off"},
+    {.name = "coupled_max",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(coupled_max),
+     .lo = 3,
+     .hi = 1 << 24,
+     .def = "128",
+     .help = "with coupled_positions: the largest position of a training sequence (Cho et al.'s "
+             "max_position); >= train_len + 2"},
+    {.name = "index_hints",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(index_hints),
+     .lo = 0,
+     .hi = 1,
+     .def = "0",
+     .help = "index hints (Zhou et al. 2024), addition only: 1 puts before every digit of a, b "
+             "and the answer a hint token naming its significance (hint o + i for significance "
+             "i, o uniform in 0 .. n_hints - n - 1 in training, 0 at evaluation); the model "
+             "writes the hints of its answer too; 0 = off"},
+    {.name = "n_hints",
+     .group = "task",
+     .type = RG_KEY_INT,
+     .kind = RG_V_INT,
+     .offset = AT(model.n_hints),
+     .lo = 0,
+     .hi = RG_MAX_LEN,
+     .def = "0",
+     .help = "with index_hints: the hint tokens (token ids n_symbols .. n_symbols + n_hints - 1; "
+             "the special tokens follow them); at least the longest trained or evaluated length "
+             "+ 1; 0 without index_hints"},
     /* train */
     {.name = "steps",
      .group = "train",
@@ -384,7 +451,8 @@ static const rg_key_info BASE_KEYS[] = {
      .flags = RG_KEY_EXPERIMENT,
      .help =
          "comma list of positional schemes for the experiment grid; a per-layer list is one entry "
-         "written with '+'"},
+         "written with '+'; an entry may end in its own settings :key=value:key=value (e.g. "
+         "rope:coupled_positions=1), which its runs take and their names show"},
     {.name = "seeds",
      .group = "experiment",
      .type = RG_KEY_STRING,
@@ -550,7 +618,7 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
     const rg_key_info *info = rg_config_key(k);
     const void *at = rg_key_cptr(c, k);
     size_t len = 0;
-    char item[256];
+    char item[512];
     switch (info->kind) {
     case RG_V_INT:
         len = (size_t)snprintf(buf, n, "%d", *(const int *)at);
@@ -587,7 +655,7 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
             else if (info->kind == RG_V_TASK_LIST)
                 text = rg_task_name(((const rg_task *)at)[i]);
             else if (info->kind == RG_V_POS_LISTS)
-                rg_pos_list_text(&((const rg_pos_list *)at)[i], '+', item, sizeof item);
+                rg_config_entry_name(c, i, '+', item, sizeof item);
             else
                 snprintf(item, sizeof item, "%d", ((const int *)at)[i]);
             len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? "," : "", text);
@@ -660,7 +728,8 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
             for (int j = 0; j < i; j++) {
                 bool same = key->kind == RG_V_TASK_LIST
                                 ? c->tasks[i] == c->tasks[j]
-                                : rg_pos_list_equal(&c->positions[i], &c->positions[j]);
+                                : rg_pos_list_equal(&c->positions[i], &c->positions[j]) &&
+                                      !strcmp(c->position_keys[i], c->position_keys[j]);
                 if (same)
                     return rg_fail_key(err, where, k, "entry %d repeats entry %d; list each once",
                                        i + 1, j + 1);
@@ -672,18 +741,19 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
     }
 }
 
-/* ---- one run of a grid --------------------------------------------------------------- */
+/* ---- names of a grid's runs ------------------------------------------------------------- */
 
-void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out) {
-    *out = *base;
-    out->task = base->tasks[t];
-    /* the entry's own alphabet ("sort:5"), else the one its task fixes */
-    if (base->task_symbols[t])
-        out->model.n_symbols = base->task_symbols[t];
-    else if (rg_task_alphabet(out->task))
-        out->model.n_symbols = rg_task_alphabet(out->task);
-    out->model.pos = base->positions[p];
-    out->seed = base->seeds[s];
+const char *rg_config_run_pos(const rg_config *c, char sep, char *buf, size_t n) {
+    char pos[256];
+    snprintf(buf, n, "%s%s", rg_pos_list_text(&c->model.pos, sep, pos, sizeof pos), c->entry_keys);
+    return buf;
+}
+
+const char *rg_config_entry_name(const rg_config *base, int p, char sep, char *buf, size_t n) {
+    char pos[256];
+    snprintf(buf, n, "%s%s", rg_pos_list_text(&base->positions[p], sep, pos, sizeof pos),
+             base->position_keys[p]);
+    return buf;
 }
 
 rg_data_spec rg_config_data_spec(const rg_config *c, bool training) {
@@ -691,5 +761,9 @@ rg_data_spec rg_config_data_spec(const rg_config *c, bool training) {
                           .task = c->task,
                           .n_symbols = c->model.n_symbols,
                           .digits = c->digits,
-                          .lengths = training ? c->length_sampling : RG_LENGTHS_PER_EXAMPLE};
+                          .lengths = training ? c->length_sampling : RG_LENGTHS_PER_EXAMPLE,
+                          .n_hints = c->index_hints ? c->model.n_hints : 0,
+                          .coupled_max = c->coupled_positions ? c->coupled_max : 0,
+                          .abacus = c->model.abacus,
+                          .training = training};
 }

@@ -2,7 +2,7 @@
  * default (rg_config_defaults: each key's default text through the same
  * parser), INI files (through inih) and key=value arguments; the lists
  * (lengths, seeds, schemes, tasks) and what is derived from them (the
- * evaluation lengths). Calls keys.c, never validate.c.
+ * evaluation lengths, one run of a grid). Calls keys.c, never validate.c.
  *
  * Every error message has the form
  *     WHERE: key 'KEY': WHAT IS WRONG; HOW TO FIX
@@ -16,7 +16,10 @@
  *   - Lists: `eval_lens` and `seeds` take whole numbers and ranges a..b or
  *     a..b:s; `pos` takes one scheme or a per-layer list (entries separated
  *     by ',' or '+'); `positions` is a comma list whose entries are schemes
- *     or '+' lists.
+ *     or '+' lists, each optionally followed by its own settings
+ *     ":key=value:key=value" (a method that needs more than a scheme:
+ *     "rope:coupled_positions=1"); each setting is checked as the key's
+ *     value when the list is read, and a run of the grid takes them.
  */
 #include "config_internal.h"
 
@@ -178,7 +181,7 @@ static bool trimmed(const char *s, char *buf, size_t n) {
  * item; returns the rest after the separator, or NULL after the last item. */
 static const char *next_item(const char *p, const char *seps, char *item, size_t n, bool *fits) {
     size_t len = strcspn(p, seps);
-    char raw[256];
+    char raw[512];
     *fits = len < sizeof raw && len < n;
     if (*fits) {
         memcpy(raw, p, len);
@@ -353,14 +356,93 @@ static int parse_task_entry(const char *item, rg_task *task, int *symbols, char 
     return 0;
 }
 
-/* tasks, positions: comma lists of names (positions entries may be '+' lists). */
+/* Keys a positions entry may not set: the grid's own and what names a run. */
+static bool entry_may_set(const rg_key_info *key) {
+    static const char *const RUN[] = {"pos", "task", "seed", "out_dir"};
+    if (key->flags & RG_KEY_EXPERIMENT) return false;
+    for (size_t i = 0; i < sizeof RUN / sizeof RUN[0]; i++)
+        if (!strcmp(key->name, RUN[i])) return false;
+    return true;
+}
+
+/* One positions entry: schemes ('+' list), then its own settings
+ * ":key=value:key=value" into keys (trimmed, in the same form), each a key
+ * an entry may set with a value that key takes (tried on a copy of c). */
+static int parse_positions_entry(const rg_config *c, const char *item, rg_pos_list *pos, char *keys,
+                                 char *why, size_t n) {
+    const char *colon = strchr(item, ':');
+    char schemes[256];
+    size_t len = colon ? (size_t)(colon - item) : strlen(item);
+    if (len >= sizeof schemes) len = sizeof schemes - 1;
+    memcpy(schemes, item, len);
+    schemes[len] = '\0';
+    trimmed(schemes, schemes, sizeof schemes);
+    if (rg_pos_list_parse(schemes, pos, why, n)) return -1;
+    keys[0] = '\0';
+    if (!colon) return 0;
+    rg_config *scratch = rg_xmalloc(sizeof *scratch, "a config");
+    *scratch = *c;
+    size_t used = 0;
+    int rc = 0;
+    for (const char *p = colon + 1; p && rc == 0;) {
+        char setting[RG_ENTRY_MAX], name[128];
+        bool fits;
+        p = next_item(p, ":", setting, sizeof setting, &fits);
+        const char *eq = fits ? strchr(setting, '=') : NULL;
+        size_t klen = eq ? (size_t)(eq - setting) : 0;
+        if (!eq || klen == 0 || klen >= sizeof name) {
+            snprintf(why, n,
+                     "'%.60s': after the schemes, each ':' must be followed by key=value, e.g. "
+                     "%s:coupled_positions=1",
+                     item, schemes);
+            rc = -1;
+            break;
+        }
+        memcpy(name, setting, klen);
+        name[klen] = '\0';
+        trimmed(name, name, sizeof name);
+        const char *value = eq + 1;
+        while (isspace((unsigned char)*value)) value++;
+        int k = rg_config_key_find(name);
+        rg_error e;
+        if (k < 0) {
+            fail_unknown_key(&e, "positions entry", name);
+            snprintf(why, n, "%.500s", e.msg);
+            rc = -1;
+        } else if (!entry_may_set(rg_config_key(k))) {
+            snprintf(why, n,
+                     "'%s' cannot be set by one entry (the grid sets pos, task, seed and out_dir "
+                     "of each run, and the experiment keys are the grid's own); set it for the "
+                     "whole experiment",
+                     name);
+            rc = -1;
+        } else if (rg_config_set(scratch, name, value, "positions entry", &e)) {
+            snprintf(why, n, "%.500s", e.msg);
+            rc = -1;
+        } else {
+            int m = snprintf(keys + used, RG_ENTRY_MAX - used, ":%s=%s", name, value);
+            if (m < 0 || (size_t)m >= RG_ENTRY_MAX - used) {
+                snprintf(why, n, "'%.60s': its settings are longer than %d characters", item,
+                         RG_ENTRY_MAX - 1);
+                rc = -1;
+            } else {
+                used += (size_t)m;
+            }
+        }
+    }
+    free(scratch);
+    return rc;
+}
+
+/* tasks, positions: comma lists of names (positions entries may be '+' lists
+ * followed by ":key=value" settings). */
 static int parse_name_list(rg_config *c, int k, const char *text, const char *where,
                            rg_error *err) {
     const rg_key_info *key = rg_config_key(k);
     int count = 0;
     const char *p = text;
     while (p) {
-        char item[256], why[600];
+        char item[512], why[600];
         bool fits;
         p = next_item(p, ",", item, sizeof item, &fits);
         if (!fits || !item[0])
@@ -374,7 +456,8 @@ static int parse_name_list(rg_config *c, int k, const char *text, const char *wh
         int bad =
             key->kind == RG_V_TASK_LIST
                 ? parse_task_entry(item, &c->tasks[count], &c->task_symbols[count], why, sizeof why)
-                : rg_pos_list_parse(item, &c->positions[count], why, sizeof why);
+                : parse_positions_entry(c, item, &c->positions[count], c->position_keys[count], why,
+                                        sizeof why);
         if (bad) return rg_fail_key(err, where, k, "entry %d: %s", count + 1, why);
         count++;
     }
@@ -735,4 +818,36 @@ int rg_config_longest_eval(const rg_config *c) {
     for (int i = 0; i < n; i++) most = lens[i] > most ? lens[i] : most;
     free(lens);
     return most;
+}
+
+/* ---- one run of a grid ------------------------------------------------------------------ */
+
+void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *out) {
+    *out = *base;
+    out->task = base->tasks[t];
+    /* the entry's own alphabet ("sort:5"), else the one its task fixes */
+    if (base->task_symbols[t])
+        out->model.n_symbols = base->task_symbols[t];
+    else if (rg_task_alphabet(out->task))
+        out->model.n_symbols = rg_task_alphabet(out->task);
+    out->model.pos = base->positions[p];
+    out->seed = base->seeds[s];
+    /* the entry's own settings, checked when the list was read */
+    snprintf(out->entry_keys, sizeof out->entry_keys, "%s", base->position_keys[p]);
+    char where[RG_WHERE_MAX];
+    snprintf(where, sizeof where, "positions entry %d (%.100s)", p + 1,
+             rg_key_origin(base, rg_config_key_find("positions"), "default"));
+    for (const char *q = base->position_keys[p]; *q == ':';) {
+        char setting[RG_ENTRY_MAX];
+        size_t len = strcspn(q + 1, ":");
+        memcpy(setting, q + 1, len);
+        setting[len] = '\0';
+        char *eq = strchr(setting, '=');
+        if (!eq) rg_die("grid: positions entry %d has a setting without '=': %s", p + 1, setting);
+        *eq = '\0';
+        rg_error err;
+        if (rg_config_set(out, setting, eq + 1, where, &err))
+            rg_die("grid: positions entry %d: %s (it was accepted when read)", p + 1, err.msg);
+        q += 1 + len;
+    }
 }

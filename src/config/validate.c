@@ -18,6 +18,12 @@
  *     length_sampling = batch with a fixed training set) are refused too.
  *   - Sizes are estimated in double, so no int overflows before the check
  *     (d_model = 1e9 would).
+ *   - The methods of 2024 (check_methods): index hints and coupled positions
+ *     only on addition read by a decoder, not together; n_hints covers the
+ *     longest length trained or evaluated (and is 0 without hints); coupled
+ *     positions only with schemes flagged RG_SCHEME_ANY_ORDER (the allowed
+ *     list is read from the registry), not with random positions or memory;
+ *     abacus ids, the shift included, below abacus_max.
  */
 #include "config_internal.h"
 #include "schemes/scheme.h"
@@ -90,6 +96,123 @@ static int check_task_data(const rg_config *c, const char *where, rg_error *err)
                                "%d examples of up to %.0f tokens would take more than relgrad's "
                                "limit of %.0f tokens; lower train_examples or train_len",
                                c->train_examples, per, (double)MAX_SET_TOKENS);
+    }
+    return 0;
+#undef ORIGIN
+#undef KEY
+}
+
+/* "sinusoidal, learned, rope": the schemes whose flags have all of `with`
+ * and none of `without`, from the registry. */
+static const char *schemes_with(unsigned with, unsigned without, char *buf, size_t n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int id = 0; id < rg_scheme_count() && used < n; id++) {
+        unsigned f = rg_scheme_get(id)->flags;
+        if ((f & with) == with && !(f & without))
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "",
+                                     rg_scheme_name(id));
+    }
+    return buf;
+}
+
+/* The methods of 2024 that live in the data (SPEC section 8): index hints and
+ * coupled positions on addition read by a decoder, with what they need, and
+ * abacus ids within abacus_max. longest: the longest length trained or
+ * evaluated. */
+static int check_methods(const rg_config *c, const char *where, int longest, rg_error *err) {
+#define ORIGIN(name) rg_key_origin(c, rg_config_key_find(name), where)
+#define KEY(name)    rg_config_key_find(name)
+    const rg_model_config *mc = &c->model;
+    char note[RG_WHERE_MAX + 16], list[256], other[256], text[256];
+    bool addition = c->task == RG_TASK_ADDITION, encoder = mc->arch == RG_ARCH_ENCODER;
+    const char *method[2] = {"index_hints", "coupled_positions"};
+    int on[2] = {c->index_hints, c->coupled_positions};
+    for (int i = 0; i < 2; i++) {
+        if (!on[i]) continue;
+        if (!addition)
+            return rg_fail_key(err, ORIGIN(method[i]), KEY(method[i]),
+                               "1 works on the digits of task addition, but the task is %s; set "
+                               "task = addition or %s = 0",
+                               rg_task_name(c->task), method[i]);
+        if (encoder)
+            return rg_fail_key(err, ORIGIN(method[i]), KEY(method[i]),
+                               "1 is for a decoder, which writes the answer token by token (and "
+                               "reads it back), but arch = encoder%s; set arch = decoder or %s = 0",
+                               rg_key_origin_note(c, KEY("arch"), note, sizeof note), method[i]);
+    }
+    if (c->index_hints && c->coupled_positions)
+        return rg_fail_key(err, ORIGIN("coupled_positions"), KEY("coupled_positions"),
+                           "1 cannot combine with index_hints = 1%s: both mark each digit's "
+                           "significance, and the hints change the sequence the positions "
+                           "follow; set one of them to 0",
+                           rg_key_origin_note(c, KEY("index_hints"), note, sizeof note));
+    if (c->index_hints && mc->n_hints < longest + 1)
+        return rg_fail_key(err, ORIGIN("n_hints"), KEY("n_hints"),
+                           "%d hint tokens cannot mark the %d digits of an answer at length %d "
+                           "(the longest trained or evaluated); set n_hints >= %d, or (a trained "
+                           "model's hints are fixed) train_len and eval_lens at most %d",
+                           mc->n_hints, longest + 1, longest, longest + 1, mc->n_hints - 1);
+    if (!c->index_hints && mc->n_hints > 0)
+        return rg_fail_key(err, ORIGIN("n_hints"), KEY("n_hints"),
+                           "%d hint tokens, but index_hints = 0%s: they would only enlarge the "
+                           "vocabulary; set n_hints = 0 or index_hints = 1",
+                           mc->n_hints,
+                           rg_key_origin_note(c, KEY("index_hints"), note, sizeof note));
+    if (c->coupled_positions) {
+        bool any_order = true, reads = false;
+        for (int i = 0; i < mc->pos.n; i++) {
+            unsigned f = rg_scheme_get(mc->pos.id[i])->flags;
+            any_order &= (f & RG_SCHEME_ANY_ORDER) != 0;
+            reads |= !(f & RG_SCHEME_NO_POSITIONS);
+        }
+        if (!any_order || !reads)
+            return rg_fail_key(
+                err, ORIGIN("coupled_positions"), KEY("coupled_positions"),
+                "1 needs schemes that read each position on its own (coupled positions repeat "
+                "and go down at a SEP), at least one of them reading positions, but pos = %s%s; "
+                "use %s (layers of a list may also be %s), or coupled_positions = 0",
+                rg_pos_list_text(&mc->pos, ',', text, sizeof text),
+                rg_key_origin_note(c, KEY("pos"), note, sizeof note),
+                schemes_with(RG_SCHEME_ANY_ORDER, RG_SCHEME_NO_POSITIONS, list, sizeof list),
+                schemes_with(RG_SCHEME_ANY_ORDER | RG_SCHEME_NO_POSITIONS, 0, other, sizeof other));
+        if (c->random_positions > 0)
+            return rg_fail_key(err, ORIGIN("coupled_positions"), KEY("coupled_positions"),
+                               "1 cannot combine with random_positions = %d%s: both set the "
+                               "positions; set one of them to 0",
+                               c->random_positions,
+                               rg_key_origin_note(c, KEY("random_positions"), note, sizeof note));
+        if (mc->mem_len > 0)
+            return rg_fail_key(err, ORIGIN("coupled_positions"), KEY("coupled_positions"),
+                               "1 cannot combine with segment memory (mem_len = %d%s): segments "
+                               "continue each other's positions; set one of them to 0",
+                               mc->mem_len,
+                               rg_key_origin_note(c, KEY("mem_len"), note, sizeof note));
+        if (c->coupled_max < c->train_len + 2)
+            return rg_fail_key(err, ORIGIN("coupled_max"), KEY("coupled_max"),
+                               "%d leaves no start for the %d digits of an answer at train_len = "
+                               "%d (positions s + 1 .. s + %d, s >= 1); set coupled_max >= %d",
+                               c->coupled_max, c->train_len + 1, c->train_len, c->train_len + 1,
+                               c->train_len + 2);
+    }
+    if (mc->abacus > 0) {
+        rg_data_spec train = rg_config_data_spec(c, true), eval = rg_config_data_spec(c, false);
+        int eval_len = rg_config_longest_eval(c);
+        int in_training = rg_spec_longest_run(&train, c->train_len) + mc->abacus;
+        int in_eval = eval_len > 0 ? rg_spec_longest_run(&eval, eval_len) : 0;
+        int top = in_training > in_eval ? in_training : in_eval;
+        if (top >= mc->abacus_max)
+            return rg_fail_key(err, ORIGIN("abacus_max"), KEY("abacus_max"),
+                               "%d rows, but abacus ids reach %d (%s: runs of %d digits%s); set "
+                               "abacus_max >= %d%s",
+                               mc->abacus_max, top,
+                               in_training >= in_eval ? "training at train_len" : "evaluation",
+                               in_training >= in_eval ? in_training - mc->abacus : in_eval,
+                               in_training >= in_eval ? " plus the shift abacus" : "", top + 1,
+                               in_training >= in_eval
+                                   ? " or lower abacus"
+                                   : ", or (a trained model's table is fixed) evaluate at "
+                                     "shorter lengths");
     }
     return 0;
 #undef ORIGIN
@@ -195,8 +318,10 @@ static int check_model(const rg_model_config *mc, const rg_config *c, const char
                            mc->mem_len,
                            rg_key_origin_note(c, KEY("segment_len"), note, sizeof note));
     /* parameters that fit in memory: counted by declaring them */
-    double dd = d, F = mc->d_ff, L = mc->n_layers, V = rg_vocab_size(mc->arch, mc->n_symbols);
+    double dd = d, F = mc->d_ff, L = mc->n_layers;
+    double V = rg_vocab_size(mc->arch, mc->n_symbols, mc->n_hints);
     double params = 2 * V * dd + L * (4 * dd * dd + 2 * dd * F + 10 * dd + F);
+    if (mc->abacus > 0) params += (double)mc->abacus_max * dd;
     if (params <= MAX_PARAMS)
         for (int id = 0; id < rg_scheme_count(); id++) {
             const rg_scheme *s = rg_scheme_get(id);
@@ -232,7 +357,8 @@ int rg_model_config_validate(const rg_model_config *mc, const char *where, rg_er
     int n = rg_config_key_count();
     for (int k = 0; k < n; k++)
         if (!strcmp(rg_config_key(k)->group, "model") ||
-            !strcmp(rg_config_key(k)->name, "n_symbols"))
+            !strcmp(rg_config_key(k)->name, "n_symbols") ||
+            !strcmp(rg_config_key(k)->name, "n_hints"))
             if (rg_config_check_key(&c, k, where, err)) return 2;
     return check_model(mc, NULL, where, 0, "", err);
 }
@@ -250,13 +376,21 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
     int longest = rg_config_longest_eval(c);
     bool eval_longer = longest > c->train_len;
     int worst = eval_longer ? longest : c->train_len;
-    int seq = rg_task_seq_len(c->task, worst) - 1; /* tokens read: positions 0 .. seq-1 */
+    if (check_methods(c, where, worst, err)) return 2;
+    rg_data_spec spec = rg_config_data_spec(c, true);
+    int seq = rg_spec_seq_len(&spec, worst) - 1; /* tokens read: positions 0 .. seq-1 */
     int read = c->random_positions > 0 ? c->random_positions : seq;
     if (c->random_positions > 0)
         snprintf(why, sizeof why, "random_positions = %d", c->random_positions);
     else
         snprintf(why, sizeof why, "%s %d of task %s", eval_longer ? "eval length" : "train_len",
                  worst, rg_task_name(c->task));
+    if (c->coupled_positions) { /* training up to coupled_max; evaluation from 1: n + 2 */
+        bool train_wider = c->coupled_max >= longest + 2;
+        read = (train_wider ? c->coupled_max : longest + 2) + 1;
+        snprintf(why, sizeof why, "coupled positions up to %d (%s)", read - 1,
+                 train_wider ? "coupled_max" : "the longest eval length + 2");
+    }
     if (check_model(mc, c, where, read, why, err)) return 2;
 
     if (check_task_data(c, where, err)) return 2;

@@ -1,5 +1,6 @@
 /* batch.c: padded batches of task examples for a decoder or an encoder,
- * randomized positions, and the seeds of the data streams.
+ * randomized positions, and the seeds of the data streams (coupled
+ * positions and abacus ids: methods.c).
  *
  * Both architectures draw their examples the same way (rg_task_draw, into
  * the row itself) and differ only in how a row is laid out around them:
@@ -25,6 +26,7 @@ void rg_batch_free(rg_batch *b) {
     free(b->seq_len);
     free(b->n_tokens);
     free(b->pos_buf);
+    free(b->abacus_buf);
     free(b->work);
     rg_batch_init(b);
 }
@@ -50,11 +52,13 @@ static void reserve(rg_batch *b, int B, int T, size_t work) {
         free(b->mask);
         free(b->acc_mask);
         free(b->pos_buf);
+        free(b->abacus_buf);
         b->tokens = rg_xmalloc(cells * sizeof *b->tokens, "a batch's tokens");
         b->targets = rg_xmalloc(cells * sizeof *b->targets, "a batch's targets");
         b->mask = rg_xmalloc(cells * sizeof *b->mask, "a batch's mask");
         b->acc_mask = rg_xmalloc(cells * sizeof *b->acc_mask, "a batch's accuracy mask");
         b->pos_buf = rg_xmalloc(cells * sizeof *b->pos_buf, "a batch's positions");
+        b->abacus_buf = rg_xmalloc(cells * sizeof *b->abacus_buf, "a batch's abacus ids");
         b->cap_B = cap_B, b->cap_T = cap_T;
     }
     if (work > b->cap_work) {
@@ -73,30 +77,32 @@ void rg_batch_reserve(rg_batch *b, const rg_data_spec *spec, int B, int max_len)
     if (B < 1 || max_len < 0) rg_die("batch: B = %d, longest length %d", B, max_len);
     /* Room for the longest possible row, so the buffers are sized once per
      * (B, max_len) and not per draw. */
-    reserve(b, B, rg_task_seq_len(spec->task, max_len) - 1, rg_task_work_len(max_len));
+    reserve(b, B, rg_spec_seq_len(spec, max_len) - 1, rg_task_work_len(max_len));
 }
 
 void rg_batch_set_rows(rg_batch *b, const rg_data_spec *spec, int B) {
     int T = 0;
     for (int i = 0; i < B; i++) {
-        int L = rg_task_seq_len(spec->task, b->in_len[i]) - 1; /* tokens read, both archs */
+        int L = rg_spec_seq_len(spec, b->in_len[i]) - 1; /* tokens read, both archs */
         if (L > T) T = L;
     }
     b->B = B, b->T = T; /* rows are T apart: the batch is a contiguous [B, T] */
     b->arch = spec->arch;
     b->pos = NULL;
+    b->abacus = NULL;
 }
 
 void rg_batch_finish_row(rg_batch *b, int i, const rg_data_spec *spec, int scored) {
-    int T = b->T, ns = spec->n_symbols, pad = rg_tok_pad(ns), n = b->in_len[i];
-    int P = rg_task_prompt_len(spec->task, n), m = rg_task_out_len(spec->task, n), len = P + m;
+    int T = b->T, ns = spec->n_symbols, H = spec->n_hints, pad = rg_tok_pad(ns, H);
+    int n = b->in_len[i], P = rg_spec_prompt_len(spec, n), m = rg_spec_out_len(spec, n),
+        len = P + m;
     int *tok = b->tokens + (long)i * T, *tgt = b->targets + (long)i * T;
     real *mask = b->mask + (long)i * T, *acc = b->acc_mask + (long)i * T;
-    tok[0] = rg_tok_bos(ns);
-    tok[P - 1] = rg_tok_sep(ns);
+    tok[0] = rg_tok_bos(ns, H);
+    tok[P - 1] = rg_tok_sep(ns, H);
     if (spec->arch == RG_ARCH_DECODER) { /* reads BOS x SEP y, predicts x SEP y EOS */
         for (int t = 0; t + 1 < len; t++) tgt[t] = tok[t + 1];
-        tgt[len - 1] = rg_tok_eos(ns);
+        tgt[len - 1] = rg_tok_eos(ns, H);
         /* target t is sequence token t+1: y_k for k = t+2-P <= m, EOS for k = m+1 */
         for (int t = 0; t < len; t++) {
             int k = t + 2 - P;
@@ -108,7 +114,7 @@ void rg_batch_finish_row(rg_batch *b, int i, const rg_data_spec *spec, int score
         for (int t = 0; t < P; t++) tgt[t] = pad, mask[t] = 0, acc[t] = 0;
         for (int k = 0; k < m; k++) {
             tgt[P + k] = tok[P + k];
-            tok[P + k] = rg_tok_ans(ns);
+            tok[P + k] = rg_tok_ans(ns, H);
             mask[P + k] = 1;
             acc[P + k] = k < scored;
         }
@@ -134,7 +140,7 @@ void rg_batch_draw(rg_batch *b, const rg_data_spec *spec, int B, int min_len, in
     for (int i = 0; i < B; i++) { /* each example drawn into its row: x after BOS, y after SEP */
         int n = b->in_len[i], *tok = b->tokens + (long)i * b->T;
         int scored =
-            rg_task_draw(spec, n, rng, tok + 1, tok + rg_task_prompt_len(spec->task, n), b->work);
+            rg_example_draw(spec, n, rng, tok + 1, tok + rg_spec_prompt_len(spec, n), b->work);
         rg_batch_finish_row(b, i, spec, scored);
     }
 }

@@ -56,6 +56,23 @@ void rg_draw_equation(int n, rg_rng *rng, int *x, int *y);
 void rg_binary_draw_input(rg_task task, int n, rg_rng *rng, int *x);
 int rg_binary_answer(rg_task task, const int *x, int n, int *y, uint32_t *work);
 
+/* ---- the counting task (counting.c) --------------------------------------------
+ * Its alphabet: values 0..10, variables 11..13, 14 = SET, 15 = INC, 16 = PASS,
+ * 17 = END, 18 = PRINT. */
+#define RG_COUNTING_SYMBOLS 19
+/* x (2n + 2 tokens: n statements, the question) and y[0], by the authors'
+ * rules; n >= 1. */
+void rg_counting_draw(int n, rg_rng *rng, int *x, int *y);
+/* y[0] from x (the program run); returns 1. */
+int rg_counting_answer(const int *x, int n, int *y);
+
+/* ---- the 2024 methods (methods.c) ------------------------------------------------ */
+
+/* Put index hints into an example of length n drawn without them (x: the
+ * task's input, y: its answer, each in a buffer with room for the hinted
+ * lengths): before the digit of significance i, hint token o + i. */
+void rg_hints_insert(const rg_data_spec *spec, int n, int o, int *x, int *y);
+
 /* ---- big numbers (bignum.c) ------------------------------------------------------
  * Non-negative integers as 32-bit words, least significant first; a
  * number's length is its count of words, without high zero words. */

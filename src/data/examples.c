@@ -1,5 +1,6 @@
 /* examples.c: drawing one example (its input x and answer y) for every
- * task, the answers of relgrad's own tasks, and one decoder sequence.
+ * task, with index hints when the spec asks for them, the answers of
+ * relgrad's own tasks, and one decoder sequence.
  *
  * relgrad's tasks (and their aliases) draw each input symbol in turn with
  * rg_rng_int(0, top) (parity: top = 1; addition: a SEP b, the SEP drawn
@@ -71,7 +72,9 @@ int rg_task_answer_work(rg_task task, int n_symbols, const int *x, int n, int *y
     rg_task base = rg_task_base(task);
     if (base == RG_TASK_MODULAR_ARITHMETIC_BRACKETS || base == RG_TASK_SOLVE_EQUATION) return -1;
     int m = rg_task_out_len(task, n), s = m;
-    if (rg_task_is_ruoss(task))
+    if (base == RG_TASK_COUNTING)
+        rg_counting_answer(x, n, y);
+    else if (rg_task_is_ruoss(task))
         s = rg_ruoss_answer(base, x, n, y, work);
     else
         classic_answer(base, n_symbols, x, n, y);
@@ -97,8 +100,12 @@ static void reverse_ints(int *v, int n) {
 int rg_task_draw(const rg_data_spec *spec, int n, rg_rng *rng, int *x, int *y, uint32_t *work) {
     rg_task task = spec->task, base = rg_task_base(task);
     int ns = spec->n_symbols;
-    if (n < 0 || ns < 2 || (rg_task_is_ruoss(task) && n < 1))
+    if (n < 0 || ns < 2 || ((rg_task_is_ruoss(task) || base == RG_TASK_COUNTING) && n < 1))
         rg_die("rg_task_draw: task %s, n = %d, n_symbols = %d", rg_task_name(task), n, ns);
+    if (base == RG_TASK_COUNTING) {
+        rg_counting_draw(n, rng, x, y);
+        return 1;
+    }
     if (base == RG_TASK_MODULAR_ARITHMETIC_BRACKETS) {
         rg_draw_brackets(n, rng, x, y);
         return 1;
@@ -113,7 +120,8 @@ int rg_task_draw(const rg_data_spec *spec, int n, rg_rng *rng, int *x, int *y, u
     }
     int in_len = rg_task_input_len(task, n), top = base == RG_TASK_PARITY ? 1 : ns - 1;
     for (int i = 0; i < in_len; i++) /* addition: a SEP b */
-        x[i] = base == RG_TASK_ADDITION && i == n ? rg_tok_sep(ns) : rg_rng_int(rng, 0, top);
+        x[i] = base == RG_TASK_ADDITION && i == n ? rg_tok_sep(ns, spec->n_hints)
+                                                  : rg_rng_int(rng, 0, top);
     int m = classic_answer(base, ns, x, n, y);
     if (base == RG_TASK_ADDITION && spec->digits == RG_DIGITS_MSB) {
         reverse_ints(x, n);         /* a */
@@ -123,15 +131,28 @@ int rg_task_draw(const rg_data_spec *spec, int n, rg_rng *rng, int *x, int *y, u
     return m;
 }
 
+int rg_example_draw(const rg_data_spec *spec, int n, rg_rng *rng, int *x, int *y, uint32_t *work) {
+    int scored = rg_task_draw(spec, n, rng, x, y, work);
+    if (spec->n_hints <= 0) return scored;
+    if (rg_task_base(spec->task) != RG_TASK_ADDITION || spec->arch != RG_ARCH_DECODER)
+        rg_die("index hints are for addition read by a decoder, not task %s (arch %d)",
+               rg_task_name(spec->task), (int)spec->arch);
+    int spare = spec->n_hints - (n + 1); /* offsets that keep every hint in the table */
+    if (spare < 0) rg_die("index hints: %d hints cannot mark %d digits", spec->n_hints, n + 1);
+    int o = spec->training ? rg_rng_int(rng, 0, spare) : 0;
+    rg_hints_insert(spec, n, o, x, y);
+    return rg_spec_out_len(spec, n); /* hints and digits alike */
+}
+
 int rg_task_example(rg_task task, int n_symbols, int n, rg_rng *rng, int *seq) {
     if (n < 0 || n_symbols < 2) rg_die("rg_task_example: n = %d, n_symbols = %d", n, n_symbols);
     rg_data_spec spec = {.task = task, .n_symbols = n_symbols};
     uint32_t *work = rg_xmalloc(rg_task_work_len(n) * sizeof *work, "an example's numbers");
     int in_len = rg_task_input_len(task, n), m = rg_task_out_len(task, n);
-    seq[0] = rg_tok_bos(n_symbols);
+    seq[0] = rg_tok_bos(n_symbols, 0);
     rg_task_draw(&spec, n, rng, seq + 1, seq + in_len + 2, work);
     free(work);
-    seq[in_len + 1] = rg_tok_sep(n_symbols);
-    seq[in_len + m + 2] = rg_tok_eos(n_symbols);
+    seq[in_len + 1] = rg_tok_sep(n_symbols, 0);
+    seq[in_len + m + 2] = rg_tok_eos(n_symbols, 0);
     return in_len + m + 3;
 }

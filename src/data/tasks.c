@@ -1,5 +1,6 @@
-/* tasks.c: what each task is (SPEC sections 3, 6 and 7): its name, the
- * alphabet it fixes, what its symbols mean, and its lengths.
+/* tasks.c: what each task is (SPEC sections 3, 6, 7 and 8): its name, the
+ * alphabet it fixes, what its symbols mean, and its lengths (also with index
+ * hints).
  *
  * relgrad's own tasks take any n_symbols; the fifteen of Ruoss et al. 2023
  * go by their names, and those with operators, brackets, actions or a
@@ -174,6 +175,17 @@ static const task_info TASKS[RG_TASK_COUNT] = {
                              .symbols = "0..4",
                              .out_len = "n",
                              .summary = "sort with n_symbols = 5"},
+    [RG_TASK_COUNTING] = {.name = "counting",
+                          .base = RG_TASK_COUNTING,
+                          .alphabet = RG_COUNTING_SYMBOLS,
+                          .symbols = "0..10 = values, 11 12 13 = variables, 14 = SET (v = 0), "
+                                     "15 = INC (v ++), 16 = PASS, 17 = END (after PASS), 18 = "
+                                     "PRINT",
+                          .out_len = "1",
+                          .summary = "x = n statements of two tokens (v SET, v INC or PASS END, "
+                                     "weights 1, 7, 50; INC only on a variable already set and "
+                                     "below 10) then PRINT v; y = v's value (Golovneva et al. "
+                                     "2024's counting task)"},
 };
 
 static const task_info *info(rg_task t) {
@@ -200,7 +212,7 @@ const char *rg_task_list_text(void) {
            "modular_arithmetic, parity_check, cycle_navigation, stack_manipulation, "
            "reverse_string, modular_arithmetic_brackets, solve_equation, duplicate_string, "
            "missing_duplicate_string, binary_addition, binary_multiplication, compute_sqrt, "
-           "bucket_sort";
+           "bucket_sort, counting";
 }
 
 int rg_task_alphabet(rg_task t) {
@@ -220,7 +232,8 @@ rg_task rg_task_base(rg_task t) {
 }
 
 bool rg_task_is_ruoss(rg_task t) {
-    return rg_task_base(t) >= RG_TASK_EVEN_PAIRS;
+    rg_task base = rg_task_base(t);
+    return base >= RG_TASK_EVEN_PAIRS && base <= RG_TASK_BUCKET_SORT;
 }
 
 /* ---- lengths ------------------------------------------------------------------- */
@@ -231,6 +244,8 @@ int rg_task_input_len(rg_task t, int n) {
         return 2 * n + 1;
     case RG_TASK_MODULAR_ARITHMETIC: /* always odd: n, or n - 1 when n is even */
         return n % 2 ? n : n > 0 ? n - 1 : 0;
+    case RG_TASK_COUNTING: /* n statements and the question, two tokens each */
+        return 2 * n + 2;
     default:
         return n;
     }
@@ -251,6 +266,7 @@ int rg_task_out_len(rg_task t, int n) {
     case RG_TASK_MODULAR_ARITHMETIC_BRACKETS:
     case RG_TASK_SOLVE_EQUATION:
     case RG_TASK_MISSING_DUPLICATE_STRING:
+    case RG_TASK_COUNTING:
         return 1;
     case RG_TASK_COMPUTE_SQRT:
         return (n + 1) / 2;
@@ -265,4 +281,31 @@ int rg_task_prompt_len(rg_task t, int n) {
 
 int rg_task_seq_len(rg_task t, int n) {
     return rg_task_prompt_len(t, n) + rg_task_out_len(t, n) + 1; /* ... y EOS */
+}
+
+/* ---- lengths under a spec (index hints) ----------------------------------------- */
+
+int rg_spec_input_len(const rg_data_spec *spec, int n) {
+    int len = rg_task_input_len(spec->task, n);
+    return spec->n_hints > 0 ? 2 * len - 1 : len; /* a hint before each of the 2n digits */
+}
+
+int rg_spec_out_len(const rg_data_spec *spec, int n) {
+    int m = rg_task_out_len(spec->task, n);
+    return spec->n_hints > 0 ? 2 * m : m;
+}
+
+int rg_spec_prompt_len(const rg_data_spec *spec, int n) {
+    return rg_spec_input_len(spec, n) + 2; /* BOS x SEP */
+}
+
+int rg_spec_seq_len(const rg_data_spec *spec, int n) {
+    return rg_spec_prompt_len(spec, n) + rg_spec_out_len(spec, n) + 1; /* ... y EOS */
+}
+
+int rg_spec_longest_run(const rg_data_spec *spec, int n) {
+    if (spec->n_hints > 0) return 1;                                /* hints split every run */
+    if (rg_task_base(spec->task) == RG_TASK_ADDITION) return n + 1; /* a, b: n; y: n+1 */
+    int x = rg_task_input_len(spec->task, n), y = rg_task_out_len(spec->task, n);
+    return x > y ? x : y;
 }

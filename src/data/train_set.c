@@ -15,6 +15,8 @@
  *   - Training shuffles the set anew every epoch with the run's seed (a
  *     seeded random sampler): here epoch e's order is a Fisher-Yates
  *     permutation from rg_train_order_seed(seed, e).
+ *   - With index hints, each example's hint offset is drawn when the set is
+ *     made (from the set's generator) and kept, as in a dataset file.
  *   - Their last batch of an epoch is short (drop_last = False); here every
  *     batch has B examples and a batch that crosses an epoch's end takes the
  *     first examples of the next epoch's order, so batch k is examples
@@ -42,7 +44,7 @@ void rg_train_set_init(rg_train_set *s, const rg_data_spec *spec, int n_examples
         int n = 1 + i % train_len;
         s->len[i] = n;
         s->start[i] = total;
-        total += rg_task_input_len(spec->task, n) + rg_task_out_len(spec->task, n);
+        total += rg_spec_input_len(spec, n) + rg_spec_out_len(spec, n);
     }
     s->start[n_examples] = total;
     s->tokens = rg_xmalloc((size_t)total * sizeof *s->tokens, "the training set's examples");
@@ -51,8 +53,8 @@ void rg_train_set_init(rg_train_set *s, const rg_data_spec *spec, int n_examples
     rg_rng_seed(&rng, rg_train_set_seed());
     for (int i = 0; i < n_examples; i++) {
         int *x = s->tokens + s->start[i];
-        s->scored[i] = rg_task_draw(spec, s->len[i], &rng, x,
-                                    x + rg_task_input_len(spec->task, s->len[i]), work);
+        s->scored[i] =
+            rg_example_draw(spec, s->len[i], &rng, x, x + rg_spec_input_len(spec, s->len[i]), work);
     }
     free(work);
 }
@@ -98,7 +100,7 @@ void rg_train_set_batch(rg_train_set *s, long k, int B, rg_batch *b) {
         long g = first + i;
         order_of_epoch(s, g / N);
         int e = s->order[g % N], n = s->len[e];
-        int in_len = rg_task_input_len(spec->task, n), m = rg_task_out_len(spec->task, n);
+        int in_len = rg_spec_input_len(spec, n), m = rg_spec_out_len(spec, n);
         const int *xy = s->tokens + s->start[e];
         int *tok = b->tokens + (long)i * b->T;
         memcpy(tok + 1, xy, (size_t)in_len * sizeof *tok);

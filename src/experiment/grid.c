@@ -52,7 +52,7 @@ static void sleep_ms(int ms) {
 static const char *cell_where(const char *config_path, const rg_config *c, char *buf, size_t n) {
     char pos[256];
     snprintf(buf, n, "%s (task %s, pos %s)", config_path, rg_task_name(c->task),
-             rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos));
+             rg_config_run_pos(c, ',', pos, sizeof pos));
     return buf;
 }
 
@@ -70,8 +70,8 @@ int rg_grid_validate(const rg_config *base, const char *where, rg_error *err) {
 }
 
 int rg_grid_run_dir(const rg_config *base, const rg_config *c, char *out, rg_error *err) {
-    char pos[256], dir[2 * RG_PATH_MAX];
-    rg_pos_list_text(&c->model.pos, '+', pos, sizeof pos);
+    char pos[512], dir[2 * RG_PATH_MAX];
+    rg_config_run_pos(c, '+', pos, sizeof pos);
     int len = snprintf(dir, sizeof dir, "%s/runs/%s-%s-%d", base->out_dir, rg_task_name(c->task),
                        pos, c->seed);
     if (len >= RG_PATH_MAX) {
@@ -96,13 +96,12 @@ int rg_grid_make(rg_grid *g, const rg_config *base, const char *config_path, rg_
         rg_config *c = &run->cfg;
         rg_config_grid_run(base, t, p, s, c);
         run->cell = t * np + p, run->seed = s;
-        char pos[256], where[RG_PATH_MAX + 300];
+        char pos[512], where[RG_PATH_MAX + 600];
         if (s == 0 && rg_config_validate(c, cell_where(config_path, c, where, sizeof where), err))
             return 2;
         if (rg_grid_run_dir(base, c, c->out_dir, err)) return 2;
         snprintf(run->label, sizeof run->label, "[%d/%d] %s %s seed %d", i + 1, g->n_runs,
-                 rg_task_name(c->task), rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos),
-                 c->seed);
+                 rg_task_name(c->task), rg_config_run_pos(c, ',', pos, sizeof pos), c->seed);
     }
     return 0;
 }
@@ -120,8 +119,8 @@ void rg_grid_free(rg_grid *g) {
 static int check_recorded(rg_grid *g, const char *results, rg_error *err) {
     for (int i = 0; i < g->n_runs; i++) {
         rg_grid_run *run = &g->runs[i];
-        char pos[256];
-        rg_pos_list_text(&run->cfg.model.pos, ',', pos, sizeof pos);
+        char pos[512];
+        rg_config_run_pos(&run->cfg, ',', pos, sizeof pos);
         const char *task = rg_task_name(run->cfg.task);
         bool has;
         if (rg_results_has_run(results, task, pos, run->cfg.seed, &has, err)) return 2;
@@ -250,9 +249,9 @@ static _Noreturn void child_train(rg_grid_run *run) {
 
 /* Read back what the child wrote in its run directory. */
 static int collect_child(rg_grid *g, rg_grid_run *run, rg_error *err) {
-    char path[RG_PATH_MAX + 32], pos[256];
+    char path[RG_PATH_MAX + 32], pos[512];
     snprintf(path, sizeof path, "%s/results.h5", run->cfg.out_dir);
-    rg_pos_list_text(&run->cfg.model.pos, ',', pos, sizeof pos);
+    rg_config_run_pos(&run->cfg, ',', pos, sizeof pos);
     int rc = rg_results_read_run(path, rg_task_name(run->cfg.task), pos, run->cfg.seed,
                                  &run->result, err);
     if (rc) return rc;

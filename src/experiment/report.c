@@ -41,9 +41,9 @@ int rg_experiment_report(const rg_config *base, rg_error *err) {
      * run directory, where its checkpoint is */
     for (int t = 0; t < base->n_tasks; t++)
         for (int p = 0; p < base->n_positions; p++) {
-            char pos[256], file_pos[256], h5[2 * RG_PATH_MAX], ckpt[RG_PATH_MAX + 32];
-            rg_pos_list_text(&base->positions[p], ',', pos, sizeof pos);
-            rg_pos_list_text(&base->positions[p], '+', file_pos, sizeof file_pos);
+            char pos[512], file_pos[512], h5[2 * RG_PATH_MAX + 512], ckpt[RG_PATH_MAX + 32];
+            rg_config_entry_name(base, p, ',', pos, sizeof pos);
+            rg_config_entry_name(base, p, '+', file_pos, sizeof file_pos);
             const char *task = rg_task_name(base->tasks[t]);
             rg_run_data run;
             if (rg_results_read_run(results, task, pos, base->seeds[0], &run, err)) return 2;

@@ -84,10 +84,10 @@ static const char *footnote(void) {
 
 /* "| copy:5 | rope |": a row's first cells. */
 static void row_start(FILE *f, const rg_config *cfg, int t, int p) {
-    char pos[256], alphabet[16] = "";
+    char pos[512], alphabet[16] = "";
     if (cfg->task_symbols[t]) snprintf(alphabet, sizeof alphabet, ":%d", cfg->task_symbols[t]);
     fprintf(f, "| %s%s | %s |", rg_task_name(cfg->tasks[t]), alphabet,
-            rg_pos_list_text(&cfg->positions[p], ',', pos, sizeof pos));
+            rg_config_entry_name(cfg, p, ',', pos, sizeof pos));
 }
 
 static void write_one_table(FILE *f, const rg_config *cfg, const cell *cells, const int *lens,

@@ -34,7 +34,8 @@ int rg_attention_map_compute(rg_ctx *ctx, rg_model *m, const rg_config *cfg, int
     }
     int T = batch.T, L = m->cfg.n_layers, H = m->cfg.n_heads;
     *out = (rg_attention_map){.len = n, .example = k, .T = T, .L = L, .H = H};
-    out->prompt_len = rg_task_prompt_len(cfg->task, n);
+    rg_data_spec spec = rg_config_data_spec(cfg, false); /* index hints lengthen the prompt */
+    out->prompt_len = rg_spec_prompt_len(&spec, n);
     out->tokens = rg_xmalloc((size_t)T * sizeof(int), "an attention map");
     out->positions = rg_xmalloc((size_t)T * sizeof(int), "an attention map");
     memcpy(out->tokens, batch.tokens + (long)row * T, (size_t)T * sizeof(int));

@@ -56,18 +56,25 @@ int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, 
     int *tok = rg_xmalloc((size_t)B * n * sizeof(int), "a segment");     // (B,n)
     int *tgt = rg_xmalloc((size_t)B * n * sizeof(int), "a segment");     // (B,n)
     int *seg_pos = rg_xmalloc((size_t)B * n * sizeof(int), "a segment"); // (B,n)
-    real *mask = rg_xmalloc((size_t)B * n * sizeof(real), "a segment");  // (B,n)
+    int *first_ids = NULL, *seg_ids = NULL; /* abacus ids, with an abacus embedding */
+    if (batch.abacus) {
+        first_ids = rg_xmalloc((size_t)B * T * sizeof(int), "a segment"); // (B,t0)
+        seg_ids = rg_xmalloc((size_t)B * n * sizeof(int), "a segment");   // (B,n)
+    }
+    real *mask = rg_xmalloc((size_t)B * n * sizeof(real), "a segment"); // (B,n)
     if (recurrent) { /* segment 0, no gradient: fills the memory */
         columns(batch.tokens, B, T, 0, t0, sizeof(int), first);
         columns(pos, B, T, 0, t0, sizeof(int), first_pos);
+        if (batch.abacus) columns(batch.abacus, B, T, 0, t0, sizeof(int), first_ids);
         bool was = rg_set_no_grad(&ctx, true);
-        rg_model_forward(&ctx, model, first, first_pos, B, t0, 0, &mem);
+        rg_model_forward(&ctx, model, first, first_pos, first_ids, B, t0, 0, &mem);
         rg_set_no_grad(&ctx, was);
     }
     columns(batch.tokens, B, T, t0, n, sizeof(int), tok);
     columns(batch.targets, B, T, t0, n, sizeof(int), tgt);
     columns(batch.mask, B, T, t0, n, sizeof(real), mask);
     columns(pos, B, T, t0, n, sizeof(int), seg_pos);
+    if (batch.abacus) columns(batch.abacus, B, T, t0, n, sizeof(int), seg_ids);
     /* the memory this segment reads (the forward overwrites it) */
     rg_memory mem_in;
     rg_memory_init(&mem_in, model, B);
@@ -78,15 +85,23 @@ int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, 
 
     rg_model_zero_grad(model);
     rg_tensor *logits = // (B,n,V)
-        rg_model_forward(&ctx, model, tok, seg_pos, B, n, offset, recurrent ? &mem : NULL);
+        rg_model_forward(&ctx, model, tok, seg_pos, seg_ids, B, n, offset, recurrent ? &mem : NULL);
     rg_tensor *loss = rg_model_loss(&ctx, logits, tgt, mask);
     rg_backward(&ctx, loss);
 
-    rg_dump_batch db = {B, n, offset, tok, tgt, mask, seg_pos};
+    rg_dump_batch db = {.B = B,
+                        .T = n,
+                        .offset = offset,
+                        .tokens = tok,
+                        .targets = tgt,
+                        .mask = mask,
+                        .positions = seg_pos,
+                        .abacus_ids = seg_ids};
     int rc = rg_dump_write(path, cfg, model, &db, recurrent ? &mem_in : NULL, loss->data[0], logits,
                            err);
     *out = (rg_dump_step){.B = B, .T = n, .offset = offset, .loss = loss->data[0]};
     free(first), free(first_pos), free(tok), free(tgt), free(seg_pos), free(mask), free(pos);
+    free(first_ids), free(seg_ids);
     rg_memory_free(&mem_in);
     rg_memory_free(&mem);
     rg_batch_free(&batch);

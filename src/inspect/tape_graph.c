@@ -50,7 +50,8 @@ int rg_tape_graph_write(const rg_config *cfg, bool with_grads, const char *path,
     rg_ctx ctx;
     rg_ctx_init(&ctx, cfg->threads);
     rg_tensor *logits =
-        rg_model_forward_seq(&ctx, &model, batch.tokens, batch.pos, batch.B, batch.T); // (B,T,V)
+        rg_model_forward_seq(&ctx, &model, batch.tokens, batch.pos, batch.abacus, batch.B,
+                             batch.T); // (B,T,V)
     rg_tensor *loss = rg_model_loss(&ctx, logits, batch.targets, batch.mask);
     rg_tape_view view;
     rg_tape_view_init(&view, &ctx);

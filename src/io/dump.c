@@ -8,6 +8,8 @@
  *   /batch/tokens   int32 [B,T]     /batch/targets int32 [B,T]
  *   /batch/mask     real [B,T]      /batch/offset  int32 scalar
  *   /batch/positions int32 [B,T], the tokens' absolute positions (SPEC section 6)
+ *   /batch/abacus_ids int32 [B,T], the abacus ids used (SPEC section 8), only
+ *                   for a model with an abacus embedding
  *   /mems/<l>       real [B,len,d], layer l's memory input, only when mems
  *                   holds len > 0 rows (no /mems group otherwise)
  *   /mems/positions int32 [B,len], the positions of those rows
@@ -49,6 +51,9 @@ static int write_batch(hid_t f, const rg_dump_batch *b, const char *path, rg_err
         rc = rg_io_write(g, "offset", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, NULL, &offset, path, err);
     if (!rc)
         rc = rg_io_write(g, "positions", H5T_STD_I32LE, H5T_NATIVE_INT, 2, bt, b->positions, path,
+                         err);
+    if (!rc && b->abacus_ids)
+        rc = rg_io_write(g, "abacus_ids", H5T_STD_I32LE, H5T_NATIVE_INT, 2, bt, b->abacus_ids, path,
                          err);
     H5Gclose(g);
     return rc;

@@ -95,9 +95,9 @@ int rg_results_write_run(const char *path, const rg_run_result *run, rg_error *e
                           "cannot write %s: the run's results are incomplete (%d steps, %d "
                           "evaluation lengths)",
                           path, run->n_steps, run->n_eval);
-    char name[256];
-    char pos[256];
-    rg_pos_list_text(&run->cfg->model.pos, ',', pos, sizeof pos);
+    char name[768];
+    char pos[512];
+    rg_config_run_pos(run->cfg, ',', pos, sizeof pos);
     if (run_name(name, sizeof name, rg_task_name(run->cfg->task), pos, run->cfg->seed))
         return rg_io_fail(err, "cannot write %s: run name too long", path);
     rg_io_atomic a;
@@ -229,7 +229,7 @@ int rg_results_read_run(const char *path, const char *task, const char *pos, int
     memset(out, 0, sizeof *out);
     rg_config_defaults(&out->cfg);
     rg_run_info_init(&out->info);
-    char name[256];
+    char name[768];
     if (run_name(name, sizeof name, task, pos, seed))
         return rg_io_fail(err, "%s: run name too long", path);
     hid_t f = rg_io_open_read(path, "results file", err);

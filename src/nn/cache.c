@@ -1,6 +1,7 @@
 /* cache.c: the key/value cache of incremental decoding: its storage, the
- * positions of the tokens fed so far, appending a layer's new keys and
- * values, and the schemes' position tables it keeps between calls.
+ * positions of the tokens fed so far (and each row's run of digits, for
+ * abacus ids), appending a layer's new keys and values, and the schemes'
+ * position tables it keeps between calls.
  *
  * Decoding itself is the model's forward over the new tokens (model.c),
  * through the same blocks as training (block.c); the cache only says where
@@ -29,6 +30,7 @@ void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap,
     kv->v = rg_xmalloc(n * sizeof(real), "a key/value cache's values");
     kv->k_t = rg_xmalloc(n * sizeof(real), "a key/value cache's keys");
     kv->pos = rg_xmalloc((size_t)B * cap * sizeof(int), "a key/value cache's positions");
+    kv->abacus_run = rg_xcalloc((size_t)B, sizeof(int), "a key/value cache's abacus runs");
     kv->tables = rg_xcalloc((size_t)c->n_layers, sizeof *kv->tables, "a key/value cache");
     kv->pos_shared = true;
     kv->opts = opts ? *opts : c->opts;
@@ -40,6 +42,7 @@ void rg_kv_cache_free(rg_kv_cache *kv) {
         for (int i = 0; i < kv->tables[l].n; i++) free(kv->tables[l].data[i]);
     free(kv->tables);
     free(kv->pos);
+    free(kv->abacus_run);
     free(kv->k);
     free(kv->k_t);
     free(kv->v);

@@ -1,6 +1,7 @@
 /* model.c: the SPEC model's parameters, initialisation, segment memory and
- * its one forward pass (SPEC sections 1 and 6): embeddings, the blocks
- * (block.c), the head. Training calls it over whole segments (with segment
+ * its one forward pass (SPEC sections 1, 6 and 8): embeddings (the token's,
+ * the abacus embedding of McLeish et al. 2024, an absolute scheme's), the
+ * blocks (block.c), the head. Training calls it over whole segments (with segment
  * memory between them); decoding over the new tokens with a key/value cache
  * (cache.c). Each layer's positional scheme is one file in src/schemes/,
  * reached through the registry.
@@ -23,6 +24,11 @@ static void declare_all(rg_param_builder *pb, rg_model *m) {
     int d = c->d_model, F = c->d_ff, V = m->V;
     m->tok_emb = rg_declare(pb, "tok_emb.weight", RG_SHAPE(V, d), false, RG_INIT_NORMAL, 0);
     m->lm_head = rg_declare(pb, "lm_head.weight", RG_SHAPE(V, d), true, RG_INIT_NORMAL, 0);
+    /* an embedding like tok_emb: the same init (McLeish et al. initialize
+     * theirs with their word embedding's rule), no weight decay */
+    if (c->abacus > 0)
+        m->abacus_emb = rg_declare(pb, "abacus_emb.weight", RG_SHAPE(c->abacus_max, d), false,
+                                   RG_INIT_NORMAL, 0);
     m->lnf_w = rg_declare(pb, "ln_f.weight", RG_SHAPE(d), false, RG_INIT_ONES, 0);
     m->lnf_b = rg_declare(pb, "ln_f.bias", RG_SHAPE(d), false, RG_INIT_ZEROS, 0);
     for (int id = 0; id < rg_scheme_count(); id++) {
@@ -60,7 +66,7 @@ int rg_model_init(rg_model *m, const rg_model_config *mc, uint64_t seed, rg_erro
     memset(m, 0, sizeof *m);
     if (rg_model_config_validate(mc, "model config", err)) return 2;
     m->cfg = *mc;
-    m->V = rg_vocab_size(mc->arch, mc->n_symbols); /* an encoder's has ANS too */
+    m->V = rg_vocab_size(mc->arch, mc->n_symbols, mc->n_hints); /* an encoder's has ANS too */
     m->dh = mc->d_model / mc->n_heads;
     m->layers = rg_xcalloc((size_t)mc->n_layers, sizeof *m->layers, "the model's layers");
     rg_param_builder pb = {.counting = true};
@@ -244,11 +250,35 @@ static rg_tensor *add_position_embedding(rg_ctx *ctx, const rg_model *m, rg_tens
     return h;
 }
 
-/* The one forward: tokens [B,T] through the embeddings, every block and the
- * head, the blocks attending as f says. Logits [B,T,V], or [B,1,V] of the
- * last token only (last_only). */
-static rg_tensor *forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, int T,
-                          const rg_fwd *f, bool last_only) {
+/* h + abacus_emb[ids] (McLeish et al. 2024). h [B,T,d], ids [B,T]. */
+static rg_tensor *add_abacus_embedding(rg_ctx *ctx, const rg_model *m, rg_tensor *h,
+                                       const int *ids) {
+    int B = h->shape[0], T = h->shape[1], d = h->shape[2], rows = m->cfg.abacus_max;
+    for (long i = 0; i < (long)B * T; i++)
+        if (ids[i] < 0 || ids[i] >= rows)
+            rg_die(
+                "model: abacus id %d (row %ld, token %ld) is outside abacus_emb's %d rows: a run "
+                "of digits longer than the config allows for; raise abacus_max above %d",
+                ids[i], i / T, i % T, rows, ids[i]);
+    rg_tensor *a = rg_embedding(ctx, m->abacus_emb, ids, B * T);
+    return rg_add(ctx, h, rg_reshape(ctx, a, 3, (int[]){B, T, d})); /* (B,T,d) */
+}
+
+/* Abacus ids computed from the tokens (no shift) into the arena, or NULL
+ * when the model has no abacus embedding. */
+static const int *tokens_abacus(rg_ctx *ctx, const rg_model *m, const int *tokens, int B, int T) {
+    if (m->cfg.abacus <= 0) return NULL;
+    int *ids = rg_arena_alloc(&ctx->arena, (size_t)B * T * sizeof(int) + 1);
+    rg_abacus_ids(tokens, B, T, m->cfg.n_symbols, 0, ids);
+    return ids;
+}
+
+/* The one forward: tokens [B,T] (abacus ids [B,T] with an abacus embedding,
+ * else NULL) through the embeddings, every block and the head, the blocks
+ * attending as f says. Logits [B,T,V], or [B,1,V] of the last token only
+ * (last_only). */
+static rg_tensor *forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *abacus, int B,
+                          int T, const rg_fwd *f, bool last_only) {
     int d = m->cfg.d_model;
     for (long i = 0; i < (long)B * T; i++)
         if (tokens[i] < 0 || tokens[i] >= m->V)
@@ -256,6 +286,7 @@ static rg_tensor *forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, in
                    m->V);
     rg_tensor *h = rg_reshape(ctx, rg_embedding(ctx, m->tok_emb, tokens, B * T), 3,
                               (int[]){B, T, d}); /* (B,T,d) */
+    if (m->cfg.abacus > 0) h = add_abacus_embedding(ctx, m, h, abacus);
     h = add_position_embedding(ctx, m, h, f->pos);
     for (int l = 0; l < m->cfg.n_layers; l++) h = rg_block(ctx, m, l, h, f);
     if (last_only) h = rg_slice_time(ctx, h, T - 1, T); /* (B,1,d) */
@@ -263,8 +294,11 @@ static rg_tensor *forward(rg_ctx *ctx, rg_model *m, const int *tokens, int B, in
     return rg_linear(ctx, x, m->lm_head, NULL); /* (B,T|1,V) */
 }
 
-rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
-                            int T, int offset, rg_memory *mem) {
+rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                            const int *abacus, int B, int T, int offset, rg_memory *mem) {
+    if (abacus && m->cfg.abacus <= 0)
+        rg_die("model: abacus ids given, but the model has no abacus embedding (abacus = 0)");
+    if (!abacus) abacus = tokens_abacus(ctx, m, tokens, B, T);
     bool recurrent = mem && mem->cap > 0;
     int M = recurrent ? mem->len : 0;
     if (recurrent && mem->B != B) rg_die("model: memory holds batch %d, got %d", mem->B, B);
@@ -279,7 +313,7 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const i
     if (m->cfg.arch == RG_ARCH_ENCODER) { /* both ways; PAD keys (at the row's end) hidden */
         if (recurrent) rg_die("model: an encoder has no segment memory");
         int *key_end = rg_arena_alloc(&ctx->arena, (size_t)B * sizeof(int));
-        int pad = rg_tok_pad(m->cfg.n_symbols);
+        int pad = rg_tok_pad(m->cfg.n_symbols, m->cfg.n_hints);
         for (int b = 0; b < B; b++) {
             key_end[b] = T;
             while (key_end[b] > 0 && tokens[(long)b * T + key_end[b] - 1] == pad) key_end[b]--;
@@ -287,7 +321,7 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const i
         f.mask = (rg_attn_mask){.diag = T, .key_end = key_end};
     }
     rg_attn_pos_limits(ap, &f.mask, B, T, M + T);
-    rg_tensor *logits = forward(ctx, m, tokens, B, T, &f, false);
+    rg_tensor *logits = forward(ctx, m, tokens, abacus, B, T, &f, false);
     if (recurrent) { /* the memory's rows keep the positions they had */
         int keep = M + T < mem->cap ? M + T : mem->cap;
         for (int b = 0; b < B; b++)
@@ -308,11 +342,14 @@ static void slice_columns(const int *src, int B, int T, int t0, int n, int *out)
         memcpy(out + (long)b * n, src + (long)b * T + t0, (size_t)n * sizeof(int));
 }
 
-rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos, int B,
-                                int T) {
+rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                                const int *abacus, int B, int T) {
     const rg_model_config *c = &m->cfg;
     if (c->mem_len == 0 || c->segment_len == 0 || c->segment_len >= T)
-        return rg_model_forward(ctx, m, tokens, pos, B, T, 0, NULL);
+        return rg_model_forward(ctx, m, tokens, pos, abacus, B, T, 0, NULL);
+    if (abacus && c->abacus <= 0)
+        rg_die("model: abacus ids given, but the model has no abacus embedding (abacus = 0)");
+    if (!abacus) abacus = tokens_abacus(ctx, m, tokens, B, T); /* runs across segments */
     /* The memory lives in the arena: this runs every training step. */
     rg_memory mem = {c->n_layers, B, c->mem_len, c->d_model, 0, NULL, NULL};
     mem.data = rg_arena_calloc(&ctx->arena,
@@ -321,12 +358,14 @@ rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, con
     int S = c->segment_len;
     int *seg = rg_arena_alloc(&ctx->arena, (size_t)B * S * sizeof(int));
     int *seg_pos = pos ? rg_arena_alloc(&ctx->arena, (size_t)B * S * sizeof(int)) : NULL;
+    int *seg_ids = abacus ? rg_arena_alloc(&ctx->arena, (size_t)B * S * sizeof(int)) : NULL;
     rg_tensor *logits = NULL;
     for (int t0 = 0; t0 < T; t0 += S) {
         int n = T - t0 < S ? T - t0 : S;
         slice_columns(tokens, B, T, t0, n, seg);
         if (pos) slice_columns(pos, B, T, t0, n, seg_pos);
-        rg_tensor *part = rg_model_forward(ctx, m, seg, seg_pos, B, n, t0, &mem);
+        if (abacus) slice_columns(abacus, B, T, t0, n, seg_ids);
+        rg_tensor *part = rg_model_forward(ctx, m, seg, seg_pos, seg_ids, B, n, t0, &mem);
         logits = logits ? rg_concat_time(ctx, logits, part) : part;
     }
     return logits;
@@ -361,6 +400,16 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
         }
     long stride = kv->pos_shared ? 0 : cap;
     check_order(m, kv->pos + p0, cap, B, n, kv->pos, cap, p0, "decode");
+    int *ids = NULL; /* abacus ids of the new tokens: the cache keeps each row's run */
+    if (m->cfg.abacus > 0) {
+        ids = rg_arena_alloc(&ctx->arena, (size_t)B * n * sizeof(int) + 1);
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < n; i++) {
+                int tok = tokens[(long)b * n + i];
+                kv->abacus_run[b] = tok >= 0 && tok < m->cfg.n_symbols ? kv->abacus_run[b] + 1 : 0;
+                ids[(long)b * n + i] = kv->abacus_run[b];
+            }
+    }
     int *lo = rg_arena_alloc(&ctx->arena, (size_t)n * sizeof(int));
     for (int i = 0; i < n; i++) lo[i] = window_start(&m->cfg, p0 + i);
     rg_attn_pos *ap = rg_arena_alloc(&ctx->arena, sizeof *ap);
@@ -368,7 +417,7 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
     rg_fwd f = {
         .pos = ap, .mask = {.diag = p0, .key_lo = lo}, .opts = &kv->opts, .kv = kv, .p0 = p0};
     rg_attn_pos_limits(ap, &f.mask, B, n, p0 + n);
-    rg_tensor *logits = forward(ctx, m, tokens, B, n, &f, !all);
+    rg_tensor *logits = forward(ctx, m, tokens, ids, B, n, &f, !all);
     kv->len = p0 + n;
     rg_set_no_grad(ctx, was);
     return all ? logits : rg_reshape(ctx, logits, 2, (int[]){B, m->V});

@@ -13,6 +13,12 @@
  *
  * Also here: whether a run fitted its training length (rg_evaluate_fit) and
  * the in-distribution validation score select = best reads (rg_validate).
+ *
+ * The methods of 2024 draw nothing at evaluation: index hints start at the
+ * first hint, coupled positions at 1, abacus ids are not shifted. With
+ * index hints the model writes the hints of its answer too, and exact match
+ * needs all of it (hints, digits, EOS) right: the whole y, as SPEC section 3
+ * asks.
  */
 #include "relgrad/train.h"
 
@@ -75,8 +81,9 @@ static void token_accuracy(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const
 /* Greedy decoding of every example in b (all of length n). */
 static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_batch *b,
                           int n) {
-    int B = b->B, T = b->T, P = rg_task_prompt_len(cfg->task, n);
-    int answer = rg_task_out_len(cfg->task, n) + 1; /* y and EOS */
+    rg_data_spec spec = rg_config_data_spec(cfg, false);
+    int B = b->B, T = b->T, P = rg_spec_prompt_len(&spec, n);
+    int answer = rg_spec_out_len(&spec, n) + 1; /* y (with index hints: hints too) and EOS */
     rg_kv_cache kv;
     rg_kv_cache_init(&kv, m, B, P + answer, &cfg->model.opts);
     int *prompt = rg_xmalloc((size_t)B * P * sizeof(int), "a prompt");
@@ -115,7 +122,8 @@ static void encoder_accuracy(rg_ctx *ctx, rg_model *m, const rg_batch *b, long *
                              long *total) {
     int B = b->B, T = b->T, V = m->V;
     rg_ctx_reset(ctx);
-    rg_tensor *logits = rg_model_forward(ctx, m, b->tokens, b->pos, B, T, 0, NULL); /* (B,T,V) */
+    rg_tensor *logits =
+        rg_model_forward(ctx, m, b->tokens, b->pos, b->abacus, B, T, 0, NULL); /* (B,T,V) */
     for (int i = 0; i < B; i++) {
         bool ok = true;
         for (int t = 0; t < T; t++) {
@@ -146,9 +154,11 @@ static int next_eval_batch(const rg_config *cfg, int n, int done, rg_batch *b, r
                            rg_rng *pos_rng) {
     int B = cfg->eval_n - done < EVAL_BATCH ? cfg->eval_n - done : EVAL_BATCH;
     rg_data_spec spec = rg_config_data_spec(cfg, false); /* one length per example */
-    rg_batch_draw(b, &spec, B, n, n, rng);
+    rg_batch_draw(b, &spec, B, n, n, rng);               /* hints from the first */
     if (cfg->random_positions > 0)
         rg_batch_random_positions_per(b, cfg->random_positions, cfg->random_positions_per, pos_rng);
+    if (spec.coupled_max > 0) rg_batch_coupled_positions(b, &spec, NULL); /* from 1 */
+    rg_batch_abacus(b, &spec, NULL);                                      /* no shift */
     return B;
 }
 

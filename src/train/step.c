@@ -12,7 +12,9 @@
  * step, the tensor and what to do in err).
  *
  * And the one place a run's training batches come from (rg_train_data):
- * the task's stream or the fixed training set, with randomized positions.
+ * the task's stream or the fixed training set (with index hints when the
+ * config has them), then randomized or coupled positions, then abacus ids,
+ * each drawn from the run's data rng in that order.
  */
 #include "relgrad/train.h"
 
@@ -92,8 +94,9 @@ int rg_train_step(rg_ctx *ctx, rg_model *m, rg_adamw *adam, const rg_batch *batc
     rg_dist_rows(s->dist, batch->B, &first, &rows);
     long at = (long)first * batch->T;
     rg_ctx_reset(ctx);
-    rg_tensor *logits = rg_model_forward_seq(ctx, m, batch->tokens + at,
-                                             batch->pos ? batch->pos + at : NULL, rows, batch->T);
+    rg_tensor *logits =
+        rg_model_forward_seq(ctx, m, batch->tokens + at, batch->pos ? batch->pos + at : NULL,
+                             batch->abacus ? batch->abacus + at : NULL, rows, batch->T);
     rg_tensor *loss = rg_model_loss(ctx, logits, batch->targets + at, batch->mask + at);
     rg_model_zero_grad(m);
     rg_backward(ctx, loss);
@@ -130,6 +133,8 @@ void rg_train_data_batch(rg_train_data *d, long step, rg_batch *b, rg_rng *rng) 
         rg_batch_draw(b, &d->spec, d->batch_size, d->min_len, d->max_len, rng);
     if (d->random_positions > 0)
         rg_batch_random_positions_per(b, d->random_positions, d->positions_per, rng);
+    if (d->spec.coupled_max > 0) rg_batch_coupled_positions(b, &d->spec, rng);
+    rg_batch_abacus(b, &d->spec, rng); /* after the batch and its positions */
 }
 
 void rg_train_data_free(rg_train_data *d) {

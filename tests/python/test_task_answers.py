@@ -19,6 +19,7 @@ every row. Needs tests/data_examples (DATA_EXAMPLES_BIN); exit 77 if it is
 missing."""
 import math
 import os
+import random
 import subprocess
 import sys
 
@@ -32,7 +33,7 @@ ALPHABET = {"parity": 2, "even_pairs": 2, "modular_arithmetic": 9, "parity_check
             "cycle_navigation": 5, "stack_manipulation": 5, "reverse_string": 2,
             "modular_arithmetic_brackets": 11, "solve_equation": 11, "duplicate_string": 2,
             "missing_duplicate_string": 4, "binary_addition": 3, "binary_multiplication": 3,
-            "compute_sqrt": 2, "bucket_sort": 5}
+            "compute_sqrt": 2, "bucket_sort": 5, "counting": 19}
 TASKS = sorted(CLASSIC | set(ALPHABET))
 # terminated outputs: accuracy counts y up to the termination token
 TERMINATED = {"binary_addition", "binary_multiplication", "stack_manipulation"}
@@ -52,6 +53,8 @@ def need(cond, what):
 def input_len(task, n):
     if task == "addition":
         return 2 * n + 1
+    if task == "counting":
+        return 2 * n + 2
     if task == "modular_arithmetic":
         return n - (n % 2 == 0)
     return n
@@ -60,7 +63,8 @@ def input_len(task, n):
 def out_len(task, n):
     task = ALIAS.get(task, task)
     if task in ("parity", "even_pairs", "modular_arithmetic", "cycle_navigation",
-                "modular_arithmetic_brackets", "solve_equation", "missing_duplicate_string"):
+                "modular_arithmetic_brackets", "solve_equation", "missing_duplicate_string",
+                "counting"):
         return 1
     return {"duplicate": 2 * n, "addition": n + 1, "stack_manipulation": n + 1,
             "binary_addition": n + 1, "compute_sqrt": (n + 1) // 2}.get(task, n)
@@ -204,6 +208,25 @@ def answer(task, x, n, ns, digits):
             res = bits_lsb(a + b if add else a * b)
         y = res + [2]
         return y + [0] * (m - len(y)), len(y)
+    if task == "counting":  # CoPE's counting task: run the program
+        SET, INC, PASS, END, PRINT = 14, 15, 16, 17, 18
+        names = {11: "a", 12: "b", 13: "c"}
+        values = {}
+        for i in range(n):
+            first, second = x[2 * i], x[2 * i + 1]
+            if first == PASS:
+                need(second == END, "statement %d: pass is not followed by its END" % i)
+                continue
+            need(first in names and second in (SET, INC), "statement %d is not v SET or v INC" % i)
+            if second == SET:
+                values[names[first]] = 0
+            else:
+                need(names[first] in values, "statement %d increments an unset variable" % i)
+                need(values[names[first]] < 10, "statement %d counts past 10" % i)
+                values[names[first]] += 1
+        need(x[2 * n] == PRINT and x[2 * n + 1] in names, "no PRINT v at the end")
+        need(names[x[2 * n + 1]] in values, "PRINT of an unset variable")
+        return [values[names[x[2 * n + 1]]]], 1
     if task == "compute_sqrt":
         need(set(x) <= {0, 1}, "not bits")
         v = int("".join(map(str, x)), 2)
@@ -303,6 +326,41 @@ def check_distributions(check, binary):
     counts = [cut.count(k) for k in range(1, n - 1)]
     check(all(abs(c / len(cut) - 1 / (n - 2)) < 0.03 for c in counts),
           "binary_addition: |a| uniform in 1..%d (%s)" % (n - 2, counts))
+    # counting: the statement kinds after the first SET against the same
+    # shares in programs drawn here by the authors' rules (count_data_gen.py:
+    # weights SET 1, INC 7, PASS 50; an INC with no variable set or at 10 is
+    # drawn again; a program with nothing set at the end is drawn again)
+    def shares(programs):
+        kinds = []
+        for ops in programs:
+            kinds += ops[ops.index(14) + 1:]
+        return [kinds.count(k) / len(kinds) for k in (14, 15, 17)], len(kinds)
+
+    def authors_program(rng, n):
+        while True:
+            values, ops = {}, []
+            for _ in range(n):
+                while True:
+                    op = rng.choices((14, 17, 15), (1, 50, 7))[0]
+                    if op == 14:
+                        values[rng.randrange(3)] = 0
+                    elif op == 15:
+                        if not values:
+                            continue
+                        v = rng.choice(list(values))
+                        if values[v] + 1 > 10:
+                            continue
+                        values[v] += 1
+                    ops.append(op)
+                    break
+            if values:
+                return ops
+    ours, count = shares([[x[2 * i + 1] for i in range(200)] for x in inputs("counting", 200, 2)])
+    rng = random.Random(5)
+    theirs, _ = shares([authors_program(rng, 200) for _ in range(1500)])
+    check(all(abs(a - b) < 0.006 for a, b in zip(ours, theirs)),
+          "counting: SET, INC, PASS after the first SET %s in %d statements, by the authors' rules %s"
+          % (" ".join("%.4f" % v for v in ours), count, " ".join("%.4f" % v for v in theirs)))
     # modular_arithmetic_brackets draws * (mult = True), solve_equation does not
     # (binary operators only: a binary - follows a number or ')', a unary one does not)
     mab = [v for x in inputs("modular_arithmetic_brackets", 30, 2) for i, v in enumerate(x)
