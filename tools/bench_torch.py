@@ -16,7 +16,7 @@ builds the model, runs one no-grad forward over a single sequence of that
 length (batch 1) and prints `eval_memory: len=N peak_rss_mb=Z base_rss_mb=W`
 (W: peak before the forward, i.e. interpreter + torch + model).
 
-What is timed per step, as in src/cmd_bench.c: draw a copy-task batch in which
+What is timed per step, as in src/experiment/bench.c: draw a copy-task batch in which
 every example has exactly train_len symbols (BOS x SEP x EOS, model input
 T = 2*train_len + 2, vocabulary n_symbols + 4, loss on the answer and EOS),
 forward, masked mean cross-entropy, backward, global grad-norm clip,

@@ -54,7 +54,7 @@ import relgrad  # noqa: E402
 
 MASK64 = (1 << 64) - 1
 TASKS = ("copy", "reverse", "sort", "duplicate")
-EVAL_BATCH = 64  # src/eval.c
+EVAL_BATCH = 64  # src/train/eval.c
 
 
 # --------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def greedy_correct(model, tokens, targets, n, m):
 @torch.no_grad()
 def evaluate_length(model, task, n_symbols, n, eval_n, stream_seed):
     """Exact match and token accuracy at input length n on eval_n examples
-    drawn (in batches of 64, as src/eval.c) from the stream `stream_seed`."""
+    drawn (in batches of 64, as src/train/eval.c) from the stream `stream_seed`."""
     rng = Rng(stream_seed)
     exact = right = total = 0
     for done in range(0, eval_n, EVAL_BATCH):

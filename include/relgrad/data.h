@@ -214,6 +214,11 @@ typedef struct rg_batch {
     size_t cap_work;
 } rg_batch;
 
+/* Columns [t0, t0+n) of a (B,T) array of elem-byte values into out (B,n):
+ * a segment or chunk of a batch's tokens, targets, mask or positions. Returns
+ * out, or NULL (copying nothing) when src is NULL (e.g. no positions). */
+void *rg_columns(const void *src, int B, int T, int t0, int n, size_t elem, void *out);
+
 void rg_batch_init(rg_batch *b);
 void rg_batch_free(rg_batch *b);
 

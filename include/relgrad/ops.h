@@ -40,7 +40,7 @@ rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u);
 /* Exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)). */
 rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x);
 
-/* ---- normalisation and losses (src/ops/norm.c, src/ops_loss.c) ---------- */
+/* ---- normalisation and losses (src/ops/norm.c, src/ops/loss.c) ---------- */
 
 /* LayerNorm over the last dim: g * (x - mean) / sqrt(var + 1e-5) + b,
  * population variance. x [..., C], g [C], b [C]. */

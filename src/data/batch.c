@@ -13,6 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+void *rg_columns(const void *src, int B, int T, int t0, int n, size_t elem, void *out) {
+    if (!src) return NULL;
+    for (int b = 0; b < B; b++)
+        memcpy((char *)out + (size_t)b * n * elem, (const char *)src + ((size_t)b * T + t0) * elem,
+               (size_t)n * elem);
+    return out;
+}
+
 void rg_batch_init(rg_batch *b) {
     memset(b, 0, sizeof *b);
 }

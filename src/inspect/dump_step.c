@@ -9,13 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns [t0, t0+n) of a (B,T) array into out (B,n). */
-static void columns(const void *src, int B, int T, int t0, int n, size_t elem, void *out) {
-    for (int b = 0; b < B; b++)
-        memcpy((char *)out + (size_t)b * n * elem, (const char *)src + ((size_t)b * T + t0) * elem,
-               (size_t)n * elem);
-}
-
 int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, rg_dump_step *out,
                        rg_error *err) {
     memset(out, 0, sizeof *out);
@@ -63,18 +56,18 @@ int rg_dump_step_write(const rg_config *cfg, rg_model *model, const char *path, 
     }
     real *mask = rg_xmalloc((size_t)B * n * sizeof(real), "a segment"); // (B,n)
     if (recurrent) { /* segment 0, no gradient: fills the memory */
-        columns(batch.tokens, B, T, 0, t0, sizeof(int), first);
-        columns(pos, B, T, 0, t0, sizeof(int), first_pos);
-        if (batch.abacus) columns(batch.abacus, B, T, 0, t0, sizeof(int), first_ids);
+        rg_columns(batch.tokens, B, T, 0, t0, sizeof(int), first);
+        rg_columns(pos, B, T, 0, t0, sizeof(int), first_pos);
+        rg_columns(batch.abacus, B, T, 0, t0, sizeof(int), first_ids);
         bool was = rg_set_no_grad(&ctx, true);
         rg_model_forward(&ctx, model, first, first_pos, first_ids, B, t0, 0, &mem);
         rg_set_no_grad(&ctx, was);
     }
-    columns(batch.tokens, B, T, t0, n, sizeof(int), tok);
-    columns(batch.targets, B, T, t0, n, sizeof(int), tgt);
-    columns(batch.mask, B, T, t0, n, sizeof(real), mask);
-    columns(pos, B, T, t0, n, sizeof(int), seg_pos);
-    if (batch.abacus) columns(batch.abacus, B, T, t0, n, sizeof(int), seg_ids);
+    rg_columns(batch.tokens, B, T, t0, n, sizeof(int), tok);
+    rg_columns(batch.targets, B, T, t0, n, sizeof(int), tgt);
+    rg_columns(batch.mask, B, T, t0, n, sizeof(real), mask);
+    rg_columns(pos, B, T, t0, n, sizeof(int), seg_pos);
+    rg_columns(batch.abacus, B, T, t0, n, sizeof(int), seg_ids);
     /* the memory this segment reads (the forward overwrites it) */
     rg_memory mem_in;
     rg_memory_init(&mem_in, model, B);

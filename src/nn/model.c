@@ -336,12 +336,6 @@ rg_tensor *rg_model_loss(rg_ctx *ctx, rg_tensor *logits, const int *targets, con
     return rg_cross_entropy(ctx, logits, targets, mask);
 }
 
-/* Copy columns [t0, t0+n) of a [B,T] int array into out [B,n]. */
-static void slice_columns(const int *src, int B, int T, int t0, int n, int *out) {
-    for (int b = 0; b < B; b++)
-        memcpy(out + (long)b * n, src + (long)b * T + t0, (size_t)n * sizeof(int));
-}
-
 rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
                                 const int *abacus, int B, int T) {
     const rg_model_config *c = &m->cfg;
@@ -362,9 +356,9 @@ rg_tensor *rg_model_forward_seq(rg_ctx *ctx, rg_model *m, const int *tokens, con
     rg_tensor *logits = NULL;
     for (int t0 = 0; t0 < T; t0 += S) {
         int n = T - t0 < S ? T - t0 : S;
-        slice_columns(tokens, B, T, t0, n, seg);
-        if (pos) slice_columns(pos, B, T, t0, n, seg_pos);
-        if (abacus) slice_columns(abacus, B, T, t0, n, seg_ids);
+        rg_columns(tokens, B, T, t0, n, sizeof(int), seg);
+        rg_columns(pos, B, T, t0, n, sizeof(int), seg_pos);
+        rg_columns(abacus, B, T, t0, n, sizeof(int), seg_ids);
         rg_tensor *part = rg_model_forward(ctx, m, seg, seg_pos, seg_ids, B, n, t0, &mem);
         logits = logits ? rg_concat_time(ctx, logits, part) : part;
     }

@@ -42,14 +42,6 @@ static int argmax(const real *z, int n) {
     return best;
 }
 
-/* Columns [t0, t0+n) of a [B,T] int array into out [B,n]; NULL stays NULL. */
-static const int *columns(const int *src, int B, int T, int t0, int n, int *out) {
-    if (!src) return NULL;
-    for (int b = 0; b < B; b++)
-        memcpy(out + (long)b * n, src + (long)b * T + t0, (size_t)n * sizeof(int));
-    return out;
-}
-
 /* Teacher-forced: count masked positions whose argmax equals the target.
  * The sequence goes through the key/value cache in chunks, so memory grows
  * linearly with its length (no T x T score matrix is ever formed). */
@@ -62,10 +54,10 @@ static void token_accuracy(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const
     int *chunk_pos = rg_xmalloc((size_t)B * CHUNK * sizeof(int), "an evaluation chunk");
     for (int t0 = 0; t0 < T; t0 += CHUNK) {
         int n = T - t0 < CHUNK ? T - t0 : CHUNK;
-        columns(b->tokens, B, T, t0, n, chunk);
+        rg_columns(b->tokens, B, T, t0, n, sizeof(int), chunk);
         rg_ctx_reset(ctx);
-        rg_tensor *logits =
-            rg_model_decode_all(ctx, m, &kv, chunk, columns(b->pos, B, T, t0, n, chunk_pos), n);
+        rg_tensor *logits = rg_model_decode_all(
+            ctx, m, &kv, chunk, rg_columns(b->pos, B, T, t0, n, sizeof(int), chunk_pos), n);
         for (int i = 0; i < B; i++)
             for (int t = 0; t < n; t++) {
                 long at = (long)i * T + t0 + t;
@@ -92,10 +84,11 @@ static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const 
     int *next_pos = rg_xmalloc((size_t)B * sizeof(int), "decoded tokens");
     bool *ok = rg_xmalloc((size_t)B * sizeof(bool), "decoding results");
     for (int i = 0; i < B; i++) ok[i] = true;
-    columns(b->tokens, B, T, 0, P, prompt);
+    rg_columns(b->tokens, B, T, 0, P, sizeof(int), prompt);
     rg_ctx_reset(ctx);
-    rg_tensor *logits = rg_model_decode(
-        ctx, m, &kv, prompt, columns(b->pos, B, T, 0, P, prompt_pos), P); /* predicts y_1 */
+    rg_tensor *logits = rg_model_decode(ctx, m, &kv, prompt,
+                                        rg_columns(b->pos, B, T, 0, P, sizeof(int), prompt_pos),
+                                        P); /* predicts y_1 */
     for (int j = 0; j < answer; j++) {
         for (int i = 0; i < B; i++) {
             next[i] = argmax(logits->data + (long)i * m->V, m->V);
@@ -106,7 +99,8 @@ static long exact_matches(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const 
         }
         if (j + 1 == answer) break;
         rg_ctx_reset(ctx);
-        logits = rg_model_decode(ctx, m, &kv, next, columns(b->pos, B, T, P + j, 1, next_pos), 1);
+        logits = rg_model_decode(ctx, m, &kv, next,
+                                 rg_columns(b->pos, B, T, P + j, 1, sizeof(int), next_pos), 1);
     }
     long count = 0;
     for (int i = 0; i < B; i++) count += ok[i];

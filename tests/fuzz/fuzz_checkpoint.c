@@ -1,5 +1,5 @@
 /* fuzz_checkpoint.c: libFuzzer target for the checkpoint reader
- * (src/io_checkpoint.c, src/io_hdf5.c).
+ * (src/io/checkpoint.c, src/io/hdf5.c).
  *
  * The input is a checkpoint file: rg_checkpoint_read_config, then (when the
  * config it holds is valid and the model small) rg_model_init and

@@ -23,7 +23,7 @@
 # step is printed.
 #
 # Separately (strace): a kill while a resumed run rewrites train_log.csv
-# (restore_log in src/train.c) must leave a run that still resumes.
+# (restore_log in src/train/train.c) must leave a run that still resumes.
 #
 # Usage: tests/robust/kill_loop.sh   (env: RELGRAD_BIN, KILL_SEED, KILLS)
 NAME=kill_loop
@@ -258,7 +258,7 @@ fi
 stale=$(find "$K" -name '*.h5.tmp.*' | wc -l)
 
 # ---- a kill while a resumed run rewrites train_log.csv -----------------------------
-# restore_log (src/train.c) trims the log to the checkpoint's steps when a run
+# restore_log (src/train/train.c) trims the log to the checkpoint's steps when a run
 # resumes. A kill at that moment must not cost the run.
 log_rewrite=skipped
 if [[ $have_strace -eq 1 ]]; then
