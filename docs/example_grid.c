@@ -64,8 +64,8 @@ int main(int argc, char **argv) {
         char pos[64];
         rg_run_data run;
         rc = rg_results_read_run(sum.results, rg_task_name(c->task),
-                                 rg_pos_list_text(&c->model.pos, ',', pos, sizeof pos), c->seed,
-                                 &run, &err);
+                                 rg_scheme_list_text(&c->model.schemes, ',', pos, sizeof pos),
+                                 c->seed, &run, &err);
         if (rc) break;
         printf("%s %s seed %d: loss %.3f -> %.3f in %d steps; exact match", rg_task_name(c->task),
                pos, c->seed, run.train_loss[0], run.train_loss[run.n_steps - 1], run.n_steps);

@@ -306,8 +306,8 @@ Test(config, defaults_validate) {
     /* the small model */
     cr_expect_eq(m->d_model, 64);
     cr_expect_eq(m->n_heads, 4);
-    cr_expect_eq(m->pos.n, 1);
-    cr_expect_eq(m->pos.id[0], rg_scheme_find("rope"));
+    cr_expect_eq(m->schemes.n, 1);
+    cr_expect_eq(m->schemes.id[0], rg_scheme_find("rope"));
     cr_expect_eq(c.task, RG_TASK_COPY);
     int n, *lens = rg_config_eval_lens(&c, &n);
     cr_expect_eq(n, 6);
@@ -473,8 +473,8 @@ Test(config, every_key_round_trips) {
     /* values landed in the right fields */
     cr_expect_eq(c.model.d_model, 48);
     cr_expect_eq(c.model.n_heads, 6);
-    cr_expect_eq(c.model.pos.n, 2);
-    cr_expect_eq(c.model.pos.id[1], rg_scheme_find("deberta"));
+    cr_expect_eq(c.model.schemes.n, 2);
+    cr_expect_eq(c.model.schemes.id[1], rg_scheme_find("deberta"));
     cr_expect_eq(c.model.opts.rope_base, 500.5);
     cr_expect_eq(c.model.opts.fire_L, 128.5);
     cr_expect_eq(c.task, RG_TASK_DUPLICATE);
@@ -515,7 +515,7 @@ Test(config, every_key_round_trips) {
     rg_config_grid_run(&c, 0, 1, 2, &r); /* sort:5 x xl+fire x seed 2 */
     cr_expect_eq(r.task, RG_TASK_SORT);
     cr_expect_eq(r.model.n_symbols, 5);
-    cr_expect_eq(r.model.pos.id[0], rg_scheme_find("xl"));
+    cr_expect_eq(r.model.schemes.id[0], rg_scheme_find("xl"));
     cr_expect_eq(r.seed, 2);
     rg_config_grid_run(&c, 1, 0, 0, &r);
     cr_expect_eq(r.model.n_symbols, 10, "no alphabet of its own: the config's n_symbols");
@@ -601,7 +601,7 @@ Test(config, comments_sections_and_layout) {
     cr_assert_eq(rg_config_from_args(&c, path, 0, NULL, &err), 0, "%s", err.msg);
     cr_expect_eq(c.model.d_model, 32);
     cr_expect_eq(c.model.n_heads, 2);
-    cr_expect_eq(c.model.pos.id[0], rg_scheme_find("alibi"));
+    cr_expect_eq(c.model.schemes.id[0], rg_scheme_find("alibi"));
     int n_lens, *lens = rg_config_eval_lens(&c, &n_lens);
     cr_expect_eq(n_lens, 3);
     cr_expect_eq(lens[0], 4);
@@ -871,12 +871,12 @@ Test(config, names_parse_back) {
     cr_expect(!rg_scheme_is_relative(rg_scheme_find("sinusoidal")));
     cr_expect(!rg_scheme_is_relative(rg_scheme_find("learned")));
     /* per-layer lists, written with ',' or '+', back to text */
-    rg_pos_list l;
+    rg_scheme_list l;
     char why[200], text[100];
-    cr_assert_eq(rg_pos_list_parse("rope, rope+ none", &l, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(rg_scheme_list_parse("rope, rope+ none", &l, why, sizeof why), 0, "%s", why);
     cr_expect_eq(l.n, 3);
-    cr_expect_str_eq(rg_pos_list_text(&l, ',', text, sizeof text), "rope,rope,none");
-    cr_expect_str_eq(rg_pos_list_text(&l, '+', text, sizeof text), "rope+rope+none");
+    cr_expect_str_eq(rg_scheme_list_text(&l, ',', text, sizeof text), "rope,rope,none");
+    cr_expect_str_eq(rg_scheme_list_text(&l, '+', text, sizeof text), "rope+rope+none");
 }
 
 /* The shipped quick experiment loads, and every run of its grid validates. */
@@ -889,7 +889,7 @@ Test(config, quick_experiment_config) {
     for (int t = 0; t < c.n_tasks; t++)
         for (int p = 0; p < c.n_positions; p++) {
             rg_config r = c;
-            r.task = c.tasks[t], r.model.pos = c.positions[p];
+            r.task = c.tasks[t], r.model.schemes = c.positions[p];
             cr_expect_eq(rg_config_validate(&r, path, &err), 0, "%s", err.msg);
         }
 }

@@ -798,7 +798,7 @@ Test(io, config_bad_values) {
     rg_config_defaults(&c);
     rg_error e;
     cr_assert_eq(rg_checkpoint_read_config(path, &c, &e), 0, "%s", e.msg);
-    cr_assert_eq(c.model.pos.id[0], rg_scheme_find("t5"));
+    cr_assert_eq(c.model.schemes.id[0], rg_scheme_find("t5"));
     cr_assert_eq(c.model.n_layers, 2);
     cr_assert_str_eq(c.eval_lens, "3,5");
     scratch_free(&s);
@@ -1115,7 +1115,7 @@ static void expect_run(const char *path, const rg_run_result *want) {
     rg_run_data got;
     rg_error e;
     char pos[128];
-    rg_pos_list_text(&want->cfg->model.pos, ',', pos, sizeof pos);
+    rg_scheme_list_text(&want->cfg->model.schemes, ',', pos, sizeof pos);
     int rc =
         rg_results_read_run(path, rg_task_name(want->cfg->task), pos, want->cfg->seed, &got, &e);
     cr_assert_eq(rc, 0, "%s", e.msg);

@@ -32,8 +32,8 @@
 typedef struct rg_model_config {
     rg_arch arch; /* decoder (the default) or encoder (SPEC section 7)  */
     int d_model, n_heads, n_layers, d_ff;
-    rg_pos_list pos;     /* scheme per layer (layer l: pos.id[l % pos.n])   */
-    rg_scheme_opts opts; /* the schemes' own keys                          */
+    rg_scheme_list schemes; /* scheme per layer (layer l: schemes.id[l % n])  */
+    rg_scheme_opts opts;    /* the schemes' own keys                          */
     int mem_len, segment_len;
     double init_std;
     int abacus, abacus_max; /* abacus embeddings: K (0 = off) and the table's rows */
@@ -78,7 +78,7 @@ typedef struct rg_config {
     rg_task tasks[RG_MAX_LIST];
     int task_symbols[RG_MAX_LIST]; /* "sort:5": that task's n_symbols; 0 = n_symbols */
     int n_tasks;
-    rg_pos_list positions[RG_MAX_LIST];
+    rg_scheme_list positions[RG_MAX_LIST];
     /* each positions entry's own settings, as written after its schemes:
      * ":key=value:key=value" ("" = none); a run of the grid takes them */
     char position_keys[RG_MAX_LIST][RG_ENTRY_MAX];
@@ -224,13 +224,13 @@ int rg_config_longest_eval(const rg_config *c);
 
 /* Positional scheme lists: "none", "fire,fire,none" (',' or '+' between
  * entries). Parse returns 0, or -1 with a reason in why. */
-int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n);
+int rg_scheme_list_parse(const char *text, rg_scheme_list *out, char *why, size_t n);
 /* "fire,fire,none" with sep = ',' (or '+'). */
-const char *rg_pos_list_text(const rg_pos_list *p, char sep, char *buf, size_t n);
+const char *rg_scheme_list_text(const rg_scheme_list *p, char sep, char *buf, size_t n);
 /* The scheme of layer l. */
-static inline int rg_pos_of_layer(const rg_pos_list *p, int l) {
+static inline int rg_scheme_of_layer(const rg_scheme_list *p, int l) {
     return p->id[l % p->n];
 }
-bool rg_pos_list_equal(const rg_pos_list *a, const rg_pos_list *b);
+bool rg_scheme_list_equal(const rg_scheme_list *a, const rg_scheme_list *b);
 
 #endif

@@ -11,15 +11,15 @@
 
 #include <stdbool.h>
 
-#define RG_MAX_SCHEMES  16     /* room in the registry                          */
-#define RG_DEFAULT_POS  "rope" /* the scheme of a config that names none     */
-#define RG_MAX_POS_LIST 16     /* entries of a per-layer scheme list             */
+#define RG_MAX_SCHEMES     16     /* room in the registry                          */
+#define RG_DEFAULT_POS     "rope" /* the scheme of a config that names none     */
+#define RG_MAX_SCHEME_LIST 16     /* entries of a per-layer scheme list             */
 
 /* A scheme per layer: layer l uses id[l % n] (SPEC section 6). */
-typedef struct rg_pos_list {
+typedef struct rg_scheme_list {
     int n;
-    unsigned char id[RG_MAX_POS_LIST];
-} rg_pos_list;
+    unsigned char id[RG_MAX_SCHEME_LIST];
+} rg_scheme_list;
 
 /* The schemes' own config keys (each declared by its scheme's file). */
 typedef struct rg_scheme_opts {
@@ -48,7 +48,7 @@ bool rg_scheme_is_shift_invariant(int id);
  * positions come from the causal mask or from the content). */
 bool rg_scheme_reads_positions(int id);
 /* "none, sinusoidal, learned, ..." (every registered name) into buf. */
-const char *rg_scheme_list_text(char *buf, unsigned long n);
+const char *rg_scheme_names_text(char *buf, unsigned long n);
 
 /* ---- formulas, exposed for the tests ------------------------------------------------- */
 

@@ -196,7 +196,7 @@ int rg_gc_model(const rg_model_config *mc, const rg_gc_model_options *opt, rg_gc
     }
     char pos_text[256];
     snprintf(rep->what, sizeof rep->what, "model %s mem_len=%d%s",
-             rg_pos_list_text(&mc->pos, ',', pos_text, sizeof pos_text), mc->mem_len,
+             rg_scheme_list_text(&mc->schemes, ',', pos_text, sizeof pos_text), mc->mem_len,
              L > 0 ? " random positions" : "");
     rep->h = fine && sizeof(real) == 8 ? 1e-4 : RG_GC_EPS;
     rep->tol = opt->tol > 0 ? opt->tol : RG_GC_TOL_MODEL;

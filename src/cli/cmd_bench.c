@@ -66,7 +66,7 @@ static int bench_decode(const char *spec, int argc, char **argv) {
     rg_bench_decode(&cfg, &model, len, B, &r);
     char pos[256], blas[256];
     printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d threads %d (%s)\n",
-           rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
+           rg_scheme_list_text(&cfg.model.schemes, ',', pos, sizeof pos), cfg.model.d_model,
            cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, cfg.threads, RG_REAL_NAME);
     printf("blas: %s\n", rg_runtime_blas_text(blas, sizeof blas));
     printf("decode: len=%d batch=%d ms=%.3f tokens_per_s=%.1f peak_rss_mb=%.1f prefill_ms=%.3f\n",
@@ -123,7 +123,7 @@ int rg_cmd_bench(int argc, char **argv) {
         printf("data-parallel: %d ranks, %d thread(s) each\n", dist.size, cfg.threads);
     printf("config: pos %s d_model %d n_heads %d n_layers %d d_ff %d batch %d seq %d threads %d "
            "(%s)\n",
-           rg_pos_list_text(&cfg.model.pos, ',', pos, sizeof pos), cfg.model.d_model,
+           rg_scheme_list_text(&cfg.model.schemes, ',', pos, sizeof pos), cfg.model.d_model,
            cfg.model.n_heads, cfg.model.n_layers, cfg.model.d_ff, r.B, r.T, cfg.threads,
            RG_REAL_NAME);
     char blas[256];

@@ -79,8 +79,8 @@ int rg_cmd_dump(int argc, char **argv) {
         fprintf(stderr, "relgrad dump: %s\n", err.msg);
     else
         fprintf(stderr, "relgrad dump: wrote %s (%s, pos %s, B %d, T %d, offset %d, loss %.6f)\n",
-                out, RG_REAL_NAME, rg_pos_list_text(&cfg->model.pos, ',', pos, sizeof pos), step.B,
-                step.T, step.offset, step.loss);
+                out, RG_REAL_NAME, rg_scheme_list_text(&cfg->model.schemes, ',', pos, sizeof pos),
+                step.B, step.T, step.offset, step.loss);
     rg_model_free(&model);
     free(cfg);
     return rc ? RG_EXIT_BAD_INPUT : RG_EXIT_OK;

@@ -35,7 +35,7 @@ static int usage(FILE *f) {
             "  --break OP: perturb OP's backward by 0.1%% (to see a failure)\n"
             "  schemes: %s\n"
             "exit status: 0 within the bound (docs/gradcheck.md), 4 above it, 2 bad input\n",
-            rg_scheme_list_text(schemes, sizeof schemes));
+            rg_scheme_names_text(schemes, sizeof schemes));
     return f == stdout ? RG_EXIT_OK : RG_EXIT_BAD_INPUT;
 }
 
@@ -242,7 +242,7 @@ static int check_model(int argc, char **argv, const int *num, bool all, breaker 
     printf(
         "gradcheck model (%s): pos %s, d_model %d, n_heads %d, n_layers %d, d_ff %d, mem_len %d, "
         "B %d, T %d%s; %s, step %g, bound %g\n",
-        config, rg_pos_list_text(&mc->pos, ',', pos, sizeof pos), mc->d_model, mc->n_heads,
+        config, rg_scheme_list_text(&mc->schemes, ',', pos, sizeof pos), mc->d_model, mc->n_heads,
         mc->n_layers, mc->d_ff, mc->mem_len, opt.B ? opt.B : 2, opt.T ? opt.T : 5,
         opt.random_positions ? " (random positions)" : "", RG_REAL_NAME, rep.h, rep.tol);
     table_head("parameter");
@@ -280,7 +280,7 @@ int rg_cmd_gradcheck(int argc, char **argv) {
         printf("model       the whole model (relgrad gradcheck model pos=NAME ...)\n");
         for (int i = 0; i < rg_gc_op_count(); i++)
             printf("%-18s %s\n", rg_gc_op_name(i), rg_gc_op_summary(i));
-        printf("schemes: %s\n", rg_scheme_list_text(schemes, sizeof schemes));
+        printf("schemes: %s\n", rg_scheme_names_text(schemes, sizeof schemes));
         return RG_EXIT_OK;
     }
     /* options anywhere after WHAT */

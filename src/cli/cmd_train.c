@@ -17,7 +17,7 @@
 /* The accuracy table printed at the end of train and by eval. */
 void rg_print_eval(FILE *f, const rg_config *cfg, const rg_eval_result *res) {
     char pos[256];
-    rg_pos_list_text(&cfg->model.pos, ',', pos, sizeof pos);
+    rg_scheme_list_text(&cfg->model.schemes, ',', pos, sizeof pos);
     fprintf(f, "%-10s %-10s %8s %12s %10s\n", "task", "pos", "length", "exact_match", "token_acc");
     for (int k = 0; k < res->n; k++)
         fprintf(f, "%-10s %-10s %8d %12.3f %10.3f%s\n", rg_task_name(cfg->task), pos, res->len[k],
@@ -71,7 +71,7 @@ static int load_recorded(const rg_cli_args *a, rg_config *cfg, rg_run_data *rec,
     *cfg = rec->cfg;
     char dir[RG_PATH_MAX + 600], where[RG_PATH_MAX + 40];
     const char *slash = strrchr(a->from, '/');
-    rg_pos_list_text(&cfg->model.pos, '+', pos, sizeof pos);
+    rg_scheme_list_text(&cfg->model.schemes, '+', pos, sizeof pos);
     snprintf(dir, sizeof dir, "%.*s%srerun/%s-%s-%ld", slash ? (int)(slash - a->from) : 0, a->from,
              slash ? "/" : "", task, pos, seed);
     snprintf(where, sizeof where, "--from %.*s", RG_PATH_MAX, a->from);
@@ -148,7 +148,7 @@ int rg_cmd_train(int argc, char **argv) {
         rg_run_summary sum;
         char label[300], pos[256];
         snprintf(label, sizeof label, "%s %s seed %d", rg_task_name(cfg->task),
-                 rg_pos_list_text(&cfg->model.pos, ',', pos, sizeof pos), cfg->seed);
+                 rg_scheme_list_text(&cfg->model.schemes, ',', pos, sizeof pos), cfg->seed);
         rg_train_options opt = {.label = label, .dist = &dist, .lines = dist.mpi};
         rc = rg_train(cfg, &opt, &sum, &err);
         if (rc == 0 && root) {

@@ -21,7 +21,7 @@ static const char *source(const rg_config *c, int k) {
     return where;
 }
 
-static bool scheme_used(const rg_pos_list *p, int id) {
+static bool scheme_used(const rg_scheme_list *p, int id) {
     for (int i = 0; i < p->n; i++)
         if (p->id[i] == id) return true;
     return false;
@@ -47,7 +47,7 @@ static bool shown(const rg_config *c, const rg_config *d, int k, unsigned what) 
     int scheme = rg_config_key_scheme(k);
     bool by_user = c->where[k][0] && !strcmp(source(c, k), c->where[k]);
     if (scheme < 0 || !is_default || by_user) return true;
-    if (!(what & RG_SHOW_GRID) && scheme_used(&c->model.pos, scheme)) return true;
+    if (!(what & RG_SHOW_GRID) && scheme_used(&c->model.schemes, scheme)) return true;
     if (what & RG_SHOW_GRID)
         for (int p = 0; p < c->n_positions; p++)
             if (scheme_used(&c->positions[p], scheme)) return true;

@@ -69,7 +69,7 @@ static const rg_key_info BASE_KEYS[] = {
      .group = "model",
      .type = RG_KEY_STRING,
      .kind = RG_V_POS,
-     .offset = AT(model.pos),
+     .offset = AT(model.schemes),
      .def = RG_DEFAULT_POS,
      .help =
          "positional scheme, or a per-layer list of relative schemes repeating over the layers; "
@@ -594,7 +594,7 @@ static int print_real(double v, char *buf, size_t n) {
     return len;
 }
 
-const char *rg_pos_list_text(const rg_pos_list *p, char sep, char *buf, size_t n) {
+const char *rg_scheme_list_text(const rg_scheme_list *p, char sep, char *buf, size_t n) {
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < p->n && used < n; i++)
@@ -603,7 +603,7 @@ const char *rg_pos_list_text(const rg_pos_list *p, char sep, char *buf, size_t n
     return buf;
 }
 
-bool rg_pos_list_equal(const rg_pos_list *a, const rg_pos_list *b) {
+bool rg_scheme_list_equal(const rg_scheme_list *a, const rg_scheme_list *b) {
     if (a->n != b->n) return false;
     for (int i = 0; i < a->n; i++)
         if (a->id[i] != b->id[i]) return false;
@@ -641,7 +641,7 @@ int rg_config_get(const rg_config *c, const char *key, char *buf, size_t n) {
         break;
     }
     case RG_V_POS:
-        len = (size_t)snprintf(buf, n, "%s", rg_pos_list_text(at, ',', item, sizeof item));
+        len = (size_t)snprintf(buf, n, "%s", rg_scheme_list_text(at, ',', item, sizeof item));
         break;
     case RG_V_TASK_LIST:
     case RG_V_POS_LISTS:
@@ -715,7 +715,7 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
         return 0;
     }
     case RG_V_POS: {
-        const rg_pos_list *p = at;
+        const rg_scheme_list *p = at;
         if (p->n < 1) return rg_fail_key(err, where, k, "no scheme; e.g. pos = %s", key->def);
         return 0;
     }
@@ -728,7 +728,7 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
             for (int j = 0; j < i; j++) {
                 bool same = key->kind == RG_V_TASK_LIST
                                 ? c->tasks[i] == c->tasks[j]
-                                : rg_pos_list_equal(&c->positions[i], &c->positions[j]) &&
+                                : rg_scheme_list_equal(&c->positions[i], &c->positions[j]) &&
                                       !strcmp(c->position_keys[i], c->position_keys[j]);
                 if (same)
                     return rg_fail_key(err, where, k, "entry %d repeats entry %d; list each once",
@@ -745,13 +745,14 @@ int rg_config_check_key(const rg_config *c, int k, const char *where, rg_error *
 
 const char *rg_config_run_pos(const rg_config *c, char sep, char *buf, size_t n) {
     char pos[256];
-    snprintf(buf, n, "%s%s", rg_pos_list_text(&c->model.pos, sep, pos, sizeof pos), c->entry_keys);
+    snprintf(buf, n, "%s%s", rg_scheme_list_text(&c->model.schemes, sep, pos, sizeof pos),
+             c->entry_keys);
     return buf;
 }
 
 const char *rg_config_entry_name(const rg_config *base, int p, char sep, char *buf, size_t n) {
     char pos[256];
-    snprintf(buf, n, "%s%s", rg_pos_list_text(&base->positions[p], sep, pos, sizeof pos),
+    snprintf(buf, n, "%s%s", rg_scheme_list_text(&base->positions[p], sep, pos, sizeof pos),
              base->position_keys[p]);
     return buf;
 }

@@ -281,10 +281,10 @@ static const char *list_example(char *buf, size_t n) {
     return buf;
 }
 
-int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
+int rg_scheme_list_parse(const char *text, rg_scheme_list *out, char *why, size_t n) {
     const char *names[RG_MAX_SCHEMES];
     for (int i = 0; i < rg_scheme_count(); i++) names[i] = rg_scheme_name(i);
-    rg_pos_list list = {0};
+    rg_scheme_list list = {0};
     const char *p = text;
     for (int entry = 1; p; entry++) {
         char item[64], hint[64], all[300];
@@ -300,14 +300,14 @@ int rg_pos_list_parse(const char *text, rg_pos_list *out, char *why, size_t n) {
         if (id < 0) {
             snprintf(why, n, "unknown scheme '%.40s'%s; valid schemes: %s", item,
                      did_you_mean(item, names, rg_scheme_count(), hint, sizeof hint),
-                     rg_scheme_list_text(all, sizeof all));
+                     rg_scheme_names_text(all, sizeof all));
             return -1;
         }
-        if (list.n == RG_MAX_POS_LIST) {
+        if (list.n == RG_MAX_SCHEME_LIST) {
             snprintf(why, n,
                      "more than %d entries; a per-layer list repeats, so a shorter one "
                      "usually says the same",
-                     RG_MAX_POS_LIST);
+                     RG_MAX_SCHEME_LIST);
             return -1;
         }
         list.id[list.n++] = (unsigned char)id;
@@ -368,8 +368,8 @@ static bool entry_may_set(const rg_key_info *key) {
 /* One positions entry: schemes ('+' list), then its own settings
  * ":key=value:key=value" into keys (trimmed, in the same form), each a key
  * an entry may set with a value that key takes (tried on a copy of c). */
-static int parse_positions_entry(const rg_config *c, const char *item, rg_pos_list *pos, char *keys,
-                                 char *why, size_t n) {
+static int parse_positions_entry(const rg_config *c, const char *item, rg_scheme_list *pos,
+                                 char *keys, char *why, size_t n) {
     const char *colon = strchr(item, ':');
     char schemes[256];
     size_t len = colon ? (size_t)(colon - item) : strlen(item);
@@ -377,7 +377,7 @@ static int parse_positions_entry(const rg_config *c, const char *item, rg_pos_li
     memcpy(schemes, item, len);
     schemes[len] = '\0';
     trimmed(schemes, schemes, sizeof schemes);
-    if (rg_pos_list_parse(schemes, pos, why, n)) return -1;
+    if (rg_scheme_list_parse(schemes, pos, why, n)) return -1;
     keys[0] = '\0';
     if (!colon) return 0;
     rg_config *scratch = rg_xmalloc(sizeof *scratch, "a config");
@@ -557,7 +557,7 @@ int rg_config_set(rg_config *c, const char *key, const char *value, const char *
             return rg_fail_key(err, shown, k, "%s", why);
         break;
     case RG_V_POS:
-        if (rg_pos_list_parse(text, at, why, sizeof why))
+        if (rg_scheme_list_parse(text, at, why, sizeof why))
             return rg_fail_key(err, shown, k, "%s", why);
         break;
     case RG_V_LENGTHS: {
@@ -830,7 +830,7 @@ void rg_config_grid_run(const rg_config *base, int t, int p, int s, rg_config *o
         out->model.n_symbols = base->task_symbols[t];
     else if (rg_task_alphabet(out->task))
         out->model.n_symbols = rg_task_alphabet(out->task);
-    out->model.pos = base->positions[p];
+    out->model.schemes = base->positions[p];
     out->seed = base->seeds[s];
     /* the entry's own settings, checked when the list was read */
     snprintf(out->entry_keys, sizeof out->entry_keys, "%s", base->position_keys[p]);

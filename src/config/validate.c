@@ -161,8 +161,8 @@ static int check_methods(const rg_config *c, const char *where, int longest, rg_
                            rg_key_origin_note(c, KEY("index_hints"), note, sizeof note));
     if (c->coupled_positions) {
         bool any_order = true, reads = false;
-        for (int i = 0; i < mc->pos.n; i++) {
-            unsigned f = rg_scheme_get(mc->pos.id[i])->flags;
+        for (int i = 0; i < mc->schemes.n; i++) {
+            unsigned f = rg_scheme_get(mc->schemes.id[i])->flags;
             any_order &= (f & RG_SCHEME_ANY_ORDER) != 0;
             reads |= !(f & RG_SCHEME_NO_POSITIONS);
         }
@@ -172,7 +172,7 @@ static int check_methods(const rg_config *c, const char *where, int longest, rg_
                 "1 needs schemes that read each position on its own (coupled positions repeat "
                 "and go down at a SEP), at least one of them reading positions, but pos = %s%s; "
                 "use %s (layers of a list may also be %s), or coupled_positions = 0",
-                rg_pos_list_text(&mc->pos, ',', text, sizeof text),
+                rg_scheme_list_text(&mc->schemes, ',', text, sizeof text),
                 rg_key_origin_note(c, KEY("pos"), note, sizeof note),
                 schemes_with(RG_SCHEME_ANY_ORDER, RG_SCHEME_NO_POSITIONS, list, sizeof list),
                 schemes_with(RG_SCHEME_ANY_ORDER | RG_SCHEME_NO_POSITIONS, 0, other, sizeof other));
@@ -271,21 +271,21 @@ static int check_model(const rg_model_config *mc, const rg_config *c, const char
                            "%d does not divide d_model = %d%s; choose n_heads among %s", H, d,
                            rg_key_origin_note(c, KEY("d_model"), note, sizeof note),
                            divisors(d, list, sizeof list));
-    const rg_pos_list *pos = &mc->pos;
-    if (pos->n > mc->n_layers)
+    const rg_scheme_list *schemes = &mc->schemes;
+    if (schemes->n > mc->n_layers)
         return rg_fail_key(err, ORIGIN("pos"), KEY("pos"),
-                           "%d entries for %d layers; give at most one scheme per layer", pos->n,
-                           mc->n_layers);
+                           "%d entries for %d layers; give at most one scheme per layer",
+                           schemes->n, mc->n_layers);
     bool all_relative = true;
-    for (int i = 0; i < pos->n; i++) all_relative &= rg_scheme_is_relative(pos->id[i]);
-    if (pos->n > 1 && !all_relative)
+    for (int i = 0; i < schemes->n; i++) all_relative &= rg_scheme_is_relative(schemes->id[i]);
+    if (schemes->n > 1 && !all_relative)
         return rg_fail_key(err, ORIGIN("pos"), KEY("pos"),
                            "'%s': per-layer lists hold relative schemes only (an absolute "
                            "embedding enters once, below every layer); use it alone",
-                           rg_pos_list_text(pos, ',', text, sizeof text));
+                           rg_scheme_list_text(schemes, ',', text, sizeof text));
     for (int id = 0; id < rg_scheme_count(); id++) { /* each scheme used, once */
         bool used = false;
-        for (int i = 0; i < pos->n; i++) used |= pos->id[i] == id;
+        for (int i = 0; i < schemes->n; i++) used |= schemes->id[i] == id;
         const rg_scheme *s = rg_scheme_get(id);
         if (!used || !s->validate) continue;
         rg_scheme_check chk = {mc, positions_read, positions_why, scheme_fail, scheme_origin, &r};
@@ -303,7 +303,7 @@ static int check_model(const rg_model_config *mc, const rg_config *c, const char
                            "mem_len = %d needs relative schemes, but pos = %s is absolute: an "
                            "absolute embedding cannot tell a memory row from a current one "
                            "(Dai et al. 2019); set mem_len = 0 or choose another pos",
-                           mc->mem_len, rg_pos_list_text(pos, ',', text, sizeof text));
+                           mc->mem_len, rg_scheme_list_text(schemes, ',', text, sizeof text));
     if (mc->segment_len > 0 && mc->mem_len == 0)
         return rg_fail_key(err, ORIGIN("segment_len"), KEY("segment_len"),
                            "segment_len = %d only takes effect with memory, but mem_len = 0%s; set "
@@ -326,7 +326,7 @@ static int check_model(const rg_model_config *mc, const rg_config *c, const char
         for (int id = 0; id < rg_scheme_count(); id++) {
             const rg_scheme *s = rg_scheme_get(id);
             int layers = 0;
-            for (int l = 0; l < mc->n_layers; l++) layers += rg_pos_of_layer(pos, l) == id;
+            for (int l = 0; l < mc->n_layers; l++) layers += rg_scheme_of_layer(schemes, l) == id;
             rg_param_builder pb = {.counting = true};
             rg_tensor *slot[RG_SCHEME_PARAMS];
             if (layers && s->declare_shared) s->declare_shared(&pb, mc, slot);
@@ -396,14 +396,14 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
     if (check_task_data(c, where, err)) return 2;
     if (c->random_positions > 0) {
         bool any = false;
-        for (int i = 0; i < mc->pos.n; i++) any |= rg_scheme_reads_positions(mc->pos.id[i]);
+        for (int i = 0; i < mc->schemes.n; i++) any |= rg_scheme_reads_positions(mc->schemes.id[i]);
         char list[256];
         if (!any)
             return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
                                "%d, but pos = %s reads no positions; set random_positions = 0 "
                                "or choose a scheme that reads them",
                                c->random_positions,
-                               rg_pos_list_text(&mc->pos, ',', list, sizeof list));
+                               rg_scheme_list_text(&mc->schemes, ',', list, sizeof list));
         if (c->random_positions < seq)
             return rg_fail_key(err, ORIGIN("random_positions"), KEY("random_positions"),
                                "%d is shorter than the longest sequence read (%d tokens: %s %d "

@@ -91,8 +91,8 @@ enum { N_HUES = 4 };
 static int hue_of(const rg_model *m, int id) {
     int hue = 0;
     for (int s = 0; s < id; s++)
-        for (int i = 0; i < m->cfg.pos.n; i++)
-            if (m->cfg.pos.id[i] == s) {
+        for (int i = 0; i < m->cfg.schemes.n; i++)
+            if (m->cfg.schemes.id[i] == s) {
                 hue++;
                 break;
             }

@@ -65,7 +65,7 @@ int rg_tape_graph_write(const rg_config *cfg, bool with_grads, const char *path,
              "one training step of relgrad (%s): pos %s, task %s, B %d, T %d, d_model %d, "
              "n_heads %d, n_layers %d; %ld tape nodes\ncoloured: the positional scheme's ops "
              "and parameters%s",
-             RG_REAL_NAME, rg_pos_list_text(&cfg->model.pos, ',', pos, sizeof pos),
+             RG_REAL_NAME, rg_scheme_list_text(&cfg->model.schemes, ',', pos, sizeof pos),
              rg_task_name(cfg->task), batch.B, batch.T, cfg->model.d_model, cfg->model.n_heads,
              cfg->model.n_layers, ctx.n_nodes,
              with_grads ? "\nedge labels: norm of the gradient backward sent along the edge" : "");

@@ -157,7 +157,8 @@ static int check_no_extra(hid_t g, rg_model *m, const char *path, rg_error *err)
                               "n_layers = %d); the checkpoint was written for another config; "
                               "build the model from the checkpoint's config",
                               path, rg_io_obj_path(g, name, obj, sizeof obj),
-                              rg_pos_list_text(&m->cfg.pos, ',', pos, sizeof pos), m->cfg.n_layers);
+                              rg_scheme_list_text(&m->cfg.schemes, ',', pos, sizeof pos),
+                              m->cfg.n_layers);
     }
     return 0;
 }

@@ -33,13 +33,13 @@ static void declare_all(rg_param_builder *pb, rg_model *m) {
     m->lnf_b = rg_declare(pb, "ln_f.bias", RG_SHAPE(d), false, RG_INIT_ZEROS, 0);
     for (int id = 0; id < rg_scheme_count(); id++) {
         bool used = false;
-        for (int i = 0; i < c->pos.n; i++) used |= c->pos.id[i] == id;
+        for (int i = 0; i < c->schemes.n; i++) used |= c->schemes.id[i] == id;
         const rg_scheme *s = rg_scheme_get(id);
         if (used && s->declare_shared) s->declare_shared(pb, c, m->shared[id]);
     }
     for (int l = 0; l < c->n_layers; l++) {
         rg_layer *L = &m->layers[l];
-        L->scheme = rg_pos_of_layer(&c->pos, l);
+        L->scheme = rg_scheme_of_layer(&c->schemes, l);
         char n[RG_NAME_MAX];
 #define P(field, suffix, decay, init, ...)                                                         \
     snprintf(n, sizeof n, "blocks.%d.%s", l, suffix);                                              \

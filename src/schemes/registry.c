@@ -71,7 +71,7 @@ bool rg_scheme_reads_positions(int id) {
     return !(rg_scheme_get(id)->flags & RG_SCHEME_NO_POSITIONS);
 }
 
-const char *rg_scheme_list_text(char *buf, unsigned long n) {
+const char *rg_scheme_names_text(char *buf, unsigned long n) {
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < N_SCHEMES && used < n; i++)
