@@ -3,9 +3,9 @@
  * the abacus embedding of McLeish et al. 2024, an absolute scheme's), the
  * blocks (block.c), the head. Training calls it over whole segments (with segment
  * memory between them); decoding over the new tokens with a key/value cache
- * (cache.c); relgrad attention over an encoder's example, with a copy of the
- * probabilities (rg_model_forward_probs). Each layer's positional scheme is one file in
- * src/schemes/, reached through the registry.
+ * (cache.c); relgrad attention over an encoder's example, with a copy of
+ * the probabilities (rg_model_forward_probs). Each layer's positional scheme
+ * is one file in src/schemes/, reached through the registry.
  */
 #include "nn_internal.h"
 
