@@ -180,10 +180,14 @@ def main():
         parts.append("<h2>Attention maps</h2>")
         parts.append('<p class="note">Per layer (rows) and head (columns): the attention '
                      "probabilities of evaluation example 0 at the training length (left) and at "
-                     "twice it (right), from the first seed's final checkpoint, through the same "
-                     "cached decoding evaluation uses. Rows are queries, columns keys; the dashed "
-                     "lines mark where the answer starts. d: mean attended distance (positions "
-                     "back), e: entropy (nats), averaged over queries.</p>")
+                     "twice it (right), from the first seed's final checkpoint, through the pass "
+                     "evaluation makes (a decoder's cached decoding, an encoder's one forward). "
+                     "Rows are queries, columns keys (an encoder's keys before and after the "
+                     "query: the full matrix); the dashed lines mark where the answer starts. "
+                     "d: mean attended distance (positions back, signed: negative means to the "
+                     "right), e: entropy (nats), averaged over queries; an encoder's L and R: the "
+                     "share of attention on keys left and right of the query, and which way the "
+                     "head mostly looks.</p>")
         parts.append('<div class="maps">')
         for h5 in maps:
             png = h5[:-3] + ".png"

@@ -6,10 +6,11 @@
  * programs that draw them (Graphviz's dot, the Python tools) without a
  * shell.
  *
- * The attention probabilities come out of the same key/value-cache decoding
- * that evaluation uses (rg_model_decode_all, chunk by chunk, as the
- * teacher-forced pass of rg_evaluate), through the kernel's optional
- * probability output, so what is drawn is what evaluation computed.
+ * The attention probabilities come out of the pass evaluation itself makes,
+ * through the kernel's optional probability output, so what is drawn is
+ * what evaluation computed: for a decoder the key/value-cache decoding
+ * (rg_model_decode_all, chunk by chunk, as the teacher-forced pass of
+ * rg_evaluate), for an encoder its one forward (rg_model_forward_probs).
  */
 #ifndef RELGRAD_INSPECT_H
 #define RELGRAD_INSPECT_H
@@ -22,42 +23,69 @@
 
 /* ---- attention maps (attention_maps.c, checkpoint_maps.c) ------------------------------ */
 
-/* One example's attention, every layer and head. */
+/* One example's attention, every layer and head.
+ *
+ * A decoder's map is causal: zero above the diagonal. An encoder's is the
+ * full T x T matrix: a query attends to the keys before and after it (its
+ * PAD keys get 0). The statistics are taken over the queries of real tokens
+ * (i < n_real) and every key each attends to, with the signed distance
+ * p_i - p_j: positive for keys to the left (earlier positions), negative for
+ * keys to the right, so an encoder head's mean distance says on balance
+ * which way it looks (a head that looks both ways evenly averages out near
+ * 0, which left_share and right_share tell apart from a head that looks at
+ * itself). */
 typedef struct rg_attention_map {
-    int len;        /* the task length n of the example                      */
-    int example;    /* its index in the evaluation set at that length        */
-    int T;          /* tokens fed: the sequence without its last token       */
-    int prompt_len; /* BOS <input> SEP: the answer is predicted from here on */
+    int len;        /* the task length n of the example                        */
+    int example;    /* its index in the evaluation set at that length          */
+    rg_arch arch;   /* the model's: decoder (causal) or encoder (both ways)    */
+    int T;          /* tokens fed: a decoder's sequence without its last token; an
+                       encoder's whole row BOS x SEP ANS .. ANS (PAD after it when
+                       the batch's rows are longer)                            */
+    int n_real;     /* tokens before trailing PAD (T for a decoder)            */
+    int prompt_len; /* BOS <input> SEP: a decoder predicts the answer from query
+                       prompt_len - 1 on; an encoder's ANS slots start here    */
     int L, H;
     int *tokens;           /* [T]                                                   */
     int *positions;        /* [T] absolute positions                                */
-    real *probs;           /* [L,H,T,T]: row i = query i over keys j (0 above the diagonal) */
+    real *probs;           /* [L,H,T,T]: row i = query i over keys j (0 where it sees
+                              nothing: above the diagonal in a decoder, PAD keys)   */
     double *mean_distance; /* [L,H]: mean over queries i of sum_j P[i,j] (p_i - p_j) */
     double *entropy;       /* [L,H]: mean over queries i of -sum_j P[i,j] ln P[i,j] (nats) */
+    double *left_share;    /* [L,H]: mean over queries i of the sum of P[i,j] over p_j < p_i */
+    double *right_share;   /* [L,H]: the same over p_j > p_i (0 in a decoder)       */
 } rg_attention_map;
 
 /* Example k of the evaluation set at length n (cfg's task, eval_n and
- * random_positions; the model's scheme options from cfg->model.opts, which
- * evaluation may have changed), fed through the key/value cache. 0, or 2
- * with err (k outside the set). Free with rg_attention_map_free. */
+ * random_positions), through evaluation's own pass: a decoder's through the
+ * key/value cache with cfg->model.opts (which evaluation may have changed),
+ * an encoder's through one forward of its row (rg_model_forward_probs). 0,
+ * or 2 with err (k outside the set). Free with rg_attention_map_free. */
 int rg_attention_map_compute(rg_ctx *ctx, rg_model *m, const rg_config *cfg, int n, int k,
                              rg_attention_map *out, rg_error *err);
 void rg_attention_map_free(rg_attention_map *a);
 
+/* Which way a head looks: "left" when more than half of its attention (the
+ * mean over queries) is on keys at earlier positions, "right" when more than
+ * half is on later ones, else "mixed" (e.g. on the query's own key, or
+ * spread over both sides). */
+const char *rg_attention_direction(double left_share, double right_share);
+
 /* Write maps to an HDF5 file (atomically): root attributes format =
  * "relgrad-attention", format_version = 1, source (the checkpoint) and every
- * config key; per map a group /len_<n> with attributes length, example,
- * prompt_len, train_len and datasets tokens, positions (int32 [T]), probs
- * (float32 [L,H,T,T]), mean_distance and entropy (float64 [L,H]). 0 or 2.
+ * config key (arch among them); per map a group /len_<n> with attributes
+ * length, example, prompt_len, train_len, n_real and datasets tokens,
+ * positions (int32 [T]), probs (float32 [L,H,T,T]), mean_distance, entropy,
+ * left_share and right_share (float64 [L,H]) (docs/format.md). 0 or 2.
  * (Written by the io layer, src/io/attention_file.c, beside the other files.) */
 int rg_attention_maps_write(const char *path, const rg_config *cfg, const char *source,
                             const rg_attention_map *maps, int n_maps, rg_error *err);
 
 /* Load checkpoint ckpt (its config, with len and 2 len as evaluation
  * lengths; len 0 = its train_len), compute example k's maps at both lengths
- * and write them to h5. Prints one line per length (mean attended distance
- * and entropy per layer and head) to out when it is not NULL. 0, or 2 with
- * err. */
+ * and write them to h5. Prints to out, when it is not NULL, per length a
+ * line per layer with each head's mean attended distance and entropy (an
+ * encoder's also with its left and right shares and rg_attention_direction).
+ * 0, or 2 with err. */
 int rg_attention_of_checkpoint(const char *ckpt, int len, int example, const char *h5, FILE *out,
                                rg_error *err);
 

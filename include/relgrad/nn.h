@@ -78,6 +78,18 @@ void rg_memory_clear(rg_memory *mem); /* len = 0 (start of new sequences) */
 rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
                             const int *abacus, int B, int T, int offset, rg_memory *mem);
 
+/* rg_model_forward without memory (offset 0) that also copies each layer's
+ * attention probabilities into probs [n_layers, B, H, T, T] (owned by the
+ * caller): row i of block (l, b, h) is query i's probabilities over keys
+ * 0..T-1, exactly 0 where it sees nothing (keys after it in a decoder, an
+ * encoder's PAD keys). The same forward, through the same kernel (its
+ * optional probability output, as the key/value cache's probs uses it):
+ * the logits are those of rg_model_forward. relgrad attention reads an
+ * encoder's maps with it (a decoder's come from the cache). Needs the fused
+ * kernel (m->unfused_attention false). */
+rg_tensor *rg_model_forward_probs(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                                  const int *abacus, int B, int T, real *probs);
+
 /* Masked mean cross-entropy of logits against targets (SPEC section 1). */
 rg_tensor *rg_model_loss(rg_ctx *ctx, rg_tensor *logits, const int *targets, const real *mask);
 

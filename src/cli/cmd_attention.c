@@ -1,10 +1,11 @@
 /* cmd_attention.c: `relgrad attention CHECKPOINT [len=N] [example=K]
  * [--out FILE.h5]`: per layer and head, the attention probabilities of one
- * evaluation example (example K of the evaluation set, through the same
- * cached decoding evaluation uses), at length N (default: the training
- * length) and at 2N, written to FILE.h5 (default: attention.h5 beside the
- * checkpoint) and drawn as a grid of heatmaps in FILE.png beside it, with
- * each head's mean attended distance and entropy. */
+ * evaluation example (example K of the evaluation set, through the pass
+ * evaluation makes: a decoder's cached decoding, an encoder's one forward),
+ * at length N (default: the training length) and at 2N, written to FILE.h5
+ * (default: attention.h5 beside the checkpoint) and drawn as a grid of
+ * heatmaps in FILE.png beside it, with each head's mean attended distance
+ * and entropy (an encoder's heads also with which way they look). */
 #include "cli.h"
 #include "relgrad/inspect.h"
 

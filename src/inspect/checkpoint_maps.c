@@ -8,6 +8,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Per layer a line of each head's statistics; an encoder's heads also say
+ * which way they look. */
+static void print_map(FILE *out, const rg_attention_map *a, int train_len) {
+    bool enc = a->arch == RG_ARCH_ENCODER;
+    fprintf(out,
+            "length %d%s (example %d, %d tokens%s): mean attended distance / entropy (nats)%s\n",
+            a->len, a->len == train_len ? " (training length)" : "", a->example, a->T,
+            enc ? ", encoder: both ways" : "",
+            enc ? " / share of attention on keys left and right of the query: mostly left, "
+                  "right or mixed"
+                : "");
+    for (int l = 0; l < a->L; l++) {
+        fprintf(out, "  layer %d:", l);
+        for (int h = 0; h < a->H; h++) {
+            int lh = l * a->H + h;
+            if (enc)
+                fprintf(out, "  h%d %+.2f / %.2f / L %.2f R %.2f %s", h, a->mean_distance[lh],
+                        a->entropy[lh], a->left_share[lh], a->right_share[lh],
+                        rg_attention_direction(a->left_share[lh], a->right_share[lh]));
+            else
+                fprintf(out, "  h%d %.2f / %.2f", h, a->mean_distance[lh], a->entropy[lh]);
+        }
+        fprintf(out, "\n");
+    }
+}
+
 int rg_attention_of_checkpoint(const char *ckpt, int len, int example, const char *h5, FILE *out,
                                rg_error *err) {
     rg_config *cfg = rg_xmalloc(sizeof *cfg, "a config");
@@ -37,19 +63,7 @@ int rg_attention_of_checkpoint(const char *ckpt, int len, int example, const cha
         rg_ctx_free(&ctx);
     }
     if (!rc) rc = rg_attention_maps_write(h5, cfg, ckpt, maps, 2, err);
-    for (int i = 0; i < 2 && !rc && out; i++) {
-        const rg_attention_map *a = &maps[i];
-        fprintf(out,
-                "length %d%s (example %d, %d tokens): mean attended distance / entropy (nats)\n",
-                a->len, a->len == cfg->train_len ? " (training length)" : "", a->example, a->T);
-        for (int l = 0; l < a->L; l++) {
-            fprintf(out, "  layer %d:", l);
-            for (int h = 0; h < a->H; h++)
-                fprintf(out, "  h%d %.2f / %.2f", h, a->mean_distance[l * a->H + h],
-                        a->entropy[l * a->H + h]);
-            fprintf(out, "\n");
-        }
-    }
+    for (int i = 0; i < 2 && !rc && out; i++) print_map(out, &maps[i], cfg->train_len);
     for (int i = 0; i < 2; i++) rg_attention_map_free(&maps[i]);
     rg_model_free(&model);
     free(cfg);

@@ -1,5 +1,7 @@
 /* attention_file.c: attention maps (inspect.h) as an HDF5 file, written
- * atomically like every other file relgrad writes. */
+ * atomically like every other file relgrad writes (layout: docs/format.md;
+ * the root's config attributes include arch, which says whether the maps
+ * are causal or both ways). */
 #include "io_internal.h"
 #include "relgrad/inspect.h"
 
@@ -16,6 +18,7 @@ static int write_map(hid_t f, const rg_config *cfg, const rg_attention_map *a, c
     if (!rc) rc = rg_io_attr_int(g, "example", a->example, path, err);
     if (!rc) rc = rg_io_attr_int(g, "prompt_len", a->prompt_len, path, err);
     if (!rc) rc = rg_io_attr_int(g, "train_len", cfg->train_len, path, err);
+    if (!rc) rc = rg_io_attr_int(g, "n_real", a->n_real, path, err);
     if (!rc)
         rc = rg_io_write(g, "tokens", H5T_STD_I32LE, H5T_NATIVE_INT, 1, &T, a->tokens, path, err);
     if (!rc)
@@ -31,6 +34,12 @@ static int write_map(hid_t f, const rg_config *cfg, const rg_attention_map *a, c
     if (!rc)
         rc = rg_io_write(g, "entropy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, lh, a->entropy, path,
                          err);
+    if (!rc)
+        rc = rg_io_write(g, "left_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, lh, a->left_share,
+                         path, err);
+    if (!rc)
+        rc = rg_io_write(g, "right_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, lh, a->right_share,
+                         path, err);
     H5Gclose(g);
     return rc;
 }

@@ -3,7 +3,8 @@
  * (src/schemes/scheme.h), and the MLP sublayer. Training (with or without
  * segment memory), teacher-forced evaluation and cached greedy decoding all
  * run this code; they differ only in where the keys before the current rows
- * come from (rg_fwd) and in the mask.
+ * come from (rg_fwd) and in the mask. A copy of the probabilities, for
+ * relgrad attention, goes where the cache or the forward says (rg_fwd).
  *
  * Notation: queries i = 0..T-1 are the current rows; keys j = 0..Tk-1 are
  * the memory's or cache's rows first, then the current ones; the rows whose
@@ -61,7 +62,12 @@ static rg_tensor *attention_sublayer(rg_ctx *ctx, rg_model *m, int l, rg_tensor 
     }
     rg_tensor *K = k, *V = v; /* the keys and values attended over: (B,H,Kc,dh) */
     rg_attn_opts opts = {.mask = f->mask};
-    if (f->kv) rg_kv_append(ctx, f->kv, l, k, v, f->p0, &K, &V, &opts);
+    if (f->kv) {
+        rg_kv_append(ctx, f->kv, l, k, v, f->p0, &K, &V, &opts);
+    } else if (f->probs) { /* layer l's [B,H,T,Tk] block (no memory: Tk = T) */
+        opts.probs = f->probs + (long)l * B * H * T * Tk;
+        opts.probs_bh = (long)T * Tk, opts.probs_ld = Tk;
+    }
     rg_scheme_call call = {
         .ctx = ctx,
         .m = m,
@@ -87,7 +93,9 @@ static rg_tensor *attention_sublayer(rg_ctx *ctx, rg_model *m, int l, rg_tensor 
     rg_set_origin(ctx, was);
     rg_tensor *o;
     if (m->unfused_attention) {
-        if (f->kv) rg_die("attention: the unfused reference runs without a key/value cache");
+        if (f->kv || f->probs)
+            rg_die("attention: the unfused reference runs without a key/value cache or a "
+                   "probability output");
         o = attention_unfused(ctx, &call, K, V, &f->mask);
     } else {
         o = rg_attention_core(ctx, call.q_content, K, V, call.scale, &opts, call.terms,

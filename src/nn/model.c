@@ -3,8 +3,9 @@
  * the abacus embedding of McLeish et al. 2024, an absolute scheme's), the
  * blocks (block.c), the head. Training calls it over whole segments (with segment
  * memory between them); decoding over the new tokens with a key/value cache
- * (cache.c). Each layer's positional scheme is one file in src/schemes/,
- * reached through the registry.
+ * (cache.c); relgrad attention over an encoder's example, with a copy of
+ * the probabilities (rg_model_forward_probs). Each layer's positional scheme
+ * is one file in src/schemes/, reached through the registry.
  */
 #include "nn_internal.h"
 
@@ -294,8 +295,10 @@ static rg_tensor *forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int
     return rg_linear(ctx, x, m->lm_head, NULL); /* (B,T|1,V) */
 }
 
-rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
-                            const int *abacus, int B, int T, int offset, rg_memory *mem) {
+/* rg_model_forward, and with probs (no memory) rg_model_forward_probs. */
+static rg_tensor *model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                                const int *abacus, int B, int T, int offset, rg_memory *mem,
+                                real *probs) {
     if (abacus && m->cfg.abacus <= 0)
         rg_die("model: abacus ids given, but the model has no abacus embedding (abacus = 0)");
     if (!abacus) abacus = tokens_abacus(ctx, m, tokens, B, T);
@@ -309,7 +312,8 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const i
                 .mask = {.diag = M},
                 .opts = &m->cfg.opts,
                 .mem = recurrent ? mem : NULL,
-                .M = M};
+                .M = M,
+                .probs = probs};
     if (m->cfg.arch == RG_ARCH_ENCODER) { /* both ways; PAD keys (at the row's end) hidden */
         if (recurrent) rg_die("model: an encoder has no segment memory");
         int *key_end = rg_arena_alloc(&ctx->arena, (size_t)B * sizeof(int));
@@ -330,6 +334,16 @@ rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const i
         mem->len = keep;
     }
     return logits;
+}
+
+rg_tensor *rg_model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                            const int *abacus, int B, int T, int offset, rg_memory *mem) {
+    return model_forward(ctx, m, tokens, pos, abacus, B, T, offset, mem, NULL);
+}
+
+rg_tensor *rg_model_forward_probs(rg_ctx *ctx, rg_model *m, const int *tokens, const int *pos,
+                                  const int *abacus, int B, int T, real *probs) {
+    return model_forward(ctx, m, tokens, pos, abacus, B, T, 0, NULL, probs);
 }
 
 rg_tensor *rg_model_loss(rg_ctx *ctx, rg_tensor *logits, const int *targets, const real *mask) {

@@ -19,6 +19,9 @@ typedef struct rg_fwd {
     int M;                      /* memory rows in front of the current ones         */
     rg_kv_cache *kv;            /* key/value cache, or NULL                          */
     int p0;                     /* tokens the cache held before this call           */
+    /* without memory or cache: where each layer's attention probabilities
+     * go, [n_layers, B, H, T, T] (rg_model_forward_probs), or NULL */
+    real *probs;
 } rg_fwd;
 
 /* One Transformer block, the only one (SPEC section 1), for training,
