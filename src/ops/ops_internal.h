@@ -35,6 +35,10 @@ void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, 
  * the OpenMP team costs more than the loop. */
 #define RG_PAR_MIN 32768
 
+/* g[j] += src[j] for j < n, or, when g is a fresh gradient buffer
+ * (rg_grad_fresh), g[j] = src[j] + 0: what adding to zeros gives. */
+void rg_add_into(rg_ctx *ctx, real *g, const real *src, long n, bool fresh);
+
 /* Number of rows when the last dim is taken as the row length. */
 static inline long rg_rows(const rg_tensor *t) {
     return t->size / t->shape[t->ndim - 1];
