@@ -169,20 +169,13 @@ rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u) {
  * y = x Phi(x) with Phi(x) = 0.5 (1 + erf(x / sqrt 2)) the normal CDF, so
  * dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
  *
- * In the float32 build erff and expf are declared SIMD-callable: glibc's
- * libmvec (linked as -lmvec) provides vector versions for SSE, AVX2 and AVX-512, and with them
- * these loops run about ten times faster than with scalar erff (measured: 11.7 vs 1.1 ns per
- * value), to within an ulp of the same values. */
+ * float32: src/ops/vmath.c, the erff and expf of glibc's 4-wide libmvec
+ * (the ~10x faster vector functions a plain x86-64-v2 build calls from
+ * these loops), 16 or 8 at a time where the CPU has AVX-512 or AVX2, with
+ * the same bits. float64: the loops below, with libm's erf and exp. */
 #ifdef RELGRAD_F64
 #define GELU_ERF erf
 #define GELU_EXP exp
-#else
-#pragma omp declare simd notinbranch
-extern float erff(float);
-#pragma omp declare simd notinbranch
-extern float expf(float);
-#define GELU_ERF erff
-#define GELU_EXP expf
 #endif
 
 /* node->saved: Phi(x) from the forward pass, so the backward needs no erf. */
@@ -191,6 +184,9 @@ static void gelu_backward(rg_ctx *ctx, rg_node *node) {
     bool fresh;
     real *g = rg_grad_fresh(ctx, node->in[0], &fresh);
     long n = node->out->size;
+#ifndef RELGRAD_F64
+    rg_gelu_bwd_f32(rg_vmath_level(), x, cdf, dy, g, n, fresh, ctx->threads);
+#else
     const real inv_sqrt_2pi = (real)(0.5 * M_2_SQRTPI * M_SQRT1_2);
     if (fresh) {
 #pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
@@ -205,6 +201,7 @@ static void gelu_backward(rg_ctx *ctx, rg_node *node) {
             g[j] += dy[j] * (cdf[j] + x[j] * pdf);
         }
     }
+#endif
 }
 
 rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
@@ -214,11 +211,15 @@ rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
     real *cdf = rg_arena_alloc(&ctx->arena, (size_t)n * sizeof(real));
     const real *xd = x->data;
     real *yd = y->data;
+#ifndef RELGRAD_F64
+    rg_gelu_fwd_f32(rg_vmath_level(), xd, cdf, yd, n, ctx->threads);
+#else
 #pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
     for (long j = 0; j < n; j++) {
         cdf[j] = (real)0.5 * (1 + GELU_ERF(xd[j] * (real)M_SQRT1_2));
         yd[j] = xd[j] * cdf[j];
     }
+#endif
     if (record) rg_record(ctx, RG_OP_GELU, gelu_backward, y, &x, 1)->saved = cdf;
     return y;
 }

@@ -27,16 +27,6 @@
 
 enum { LN_ROWS = 8 };
 
-/* Rows [lo, hi) of the static schedule OpenMP gives thread t of nth over n
- * iterations (libgomp's: the first n % nth threads one more), so that a
- * loop over groups of rows keeps each thread's rows, and therefore the
- * per-thread partial sums, of a plain `omp for schedule(static)`. */
-static void static_range(long n, int nth, int t, long *lo, long *hi) {
-    long q = n / nth, rem = n % nth;
-    if (t < rem) q++, rem = 0;
-    *lo = q * t + rem, *hi = *lo + q;
-}
-
 /* mean[r] and rstd[r] of rows r0 .. r0+n-1 of x [R, C]; inlined with n a
  * constant (LN_ROWS, or 1 for the last rows), so the n sums stay in
  * registers. */
@@ -133,7 +123,7 @@ static void layernorm_backward(rg_ctx *ctx, rg_node *node) {
     {
         int t = omp_get_thread_num();
         long lo, hi;
-        static_range(R, omp_get_num_threads(), t, &lo, &hi);
+        rg_static_range(R, omp_get_num_threads(), t, &lo, &hi);
         real *pg = part ? part + (size_t)t * 2 * C : NULL;
         ln_back_rows(x, g->data, dy, stats, lo, hi, dx, fresh, pg, pg ? pg + C : NULL);
     }
