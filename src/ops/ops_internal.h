@@ -49,10 +49,10 @@ static inline void rg_static_range(long n, int nth, int t, long *lo, long *hi) {
  * sqrt 2)), y = x cdf; backward g = g + v (fresh: v + 0), v = dy (cdf + x
  * phi(x)): the same bits as glibc's 4-wide SSE4 erff and expf give (the
  * code a plain x86-64-v2 build runs), computed 16 (RG_SIMD_AVX512) or 8
- * (RG_SIMD_AVX2) lanes at a time or by those functions (RG_SIMD_NONE);
+ * (RG_SIMD_AVX2) lanes at a time or by those functions (RG_SIMD_SSE4);
  * simd = rg_vmath_level() (the widest this CPU runs) or lower. n values on
  * `threads` threads. */
-enum { RG_SIMD_NONE = 0, RG_SIMD_AVX2 = 1, RG_SIMD_AVX512 = 2 };
+enum { RG_SIMD_SSE4 = 0, RG_SIMD_AVX2 = 1, RG_SIMD_AVX512 = 2 };
 int rg_vmath_level(void);
 void rg_gelu_fwd_f32(int simd, const float *x, float *cdf, float *y, long n, int threads);
 void rg_gelu_bwd_f32(int simd, const float *x, const float *cdf, const float *dy, float *g, long n,

@@ -322,5 +322,5 @@ int rg_vmath_level(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return RG_SIMD_AVX512;
     if (__builtin_cpu_supports("avx2")) return RG_SIMD_AVX2;
-    return RG_SIMD_NONE;
+    return RG_SIMD_SSE4;
 }
