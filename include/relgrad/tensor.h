@@ -133,6 +133,13 @@ void rg_tensor_free(rg_tensor *t);
 /* The tensor's gradient buffer, allocated from the arena and zeroed the first
  * time it is asked for. Backward functions accumulate into it. */
 real *rg_grad(rg_ctx *ctx, rg_tensor *t);
+/* The same buffer for a backward function that writes every entry of it:
+ * when no gradient has reached t yet, a new buffer left uninitialised and
+ * *fresh = true, and the caller stores g[j] = v + 0 (exactly what adding v
+ * to a zeroed buffer gives, -0 included); else the existing buffer and
+ * *fresh = false, and the caller adds. Saves zeroing a buffer that is
+ * about to be overwritten. */
+real *rg_grad_fresh(rg_ctx *ctx, rg_tensor *t, bool *fresh);
 
 long rg_shape_size(int ndim, const int *shape);
 bool rg_same_shape(const rg_tensor *a, const rg_tensor *b);

@@ -211,6 +211,12 @@ real *rg_grad(rg_ctx *ctx, rg_tensor *t) {
     return t->grad;
 }
 
+real *rg_grad_fresh(rg_ctx *ctx, rg_tensor *t, bool *fresh) {
+    *fresh = !t->grad;
+    if (!t->grad) t->grad = rg_arena_alloc(&ctx->arena, (size_t)t->size * sizeof(real));
+    return t->grad;
+}
+
 bool rg_same_shape(const rg_tensor *a, const rg_tensor *b) {
     if (a->ndim != b->ndim) return false;
     for (int i = 0; i < a->ndim; i++)

@@ -9,6 +9,16 @@
 #include <math.h>
 #include <string.h>
 
+void rg_add_into(rg_ctx *ctx, real *g, const real *src, long n, bool fresh) {
+    if (fresh) {
+#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
+        for (long j = 0; j < n; j++) g[j] = src[j] + (real)0;
+    } else {
+#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
+        for (long j = 0; j < n; j++) g[j] += src[j];
+    }
+}
+
 /* ---- add: y = a + b -------------------------------------------------------- */
 
 static void add_backward(rg_ctx *ctx, rg_node *node) {
@@ -16,9 +26,9 @@ static void add_backward(rg_ctx *ctx, rg_node *node) {
     long n = node->out->size;
     for (int i = 0; i < 2; i++) { /* dy/da = dy/db = 1 */
         if (!rg_wants_grad(node, i)) continue;
-        real *g = rg_grad(ctx, node->in[i]);
-#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
-        for (long j = 0; j < n; j++) g[j] += dy[j];
+        bool fresh;
+        real *g = rg_grad_fresh(ctx, node->in[i], &fresh);
+        rg_add_into(ctx, g, dy, n, fresh);
     }
 }
 
@@ -38,13 +48,15 @@ rg_tensor *rg_add(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
 static void mul_backward(rg_ctx *ctx, rg_node *node) {
     const real *a = node->in[0]->data, *b = node->in[1]->data, *dy = node->out->grad;
     long n = node->out->size;
-    if (rg_wants_grad(node, 0)) { /* dy/da = b */
-        real *g = rg_grad(ctx, node->in[0]);
-        for (long j = 0; j < n; j++) g[j] += dy[j] * b[j];
-    }
-    if (rg_wants_grad(node, 1)) { /* dy/db = a */
-        real *g = rg_grad(ctx, node->in[1]);
-        for (long j = 0; j < n; j++) g[j] += dy[j] * a[j];
+    for (int i = 0; i < 2; i++) { /* dy/da = b, dy/db = a */
+        if (!rg_wants_grad(node, i)) continue;
+        const real *other = i ? a : b;
+        bool fresh;
+        real *g = rg_grad_fresh(ctx, node->in[i], &fresh);
+        if (fresh)
+            for (long j = 0; j < n; j++) g[j] = dy[j] * other[j] + (real)0;
+        else
+            for (long j = 0; j < n; j++) g[j] += dy[j] * other[j];
     }
 }
 
@@ -60,9 +72,13 @@ rg_tensor *rg_mul(rg_ctx *ctx, rg_tensor *a, rg_tensor *b) {
 /* ---- scale: y = s x ------------------------------------------------------- */
 
 static void scale_backward(rg_ctx *ctx, rg_node *node) {
-    real s = node->rarg[0], *g = rg_grad(ctx, node->in[0]);
+    bool fresh;
+    real s = node->rarg[0], *g = rg_grad_fresh(ctx, node->in[0], &fresh);
     const real *dy = node->out->grad;
-    for (long j = 0; j < node->out->size; j++) g[j] += s * dy[j];
+    if (fresh)
+        for (long j = 0; j < node->out->size; j++) g[j] = s * dy[j] + (real)0;
+    else
+        for (long j = 0; j < node->out->size; j++) g[j] += s * dy[j];
 }
 
 rg_tensor *rg_scale(rg_ctx *ctx, rg_tensor *x, real s) {
@@ -87,9 +103,9 @@ static void bcast_backward(rg_ctx *ctx, rg_node *node) {
     const real *dy = node->out->grad;
     long n = node->out->size;
     if (rg_wants_grad(node, 0)) {
-        real *gx = rg_grad(ctx, node->in[0]);
-#pragma omp parallel for schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
-        for (long j = 0; j < n; j++) gx[j] += dy[j];
+        bool fresh;
+        real *gx = rg_grad_fresh(ctx, node->in[0], &fresh);
+        rg_add_into(ctx, gx, dy, n, fresh);
     }
     if (rg_wants_grad(node, 1) && n > 0) { /* in the order of j, so sums are as before */
         real *gb = rg_grad(ctx, node->in[1]);
@@ -153,33 +169,39 @@ rg_tensor *rg_add_head_bias(rg_ctx *ctx, rg_tensor *x, rg_tensor *u) {
  * y = x Phi(x) with Phi(x) = 0.5 (1 + erf(x / sqrt 2)) the normal CDF, so
  * dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
  *
- * In the float32 build erff and expf are declared SIMD-callable: glibc's
- * libmvec (linked as -lmvec) provides vector versions for SSE, AVX2 and AVX-512, and with them
- * these loops run about ten times faster than with scalar erff (measured: 11.7 vs 1.1 ns per
- * value), to within an ulp of the same values. */
+ * float32: src/ops/vmath.c, the erff and expf of glibc's 4-wide libmvec
+ * (the ~10x faster vector functions a plain x86-64-v2 build calls from
+ * these loops), 16 or 8 at a time where the CPU has AVX-512 or AVX2, with
+ * the same bits. float64: the loops below, with libm's erf and exp. */
 #ifdef RELGRAD_F64
 #define GELU_ERF erf
 #define GELU_EXP exp
-#else
-#pragma omp declare simd notinbranch
-extern float erff(float);
-#pragma omp declare simd notinbranch
-extern float expf(float);
-#define GELU_ERF erff
-#define GELU_EXP expf
 #endif
 
 /* node->saved: Phi(x) from the forward pass, so the backward needs no erf. */
 static void gelu_backward(rg_ctx *ctx, rg_node *node) {
     const real *x = node->in[0]->data, *cdf = node->saved, *dy = node->out->grad;
-    real *g = rg_grad(ctx, node->in[0]);
+    bool fresh;
+    real *g = rg_grad_fresh(ctx, node->in[0], &fresh);
     long n = node->out->size;
+#ifndef RELGRAD_F64
+    rg_gelu_bwd_f32(rg_vmath_level(), x, cdf, dy, g, n, fresh, ctx->threads);
+#else
     const real inv_sqrt_2pi = (real)(0.5 * M_2_SQRTPI * M_SQRT1_2);
+    if (fresh) {
 #pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
-    for (long j = 0; j < n; j++) {
-        real pdf = GELU_EXP((real)-0.5 * x[j] * x[j]) * inv_sqrt_2pi;
-        g[j] += dy[j] * (cdf[j] + x[j] * pdf);
+        for (long j = 0; j < n; j++) {
+            real pdf = GELU_EXP((real)-0.5 * x[j] * x[j]) * inv_sqrt_2pi;
+            g[j] = dy[j] * (cdf[j] + x[j] * pdf) + (real)0;
+        }
+    } else {
+#pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
+        for (long j = 0; j < n; j++) {
+            real pdf = GELU_EXP((real)-0.5 * x[j] * x[j]) * inv_sqrt_2pi;
+            g[j] += dy[j] * (cdf[j] + x[j] * pdf);
+        }
     }
+#endif
 }
 
 rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
@@ -189,11 +211,15 @@ rg_tensor *rg_gelu(rg_ctx *ctx, rg_tensor *x) {
     real *cdf = rg_arena_alloc(&ctx->arena, (size_t)n * sizeof(real));
     const real *xd = x->data;
     real *yd = y->data;
+#ifndef RELGRAD_F64
+    rg_gelu_fwd_f32(rg_vmath_level(), xd, cdf, yd, n, ctx->threads);
+#else
 #pragma omp parallel for simd schedule(static) if (n > RG_PAR_MIN) num_threads(ctx->threads)
     for (long j = 0; j < n; j++) {
         cdf[j] = (real)0.5 * (1 + GELU_ERF(xd[j] * (real)M_SQRT1_2));
         yd[j] = xd[j] * cdf[j];
     }
+#endif
     if (record) rg_record(ctx, RG_OP_GELU, gelu_backward, y, &x, 1)->saved = cdf;
     return y;
 }

@@ -18,8 +18,11 @@ static void linear_backward(rg_ctx *ctx, rg_node *node) {
     long N = rg_rows(y);
     int out = W->shape[0], in = W->shape[1];
     const real *dy = y->grad;
-    if (rg_wants_grad(node, 0)) /* dx [N,in] += dy [N,out] W [out,in] */
-        rg_gemm(N, in, out, 1, dy, out, 1, W->data, in, 1, 1, rg_grad(ctx, x), in, 1, ctx->threads);
+    if (rg_wants_grad(node, 0)) { /* dx [N,in] += dy [N,out] W [out,in] (= when fresh) */
+        bool fresh;
+        real *dx = rg_grad_fresh(ctx, x, &fresh);
+        rg_gemm(N, in, out, 1, dy, out, 1, W->data, in, 1, fresh ? 0 : 1, dx, in, 1, ctx->threads);
+    }
     if (rg_wants_grad(node, 1)) /* dW [out,in] += dy^T [out,N] x [N,in] */
         rg_gemm(out, in, N, 1, dy, 1, out, x->data, in, 1, 1, rg_grad(ctx, W), in, 1, ctx->threads);
     if (rg_wants_grad(node, 2)) { /* db [out] += dy^T [out,N] 1 [N]: a sum over rows */
@@ -72,22 +75,24 @@ static void matmul_backward(rg_ctx *ctx, rg_node *node) {
     op_strides(tb, rg_last(b), &rsb, &csb);
     const real *dc = node->out->grad;
     if (rg_wants_grad(node, 0)) {
-        real *da = rg_grad(ctx, a);
+        bool fresh;
+        real *da = rg_grad_fresh(ctx, a, &fresh);
 #pragma omp parallel for schedule(static) if (batch > 1) num_threads(ctx->threads)
         for (long i = 0; i < batch; i++) /* d op(A) [m,k] = dC [m,n] op(B)^T [n,k] */
-            rg_gemm(m, k, n, 1, dc + i * c_sz, n, 1, b->data + (i % b_batch) * b_sz, csb, rsb, 1,
-                    da + i * a_sz, rsa, csa, batch > 1);
+            rg_gemm(m, k, n, 1, dc + i * c_sz, n, 1, b->data + (i % b_batch) * b_sz, csb, rsb,
+                    fresh ? 0 : 1, da + i * a_sz, rsa, csa, batch > 1);
     }
     if (rg_wants_grad(node, 1)) {
         /* d op(B) [k,n] = op(A)^T [k,m] dC [m,n], summed over the copies of a
          * broadcast b: each thread owns one matrix of b, so no two threads
          * add into the same place. */
-        real *db = rg_grad(ctx, b);
+        bool fresh;
+        real *db = rg_grad_fresh(ctx, b, &fresh);
 #pragma omp parallel for schedule(static) if (b_batch > 1) num_threads(ctx->threads)
-        for (long j = 0; j < b_batch; j++)
+        for (long j = 0; j < b_batch; j++) /* the first product of a fresh db stores */
             for (long i = j; i < batch; i += b_batch)
-                rg_gemm(k, n, m, 1, a->data + i * a_sz, csa, rsa, dc + i * c_sz, n, 1, 1,
-                        db + j * b_sz, rsb, csb, b_batch > 1);
+                rg_gemm(k, n, m, 1, a->data + i * a_sz, csa, rsa, dc + i * c_sz, n, 1,
+                        fresh && i == j ? 0 : 1, db + j * b_sz, rsb, csb, b_batch > 1);
     }
 }
 

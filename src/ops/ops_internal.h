@@ -35,6 +35,35 @@ void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, 
  * the OpenMP team costs more than the loop. */
 #define RG_PAR_MIN 32768
 
+/* Rows [lo, hi) of the static schedule OpenMP gives thread t of nth over n
+ * iterations (libgomp's: the first n % nth threads one more), so that a
+ * loop that splits its work itself keeps each thread's share of a plain
+ * `omp for schedule(static)`. */
+static inline void rg_static_range(long n, int nth, int t, long *lo, long *hi) {
+    long q = n / nth, rem = n % nth;
+    if (t < rem) q++, rem = 0;
+    *lo = q * t + rem, *hi = *lo + q;
+}
+
+/* GELU's float32 loops (src/ops/vmath.c), forward cdf = 0.5 (1 + erf(x /
+ * sqrt 2)), y = x cdf; backward g = g + v (fresh: v + 0), v = dy (cdf + x
+ * phi(x)): the same bits as glibc's 4-wide SSE4 erff and expf give (the
+ * code a plain x86-64-v2 build runs), computed 16 (RG_SIMD_AVX512) or 8
+ * (RG_SIMD_AVX2) lanes at a time or by those functions (RG_SIMD_SSE4);
+ * simd = rg_vmath_level() (the widest this CPU runs) or lower. n values on
+ * `threads` threads. */
+enum { RG_SIMD_SSE4 = 0, RG_SIMD_AVX2 = 1, RG_SIMD_AVX512 = 2 };
+int rg_vmath_level(void);
+void rg_gelu_fwd_f32(int simd, const float *x, float *cdf, float *y, long n, int threads);
+void rg_gelu_bwd_f32(int simd, const float *x, const float *cdf, const float *dy, float *g, long n,
+                     bool fresh, int threads);
+enum { RG_ERF_N = 504 };
+extern const float rg_erf_t0[RG_ERF_N], rg_erf_t1[RG_ERF_N]; /* erf_table.c */
+
+/* g[j] += src[j] for j < n, or, when g is a fresh gradient buffer
+ * (rg_grad_fresh), g[j] = src[j] + 0: what adding to zeros gives. */
+void rg_add_into(rg_ctx *ctx, real *g, const real *src, long n, bool fresh);
+
 /* Number of rows when the last dim is taken as the row length. */
 static inline long rg_rows(const rg_tensor *t) {
     return t->size / t->shape[t->ndim - 1];
