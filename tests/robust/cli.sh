@@ -178,8 +178,8 @@ expect_exit 2 "config, invalid" "$BIN" config "$TINY" n_heads=3
 expect_stderr "config, invalid" "argument 3" "n_heads"
 grep -q "^    n_heads  *3  *argument 3" last.out && pass || fail "config, invalid: no printout on stdout"
 expect_exit 0 "config of an experiment" "$BIN" config "$ROOT/experiments/quick.ini" out_dir="$WORK/q"
-grep -q "plan: 36 runs" last.out && grep -q "valid for \`relgrad experiment\`" last.out && pass ||
-    fail "config quick.ini: no plan of 36 runs" "$(tail -n 6 last.out)"
+grep -q "plan: 40 runs" last.out && grep -q "valid for \`relgrad experiment\`" last.out && pass ||
+    fail "config quick.ini: no plan of 40 runs" "$(tail -n 6 last.out)"
 
 # ---- dry runs ---------------------------------------------------------------------------------
 snapshot() { find "$WORK/run" "$WORK/exp" -printf '%p %s %T@\n' | sort; }
