@@ -15,7 +15,7 @@
  *     go down, the ids given = the ids computed, an id past the table
  *     refused, an encoder's PAD after the hints;
  *   - training: a short run of each method trains, evaluates and dumps the
- *     ids it used.
+ *     ids it used; validation (select = best) draws coupled positions.
  */
 #include "relgrad/gradcheck.h"
 #include "testing.h"
@@ -496,6 +496,52 @@ Test(methods_train, each_method_trains_and_evaluates) {
     short_run("rope", "abacus", "4", NULL, NULL);
     short_run("learned", "coupled_positions", "1", "coupled_max", "20");
     short_run("fire", "index_hints", "1", "n_hints", "11");
+}
+
+/* select = best validates as evaluation draws: a model trained with coupled
+ * positions is validated on coupled positions (from 1), not on 0..T-1.
+ * (Validation once drew only the examples: a coupled model scored 0.000 at
+ * every step and select = best kept the first checkpoint.) Trained briefly
+ * on 1..3 digits, the model reaches about 0.5 on validation. */
+Test(methods_train, validation_draws_coupled_positions) {
+    rg_config c;
+    addition_config(&c);
+    test_set(&c, "pos", "rope");
+    test_set(&c, "coupled_positions", "1");
+    test_set(&c, "coupled_max", "8");
+    test_set(&c, "train_len", "3");
+    test_set(&c, "eval_lens", "3");
+    test_set(&c, "d_model", "32");
+    test_set(&c, "n_heads", "2");
+    test_set(&c, "d_ff", "64");
+    test_set(&c, "steps", "600");
+    test_set(&c, "warmup", "20");
+    test_set(&c, "batch_size", "32");
+    test_set(&c, "lr", "3e-3");
+    test_set(&c, "init_std", "0.1");
+    test_set(&c, "weight_decay", "0.1");
+    test_set(&c, "eval_every", "600");
+    test_set(&c, "checkpoint_every", "600");
+    test_set(&c, "select", "best");
+    test_set(&c, "val_n", "64");
+    test_set(&c, "eval_n", "16");
+    test_set(&c, "threads", "1");
+    test_set(&c, "quiet", "1");
+    char dir[128];
+    test_temp_dir(dir, sizeof dir);
+    snprintf(c.out_dir, sizeof c.out_dir, "%s/run", dir);
+    rg_error err;
+    cr_assert_eq(rg_config_validate(&c, "test", &err), 0, "%s", err.msg);
+    rg_run_summary sum;
+    rg_train_options opt = {.quiet = true};
+    cr_assert_eq(rg_train(&c, &opt, &sum, &err), 0, "%s", err.msg);
+    cr_expect_eq(sum.info.selected_step, 600);
+    cr_expect(sum.info.val_exact_match >= 0.2,
+              "validation exact match %.3f of a coupled model trained 600 steps: validation "
+              "does not draw coupled positions",
+              sum.info.val_exact_match);
+    rg_run_summary_free(&sum);
+    test_remove_dir(dir);
 }
 
 /* ---- the grid ----------------------------------------------------------------------------- */

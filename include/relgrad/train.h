@@ -31,6 +31,13 @@ void rg_eval_result_free(rg_eval_result *r);
  * model's (the keys flagged RG_KEY_EVAL). */
 void rg_evaluate(rg_ctx *ctx, rg_model *m, const rg_config *cfg, rg_eval_result *res);
 
+/* B examples of n symbols as evaluation and validation draw them, into b:
+ * the examples from rng; random positions (random_positions > 0) from
+ * pos_rng; coupled positions from 1 and abacus ids without a shift (the
+ * methods of 2024 draw nothing at evaluation). */
+void rg_eval_batch_draw(const rg_config *cfg, int B, int n, rg_rng *rng, rg_rng *pos_rng,
+                        rg_batch *b);
+
 /* The evaluation batch that holds example k (0 .. eval_n-1) of the
  * evaluation set at length n, exactly as rg_evaluate draws it, into b;
  * returns k's row in it, or -1 when k is out of range. */
@@ -46,8 +53,8 @@ void rg_evaluate_fit(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const rg_ev
 
 /* The validation score select = best compares: exact match on val_n
  * in-distribution examples, lengths drawn uniformly from 1 .. train_len as
- * training draws them (in the run's format: arch, task, digits; with
- * randomized positions when set), from the validation stream
+ * training draws them, each drawn as rg_eval_batch_draw draws it (the
+ * run's format, random positions, coupled positions, abacus ids), from the validation stream
  * (rg_val_seed(train_len)): the same set at every call and for every model
  * seed, disjoint in seed from training and evaluation. Scored as
  * rg_evaluate scores a length (decoder: greedy decoding; encoder: one

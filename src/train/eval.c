@@ -142,17 +142,22 @@ static void batch_accuracy(rg_ctx *ctx, rg_model *m, const rg_config *cfg, const
     *exact += exact_matches(ctx, m, cfg, b, n);
 }
 
-/* The evaluation set at length n, batch by batch: the next batch of it into
- * b (B rows), drawn from rng (examples) and pos_rng (random positions). */
-static int next_eval_batch(const rg_config *cfg, int n, int done, rg_batch *b, rg_rng *rng,
-                           rg_rng *pos_rng) {
-    int B = cfg->eval_n - done < EVAL_BATCH ? cfg->eval_n - done : EVAL_BATCH;
+void rg_eval_batch_draw(const rg_config *cfg, int B, int n, rg_rng *rng, rg_rng *pos_rng,
+                        rg_batch *b) {
     rg_data_spec spec = rg_config_data_spec(cfg, false); /* one length per example */
     rg_batch_draw(b, &spec, B, n, n, rng);               /* hints from the first */
     if (cfg->random_positions > 0)
         rg_batch_random_positions_per(b, cfg->random_positions, cfg->random_positions_per, pos_rng);
     if (spec.coupled_max > 0) rg_batch_coupled_positions(b, &spec, NULL); /* from 1 */
     rg_batch_abacus(b, &spec, NULL);                                      /* no shift */
+}
+
+/* The evaluation set at length n, batch by batch: the next batch of it into
+ * b (B rows), drawn from rng (examples) and pos_rng (random positions). */
+static int next_eval_batch(const rg_config *cfg, int n, int done, rg_batch *b, rg_rng *rng,
+                           rg_rng *pos_rng) {
+    int B = cfg->eval_n - done < EVAL_BATCH ? cfg->eval_n - done : EVAL_BATCH;
+    rg_eval_batch_draw(cfg, B, n, rng, pos_rng, b);
     return B;
 }
 
@@ -224,17 +229,13 @@ double rg_validate(rg_ctx *ctx, rg_model *m, const rg_config *cfg) {
      * examples of each length in turn (an evaluation batch has one length) */
     int *count = rg_xcalloc((size_t)cfg->train_len + 1, sizeof(int), "validation lengths");
     for (int i = 0; i < cfg->val_n; i++) count[rg_rng_int(&rng, 1, cfg->train_len)]++;
-    rg_data_spec spec = rg_config_data_spec(cfg, false);
     rg_batch batch;
     rg_batch_init(&batch);
     long exact = 0, right = 0, total = 0;
     for (int n = 1; n <= cfg->train_len; n++)
         for (int done = 0; done < count[n];) {
             int B = count[n] - done < EVAL_BATCH ? count[n] - done : EVAL_BATCH;
-            rg_batch_draw(&batch, &spec, B, n, n, &rng);
-            if (cfg->random_positions > 0)
-                rg_batch_random_positions_per(&batch, cfg->random_positions,
-                                              cfg->random_positions_per, &pos_rng);
+            rg_eval_batch_draw(cfg, B, n, &rng, &pos_rng, &batch);
             batch_accuracy(ctx, m, cfg, &batch, n, &exact, &right, &total);
             done += B;
         }
