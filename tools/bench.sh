@@ -16,9 +16,8 @@
 #   --threads   threads for relgrad, PyTorch and gemm_peak (default 2)
 #   --reps      repetitions per (config, scheme, program) (default 3)
 #   --configs   which training configs (below; default a,b,e)
-#   --schemes   which schemes; config e runs those an encoder has here (not
-#               fire, which has no encoder form, nor xl, which
-#               tools/bench_torch.py has no encoder form of) and says so
+#   --schemes   which schemes; config e runs those an encoder has (not fire,
+#               which has no encoder form) and says so
 #   --no-peak   do not run gemm_peak (MFU columns n/a)
 #   --no-wait   do not wait for an idle machine before each run (by default
 #               each run waits, up to 120 s, until other processes use less
@@ -74,9 +73,10 @@
 #              + 2 * B*H*T*T*dh ]                scores and P.V over the FULL
 #                                                T x T square (no causal halving)
 #        + B*T*V*d                               lm_head
-# (an encoder's square is its whole one). The same count is used for every scheme: scheme extras (xl's second score
-# product and r projection, rope's rotations, biases) are not counted, and
-# elementwise work (LayerNorm, GELU, softmax, AdamW) is not counted either.
+# (an encoder's square is its whole one). The same count is used for every
+# scheme: scheme extras (xl's second score product and r projection, rope's
+# rotations, biases) are not counted, and elementwise work (LayerNorm, GELU,
+# softmax, AdamW) is not counted either.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -136,10 +136,9 @@ config_steps() {
     e:0) echo 20 ;; e:1) echo 1 ;;
   esac
 }
-# whether config $1 runs scheme $2: an encoder has no fire, and
-# bench_torch.py no encoder xl
+# whether config $1 runs scheme $2: an encoder has no fire (nor cope)
 config_has_scheme() {
-  [ "$1" != e ] || [[ ",none,sinusoidal,learned,rope,alibi,t5,deberta," == *",$2,"* ]]
+  [ "$1" != e ] || [[ ",none,sinusoidal,learned,rope,alibi,t5,xl,deberta," == *",$2,"* ]]
 }
 for cfg in ${configs//,/ }; do config_keys "$cfg" >/dev/null || exit 2; done
 
@@ -339,8 +338,8 @@ two_results=$logs/two_jobs.tsv
 : >"$two_results"
 if [ "$do_two" = 1 ] && [ "$have_relgrad" = 1 ]; then
   two_steps=$([ "$quick" = 1 ] && echo 20 || echo 300)
-  # shellcheck disable=SC2086
-  two_cmd=("$RELGRAD" bench "$INI" $(config_keys a) pos=rope threads="$threads" steps="$two_steps")
+  read -ra a_keys <<<"$(config_keys a)"
+  two_cmd=("$RELGRAD" bench "$INI" "${a_keys[@]}" pos=rope threads="$threads" steps="$two_steps")
   ms_of() { sed -n 's/^bench: ms_per_step=\([^ ]*\).*/\1/p' "$1"; }
   for ((r = 1; r <= reps; r++)); do
     wait_for_idle
@@ -430,7 +429,7 @@ for cfg in configs.split(","):
 if skipped.split():
     print()
     print("not run: " + ", ".join(f"{p} on config {c}" for c, p in (x.split(":") for x in skipped.split()))
-          + " (config e is an encoder: fire has no encoder form; tools/bench_torch.py has no encoder xl)")
+          + " (config e is an encoder: fire has no encoder form, SPEC section 7)")
 
 dec = {}
 for line in open(decode_path):

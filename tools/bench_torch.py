@@ -33,7 +33,8 @@ only), zero_grad. The batch is laid out as relgrad lays it out (SPEC sections
                   PAD, built once and added in every layer, as a PyTorch
                   user (or HF's extended attention mask) does it.
   (copy: y = x; reverse_string: y = x reversed.)
-Encoder schemes: none, sinusoidal, learned, rope, alibi, t5, deberta.
+Encoder schemes: none, sinusoidal, learned, rope, alibi, t5, xl (the rel-shift
+over distances T-1 .. -(T-1)), deberta.
 
     /usr/bin/python3 tools/bench_torch.py --arch encoder --task reverse_string \
         --n_symbols 2 --d_model 64 --n_heads 8 --n_layers 5 --d_ff 256 --pos rope --eval 500,8
@@ -79,7 +80,7 @@ import sys
 import time
 
 
-ENCODER_SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi", "t5", "deberta")
+ENCODER_SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta")
 TASKS = ("copy", "reverse_string")
 
 
@@ -235,9 +236,11 @@ class Attention(nn.Module):
             q, k = rope(q, ctx["cos"], ctx["sin"]), rope(k, ctx["cos"], ctx["sin"])
         if self.pos == "xl":
             # AC: (q + u) k^T;  BD: (q + v) r(i - j)^T via rel-shift of (q + v) r(T-1 .. 0)^T
-            r = self.r(ctx["xl_e"]).view(T, H, dh).transpose(0, 1)          # [H,T,dh], distances T-1..0
+            # (an encoder: distances T-1 .. -(T-1), rel_shift_both)
+            r = self.r(ctx["xl_e"]).view(-1, H, dh).transpose(0, 1)         # [H,T or 2T-1,dh]
             ac = torch.matmul(q + self.r_w_bias[:, None, :], k.transpose(-1, -2))
-            bd = rel_shift(torch.matmul(q + self.r_r_bias[:, None, :], r.transpose(-1, -2)))
+            bd = torch.matmul(q + self.r_r_bias[:, None, :], r.transpose(-1, -2))
+            bd = rel_shift_both(bd) if ctx["both_ways"] else rel_shift(bd)
             s = (ac + bd) * (1.0 / math.sqrt(dh)) + ctx["mask"]
         elif self.pos == "deberta":
             rel = ctx["rel_emb"]                                             # [2K,d]
@@ -268,6 +271,16 @@ def rel_shift(x):
     *lead, T, _ = x.shape
     x = F.pad(x, (1, 0))                                   # [.., T, T+1]
     return x.view(*lead, T + 1, T)[..., 1:, :].reshape(*lead, T, T)
+
+
+def rel_shift_both(x):
+    """An encoder's rel-shift: [.., T, 2T-1] with column c = distance T-1-c
+    ->  [.., i, j] = distance i-j, every (i, j): row i's columns T-1-i ..
+    2T-2-i, which are the flat entries T + (2T-1) i + j of the left-padded
+    [.., T, 2T]."""
+    *lead, T, _ = x.shape
+    x = F.pad(x, (1, 0)).reshape(*lead, 2 * T * T)         # [.., T, 2T] flattened
+    return x[..., T:].reshape(*lead, T, 2 * T - 1)[..., :T]
 
 
 class Block(nn.Module):
@@ -323,7 +336,7 @@ class Model(nn.Module):
         i = torch.arange(T)[:, None]
         j = torch.arange(T)[None, :]
         causal = torch.zeros(T, T, dtype=dt).masked_fill(j > i, float("-inf"))
-        ctx = {"mask": causal, "i": i, "j": j}
+        ctx = {"mask": causal, "i": i, "j": j, "both_ways": encoder}
         if a.pos == "sinusoidal":
             ctx["ape"] = sinusoid_table(T, d, dt)
         if a.pos == "rope":
@@ -342,7 +355,7 @@ class Model(nn.Module):
                 else (lambda r: t5_bucket(max(r, 0), a.t5_buckets, a.t5_max_distance))
             ctx["t5_idx"] = torch.tensor([[rule(r - c) for c in range(T)] for r in range(T)])
         if a.pos == "xl":
-            ctx["xl_e"] = xl_table(torch.arange(T - 1, -1, -1), d).to(dt)
+            ctx["xl_e"] = xl_table(torch.arange(T - 1, -T if encoder else -1, -1), d).to(dt)
         if a.pos == "deberta":
             K = a.deberta_span
             ctx["deb_idx"] = ((i - j).clamp(-K, K - 1) + K)[None, None]
