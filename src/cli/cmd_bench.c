@@ -41,9 +41,16 @@
 #include <string.h>
 
 /* The configuration of the command line, checked, and its model. 0, or
- * nonzero with err (bench reads one run, so the grid keys are refused). */
-static int load_model(rg_cli_args *a, rg_config *cfg, rg_model *model, rg_error *err) {
-    return rg_cli_load(a, cfg, err) || rg_config_validate(cfg, a->file, err) ||
+ * nonzero with err (bench reads one run, so the grid keys are refused).
+ * eval_len (--eval's LEN) > 0 is the one evaluation length, so the checks
+ * of what evaluation reads (e.g. learned positions) see it. */
+static int load_model(rg_cli_args *a, int eval_len, rg_config *cfg, rg_model *model,
+                      rg_error *err) {
+    char len[32];
+    snprintf(len, sizeof len, "%d", eval_len);
+    return rg_cli_load(a, cfg, err) ||
+           (eval_len > 0 && rg_config_set(cfg, "eval_lens", len, "argument 3 (--eval)", err)) ||
+           rg_config_validate(cfg, a->file, err) ||
            rg_cli_refuse_grid_keys("bench", a->file, cfg, err) ||
            rg_model_init(model, &cfg->model, (uint64_t)cfg->seed, err);
 }
@@ -70,9 +77,10 @@ static int parse_len_batch(const char *opt, const char *spec, int min_len, int *
     return 0;
 }
 
-/* bench --decode or --eval: the command line after LEN[,BATCH], the model.
- * 0, or 2 after saying what is wrong. */
-static int load_for(const char *opt, int argc, char **argv, rg_config *cfg, rg_model *model) {
+/* bench --decode or --eval: the command line after LEN[,BATCH], the model
+ * (eval_len: as for load_model). 0, or 2 after saying what is wrong. */
+static int load_for(const char *opt, int eval_len, int argc, char **argv, rg_config *cfg,
+                    rg_model *model) {
     rg_cli_args a;
     if (rg_cli_parse("bench", argc, argv, RG_OPT_QUIET, &a)) return RG_EXIT_BAD_INPUT;
     if (!a.file) {
@@ -82,7 +90,7 @@ static int load_for(const char *opt, int argc, char **argv, rg_config *cfg, rg_m
         return RG_EXIT_BAD_INPUT;
     }
     rg_error err;
-    int bad = load_model(&a, cfg, model, &err);
+    int bad = load_model(&a, eval_len, cfg, model, &err);
     rg_cli_args_free(&a);
     if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
@@ -108,7 +116,7 @@ static int bench_decode(const char *spec, int argc, char **argv) {
     if (parse_len_batch("--decode", spec, 4, &len, &B)) return RG_EXIT_BAD_INPUT;
     rg_config cfg;
     rg_model model;
-    if (load_for("--decode", argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
+    if (load_for("--decode", 0, argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
     if (cfg.model.arch == RG_ARCH_ENCODER) {
         fprintf(stderr, "relgrad bench: --decode: arch = encoder does not decode (it answers "
                         "every slot in one pass); time its evaluation with --eval LEN\n");
@@ -129,7 +137,7 @@ static int bench_eval(const char *spec, int argc, char **argv) {
     if (parse_len_batch("--eval", spec, 1, &len, &B)) return RG_EXIT_BAD_INPUT;
     rg_config cfg;
     rg_model model;
-    if (load_for("--eval", argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
+    if (load_for("--eval", len, argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
     rg_bench_eval_result r;
     rg_error err;
     if (rg_bench_eval(&cfg, &model, len, B, &r, &err)) {
@@ -172,7 +180,7 @@ int rg_cmd_bench(int argc, char **argv) {
         rg_cli_args_free(&a);
         return RG_EXIT_ERROR;
     }
-    int bad = load_model(&a, &cfg, &model, &err);
+    int bad = load_model(&a, 0, &cfg, &model, &err);
     rg_cli_args_free(&a);
     if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);

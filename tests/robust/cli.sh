@@ -16,8 +16,9 @@
 #   dry run   train/experiment --dry-run: configuration and plan on stdout,
 #             nothing created; a checkpoint of another run is refused.
 #   bench     --eval times an encoder's evaluation pass (its eval: line), and
-#             refuses a decoder; --decode refuses an encoder; a bad
-#             LEN[,BATCH] is refused naming argument 3.
+#             refuses a decoder and a length the model cannot read; --decode
+#             refuses an encoder; a bad LEN[,BATCH] is refused naming
+#             argument 3.
 #   refused   the grid keys tasks/positions/seeds in train, dump and bench:
 #             exit 2 naming the key, where it was set and `relgrad
 #             experiment`; at their defaults they pass; values a checkpoint
@@ -179,6 +180,9 @@ expect_exit 2 "bench --eval on a decoder" "$BIN" bench --eval 6 "$TINY" &&
     expect_stderr "bench --eval on a decoder" "arch = encoder" "--decode LEN"
 expect_exit 2 "bench --decode on an encoder" "$BIN" bench --decode 8 "$TINY" arch=encoder &&
     expect_stderr "bench --decode on an encoder" "does not decode" "--eval LEN"
+expect_exit 2 "bench --eval longer than learned positions" "$BIN" bench --eval 600 "$TINY" arch=encoder \
+    pos=learned max_positions=64 && expect_stderr "bench --eval longer than learned positions" \
+    "key 'max_positions': 64 is too small" "eval length 600"
 for spec in 0 6,0 6x 6,2,1; do
     expect_exit 2 "bench --eval $spec" "$BIN" bench --eval "$spec" "$TINY" arch=encoder &&
         expect_stderr "bench --eval $spec" "argument 3: --eval '$spec'" "LEN\[,BATCH\]"
