@@ -353,7 +353,8 @@ class Model(nn.Module):
         if a.pos == "t5":
             rule = (lambda r: t5_bucket_bidirectional(r, a.t5_buckets, a.t5_max_distance)) if encoder \
                 else (lambda r: t5_bucket(max(r, 0), a.t5_buckets, a.t5_max_distance))
-            ctx["t5_idx"] = torch.tensor([[rule(r - c) for c in range(T)] for r in range(T)])
+            by_distance = torch.tensor([rule(r) for r in range(-(T - 1), T)])  # distance -(T-1) .. T-1
+            ctx["t5_idx"] = by_distance[i - j + T - 1]
         if a.pos == "xl":
             ctx["xl_e"] = xl_table(torch.arange(T - 1, -T if encoder else -1, -1), d).to(dt)
         if a.pos == "deberta":
