@@ -16,11 +16,39 @@ builds the model, runs one no-grad forward over a single sequence of that
 length (batch 1) and prints `eval_memory: len=N peak_rss_mb=Z base_rss_mb=W`
 (W: peak before the forward, i.e. interpreter + torch + model).
 
-What is timed per step, as in src/experiment/bench.c: draw a copy-task batch in which
-every example has exactly train_len symbols (BOS x SEP x EOS, model input
-T = 2*train_len + 2, vocabulary n_symbols + 4, loss on the answer and EOS),
-forward, masked mean cross-entropy, backward, global grad-norm clip,
-AdamW(betas 0.9/0.95, eps 1e-8, decay on matrices only), zero_grad.
+What is timed per step, as in src/experiment/bench.c: draw a batch of the
+task (copy, or Ruoss et al.'s reverse_string) in which every example has
+exactly train_len symbols, forward, masked mean cross-entropy, backward,
+global grad-norm clip, AdamW(betas 0.9/0.95, eps 1e-8, decay on matrices
+only), zero_grad. The batch is laid out as relgrad lays it out (SPEC sections
+3 and 7):
+  --arch decoder  reads BOS x SEP y, predicts x SEP y EOS; loss on y and EOS
+                  (T = 2*train_len + 2, vocabulary n_symbols + 4)
+  --arch encoder  reads BOS x SEP ANS..ANS (one ANS per answer symbol), the
+                  k-th ANS answers y_k; loss on the ANS slots (T = 2*train_len
+                  + 2, vocabulary n_symbols + 5). Attention both ways, PAD
+                  keys hidden: one additive mask per forward, the scheme's
+                  bias [H,T,T] (alibi: -s|i-j|; t5: HF T5's bidirectional
+                  buckets) plus -inf on the PAD keys [B,1,1,T] from tokens ==
+                  PAD, built once and added in every layer, as a PyTorch
+                  user (or HF's extended attention mask) does it.
+  (copy: y = x; reverse_string: y = x reversed.)
+Encoder schemes: none, sinusoidal, learned, rope, alibi, t5, xl (the rel-shift
+over distances T-1 .. -(T-1)), deberta.
+
+    /usr/bin/python3 tools/bench_torch.py --arch encoder --task reverse_string \
+        --n_symbols 2 --d_model 64 --n_heads 8 --n_layers 5 --d_ff 256 --pos rope --eval 500,8
+an encoder's evaluation, timed as `relgrad bench --eval` times itself: one
+no_grad forward and the argmax of every slot over BATCH (default 1) examples
+of LEN symbols; one untimed pass, then at least 3 timed passes and until 1 s
+has gone by (at most 50); prints
+`eval: len=N batch=B ms=X tokens_per_s=Y peak_rss_mb=Z seq=T runs=R`
+(X the median pass, Y = B*T per X).
+
+The model (class Model) is the SPEC model with SPEC's parameter names, so
+its state_dict loads into tools/relgrad.py's Model (strict):
+tests/python/test_bench_torch.py checks that it computes the same logits in
+float64 for every scheme and both architectures.
 
     /usr/bin/python3 tools/bench_torch.py --pos rope ... --decode 1024 [--decode-batch 1]
 greedy decoding with a key/value cache, the way a PyTorch user writes it
@@ -47,11 +75,17 @@ import argparse
 import math
 import os
 import resource
+import statistics
 import sys
 import time
 
 
-def parse_args():
+ENCODER_SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta")
+TASKS = ("copy", "reverse_string")
+
+
+def parse_args(argv=None):
+    """The command line (argv: a list, default sys.argv[1:]) -> argparse.Namespace."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pos", default="rope",
                    choices=["none", "sinusoidal", "learned", "rope", "alibi", "t5", "xl", "deberta", "fire"])
@@ -62,6 +96,8 @@ def parse_args():
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--train_len", type=int, default=19)
     p.add_argument("--n_symbols", type=int, default=16)
+    p.add_argument("--arch", default="decoder", choices=["decoder", "encoder"])
+    p.add_argument("--task", default="copy", choices=TASKS)
     p.add_argument("--steps", type=int, default=50, help="timed steps (after 3 warm-up steps)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
@@ -87,40 +123,55 @@ def parse_args():
                    help="1: torch.set_flush_denormal(True) (off by default; relgrad does not flush either)")
     p.add_argument("--eval-memory", dest="eval_memory", type=int, default=0, metavar="LEN",
                    help="instead of training: one no-grad forward over a sequence of LEN tokens, print peak RSS")
-    a = p.parse_args()
+    p.add_argument("--eval", dest="eval", default="", metavar="LEN[,BATCH]",
+                   help="instead of training: an encoder's evaluation pass over BATCH examples of LEN symbols")
+    a = p.parse_args(argv)
     if a.d_model % a.n_heads or (a.d_model // a.n_heads) % 2 or a.d_model % 2:
         p.error("d_model must split into heads of even size")
+    if a.task == "reverse_string" and a.n_symbols != 2:
+        p.error("--task reverse_string has its own alphabet of 2 symbols: --n_symbols 2")
+    if a.arch == "encoder" and a.pos not in ENCODER_SCHEMES:
+        p.error(f"--arch encoder: --pos {a.pos} has no encoder form here (one of {', '.join(ENCODER_SCHEMES)})")
+    if a.arch == "encoder" and (a.decode or a.eval_memory):
+        p.error("--arch encoder does not decode (--eval LEN times its evaluation)")
+    a.eval_len, a.eval_batch = 0, 1
+    if a.eval:
+        parts = a.eval.split(",")
+        ok = 1 <= len(parts) <= 2 and all(x.isdigit() for x in parts)
+        if ok:
+            a.eval_len, a.eval_batch = int(parts[0]), int(parts[1]) if len(parts) == 2 else 1
+        if not ok or a.eval_len < 1 or a.eval_batch < 1:
+            p.error(f"--eval '{a.eval}': expected LEN[,BATCH], LEN >= 1, BATCH >= 1, e.g. --eval 512,8")
+        if a.arch != "encoder":
+            p.error("--eval times an encoder's evaluation (--arch encoder); a decoder's: --decode LEN")
     return a
 
 
-ARGS = parse_args()
-# Before importing torch: BLIS (torch's BLAS here) and OpenMP read these once.
-os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
-os.environ["BLIS_NUM_THREADS"] = str(ARGS.threads)
+if __name__ == "__main__":
+    ARGS = parse_args()
+    # Before importing torch: BLIS (torch's BLAS here) and OpenMP read these once.
+    os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
+    os.environ["BLIS_NUM_THREADS"] = str(ARGS.threads)
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-torch.set_num_threads(ARGS.threads)
-torch.set_num_interop_threads(1)
-torch.set_flush_denormal(bool(ARGS.flush_denormal))
-
 
 # ---------------------------------------------------------------- positions --
 
-def sinusoid_table(n_pos, d, dtype=torch.float32):
+def sinusoid_table(n_pos, d, dtype=None):
     """SPEC's ape: row p = [sin(p w_0), cos(p w_0), sin(p w_1), ...] (interleaved)."""
     w = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float64) / d)
     ang = torch.arange(n_pos, dtype=torch.float64)[:, None] * w[None, :]
-    return torch.stack([ang.sin(), ang.cos()], dim=-1).reshape(n_pos, d).to(dtype)
+    return torch.stack([ang.sin(), ang.cos()], dim=-1).reshape(n_pos, d).to(dtype or torch.float32)
 
 
 def xl_table(dists, d):
     """Transformer-XL e(n) = [sin(n w_0..w_{d/2-1}), cos(n w_0..)] (sines first)."""
     w = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float64) / d)
     ang = dists.to(torch.float64)[:, None] * w[None, :]
-    return torch.cat([ang.sin(), ang.cos()], dim=-1).float()
+    return torch.cat([ang.sin(), ang.cos()], dim=-1)        # float64: cast by the caller
 
 
 def alibi_slopes(h):
@@ -137,6 +188,12 @@ def t5_bucket(n, nb, max_dist):
     if n < e:
         return n
     return min(nb - 1, e + int(math.floor(math.log(n / e) / math.log(max_dist / e) * (nb - e))))
+
+
+def t5_bucket_bidirectional(r, nb, max_dist):
+    """An encoder's T5 bucket of r = i - j (HF T5's bidirectional=True): keys
+    after the query (r < 0) in the upper half, each half bucketed as above."""
+    return (nb // 2 if r < 0 else 0) + t5_bucket(abs(r), nb // 2, max_dist)
 
 
 # -------------------------------------------------------------------- model --
@@ -179,9 +236,11 @@ class Attention(nn.Module):
             q, k = rope(q, ctx["cos"], ctx["sin"]), rope(k, ctx["cos"], ctx["sin"])
         if self.pos == "xl":
             # AC: (q + u) k^T;  BD: (q + v) r(i - j)^T via rel-shift of (q + v) r(T-1 .. 0)^T
-            r = self.r(ctx["xl_e"]).view(T, H, dh).transpose(0, 1)          # [H,T,dh], distances T-1..0
+            # (an encoder: distances T-1 .. -(T-1), rel_shift_both)
+            r = self.r(ctx["xl_e"]).view(-1, H, dh).transpose(0, 1)         # [H,T or 2T-1,dh]
             ac = torch.matmul(q + self.r_w_bias[:, None, :], k.transpose(-1, -2))
-            bd = rel_shift(torch.matmul(q + self.r_r_bias[:, None, :], r.transpose(-1, -2)))
+            bd = torch.matmul(q + self.r_r_bias[:, None, :], r.transpose(-1, -2))
+            bd = rel_shift_both(bd) if ctx["both_ways"] else rel_shift(bd)
             s = (ac + bd) * (1.0 / math.sqrt(dh)) + ctx["mask"]
         elif self.pos == "deberta":
             rel = ctx["rel_emb"]                                             # [2K,d]
@@ -214,6 +273,16 @@ def rel_shift(x):
     return x.view(*lead, T + 1, T)[..., 1:, :].reshape(*lead, T, T)
 
 
+def rel_shift_both(x):
+    """An encoder's rel-shift: [.., T, 2T-1] with column c = distance T-1-c
+    ->  [.., i, j] = distance i-j, every (i, j): row i's columns T-1-i ..
+    2T-2-i, which are the flat entries T + (2T-1) i + j of the left-padded
+    [.., T, 2T]."""
+    *lead, T, _ = x.shape
+    x = F.pad(x, (1, 0)).reshape(*lead, 2 * T * T)         # [.., T, 2T] flattened
+    return x[..., T:].reshape(*lead, T, 2 * T - 1)[..., :T]
+
+
 class Block(nn.Module):
     def __init__(self, a):
         super().__init__()
@@ -234,7 +303,7 @@ class Model(nn.Module):
     def __init__(self, a):
         super().__init__()
         self.a = a
-        V, d = a.n_symbols + 4, a.d_model
+        V, d = vocab_size(a), a.d_model
         self.tok_emb = nn.Embedding(V, d)
         if a.pos == "learned":
             self.pos_emb = nn.Embedding(a.max_positions, d)
@@ -255,33 +324,43 @@ class Model(nn.Module):
                 nn.init.normal_(p, std=a.init_std)
 
     def constants(self, T):
-        """Per-length constants (mask, rotations, index tables), cached by T."""
-        if T in self._ctx_cache:
-            return self._ctx_cache[T]
+        """Per-length constants (mask, rotations, index tables) in the model's
+        dtype, cached by T. A decoder's mask carries the causal -inf (and
+        alibi's bias); an encoder's scheme bias is ctx["bias"] ([H,T,T] or
+        absent), the PAD mask comes with the tokens (forward)."""
+        dt = self.tok_emb.weight.dtype
+        if (T, dt) in self._ctx_cache:
+            return self._ctx_cache[(T, dt)]
         a, H, d = self.a, self.a.n_heads, self.a.d_model
+        encoder = a.arch == "encoder"
         i = torch.arange(T)[:, None]
         j = torch.arange(T)[None, :]
-        causal = torch.zeros(T, T).masked_fill(j > i, float("-inf"))
-        ctx = {"mask": causal, "i": i, "j": j}
+        causal = torch.zeros(T, T, dtype=dt).masked_fill(j > i, float("-inf"))
+        ctx = {"mask": causal, "i": i, "j": j, "both_ways": encoder}
         if a.pos == "sinusoidal":
-            ctx["ape"] = sinusoid_table(T, d)
+            ctx["ape"] = sinusoid_table(T, d, dt)
         if a.pos == "rope":
             dh = d // H
             inv = torch.pow(a.rope_base, -torch.arange(0, dh, 2, dtype=torch.float64) / dh) / a.rope_scale
             ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
-            ctx["cos"], ctx["sin"] = ang.cos().float(), ang.sin().float()
+            ctx["cos"], ctx["sin"] = ang.cos().to(dt), ang.sin().to(dt)
         if a.pos == "alibi":
-            slopes = torch.tensor(alibi_slopes(H))[:, None, None]
-            ctx["mask"] = causal - slopes * (i - j).clamp(min=0).float()
+            slopes = torch.tensor(alibi_slopes(H), dtype=torch.float64)[:, None, None]
+            if encoder:  # -s_h |i - j|, both ways
+                ctx["bias"] = (-slopes * (i - j).abs().double()).to(dt)
+            else:
+                ctx["mask"] = causal - (slopes * (i - j).clamp(min=0).double()).to(dt)
         if a.pos == "t5":
-            ctx["t5_idx"] = torch.tensor([[t5_bucket(max(r - c, 0), a.t5_buckets, a.t5_max_distance)
-                                           for c in range(T)] for r in range(T)])
+            rule = (lambda r: t5_bucket_bidirectional(r, a.t5_buckets, a.t5_max_distance)) if encoder \
+                else (lambda r: t5_bucket(max(r, 0), a.t5_buckets, a.t5_max_distance))
+            by_distance = torch.tensor([rule(r) for r in range(-(T - 1), T)])  # distance -(T-1) .. T-1
+            ctx["t5_idx"] = by_distance[i - j + T - 1]
         if a.pos == "xl":
-            ctx["xl_e"] = xl_table(torch.arange(T - 1, -1, -1), d)
+            ctx["xl_e"] = xl_table(torch.arange(T - 1, -T if encoder else -1, -1), d).to(dt)
         if a.pos == "deberta":
             K = a.deberta_span
             ctx["deb_idx"] = ((i - j).clamp(-K, K - 1) + K)[None, None]
-        self._ctx_cache[T] = ctx
+        self._ctx_cache[(T, dt)] = ctx
         return ctx
 
     def forward(self, tokens):
@@ -296,9 +375,18 @@ class Model(nn.Module):
             x = x + self.pos_emb.weight[:T]
         elif self.a.pos == "t5":
             # learnable bias [H,T,T] gathered from the table, plus the causal mask
-            ctx["mask"] = self.t5_bias(ctx["t5_idx"]).permute(2, 0, 1) + ctx["mask"]
+            bias = self.t5_bias(ctx["t5_idx"]).permute(2, 0, 1)
+            if self.a.arch == "encoder":
+                ctx["bias"] = bias
+            else:
+                ctx["mask"] = bias + ctx["mask"]
         elif self.a.pos == "deberta":
             ctx["rel_emb"] = self.rel_emb.weight
+        if self.a.arch == "encoder":
+            # both ways; PAD keys hidden: [B,1,1,T], plus the scheme's bias -> [B,H,T,T]
+            pad = torch.zeros(B, 1, 1, T, dtype=x.dtype).masked_fill(
+                (tokens == pad_token(self.a))[:, None, None, :], float("-inf"))
+            ctx["mask"] = pad + ctx["bias"] if "bias" in ctx else pad
         for blk in self.blocks:
             x = blk(x, ctx)
         return self.lm_head(self.ln_f(x))
@@ -306,12 +394,29 @@ class Model(nn.Module):
 
 # ------------------------------------------------------------ task + optim --
 
-def copy_batch(B, n, S, gen):
-    """Copy task, every example n symbols: inputs/targets [B, 2n+2], targets -100 off the mask."""
-    BOS, SEP, EOS = S + 1, S + 2, S + 3                               # PAD = S is never needed
+def vocab_size(a):
+    """n_symbols, then PAD, BOS, SEP, EOS, then ANS for an encoder."""
+    return a.n_symbols + 4 + (a.arch == "encoder")
+
+
+def pad_token(a):
+    return a.n_symbols
+
+
+def task_batch(a, B, n, gen):
+    """B examples of the task with n symbols each, laid out for a.arch:
+    inputs/targets [B, 2n+2], targets -100 off the loss mask (module docstring)."""
+    S = a.n_symbols
+    BOS, SEP, EOS, ANS = S + 1, S + 2, S + 3, S + 4                   # PAD = S is never needed
     x = torch.randint(0, S, (B, n), generator=gen)
+    y = x.flip(1) if a.task == "reverse_string" else x
     col = lambda v: torch.full((B, 1), v, dtype=torch.long)  # noqa: E731
-    seq = torch.cat([col(BOS), x, col(SEP), x, col(EOS)], dim=1)      # [B, 2n+3]
+    if a.arch == "encoder":
+        inp = torch.cat([col(BOS), x, col(SEP), torch.full((B, n), ANS, dtype=torch.long)], dim=1)
+        tgt = torch.full_like(inp, -100)
+        tgt[:, n + 2:] = y                                             # the k-th ANS answers y_k
+        return inp, tgt
+    seq = torch.cat([col(BOS), x, col(SEP), y, col(EOS)], dim=1)      # [B, 2n+3]
     inp, tgt = seq[:, :-1], seq[:, 1:].clone()
     tgt[:, : n + 1] = -100                                             # mask: y_1..y_n and EOS only
     return inp.contiguous(), tgt
@@ -382,8 +487,29 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def main():
-    a = ARGS
+@torch.no_grad()
+def eval_pass(model, inp, tgt):
+    """An encoder's evaluation pass: forward, argmax of every slot; right slots."""
+    pred = model(inp).argmax(dim=-1)
+    return int(((pred == tgt) & (tgt != -100)).sum())
+
+
+def time_eval(model, a):
+    """As `relgrad bench --eval` (src/experiment/bench.c): one untimed pass,
+    then at least 3 and until 1 s has gone by (at most 50); median ms."""
+    gen = torch.Generator().manual_seed(a.seed + 2)
+    inp, tgt = task_batch(a, a.eval_batch, a.eval_len, gen)
+    model.eval()
+    eval_pass(model, inp, tgt)
+    times = []
+    while len(times) < 50 and (len(times) < 3 or sum(times) < 1.0):
+        t = time.perf_counter()
+        eval_pass(model, inp, tgt)
+        times.append(time.perf_counter() - t)
+    return inp.shape[1], statistics.median(times), len(times)
+
+
+def main(a):
     torch.manual_seed(a.seed)
     if a.eval_memory:
         a.max_positions = max(a.max_positions, a.eval_memory)
@@ -402,7 +528,15 @@ def main():
         return
     model = Model(a)
     n_params = sum(p.numel() for p in model.parameters())
-    V = a.n_symbols + 4
+    V = vocab_size(a)
+
+    if a.eval_len:
+        T, secs, runs = time_eval(model, a)
+        print(f"config: pos {a.pos} arch {a.arch} d_model {a.d_model} n_heads {a.n_heads} n_layers {a.n_layers} "
+              f"d_ff {a.d_ff} params {n_params} threads {a.threads} (torch {torch.__version__})")
+        print(f"eval: len={a.eval_len} batch={a.eval_batch} ms={secs * 1000:.3f} "
+              f"tokens_per_s={a.eval_batch * T / secs:.1f} peak_rss_mb={peak_rss_mb():.1f} seq={T} runs={runs}")
+        return
 
     if a.eval_memory:
         model.eval()
@@ -421,7 +555,7 @@ def main():
     B, T = a.batch_size, 2 * a.train_len + 2
 
     def step():
-        inp, tgt = copy_batch(B, a.train_len, a.n_symbols, gen)
+        inp, tgt = task_batch(a, B, a.train_len, gen)
         logits = model(inp)
         loss = F.cross_entropy(logits.view(-1, V), tgt.view(-1), ignore_index=-100)
         loss.backward()
@@ -439,7 +573,7 @@ def main():
     if not torch.isfinite(loss):
         print("bench_torch: loss is not finite", file=sys.stderr)
         sys.exit(3)
-    print(f"config: pos {a.pos} d_model {a.d_model} n_heads {a.n_heads} n_layers {a.n_layers} "
+    print(f"config: pos {a.pos} arch {a.arch} d_model {a.d_model} n_heads {a.n_heads} n_layers {a.n_layers} "
           f"d_ff {a.d_ff} batch {B} seq {T} threads {a.threads} params {n_params} "
           f"final_loss {loss.item():.4f} (torch {torch.__version__}, float32)")
     print(f"bench: ms_per_step={secs * 1000 / a.steps:.3f} tokens_per_s={B * T * a.steps / secs:.0f} "
@@ -447,4 +581,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    torch.set_num_threads(ARGS.threads)
+    torch.set_num_interop_threads(1)
+    torch.set_flush_denormal(bool(ARGS.flush_denormal))
+    main(ARGS)

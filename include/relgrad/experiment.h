@@ -182,4 +182,24 @@ typedef struct rg_bench_decode_result {
 void rg_bench_decode(const rg_config *cfg, rg_model *model, int len, int B,
                      rg_bench_decode_result *out);
 
+/* What rg_bench_eval measured. */
+typedef struct rg_bench_eval_result {
+    int T;               /* tokens per row of the evaluation batch (the encoder's input) */
+    int runs;            /* timed passes                                                 */
+    double ms;           /* median wall time of one pass                                 */
+    double tokens_per_s; /* B * T per pass / ms                                          */
+    double peak_rss_mb;  /* the process's peak resident memory                           */
+} rg_bench_eval_result;
+
+/* An encoder's evaluation at length n (arch = encoder): the one pass
+ * `relgrad eval` makes over a batch (rg_model_forward under no-grad, then
+ * the argmax of every slot) on the first B examples of the evaluation set
+ * at n (rg_eval_batch_draw from rg_eval_seed(n): relgrad eval's first
+ * batch when B <= 64), with the model as it is. After one untimed pass, the
+ * pass is timed at least 3 times and until 1 s has gone by (at most 50
+ * times); ms is the median. n >= 1, B >= 1. 0, or 2 with err when model is
+ * not an encoder (a decoder's evaluation decodes: rg_bench_decode). */
+int rg_bench_eval(const rg_config *cfg, rg_model *model, int n, int B, rg_bench_eval_result *out,
+                  rg_error *err);
+
 #endif

@@ -129,9 +129,10 @@ static const rg_command_help COMMANDS[] = {
      RG_HELP_KEYS_RUN, NULL,
      "relgrad dump experiments/xcheck.ini --out dump.h5 pos={newest}\n"
      "relgrad-f64 dump --checkpoint out/single/checkpoint.h5 --out trained.h5"},
-    {"bench", "CONFIG [key=value ...]", "time training steps or decoding",
+    {"bench", "CONFIG [key=value ...]", "time training steps, decoding or evaluation",
      "usage: relgrad bench CONFIG [key=value ...] [--quiet]\n"
-     "       relgrad bench --decode LEN[,BATCH] CONFIG [key=value ...] [--quiet]",
+     "       relgrad bench --decode LEN[,BATCH] CONFIG [key=value ...] [--quiet]\n"
+     "       relgrad bench --eval LEN[,BATCH] CONFIG [key=value ...] [--quiet]",
      "Times `steps` full training steps (forward, backward, AdamW) after 3\n"
      "warm-up steps, on batches in which every example has train_len symbols.\n"
      "Writes no files. stdout names the BLAS kernels in use and ends with\n"
@@ -143,14 +144,25 @@ static const rg_command_help COMMANDS[] = {
      "(default 1) of a random prompt of LEN/2 symbols, then LEN/2 tokens one at\n"
      "a time. stdout ends with\n"
      "  decode: len=L batch=B ms=X tokens_per_s=Y peak_rss_mb=Z prefill_ms=W\n"
-     "(Y counts generated tokens; W is the prompt's part of X).\n"
+     "(Y counts generated tokens; W is the prompt's part of X). A decoder only.\n"
      "\n"
-     "  --decode LEN[,BATCH]  time decoding instead of training\n"
+     "With --eval: an encoder's evaluation (arch = encoder) at LEN symbols: the\n"
+     "one pass `relgrad eval` makes over a batch (forward without gradients,\n"
+     "argmax of every answer slot), on the first BATCH examples (default 1) of\n"
+     "the evaluation set at LEN, model at its initial weights; after one untimed\n"
+     "pass, timed at least 3 times and until 1 s has gone by. stdout ends with\n"
+     "  eval: len=N batch=B ms=X tokens_per_s=Y peak_rss_mb=Z seq=T runs=R\n"
+     "(X the median pass, T the tokens of a row, Y = B*T per X).\n"
+     "\n"
+     "  --decode LEN[,BATCH]  time a decoder's greedy decoding instead of training\n"
+     "  --eval LEN[,BATCH]    time an encoder's evaluation pass instead of training\n"
      "  --quiet               no configuration printout (as quiet=1)",
      RG_HELP_KEYS_RUN, "steps is the number of timed steps.",
      "relgrad bench experiments/bench.ini\n"
      "relgrad bench experiments/bench.ini pos={first} batch_size=64 threads=1\n"
-     "relgrad bench --decode 1024,8 experiments/bench.ini"},
+     "relgrad bench --decode 1024,8 experiments/bench.ini\n"
+     "relgrad bench --eval 500,8 experiments/bench.ini arch=encoder task=reverse_string "
+     "n_symbols=2"},
     {"config", "CONFIG [key=value ...]", "print and check the configuration",
      "usage: relgrad config CONFIG [key=value ...]",
      "Prints every key's value and where it was set (FILE:LINE, argument N or\n"

@@ -1,17 +1,23 @@
 /* bench.c: timing a model (experiment.h): full training steps (forward,
  * backward, AdamW) on batches whose examples all have train_len symbols,
- * after warm-up, data-parallel under MPI as in training; and greedy
- * decoding through the key/value cache, the path evaluation takes.
+ * after warm-up, data-parallel under MPI as in training; greedy decoding
+ * through the key/value cache, the path a decoder's evaluation takes; and
+ * an encoder's evaluation, one pass over a batch of the evaluation set.
  * `relgrad bench` prints what these measure; tools/bench.sh compares it
  * with PyTorch (tools/bench_torch.py times its models the same way). */
 #include "relgrad/experiment.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
 enum { BENCH_WARMUP = 3 }; /* untimed training steps first */
+/* an encoder's evaluation pass is timed at least EVAL_MIN_RUNS times and until
+ * EVAL_MIN_SECONDS have gone by, at most EVAL_MAX_RUNS times */
+enum { EVAL_MIN_RUNS = 3, EVAL_MAX_RUNS = 50 };
+static const double EVAL_MIN_SECONDS = 1.0;
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -117,4 +123,64 @@ void rg_bench_decode(const rg_config *cfg, rg_model *model, int len, int B,
         .prefill_ms = prefill * 1000,
     };
     rg_ctx_free(&ctx);
+}
+
+/* One evaluation pass of an encoder over b: the forward and the argmax of
+ * every slot the accuracy counts (what encoder_accuracy in train/eval.c
+ * does); returns the number of right slots, so the work is used. */
+static long eval_pass(rg_ctx *ctx, rg_model *m, const rg_batch *b) {
+    int B = b->B, T = b->T, V = m->V;
+    rg_ctx_reset(ctx);
+    rg_tensor *logits = rg_model_forward(ctx, m, b->tokens, b->pos, b->abacus, B, T, 0, NULL);
+    long right = 0; // logits (B,T,V)
+    for (long at = 0; at < (long)B * T; at++)
+        if (b->acc_mask[at] != 0) right += argmax(logits->data + at * V, V) == b->targets[at];
+    return right;
+}
+
+static int compare_doubles(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+int rg_bench_eval(const rg_config *cfg, rg_model *model, int n, int B, rg_bench_eval_result *out,
+                  rg_error *err) {
+    memset(out, 0, sizeof *out);
+    if (model->cfg.arch != RG_ARCH_ENCODER) {
+        snprintf(err->msg, sizeof err->msg,
+                 "an encoder's evaluation pass needs arch = encoder (a decoder's evaluation "
+                 "decodes: time it with --decode LEN)");
+        return 2;
+    }
+    rg_batch batch;
+    rg_batch_init(&batch);
+    rg_rng rng, pos_rng; /* the evaluation set at n, as rg_evaluate draws it */
+    rg_rng_seed(&rng, rg_eval_seed(n));
+    rg_rng_seed(&pos_rng, rg_eval_positions_seed(n));
+    rg_eval_batch_draw(cfg, B, n, &rng, &pos_rng, &batch);
+    rg_ctx ctx;
+    rg_ctx_init(&ctx, cfg->threads);
+    bool was = rg_set_no_grad(&ctx, true);
+    eval_pass(&ctx, model, &batch); /* warm-up */
+    double ms[EVAL_MAX_RUNS], total = 0;
+    int runs = 0;
+    while (runs < EVAL_MAX_RUNS && (runs < EVAL_MIN_RUNS || total < EVAL_MIN_SECONDS)) {
+        double t0 = now_seconds();
+        eval_pass(&ctx, model, &batch);
+        double secs = now_seconds() - t0;
+        ms[runs++] = secs * 1000, total += secs;
+    }
+    rg_set_no_grad(&ctx, was);
+    qsort(ms, (size_t)runs, sizeof *ms, compare_doubles);
+    double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    *out = (rg_bench_eval_result){
+        .T = batch.T,
+        .runs = runs,
+        .ms = median,
+        .tokens_per_s = (double)batch.B * batch.T / (median / 1000),
+        .peak_rss_mb = peak_rss_mb(),
+    };
+    rg_ctx_free(&ctx);
+    rg_batch_free(&batch);
+    return 0;
 }

@@ -15,6 +15,10 @@
 #             it to stdout and validates (exit 2 when invalid).
 #   dry run   train/experiment --dry-run: configuration and plan on stdout,
 #             nothing created; a checkpoint of another run is refused.
+#   bench     --eval times an encoder's evaluation pass (its eval: line), and
+#             refuses a decoder and a length the model cannot read; --decode
+#             refuses an encoder; a bad LEN[,BATCH] is refused naming
+#             argument 3.
 #   refused   the grid keys tasks/positions/seeds in train, dump and bench:
 #             exit 2 naming the key, where it was set and `relgrad
 #             experiment`; at their defaults they pass; values a checkpoint
@@ -165,6 +169,24 @@ expect_exit 0 "eval" "$BIN" eval "$WORK/run/checkpoint.h5" eval_n=4 && once eval
     fail "eval sources: eval_n '$(source_of eval_n last.err)', d_model '$(source_of d_model last.err)'"
 expect_exit 0 "dump" "$BIN" dump "$TINY" --out "$WORK/d.h5" && once dump
 expect_exit 0 "bench" "$BIN" bench "$TINY" steps=2 && once bench
+# bench --eval times an encoder's evaluation pass (copy at 6 symbols: BOS x SEP and 6 ANS,
+# 14 tokens; d16 H2 L1 F32 with V = 8 + 5: 2672 parameters), --decode a decoder's decoding;
+# each refuses the other architecture, and a bad LEN[,BATCH] names its argument
+expect_exit 0 "bench --eval" "$BIN" bench --eval 6,2 "$TINY" arch=encoder --quiet
+grep -qE "^eval: len=6 batch=2 ms=[0-9.]+ tokens_per_s=[0-9.]+ peak_rss_mb=[0-9.]+ seq=14 runs=[0-9]+$" last.out &&
+    grep -qE "^config: pos rope arch encoder d_model 16 .* params 2672 " last.out && pass ||
+    fail "bench --eval: no eval: line of 14 tokens or no encoder of 2672 parameters" "$(cat last.out)"
+expect_exit 2 "bench --eval on a decoder" "$BIN" bench --eval 6 "$TINY" &&
+    expect_stderr "bench --eval on a decoder" "arch = encoder" "--decode LEN"
+expect_exit 2 "bench --decode on an encoder" "$BIN" bench --decode 8 "$TINY" arch=encoder &&
+    expect_stderr "bench --decode on an encoder" "does not decode" "--eval LEN"
+expect_exit 2 "bench --eval longer than learned positions" "$BIN" bench --eval 600 "$TINY" arch=encoder \
+    pos=learned max_positions=64 && expect_stderr "bench --eval longer than learned positions" \
+    "key 'max_positions': 64 is too small" "eval length 600"
+for spec in 0 6,0 6x 6,2,1; do
+    expect_exit 2 "bench --eval $spec" "$BIN" bench --eval "$spec" "$TINY" arch=encoder &&
+        expect_stderr "bench --eval $spec" "argument 3: --eval '$spec'" "LEN\[,BATCH\]"
+done
 expect_exit 0 "experiment" "$BIN" experiment "$TINY" out_dir="$WORK/exp" steps=10 tasks=copy,reverse seeds=1 && once experiment
 grep -qE "wrote .*/results.h5, .*/table.md, .*/plot.png" <(tail -n 1 last.err) && pass ||
     fail "experiment: the last line does not name the files written" "$(tail -n 1 last.err)"
