@@ -84,17 +84,20 @@ static void ln_back_rows(const rg_tensor *x, const real *g, const real *dy, cons
             if (dx) {
                 real *d = dx + r * C, a = m1[q], b = m2[q];
                 if (fresh)
+#pragma omp simd
                     for (int c = 0; c < C; c++) {
                         real xhat = (xr[c] - mean) * rstd, dxhat = dyr[c] * g[c];
                         d[c] = rstd * (dxhat - a - xhat * b) + (real)0;
                     }
                 else
+#pragma omp simd
                     for (int c = 0; c < C; c++) {
                         real xhat = (xr[c] - mean) * rstd, dxhat = dyr[c] * g[c];
                         d[c] += rstd * (dxhat - a - xhat * b);
                     }
             }
             if (pg)
+#pragma omp simd
                 for (int c = 0; c < C; c++) {
                     pg[c] += dyr[c] * (xr[c] - mean) * rstd;
                     pb[c] += dyr[c];
@@ -157,6 +160,7 @@ rg_tensor *rg_layernorm(rg_ctx *ctx, rg_tensor *x, rg_tensor *g, rg_tensor *b) {
         for (int q = 0; q < n; q++) {
             const real *xr = x->data + (r0 + q) * C;
             real *yr = y->data + (r0 + q) * C, m = mean[q], s = rstd[q];
+#pragma omp simd
             for (int c = 0; c < C; c++) yr[c] = gd[c] * (xr[c] - m) * s + bd[c];
             if (stats) stats[2 * (r0 + q)] = m, stats[2 * (r0 + q) + 1] = s;
         }

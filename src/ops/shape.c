@@ -44,8 +44,9 @@ rg_tensor *rg_embedding(rg_ctx *ctx, rg_tensor *table, const int *idx, int n) {
 /* ---- reshape: same values, new shape ------------------------------------------- */
 
 static void copy_grad_backward(rg_ctx *ctx, rg_node *node) {
-    real *dx = rg_grad(ctx, node->in[0]);
-    for (long j = 0; j < node->out->size; j++) dx[j] += node->out->grad[j];
+    bool fresh;
+    real *dx = rg_grad_fresh(ctx, node->in[0], &fresh);
+    rg_add_into(ctx, dx, node->out->grad, node->out->size, fresh);
 }
 
 rg_tensor *rg_reshape(rg_ctx *ctx, rg_tensor *x, int ndim, const int *shape) {
@@ -68,8 +69,12 @@ rg_tensor *rg_reshape(rg_ctx *ctx, rg_tensor *x, int ndim, const int *shape) {
  * Both are the same index map read in opposite directions; `heads_copy`
  * moves values (or gradients) along it either way. */
 
+/* How heads_copy writes: copies values; adds gradients; or stores them
+ * into a fresh (unzeroed) gradient buffer as adding to zeros would. */
+typedef enum { HEADS_COPY, HEADS_ADD, HEADS_FRESH } heads_mode;
+
 static void heads_copy(const rg_ctx *ctx, real *bthd, real *bhtd, int B, int T, int H, int D, int C,
-                       int col0, bool to_heads, bool accumulate) {
+                       int col0, bool to_heads, heads_mode mode) {
 #pragma omp parallel for collapse(2) schedule(static) if ((long)B * T * H * D > 32768)             \
     num_threads(ctx->threads)
     for (int b = 0; b < B; b++)
@@ -78,19 +83,32 @@ static void heads_copy(const rg_ctx *ctx, real *bthd, real *bhtd, int B, int T, 
                 real *flat = bthd + ((long)b * T + t) * C + col0 + (long)h * D;
                 real *head = bhtd + (((long)b * H + h) * T + t) * D;
                 real *dst = to_heads ? head : flat, *src = to_heads ? flat : head;
-                if (accumulate)
+                if (mode == HEADS_ADD)
+#pragma omp simd
                     for (int d = 0; d < D; d++) dst[d] += src[d];
+                else if (mode == HEADS_FRESH) /* what adding to zeros gives (-0 -> +0) */
+#pragma omp simd
+                    for (int d = 0; d < D; d++) dst[d] = src[d] + (real)0;
                 else
                     memcpy(dst, src, (size_t)D * sizeof(real));
             }
 }
 
-/* iarg = {col0, C} */
+/* iarg = {col0, C}. The first split to reach a fresh x gradient (of q, k
+ * and v taken from one qkv, v's: the last recorded) stores its columns and
+ * zeroes only the others, which the later splits then add to. */
 static void split_heads_backward(rg_ctx *ctx, rg_node *node) {
     const rg_tensor *y = node->out;
     int B = y->shape[0], H = y->shape[1], T = y->shape[2], D = y->shape[3];
-    heads_copy(ctx, rg_grad(ctx, node->in[0]), y->grad, B, T, H, D, node->iarg[1], node->iarg[0],
-               false, true);
+    int col0 = node->iarg[0], C = node->iarg[1], HD = H * D;
+    bool fresh;
+    real *dx = rg_grad_fresh(ctx, node->in[0], &fresh);
+    if (fresh)
+        for (long r = 0; r < (long)B * T; r++) {
+            memset(dx + r * C, 0, (size_t)col0 * sizeof(real));
+            memset(dx + r * C + col0 + HD, 0, (size_t)(C - col0 - HD) * sizeof(real));
+        }
+    heads_copy(ctx, dx, y->grad, B, T, H, D, C, col0, false, fresh ? HEADS_FRESH : HEADS_ADD);
 }
 
 rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
@@ -100,7 +118,7 @@ rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
                x->ndim > 2 ? x->shape[2] : 0);
     int B = x->shape[0], T = x->shape[1], C = x->shape[2];
     rg_tensor *y = rg_empty(ctx, 4, (int[]){B, H, T, D});
-    heads_copy(ctx, x->data, y->data, B, T, H, D, C, col0, true, false);
+    heads_copy(ctx, x->data, y->data, B, T, H, D, C, col0, true, HEADS_COPY);
     if (rg_needs_grad(ctx, &x, 1)) {
         rg_node *node = rg_record(ctx, RG_OP_SPLIT_HEADS, split_heads_backward, y, &x, 1);
         node->iarg[0] = col0, node->iarg[1] = C;
@@ -111,14 +129,17 @@ rg_tensor *rg_split_heads(rg_ctx *ctx, rg_tensor *x, int col0, int H, int D) {
 static void merge_heads_backward(rg_ctx *ctx, rg_node *node) {
     const rg_tensor *x = node->in[0];
     int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
-    heads_copy(ctx, node->out->grad, rg_grad(ctx, node->in[0]), B, T, H, D, H * D, 0, true, true);
+    bool fresh; /* every entry of x's gradient is written */
+    real *dx = rg_grad_fresh(ctx, node->in[0], &fresh);
+    heads_copy(ctx, node->out->grad, dx, B, T, H, D, H * D, 0, true,
+               fresh ? HEADS_FRESH : HEADS_ADD);
 }
 
 rg_tensor *rg_merge_heads(rg_ctx *ctx, rg_tensor *x) {
     if (x->ndim != 4) rg_die_shapes("merge_heads", "need x [B,H,T,D]", x, NULL);
     int B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
     rg_tensor *y = rg_empty(ctx, 3, (int[]){B, T, H * D});
-    heads_copy(ctx, y->data, x->data, B, T, H, D, H * D, 0, false, false);
+    heads_copy(ctx, y->data, x->data, B, T, H, D, H * D, 0, false, HEADS_COPY);
     if (rg_needs_grad(ctx, &x, 1))
         rg_record(ctx, RG_OP_MERGE_HEADS, merge_heads_backward, y, &x, 1);
     return y;
@@ -136,6 +157,7 @@ static void concat_time_backward(rg_ctx *ctx, rg_node *node) {
         real *g = rg_grad(ctx, node->in[i]);
         int Ti = i ? T2 : T1, t0 = i ? T1 : 0;
         for (int b = 0; b < B; b++)
+#pragma omp simd
             for (long j = 0; j < Ti * row; j++)
                 g[b * Ti * row + j] += y->grad[((long)b * (T1 + T2) + t0) * row + j];
     }
@@ -169,6 +191,7 @@ static void slice_time_backward(rg_ctx *ctx, rg_node *node) {
     long row = node->iarg[1];
     real *g = rg_grad(ctx, x);
     for (int b = 0; b < B; b++)
+#pragma omp simd
         for (long j = 0; j < n * row; j++)
             g[((long)b * T + t0) * row + j] += node->out->grad[(long)b * n * row + j];
 }
