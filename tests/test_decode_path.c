@@ -4,6 +4,8 @@
  * - The softmax's exp (src/ops/exp_rows.c) gives expf's (float32) or exp's
  *   (float64) bits at every vector width this CPU runs, over a sweep of
  *   arguments and shifts, on lengths that leave a scalar tail.
+ * - Products of one to three rows (decoding's) give the chains small_gemm.c
+ *   documents, bit for bit, on every path (wide, split, narrow).
  * - The cache's tiled transposed keys (rg_attn_opts.k_t) give the kernel's
  *   output bit for bit as the kernel's own transposed copy does, for one
  *   query and for blocks of queries, across tile boundaries, past 512 keys
@@ -100,13 +102,68 @@ Test(decode_path, exp_same_bits_as_libm) {
     free(x), free(y), free(want);
 }
 
-/* ---- the kernel with the cache's tiled keys ---------------------------------------------- */
-
 static void fill(real *x, long n, uint64_t seed) {
     rg_rng rng;
     rg_rng_seed(&rng, seed);
     for (long i = 0; i < n; i++) x[i] = (real)rg_rng_normal(&rng);
 }
+
+/* ---- one-to-three-row products (src/ops/small_gemm.c) ------------------------------------ */
+
+/* C[i, j] as small_gemm.c documents it: one chain of fused multiply-adds
+ * over p in order from zero, or for 1-3 rows, k > 512 and a pass of 32 (16)
+ * columns, KS = 4 (8) segments' chains summed in order; then alpha acc
+ * (+ beta C). Passes: 128 columns at a time first (1-3 rows), then 32. */
+static real ref_entry(long m, long n, long k, real alpha, const real *A, long csa, const real *B,
+                      long rsb, real beta, real c, long j) {
+    long wide = m < 4 ? n / 128 * 128 : 0, nj = 0;
+    if (j >= wide) {
+        long j0 = wide + (j - wide) / 32 * 32;
+        nj = n - j0 < 32 ? n - j0 : 32;
+    }
+    int ks = m < 4 && k > 512 && (nj == 32 || nj == 16) ? (nj == 32 ? 4 : 8) : 1;
+    real acc[8] = {0}, sum;
+    long seg = k / ks;
+    for (int q = 0; q < ks; q++)
+        for (long p = q * seg; p < (q == ks - 1 ? k : (q + 1) * seg); p++)
+            acc[q] = fma(A[p * csa], B[p * rsb + j], acc[q]);
+    sum = acc[0];
+    for (int q = 1; q < ks; q++) sum += acc[q];
+    return beta == 0 ? alpha * sum : fma(beta, c, alpha * sum);
+}
+
+Test(decode_path, few_row_products_same_bits) {
+    const long ns[] = {7, 16, 32, 48, 128, 160, 300}, ks[] = {0, 1, 31, 300, 513, 700, 1031};
+    long most = 1031 * 300 + 64;
+    real *A = malloc((size_t)3 * 1031 * 2 * sizeof(real)), *B = malloc((size_t)most * sizeof(real));
+    real *C = malloc((size_t)3 * 300 * sizeof(real)), *C0 = malloc((size_t)3 * 300 * sizeof(real));
+    cr_assert(A && B && C && C0);
+    fill(A, 3 * 1031 * 2, 4), fill(B, most, 5), fill(C0, 3 * 300, 6);
+    for (long m = 1; m <= 3; m++)
+        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+            for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
+                for (int csa = 1; csa <= 2; csa++)
+                    for (int with_beta = 0; with_beta < 2; with_beta++) {
+                        long n = ns[a], k = ks[b];
+                        real alpha = (real)0.3, beta = with_beta ? (real)-0.7 : 0;
+                        long rsa = k * csa + 1;
+                        memcpy(C, C0, (size_t)m * n * sizeof(real));
+                        rg_gemm_small(m, n, k, alpha, A, rsa, csa, B, n, 1, beta, C, n, 1, NULL);
+                        for (long i = 0; i < m; i++)
+                            for (long j = 0; j < n; j++) {
+                                real want = ref_entry(m, n, k, alpha, A + i * rsa, csa, B, n, beta,
+                                                      C0[i * n + j], j);
+                                cr_assert(!memcmp(&want, C + i * n + j, sizeof(real)),
+                                          "m %ld n %ld k %ld csa %d beta %g: C[%ld,%ld] = %a, "
+                                          "want %a",
+                                          m, n, k, csa, (double)beta, i, j, (double)C[i * n + j],
+                                          (double)want);
+                            }
+                    }
+    free(A), free(B), free(C), free(C0);
+}
+
+/* ---- the kernel with the cache's tiled keys ---------------------------------------------- */
 
 /* T queries after p0 cached keys of B*H blocks (cap rows each), through the
  * kernel with and without the keys' tiles; the outputs must be the same bits. */
