@@ -20,7 +20,9 @@
  * when op(B)'s columns are not contiguous, each tile of TJ columns is first
  * copied into `pack` ([k, TJ]). The loop is compiled for AVX-512, AVX2 and
  * baseline x86-64 and the best one the CPU supports is picked when the
- * program loads (target_clones). */
+ * program loads (target_clones); products of one to three rows (a decoded
+ * token's) take rows_avx512 instead where the CPU has AVX-512: the same
+ * chains with the accumulators in registers. */
 #include "ops_internal.h"
 
 enum {
