@@ -135,10 +135,11 @@ static real ref_entry(long m, long n, long k, real alpha, const real *A, long cs
 Test(decode_path, few_row_products_same_bits) {
     const long ns[] = {7, 16, 32, 48, 128, 160, 300}, ks[] = {0, 1, 31, 300, 513, 700, 1031};
     long most = 1031 * 300 + 64;
-    real *A = malloc((size_t)3 * 1031 * 2 * sizeof(real)), *B = malloc((size_t)most * sizeof(real));
+    real *A = malloc((size_t)3 * (1031 * 2 + 1) * sizeof(real)),
+         *B = malloc((size_t)most * sizeof(real));
     real *C = malloc((size_t)3 * 300 * sizeof(real)), *C0 = malloc((size_t)3 * 300 * sizeof(real));
     cr_assert(A && B && C && C0);
-    fill(A, 3 * 1031 * 2, 4), fill(B, most, 5), fill(C0, 3 * 300, 6);
+    fill(A, 3 * (1031 * 2 + 1), 4), fill(B, most, 5), fill(C0, 3 * 300, 6);
     for (long m = 1; m <= 3; m++)
         for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
             for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
