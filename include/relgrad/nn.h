@@ -116,8 +116,9 @@ typedef struct rg_kv_cache {
     int n_layers, B, cap, H, dh;
     int len;                       /* tokens cached so far                          */
     real *k, *v;                   /* [n_layers, B, H, cap, dh] (k after rotation)  */
-    real *k_t;                     /* [n_layers, B, H, dh, cap]: k transposed, for
-                                      the attention kernel's products              */
+    real *k_t;                     /* [n_layers, B, H, cap/RG_KT_TILE (rounded up),
+                                      dh, RG_KT_TILE]: k transposed in tiles, for
+                                      the attention kernel's products (ops.h)      */
     int *pos;                      /* [B, cap] positions of the cached tokens       */
     int *abacus_run;               /* [B] digits in a row at each row's end (the
                                       abacus id of a next digit is one more)     */

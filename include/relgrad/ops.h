@@ -115,6 +115,8 @@ typedef struct rg_attn_mask {
 
 /* Queries per block of the kernel: a term's `add` never sees more rows. */
 #define RG_ATTN_BLOCK 32
+/* Keys per tile of a key/value cache's transposed keys (rg_attn_opts.k_t). */
+#define RG_KT_TILE 128
 
 /* A block of score rows handed to a term: rows i0 .. i0+n-1 of (b, h); row r
  * sees keys [lo[r], hi[r]); its scores are S[r * ld + j]. */
@@ -150,12 +152,14 @@ struct rg_term {
 /* What a call may ask of the kernel besides its mask. */
 typedef struct rg_attn_opts {
     rg_attn_mask mask;
-    /* the keys also stored transposed, key j of (b, h) at
-     * k_t[(bh * D + d) * k_t_ld + j] (a decoder's cache keeps them so, and
-     * the kernel then need not transpose the whole cache at every token);
-     * NULL: the kernel transposes what it reads */
+    /* the keys also stored transposed, in tiles of RG_KT_TILE keys: key j
+     * of (b, h) at k_t[bh * k_t_bh + (j / RG_KT_TILE) * D * RG_KT_TILE +
+     * d * RG_KT_TILE + j % RG_KT_TILE] (a decoder's cache keeps them so:
+     * the kernel then need not transpose the whole cache at every token, and
+     * one query's scores read each tile as one contiguous run); NULL: the
+     * kernel transposes what it reads */
     const real *k_t;
-    long k_t_ld;
+    long k_t_bh;
     /* a copy of the probabilities for tools that look at them (relgrad
      * attention): query row i of (b, h) gets P[i, 0..Tk-1] (zeros outside
      * its window) at probs + (b*H + h) * probs_bh + i * probs_ld; NULL: none */

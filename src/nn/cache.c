@@ -20,6 +20,17 @@ typedef struct rg_kept_tables {
     int ndim[RG_MAX_TABLES], shape[RG_MAX_TABLES][RG_MAX_DIMS];
 } rg_kept_tables;
 
+/* One (b, h) block of the transposed keys: cap rounded up to whole tiles
+ * of RG_KT_TILE keys, each [dh, RG_KT_TILE]. */
+static long kt_bh_size(const rg_kv_cache *kv) {
+    return ((long)kv->cap + RG_KT_TILE - 1) / RG_KT_TILE * RG_KT_TILE * kv->dh;
+}
+
+/* One layer's transposed keys: B * H blocks. */
+static long kt_layer_size(const rg_kv_cache *kv) {
+    return (long)kv->B * kv->H * kt_bh_size(kv);
+}
+
 void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap,
                       const rg_scheme_opts *opts) {
     const rg_model_config *c = &m->cfg;
@@ -28,7 +39,8 @@ void rg_kv_cache_init(rg_kv_cache *kv, const rg_model *m, int B, int cap,
     size_t n = (size_t)c->n_layers * B * c->n_heads * cap * m->dh;
     kv->k = rg_xmalloc(n * sizeof(real), "a key/value cache's keys");
     kv->v = rg_xmalloc(n * sizeof(real), "a key/value cache's values");
-    kv->k_t = rg_xmalloc(n * sizeof(real), "a key/value cache's keys");
+    kv->k_t =
+        rg_xmalloc(kt_layer_size(kv) * c->n_layers * sizeof(real), "a key/value cache's keys");
     kv->pos = rg_xmalloc((size_t)B * cap * sizeof(int), "a key/value cache's positions");
     kv->abacus_run = rg_xcalloc((size_t)B, sizeof(int), "a key/value cache's abacus runs");
     kv->tables = rg_xcalloc((size_t)c->n_layers, sizeof *kv->tables, "a key/value cache");
@@ -53,19 +65,22 @@ void rg_kv_append(rg_ctx *ctx, rg_kv_cache *kv, int l, const rg_tensor *k, const
                   int p0, rg_tensor **K, rg_tensor **V, rg_attn_opts *o) {
     int B = kv->B, H = kv->H, cap = kv->cap, dh = kv->dh, n = k->shape[2];
     long layer = (long)l * B * H * cap * dh;
-    real *Kc = kv->k + layer, *Vc = kv->v + layer, *Kt = kv->k_t + layer;
+    long kt_bh = kt_bh_size(kv);
+    real *Kc = kv->k + layer, *Vc = kv->v + layer, *Kt = kv->k_t + l * kt_layer_size(kv);
     for (long bh = 0; bh < (long)B * H; bh++) {
         memcpy(Kc + (bh * cap + p0) * dh, k->data + bh * n * dh, (size_t)n * dh * sizeof(real));
         memcpy(Vc + (bh * cap + p0) * dh, v->data + bh * n * dh, (size_t)n * dh * sizeof(real));
-        for (int i = 0; i < n; i++) /* and as columns of the transposed keys */
-            for (int e = 0; e < dh; e++)
-                Kt[(bh * dh + e) * cap + p0 + i] = k->data[(bh * n + i) * dh + e];
+        for (int i = 0; i < n; i++) { /* and as columns of the transposed keys' tiles */
+            int j = p0 + i;
+            real *col = Kt + bh * kt_bh + (long)(j / RG_KT_TILE) * dh * RG_KT_TILE + j % RG_KT_TILE;
+            for (int e = 0; e < dh; e++) col[(long)e * RG_KT_TILE] = k->data[(bh * n + i) * dh + e];
+        }
     }
     *K = rg_arena_alloc(&ctx->arena, sizeof **K);
     *V = rg_arena_alloc(&ctx->arena, sizeof **V);
     **K = rg_wrap(Kc, NULL, 4, (int[]){B, H, cap, dh}, "kv.k");
     **V = rg_wrap(Vc, NULL, 4, (int[]){B, H, cap, dh}, "kv.v");
-    o->k_t = Kt, o->k_t_ld = cap;
+    o->k_t = Kt, o->k_t_bh = kt_bh;
     if (kv->probs) { /* rows p0 .. p0+n-1 of this layer's [B,H,cap,cap] block */
         o->probs = kv->probs + (long)l * B * H * cap * cap + (long)p0 * cap;
         o->probs_bh = (long)cap * cap, o->probs_ld = cap;

@@ -93,6 +93,29 @@ static void transpose_rows(const real *x, int D, int j0, int j1, real *xt, long 
         for (int d = 0; d < D; d++) xt[(long)d * ld + j] = x[(long)j * D + d];
 }
 
+/* S[:, first:lim] = scale q k[first:lim]^T for n queries q [n,D], from the
+ * keys transposed: the kernel's own copy kt [D, Tk], or one (b, h) block of
+ * the cache's tiles (rg_attn_opts.k_t), one product per tile. Every score
+ * is one chain of D fused multiply-adds whichever columns a product covers
+ * (rg_gemm_small splits no chain for k = D <= 512), so the tiles do not
+ * change the bits. */
+static void block_scores(const kernel_call *a, int n, int first, int lim, const real *q,
+                         const real *kt, real *S) {
+    int D = a->D, Tk = a->Tk;
+    if (!a->opts.k_t) {
+        rg_gemm_small(n, lim - first, D, a->scale, q, D, 1, kt + first, Tk, 1, 0, S + first, Tk, 1,
+                      NULL);
+        return;
+    }
+    for (int j0 = first; j0 < lim;) {
+        int t = j0 / RG_KT_TILE, end = (t + 1) * RG_KT_TILE, j1 = end < lim ? end : lim;
+        const real *tile = kt + (long)t * D * RG_KT_TILE; /* [D, RG_KT_TILE] */
+        rg_gemm_small(n, j1 - j0, D, a->scale, q, D, 1, tile + j0 % RG_KT_TILE, RG_KT_TILE, 1, 0,
+                      S + j0, Tk, 1, NULL);
+        j0 = j1;
+    }
+}
+
 /* Forward of one (b, h). P: [T, Tk] rows to keep (training), or NULL to use
  * the thread's block scratch (decoding: memory stays linear in Tk). */
 static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratch,
@@ -105,8 +128,7 @@ static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratc
     int *lo = (int *)(scratch + sl->block + (P ? 0 : (size_t)ROWS * Tk * sizeof(real)));
     int *hi = lo + ROWS;
     const real *kt =
-        a->opts.k_t ? a->opts.k_t + bh * D * a->opts.k_t_ld : (real *)(scratch + sl->keys_t);
-    long kt_ld = a->opts.k_t ? a->opts.k_t_ld : Tk; /* kt: [D, kt_ld], k transposed */
+        a->opts.k_t ? a->opts.k_t + bh * a->opts.k_t_bh : (real *)(scratch + sl->keys_t);
     if (!a->opts.k_t) {
         /* the first block's first key is the smallest any block reads */
         int k_end = row_end_b(mask, b, T - 1, Tk), k_first = mask->key_lo ? mask->key_lo[0] : 0;
@@ -124,10 +146,7 @@ static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratc
         }
         int first = lo[0], lim = hi[n - 1]; /* windows only move right */
         real *S = P ? P + (long)i0 * Tk : (real *)(scratch + sl->block);
-        /* S[:, first:lim] = scale q[i0:i0+n] k[first:lim]^T */
-        if (lim > first)
-            rg_gemm_small(n, lim - first, D, a->scale, qb + (long)i0 * D, D, 1, kt + first, kt_ld,
-                          1, 0, S + first, Tk, 1, NULL);
+        if (lim > first) block_scores(a, n, first, lim, qb + (long)i0 * D, kt, S);
         for (int t = 0; t < a->n_terms; t++) {
             rg_term_block blk = {.b = b,
                                  .h = h,
@@ -142,8 +161,13 @@ static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratc
         }
         for (int r = 0; r < n; r++) { /* masked softmax of each row */
             real *row = S + (long)r * Tk, mx = -INFINITY, sum = 0;
+            /* (the maximum is the same value in any order; the sum runs in
+             * order, as the reference's does) */
+#pragma omp simd reduction(max : mx)
             for (int j = lo[r]; j < hi[r]; j++) mx = row[j] > mx ? row[j] : mx;
-            for (int j = lo[r]; j < hi[r]; j++) sum += (row[j] = exp(row[j] - mx));
+            rg_exp_shifted(row + lo[r], mx, row + lo[r], hi[r] - lo[r]);
+            for (int j = lo[r]; j < hi[r]; j++) sum += row[j];
+#pragma omp simd
             for (int j = lo[r]; j < hi[r]; j++) row[j] /= sum;
             int z0 = P ? 0 : first, z1 = P ? Tk : lim; /* zeros where the row sees nothing */
             for (int j = z0; j < lo[r]; j++) row[j] = 0;

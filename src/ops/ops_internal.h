@@ -31,6 +31,16 @@ void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, 
                    const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
                    real *pack);
 
+/* y[j] = exp(x[j] - c) for j < n (y may be x), the same bits as the scalar
+ * exp (glibc's expf in the float32 build) gives, several lanes at a time
+ * where the CPU allows (src/ops/exp_rows.c). */
+void rg_exp_shifted(const real *x, real c, real *y, long n);
+/* The same at a given level (tests): 2 AVX-512, 1 AVX2 (each needs FMA and
+ * runs glibc's FMA build's operations), 0 the scalar function; at most
+ * rg_exp_level(), the widest this CPU runs (0 in the float64 build). */
+int rg_exp_level(void);
+void rg_exp_shifted_at(int level, const real *x, real c, real *y, long n);
+
 /* Loops over fewer entries than this run on one thread: below it, starting
  * the OpenMP team costs more than the loop. */
 #define RG_PAR_MIN 32768

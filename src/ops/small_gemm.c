@@ -20,7 +20,9 @@
  * when op(B)'s columns are not contiguous, each tile of TJ columns is first
  * copied into `pack` ([k, TJ]). The loop is compiled for AVX-512, AVX2 and
  * baseline x86-64 and the best one the CPU supports is picked when the
- * program loads (target_clones). */
+ * program loads (target_clones); products of one to three rows (a decoded
+ * token's) take rows_avx512 instead where the CPU has AVX-512: the same
+ * chains with the accumulators in registers. */
 #include "ops_internal.h"
 
 enum {
@@ -128,6 +130,115 @@ tile_rows(long m, int nj, long k, real alpha, const real *A, long rsa, long csa,
     }
 }
 
+#if !defined(RELGRAD_F64) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+
+/* One to three rows on AVX-512, with the accumulators named so that they
+ * stay in registers (the loops above keep a row's 128 or a split's 4 x 32
+ * in memory: GCC does not promote the arrays, and each step then waits on
+ * a store and a load). Each row takes the same path tile_rows would take
+ * it through, with the same chains of FMAs and the same final operations,
+ * so the results are the same bits. Returns false for widths it has no
+ * path for. */
+#define V16          __m512
+#define LOAD(p)      _mm512_loadu_ps(p)
+#define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+/* c = alpha acc, or fma(beta, c, alpha acc), 16 columns at c */
+#define STORE16(c, acc)                                                                            \
+    _mm512_storeu_ps(c, beta == 0 ? _mm512_mul_ps(va, acc)                                         \
+                                  : FMA(vb, LOAD(c), _mm512_mul_ps(va, acc)))
+
+__attribute__((target("avx512f"))) static bool rows_avx512(long m, int nj, long k, real alpha,
+                                                           const real *A, long rsa, long csa,
+                                                           const real *Bt, long rbt, real beta,
+                                                           real *C, long rsc) {
+    V16 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    bool split = k > KSPLIT_MIN && (nj == TJ || nj == TJ / 2);
+    if (!split && nj != 4 * TJ && nj != TJ && nj != TJ / 2) return false;
+    for (long i = 0; i < m; i++) {
+        const real *a = A + i * rsa;
+        real *c = C + i * rsc;
+        if (split && nj == TJ) { /* ROW_KSPLIT(TJ, 4) */
+            V16 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0,
+                d1 = a0;
+            long seg = k / 4;
+            const real *B0 = Bt, *B1 = Bt + seg * rbt, *B2 = Bt + 2 * seg * rbt,
+                       *B3 = Bt + 3 * seg * rbt;
+            for (long p = 0; p < seg; p++) {
+                V16 x0 = _mm512_set1_ps(a[p * csa]), x1 = _mm512_set1_ps(a[(seg + p) * csa]);
+                V16 x2 = _mm512_set1_ps(a[(2 * seg + p) * csa]);
+                V16 x3 = _mm512_set1_ps(a[(3 * seg + p) * csa]);
+                a0 = FMA(x0, LOAD(B0 + p * rbt), a0), a1 = FMA(x0, LOAD(B0 + p * rbt + 16), a1);
+                b0 = FMA(x1, LOAD(B1 + p * rbt), b0), b1 = FMA(x1, LOAD(B1 + p * rbt + 16), b1);
+                c0 = FMA(x2, LOAD(B2 + p * rbt), c0), c1 = FMA(x2, LOAD(B2 + p * rbt + 16), c1);
+                d0 = FMA(x3, LOAD(B3 + p * rbt), d0), d1 = FMA(x3, LOAD(B3 + p * rbt + 16), d1);
+            }
+            for (long p = 4 * seg; p < k; p++) { /* the rest, into the last segment */
+                V16 x = _mm512_set1_ps(a[p * csa]);
+                d0 = FMA(x, LOAD(Bt + p * rbt), d0), d1 = FMA(x, LOAD(Bt + p * rbt + 16), d1);
+            }
+            STORE16(c, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, b0), c0), d0));
+            STORE16(c + 16, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a1, b1), c1), d1));
+        } else if (split) { /* ROW_KSPLIT(TJ / 2, 8) */
+            V16 acc[8];
+            for (int q = 0; q < 8; q++) acc[q] = _mm512_setzero_ps();
+            long seg = k / 8;
+            for (long p = 0; p < seg; p++)
+                for (int q = 0; q < 8; q++)
+                    acc[q] = FMA(_mm512_set1_ps(a[(q * seg + p) * csa]),
+                                 LOAD(Bt + (q * seg + p) * rbt), acc[q]);
+            for (long p = 8 * seg; p < k; p++)
+                acc[7] = FMA(_mm512_set1_ps(a[p * csa]), LOAD(Bt + p * rbt), acc[7]);
+            V16 sum = acc[0];
+            for (int q = 1; q < 8; q++) sum = _mm512_add_ps(sum, acc[q]);
+            STORE16(c, sum);
+        } else if (nj == 4 * TJ) { /* ROWS_FIXED(1, 4 TJ) */
+            V16 r0 = _mm512_setzero_ps(), r1 = r0, r2 = r0, r3 = r0, r4 = r0, r5 = r0, r6 = r0,
+                r7 = r0;
+            for (long p = 0; p < k; p++) {
+                V16 x = _mm512_set1_ps(a[p * csa]);
+                const real *b = Bt + p * rbt;
+                r0 = FMA(x, LOAD(b), r0), r1 = FMA(x, LOAD(b + 16), r1);
+                r2 = FMA(x, LOAD(b + 32), r2), r3 = FMA(x, LOAD(b + 48), r3);
+                r4 = FMA(x, LOAD(b + 64), r4), r5 = FMA(x, LOAD(b + 80), r5);
+                r6 = FMA(x, LOAD(b + 96), r6), r7 = FMA(x, LOAD(b + 112), r7);
+            }
+            STORE16(c, r0), STORE16(c + 16, r1), STORE16(c + 32, r2), STORE16(c + 48, r3);
+            STORE16(c + 64, r4), STORE16(c + 80, r5), STORE16(c + 96, r6), STORE16(c + 112, r7);
+        } else if (nj == TJ) { /* ROWS_FIXED(1, TJ) */
+            V16 r0 = _mm512_setzero_ps(), r1 = r0;
+            for (long p = 0; p < k; p++) {
+                V16 x = _mm512_set1_ps(a[p * csa]);
+                r0 = FMA(x, LOAD(Bt + p * rbt), r0), r1 = FMA(x, LOAD(Bt + p * rbt + 16), r1);
+            }
+            STORE16(c, r0), STORE16(c + 16, r1);
+        } else { /* ROWS_FIXED(1, TJ / 2) */
+            V16 r0 = _mm512_setzero_ps();
+            for (long p = 0; p < k; p++)
+                r0 = FMA(_mm512_set1_ps(a[p * csa]), LOAD(Bt + p * rbt), r0);
+            STORE16(c, r0);
+        }
+    }
+    return true;
+}
+#undef V16
+#undef LOAD
+#undef FMA
+#undef STORE16
+#define HAVE_ROWS_AVX512 1
+#endif
+
+/* tile_rows, or for one to three rows rows_avx512 where the CPU has it. */
+static void tile(long m, int nj, long k, real alpha, const real *A, long rsa, long csa,
+                 const real *Bt, long rbt, real beta, real *C, long rsc) {
+#ifdef HAVE_ROWS_AVX512
+    if (m < 4 && __builtin_cpu_supports("avx512f") &&
+        rows_avx512(m, nj, k, alpha, A, rsa, csa, Bt, rbt, beta, C, rsc))
+        return;
+#endif
+    tile_rows(m, nj, k, alpha, A, rsa, csa, Bt, rbt, beta, C, rsc);
+}
+
 void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
                    const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
                    real *pack) {
@@ -139,7 +250,7 @@ void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, 
     long j0 = 0;
     if (m < 4 && csb == 1) /* few rows: wide passes, so that enough chains run at once */
         for (; j0 + 4 * TJ <= n; j0 += 4 * TJ)
-            tile_rows(m, 4 * TJ, k, alpha, A, rsa, csa, B + j0, rsb, beta, C + j0, rsc);
+            tile(m, 4 * TJ, k, alpha, A, rsa, csa, B + j0, rsb, beta, C + j0, rsc);
     for (; j0 < n; j0 += TJ) {
         int nj = n - j0 < TJ ? (int)(n - j0) : TJ;
         const real *Bt = B + j0 * csb;
@@ -149,6 +260,6 @@ void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, 
                 for (int jj = 0; jj < nj; jj++) pack[p * TJ + jj] = B[p * rsb + (j0 + jj) * csb];
             Bt = pack, rbt = TJ;
         }
-        tile_rows(m, nj, k, alpha, A, rsa, csa, Bt, rbt, beta, C + j0, rsc);
+        tile(m, nj, k, alpha, A, rsa, csa, Bt, rbt, beta, C + j0, rsc);
     }
 }
