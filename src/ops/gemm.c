@@ -1,5 +1,34 @@
-/* gemm.c: rg_gemm (ops_internal.h), BLIS's gemm with the work shared between
- * OpenMP threads by relgrad rather than by BLIS.
+/* gemm.c: rg_gemm (ops_internal.h), which code computes a product:
+ *
+ *   - one row of C (m = 1, e.g. decoding one token of one sequence): BLIS's
+ *     gemv, which reads op(B) once where a GEMM would first pack it;
+ *   - float32 products with k <= OWN_K_MAX (64), on a CPU with AVX-512 or
+ *     AVX2 and FMA (cpuid, at run time): relgrad's own kernels
+ *     (gemm_kernel.c), one FMA chain per element of C;
+ *   - everything else: BLIS's gemm, with the work shared between OpenMP
+ *     threads by relgrad rather than by BLIS (rg_gemm_blis).
+ *
+ * The rule, k <= 64, is where the own kernels were measured faster than
+ * BLIS 0.9's zen3 kernels (BLIS's choice on this Zen 4) for the linear
+ * layers of the benchmark configs (tools/gemm_own: 1 thread, own and BLIS
+ * alternated in the same run, the median ratio own/BLIS over 7-11 rounds,
+ * five runs; ranges over the runs):
+ *   k <= 64, config (a) forward x W^T (qkv, proj, fc1; N = 1280, d = 64):
+ *     1.5-2.2 (BLIS sends these to its 'sup' kernels, which take W^T's
+ *     column storage with dot-product kernels); the head (20 columns)
+ *     1.04-1.24; dX = dY W of fc2 1.06-1.22, of proj and the head
+ *     0.92-1.12; config (b)'s head dX (k = 20) 0.62-1.08 (median 1.0);
+ *   k >= 192 (config (b)'s layers, config (a)'s dX with k = 192, 256):
+ *     mostly 0.8-1.0, BLIS's large-matrix kernels win or tie;
+ *   dW = dY^T X (k = N = 1280, 2048): 0.24-2.9 depending on the shape,
+ *     no rule that holds for both configs.
+ * Two threads could not be measured on the shared machine; the own
+ * kernels split C between the threads as the BLIS path does (no waits but
+ * OpenMP's at the end), so the single-thread ratios carry over.
+ * Bits: the own kernels compute what BLIS's skx kernels compute, but not
+ * what the zen3 'sup' dot-product kernels compute for x W^T, so float32
+ * results on this CPU differ in the last bits from rg_gemm_blis's
+ * (docs/performance.md).
  *
  * Why not BLIS's own threads: a BLIS thread that reaches one of BLIS's
  * internal barriers before its partners spins on an atomic without ever
@@ -22,6 +51,7 @@
 enum {
     SPLIT_ALIGN = 32,
     SHARE_MIN_MACS = 1 << 20, /* below this, one thread: the fork costs more than it saves */
+    OWN_K_MAX = 64,           /* the rule: relgrad's kernels for k up to this (see above) */
 };
 
 /* One single-threaded BLIS call. */
@@ -71,12 +101,33 @@ static long part_start(long len, int p, int parts) {
     return at < len ? at : len;
 }
 
+bool rg_gemm_own(long m, long n, long k) {
+    (void)m, (void)n;
+    return k > 0 && k <= OWN_K_MAX;
+}
+
 void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa, const real *B,
              long rsb, long csb, real beta, real *C, long rsc, long csc, int threads) {
     if (m == 1 && n > 1 && k > 0) {
         gemv_row(n, k, alpha, A, csa, B, rsb, csb, beta, C, csc);
         return;
     }
+#ifndef RELGRAD_F64
+    if (rg_gemm_own(m, n, k)) {
+        int simd = rg_sgemm_fma_level();
+        if (simd != RG_SIMD_SSE4) {
+            rg_sgemm_fma(simd, m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc,
+                         threads);
+            return;
+        }
+    }
+#endif
+    rg_gemm_blis(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, threads);
+}
+
+void rg_gemm_blis(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
+                  const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
+                  int threads) {
     bool by_rows = m >= n;
     long len = by_rows ? m : n;
     int parts = threads;
