@@ -280,9 +280,10 @@ Test(gemm, rg_gemm_follows_its_rule) {
         free(A), free(B), free(C), free(R);
         free_operands(&o);
     }
-    /* the rule itself (src/ops/gemm.c): k up to 64 */
-    cr_expect(rg_gemm_own(1280, 192, 64) && rg_gemm_own(1280, 64, 1), "k <= 64: own kernels");
+    /* the rule itself (src/ops/gemm.c): k from 32 to 64 */
+    cr_expect(rg_gemm_own(1280, 192, 64) && rg_gemm_own(1280, 64, 32), "32 <= k <= 64: own");
     cr_expect(!rg_gemm_own(1280, 64, 65) && !rg_gemm_own(192, 64, 1280), "k > 64: BLIS");
+    cr_expect(!rg_gemm_own(1280, 64, 31) && !rg_gemm_own(1280, 64, 20), "k < 32: BLIS");
     /* the shapes cover both sides of the rule */
     if (own_ok) cr_expect(n_own > 0 && n_blis > 0, "own %d, BLIS %d", n_own, n_blis);
 }
