@@ -7,9 +7,10 @@
  * times rg_sgemm_fma (the best kernel set this CPU runs) and rg_gemm_blis
  * (BLIS, work split between threads as rg_gemm splits it) alternately,
  * `rounds` times each, every timing a block of repetitions lasting ~20 ms,
- * and prints both medians in GFLOP/s, the median of the per-round ratios
- * own / BLIS (same sitting, so machine load mostly cancels) and the path
- * rg_gemm takes for the shape. Wall-clock on a shared machine: the ratios
+ * and prints both medians in GFLOP/s, the median of the per-round speed
+ * ratios own/BLIS (BLIS's time over own's: above 1, own is faster; same
+ * sitting, so machine load mostly cancels) and the path rg_gemm takes for
+ * the shape. Wall-clock on a shared machine: the ratios
  * are what to read, not the absolute figures.
  *
  * Build: the CMake target gemm_own (build/gemm_own).

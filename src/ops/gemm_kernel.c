@@ -1,9 +1,10 @@
 /* gemm_kernel.c: relgrad's own single-precision GEMM (ops_internal.h:
  * rg_sgemm_fma), which rg_gemm (gemm.c) runs for the small products where
- * BLIS's packing and per-call cost dominate (gemm.c says which). AVX-512
- * and AVX2 micro-kernels, picked at run time from cpuid, so a build for
- * any x86-64-v2 machine uses the widest vectors the CPU has; on a CPU
- * without AVX2 and FMA rg_gemm stays with BLIS.
+ * it was measured faster than BLIS's small-matrix kernels (gemm.c's rule:
+ * 32 <= k <= 64, the linear layers at d = 64). AVX-512 and AVX2
+ * micro-kernels, picked at run time from cpuid, so a build for any
+ * x86-64-v2 machine uses the widest vectors the CPU has; on a CPU without
+ * AVX2 and FMA rg_gemm stays with BLIS.
  *
  * The arithmetic is fixed, whatever the CPU or the blocking: every element
  * of C is a chain of fused multiply-adds over p = 0 .. k-1 in order,
