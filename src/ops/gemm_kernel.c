@@ -38,12 +38,12 @@
 #include <string.h>
 
 enum {
-    KC = 384,                 /* p segment: the rounding points (BLIS's KC on skx) */
-    NC = 256,                 /* columns of op(B) packed at once, at most */
-    PACK = 128 * NC,          /* floats of packed op(B) (128 KiB, on the stack) */
-    MR_MAX = 12,              /* rows of a tile (AVX-512; AVX2 uses 6) */
-    SHARE_MIN_MACS = 1 << 20, /* smaller products: one thread (as gemm.c's BLIS path) */
-    SIMD_NONE = RG_SIMD_SSE4, /* no own kernel: BLIS */
+    KC = 384,                   /* p segment: the rounding points (BLIS's KC on skx) */
+    NC = 256,                   /* columns of op(B) packed at once, at most */
+    PACK = 128 * NC,            /* floats of packed op(B) (128 KiB, on the stack) */
+    MR_MAX = 12,                /* rows of a tile (AVX-512; AVX2 uses 6) */
+    SHARE_MIN_MACS = 1 << 20,   /* smaller products: one thread (as gemm.c's BLIS path) */
+    SIMD_NO_FMA = RG_SIMD_SSE4, /* no own kernel: BLIS */
     SIMD_AVX2 = RG_SIMD_AVX2,
     SIMD_AVX512 = RG_SIMD_AVX512,
 };
@@ -52,7 +52,7 @@ int rg_sgemm_fma_level(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return SIMD_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SIMD_AVX2;
-    return SIMD_NONE;
+    return SIMD_NO_FMA;
 }
 
 /* ---- packing ------------------------------------------------------------------------- */
@@ -380,7 +380,7 @@ void rg_sgemm_fma(int simd, long m, long n, long k, float alpha, const float *A,
             for (long j = 0; j < n; j++) C[i * rsc + j] = beta == 0 ? 0 : beta * C[i * rsc + j];
         return;
     }
-    if (simd == SIMD_NONE || simd > rg_sgemm_fma_level())
+    if (simd == SIMD_NO_FMA || simd > rg_sgemm_fma_level())
         rg_die("rg_sgemm_fma: this CPU has no %s (use rg_gemm)",
                simd == SIMD_AVX512 ? "AVX-512" : "AVX2 with FMA");
     gemm_job g = {.m = m,
