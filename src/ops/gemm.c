@@ -1,5 +1,40 @@
-/* gemm.c: rg_gemm (ops_internal.h), BLIS's gemm with the work shared between
- * OpenMP threads by relgrad rather than by BLIS.
+/* gemm.c: rg_gemm (ops_internal.h), which code computes a product:
+ *
+ *   - one row of C (m = 1, e.g. decoding one token of one sequence): BLIS's
+ *     gemv, which reads op(B) once where a GEMM would first pack it;
+ *   - float32 products with 32 <= k <= 64 (OWN_K_MIN, OWN_K_MAX), on a CPU
+ *     with AVX-512 or AVX2 and FMA (cpuid, at run time): relgrad's own
+ *     kernels (gemm_kernel.c), one FMA chain per element of C;
+ *   - everything else: BLIS's gemm, with the work shared between OpenMP
+ *     threads by relgrad rather than by BLIS (rg_gemm_blis).
+ *
+ * The rule is where the own kernels were measured faster than BLIS 0.9's
+ * zen3 kernels (BLIS's choice on this Zen 4) for the linear layers of the
+ * benchmark configs: tools/gemm_own, 1 thread, own and BLIS alternated in
+ * the same run, median ratio BLIS time / own time over 7-15 rounds; the
+ * ranges are over seven such runs on the loaded machine:
+ *   k = 64, forward x W^T of config (a) (N = 1280 rows; qkv, proj, fc1):
+ *     1.5-2.2 (two runs gave qkv 3.5 and 4.5); the head (20 columns)
+ *     1.04-1.24. BLIS sends these to its 'sup' kernels, which read W^T's
+ *     column storage with dot-product kernels;
+ *   k = 64, dX = dY W: fc2's (256 columns) 1.06-1.26, proj's (64) 0.92-1.06
+ *     (one run 0.43);
+ *   k = 20 (the head's dX): (a) 0.92-1.12, (b) 0.62-1.08, no gain, and
+ *     more instructions than BLIS under callgrind: BLIS below k = 32 (the
+ *     boundary lies between the two measured k, unmeasured in between);
+ *   k >= 192 (config (b)'s layers, config (a)'s dX with k = 192, 256):
+ *     mostly 0.7-1.0: BLIS's large-matrix kernels win or tie;
+ *   dW = dY^T X (k = N = 1280, 2048): 0.24-2.9 depending on the shape,
+ *     no rule that holds for both configs.
+ * So on config (a) the own kernels run the k = 64 forward products and
+ * two dX products per layer; on config (b) none (its k are 20 and >= 256).
+ * Two threads could not be measured on the shared machine; the own
+ * kernels split C between the threads as the BLIS path does (no waits but
+ * OpenMP's at the end), so the single-thread ratios should carry over.
+ * Bits: the own kernels compute what BLIS's skx kernels compute, but not
+ * what the zen3 'sup' dot-product kernels compute for x W^T, so float32
+ * results on this CPU differ in the last bits from rg_gemm_blis's
+ * (docs/performance.md).
  *
  * Why not BLIS's own threads: a BLIS thread that reaches one of BLIS's
  * internal barriers before its partners spins on an atomic without ever
@@ -22,6 +57,8 @@
 enum {
     SPLIT_ALIGN = 32,
     SHARE_MIN_MACS = 1 << 20, /* below this, one thread: the fork costs more than it saves */
+    OWN_K_MIN = 32,           /* the rule: relgrad's kernels for k from this ... */
+    OWN_K_MAX = 64,           /* ... to this (see above) */
 };
 
 /* One single-threaded BLIS call. */
@@ -71,12 +108,33 @@ static long part_start(long len, int p, int parts) {
     return at < len ? at : len;
 }
 
+bool rg_gemm_own(long m, long n, long k) {
+    (void)m, (void)n;
+    return k >= OWN_K_MIN && k <= OWN_K_MAX;
+}
+
 void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa, const real *B,
              long rsb, long csb, real beta, real *C, long rsc, long csc, int threads) {
     if (m == 1 && n > 1 && k > 0) {
         gemv_row(n, k, alpha, A, csa, B, rsb, csb, beta, C, csc);
         return;
     }
+#ifndef RELGRAD_F64
+    if (rg_gemm_own(m, n, k)) {
+        int simd = rg_sgemm_fma_level();
+        if (simd != RG_SIMD_SSE4) {
+            rg_sgemm_fma(simd, m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc,
+                         threads);
+            return;
+        }
+    }
+#endif
+    rg_gemm_blis(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, threads);
+}
+
+void rg_gemm_blis(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
+                  const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
+                  int threads) {
     bool by_rows = m >= n;
     long len = by_rows ? m : n;
     int parts = threads;

@@ -10,16 +10,36 @@
 
 /* C = beta C + alpha op(A) op(B), with C [m,n], op(A) [m,k], op(B) [k,n], each
  * matrix given by its row and column strides (so a transpose is just swapped
- * strides). With threads > 1 and a product big enough to share, the rows (or
- * columns) of C are split between `threads` OpenMP threads, each making one
- * single-threaded BLIS call on its part (src/ops/gemm.c): BLIS's own threads
+ * strides), on `threads` OpenMP threads (inside OpenMP loops that already
+ * spread work across the cores, callers pass 1). src/ops/gemm.c picks the
+ * code: BLIS's gemv for one row; relgrad's own kernels (rg_sgemm_fma) for
+ * the small float32 products where they were measured faster (rg_gemm_own);
+ * otherwise BLIS, C's rows (or columns) split between the threads, each
+ * making one single-threaded BLIS call (rg_gemm_blis): BLIS's own threads
  * wait for each other by spinning, which collapses when another process
- * shares the cores. Inside OpenMP loops that already spread work across the
- * cores, callers pass 1. Every element of C is computed by the same BLIS
- * kernel over the same k order however C is split, so the result does not
- * depend on `threads`. */
+ * shares the cores. Every element of C is computed the same way however
+ * the work is split, so the result does not depend on `threads`. */
 void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa, const real *B,
              long rsb, long csb, real beta, real *C, long rsc, long csc, int threads);
+/* rg_gemm's rule: does a product of this shape run on relgrad's own
+ * kernels (given the CPU has them)? */
+bool rg_gemm_own(long m, long n, long k);
+/* rg_gemm's BLIS path, whatever the shape (for tools that compare). */
+void rg_gemm_blis(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
+                  const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
+                  int threads);
+
+/* relgrad's own single-precision GEMM (src/ops/gemm_kernel.c): each element
+ * of C is a chain of FMAs over p in order, restarted at every multiple of
+ * 384, each segment's sum then applied as C = alpha acc (first segment,
+ * beta = 0) or fma(beta or 1, C, alpha acc). `simd`: RG_SIMD_AVX512 (12 x 32
+ * tiles) or RG_SIMD_AVX2 (6 x 16, with FMA), at most rg_sgemm_fma_level(),
+ * the best this CPU runs (RG_SIMD_SSE4: neither, so no own kernel).
+ * Arguments otherwise as rg_gemm. */
+int rg_sgemm_fma_level(void);
+void rg_sgemm_fma(int simd, long m, long n, long k, float alpha, const float *A, long rsa, long csa,
+                  const float *B, long rsb, long csb, float beta, float *C, long rsc, long csc,
+                  int threads);
 
 /* The same product for small matrices (src/ops/small_gemm.c), without BLIS's
  * per-call cost and with BLIS's arithmetic (the same bits for k up to a few
