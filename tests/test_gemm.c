@@ -202,8 +202,13 @@ Test(gemm, own_kernels_agree_with_small_gemm) {
  * float64 to 1e-13 of it; 1 and 2 threads give the same bits. */
 Test(gemm, rg_gemm_matches_a_double_sum) {
     const shape extra[] = {{1, 300, 70, false, true, false, 1, 1}, /* one row: gemv */
-                           {1, 1, 50, false, false, false, 1, 0}};
-    for (int i = 0; i < N_SHAPES + 2; i++) {
+                           {1, 1, 50, false, false, false, 1, 0},
+                           /* one row, shared between threads: decoding's products */
+                           {1, 768, 256, false, true, false, 1, 0},
+                           {1, 1000, 257, false, false, false, 1, 1},
+                           {1, 257, 1024, false, true, false, 0.5, 0}};
+    enum { N_EXTRA = sizeof extra / sizeof extra[0] };
+    for (int i = 0; i < N_SHAPES + N_EXTRA; i++) {
         const shape *s = i < N_SHAPES ? &SHAPES[i] : &extra[i - N_SHAPES];
         long na = s->m * s->k, nb = s->k * s->n, nc = s->m * s->n;
         real *A = malloc((size_t)(na + 1) * sizeof(real)),

@@ -1,7 +1,9 @@
 /* gemm.c: rg_gemm (ops_internal.h), which code computes a product:
  *
  *   - one row of C (m = 1, e.g. decoding one token of one sequence): BLIS's
- *     gemv, which reads op(B) once where a GEMM would first pack it;
+ *     gemv, which reads op(B) once where a GEMM would first pack it; with
+ *     two or more threads and a large enough op(B), each thread takes a
+ *     part of C's columns (gemv_shared);
  *   - float32 products with 32 <= k <= 64 (OWN_K_MIN, OWN_K_MAX), on a CPU
  *     with AVX-512 or AVX2 and FMA (cpuid, at run time): relgrad's own
  *     kernels (gemm_kernel.c), one FMA chain per element of C;
@@ -56,9 +58,10 @@
 
 enum {
     SPLIT_ALIGN = 32,
-    SHARE_MIN_MACS = 1 << 20, /* below this, one thread: the fork costs more than it saves */
-    OWN_K_MIN = 32,           /* the rule: relgrad's kernels for k from this ... */
-    OWN_K_MAX = 64,           /* ... to this (see above) */
+    SHARE_MIN_MACS = 1 << 20,      /* below this, one thread: the fork costs more than it saves */
+    GEMV_SHARE_MIN_MACS = 1 << 16, /* the same for one row (a gemv reads op(B) once, no packing) */
+    OWN_K_MIN = 32,                /* the rule: relgrad's kernels for k from this ... */
+    OWN_K_MAX = 64,                /* ... to this (see above) */
 };
 
 /* One single-threaded BLIS call. */
@@ -108,6 +111,30 @@ static long part_start(long len, int p, int parts) {
     return at < len ? at : len;
 }
 
+/* One row of C with its columns shared between threads: each thread the
+ * gemv of its own columns. A column's sum is the same whichever thread
+ * computes it, as long as a part starts at a multiple of BLIS's gemv block
+ * of columns (8 on the x86-64 kernels; SPLIT_ALIGN = 32 is a multiple), so
+ * the bits do not depend on the number of threads (tests/test_gemm.c).
+ * Decoding config (b)'s model one token at a time: a token's 16 products
+ * took 104 us on 2 threads against 220 us on 1 in a standalone timing on
+ * the loaded machine (docs/performance.md, "Decoding"). */
+static void gemv_shared(long n, long k, real alpha, const real *A, long csa, const real *B,
+                        long rsb, long csb, real beta, real *C, long csc, int threads) {
+    int parts = threads;
+    if (parts > n / SPLIT_ALIGN) parts = (int)(n / SPLIT_ALIGN);
+    if (parts <= 1 || n * k < GEMV_SHARE_MIN_MACS) {
+        gemv_row(n, k, alpha, A, csa, B, rsb, csb, beta, C, csc);
+        return;
+    }
+#pragma omp parallel num_threads(parts)
+    {
+        int p = omp_get_thread_num(), np = omp_get_num_threads();
+        long a = part_start(n, p, np), b = part_start(n, p + 1, np);
+        if (b > a) gemv_row(b - a, k, alpha, A, csa, B + a * csb, rsb, csb, beta, C + a * csc, csc);
+    }
+}
+
 bool rg_gemm_own(long m, long n, long k) {
     (void)m, (void)n;
     return k >= OWN_K_MIN && k <= OWN_K_MAX;
@@ -116,7 +143,7 @@ bool rg_gemm_own(long m, long n, long k) {
 void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa, const real *B,
              long rsb, long csb, real beta, real *C, long rsc, long csc, int threads) {
     if (m == 1 && n > 1 && k > 0) {
-        gemv_row(n, k, alpha, A, csa, B, rsb, csb, beta, C, csc);
+        gemv_shared(n, k, alpha, A, csa, B, rsb, csb, beta, C, csc, threads);
         return;
     }
 #ifndef RELGRAD_F64
