@@ -42,14 +42,18 @@
 
 /* The configuration of the command line, checked, and its model. 0, or
  * nonzero with err (bench reads one run, so the grid keys are refused).
- * eval_len (--eval's LEN) > 0 is the one evaluation length, so the checks
- * of what evaluation reads (e.g. learned positions) see it. */
-static int load_model(rg_cli_args *a, int eval_len, rg_config *cfg, rg_model *model,
+ * eval_len (--eval's LEN) > 0 is the one evaluation length and eval_batch
+ * its batch, so the checks of what evaluation reads (learned positions, the
+ * activations of a batch) see those and not the training batch_size, which
+ * --eval does not use. */
+static int load_model(rg_cli_args *a, int eval_len, int eval_batch, rg_config *cfg, rg_model *model,
                       rg_error *err) {
-    char len[32];
+    char len[32], rows[32];
     snprintf(len, sizeof len, "%d", eval_len);
+    snprintf(rows, sizeof rows, "%d", eval_batch);
     return rg_cli_load(a, cfg, err) ||
-           (eval_len > 0 && rg_config_set(cfg, "eval_lens", len, "argument 3 (--eval)", err)) ||
+           (eval_len > 0 && (rg_config_set(cfg, "eval_lens", len, "argument 3 (--eval)", err) ||
+                             rg_config_set(cfg, "batch_size", rows, "argument 3 (--eval)", err))) ||
            rg_config_validate(cfg, a->file, err) ||
            rg_cli_refuse_grid_keys("bench", a->file, cfg, err) ||
            rg_model_init(model, &cfg->model, (uint64_t)cfg->seed, err);
@@ -78,9 +82,10 @@ static int parse_len_batch(const char *opt, const char *spec, int min_len, int *
 }
 
 /* bench --decode or --eval: the command line after LEN[,BATCH], the model
- * (eval_len: as for load_model). 0, or 2 after saying what is wrong. */
-static int load_for(const char *opt, int eval_len, int argc, char **argv, rg_config *cfg,
-                    rg_model *model) {
+ * (eval_len, eval_batch: as for load_model). 0, or 2 after saying what is
+ * wrong. */
+static int load_for(const char *opt, int eval_len, int eval_batch, int argc, char **argv,
+                    rg_config *cfg, rg_model *model) {
     rg_cli_args a;
     if (rg_cli_parse("bench", argc, argv, RG_OPT_QUIET, &a)) return RG_EXIT_BAD_INPUT;
     if (!a.file) {
@@ -90,7 +95,7 @@ static int load_for(const char *opt, int eval_len, int argc, char **argv, rg_con
         return RG_EXIT_BAD_INPUT;
     }
     rg_error err;
-    int bad = load_model(&a, eval_len, cfg, model, &err);
+    int bad = load_model(&a, eval_len, eval_batch, cfg, model, &err);
     rg_cli_args_free(&a);
     if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);
@@ -116,7 +121,7 @@ static int bench_decode(const char *spec, int argc, char **argv) {
     if (parse_len_batch("--decode", spec, 4, &len, &B)) return RG_EXIT_BAD_INPUT;
     rg_config cfg;
     rg_model model;
-    if (load_for("--decode", 0, argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
+    if (load_for("--decode", 0, 0, argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
     if (cfg.model.arch == RG_ARCH_ENCODER) {
         fprintf(stderr, "relgrad bench: --decode: arch = encoder does not decode (it answers "
                         "every slot in one pass); time its evaluation with --eval LEN\n");
@@ -137,7 +142,7 @@ static int bench_eval(const char *spec, int argc, char **argv) {
     if (parse_len_batch("--eval", spec, 1, &len, &B)) return RG_EXIT_BAD_INPUT;
     rg_config cfg;
     rg_model model;
-    if (load_for("--eval", len, argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
+    if (load_for("--eval", len, B, argc, argv, &cfg, &model)) return RG_EXIT_BAD_INPUT;
     rg_bench_eval_result r;
     rg_error err;
     if (rg_bench_eval(&cfg, &model, len, B, &r, &err)) {
@@ -180,7 +185,7 @@ int rg_cmd_bench(int argc, char **argv) {
         rg_cli_args_free(&a);
         return RG_EXIT_ERROR;
     }
-    int bad = load_model(&a, 0, &cfg, &model, &err);
+    int bad = load_model(&a, 0, 0, &cfg, &model, &err);
     rg_cli_args_free(&a);
     if (bad) {
         fprintf(stderr, "relgrad bench: %s\n", err.msg);

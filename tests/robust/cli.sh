@@ -176,6 +176,10 @@ expect_exit 0 "bench --eval" "$BIN" bench --eval 6,2 "$TINY" arch=encoder --quie
 grep -qE "^eval: len=6 batch=2 ms=[0-9.]+ tokens_per_s=[0-9.]+ peak_rss_mb=[0-9.]+ seq=14 runs=[0-9]+$" last.out &&
     grep -qE "^config: pos rope arch encoder d_model 16 .* params 2672 " last.out && pass ||
     fail "bench --eval: no eval: line of 14 tokens or no encoder of 2672 parameters" "$(cat last.out)"
+# --eval runs BATCH rows, not the config's batch_size: a batch_size whose training batch would
+# be too large for memory does not stop it (tools/bench.sh times N = 2048 with bench.ini's 32)
+expect_exit 0 "bench --eval ignores batch_size" "$BIN" bench --eval 6,2 "$TINY" arch=encoder \
+    batch_size=100000000 --quiet
 expect_exit 2 "bench --eval on a decoder" "$BIN" bench --eval 6 "$TINY" &&
     expect_stderr "bench --eval on a decoder" "arch = encoder" "--decode LEN"
 expect_exit 2 "bench --decode on an encoder" "$BIN" bench --decode 8 "$TINY" arch=encoder &&
