@@ -98,6 +98,54 @@ static void pack_a(const float *A, long rsa, long csa, long i0, int mr, long p0,
  * acc = sum over p of Ap[p][r] * Bp[p][j] as one FMA chain each, then
  * C = alpha acc (beta == 0) or fma(beta, C, alpha acc). */
 
+/* One case per tile height mr (the rows of C a tile holds), so that each
+ * TILE's loop over its rows has a constant trip count: unrolled, with its
+ * accumulators in registers. */
+#define BY_HEIGHT_6(TILE)                                                                          \
+    switch (mr) {                                                                                  \
+    case 6:                                                                                        \
+        TILE(6);                                                                                   \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        TILE(5);                                                                                   \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        TILE(4);                                                                                   \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        TILE(3);                                                                                   \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        TILE(2);                                                                                   \
+        break;                                                                                     \
+    default:                                                                                       \
+        TILE(1);                                                                                   \
+        break;                                                                                     \
+    }
+#define BY_HEIGHT_12(TILE)                                                                         \
+    switch (mr) {                                                                                  \
+    case 12:                                                                                       \
+        TILE(12);                                                                                  \
+        break;                                                                                     \
+    case 11:                                                                                       \
+        TILE(11);                                                                                  \
+        break;                                                                                     \
+    case 10:                                                                                       \
+        TILE(10);                                                                                  \
+        break;                                                                                     \
+    case 9:                                                                                        \
+        TILE(9);                                                                                   \
+        break;                                                                                     \
+    case 8:                                                                                        \
+        TILE(8);                                                                                   \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        TILE(7);                                                                                   \
+        break;                                                                                     \
+    default:                                                                                       \
+        BY_HEIGHT_6(TILE)                                                                          \
+    }
+
 #define TILE512(MR)                                                                                \
     do {                                                                                           \
         __m512 c0[MR], c1[MR];                                                                     \
@@ -138,86 +186,12 @@ __attribute__((target("avx512f"))) static void tile_avx512(int mr, long kc, cons
                                                            long rsc, int ncols) {
     if (rsa == 1) {
 #define ROWS_CONTIG 1
-        switch (mr) {
-        case 12:
-            TILE512(12);
-            break;
-        case 11:
-            TILE512(11);
-            break;
-        case 10:
-            TILE512(10);
-            break;
-        case 9:
-            TILE512(9);
-            break;
-        case 8:
-            TILE512(8);
-            break;
-        case 7:
-            TILE512(7);
-            break;
-        case 6:
-            TILE512(6);
-            break;
-        case 5:
-            TILE512(5);
-            break;
-        case 4:
-            TILE512(4);
-            break;
-        case 3:
-            TILE512(3);
-            break;
-        case 2:
-            TILE512(2);
-            break;
-        default:
-            TILE512(1);
-            break;
-        }
-        return;
+        BY_HEIGHT_12(TILE512);
 #undef ROWS_CONTIG
+        return;
     }
 #define ROWS_CONTIG 0
-    switch (mr) {
-    case 12:
-        TILE512(12);
-        break;
-    case 11:
-        TILE512(11);
-        break;
-    case 10:
-        TILE512(10);
-        break;
-    case 9:
-        TILE512(9);
-        break;
-    case 8:
-        TILE512(8);
-        break;
-    case 7:
-        TILE512(7);
-        break;
-    case 6:
-        TILE512(6);
-        break;
-    case 5:
-        TILE512(5);
-        break;
-    case 4:
-        TILE512(4);
-        break;
-    case 3:
-        TILE512(3);
-        break;
-    case 2:
-        TILE512(2);
-        break;
-    default:
-        TILE512(1);
-        break;
-    }
+    BY_HEIGHT_12(TILE512);
 #undef ROWS_CONTIG
 }
 
@@ -261,50 +235,12 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(int mr, long kc, const
                                                           int ncols) {
     if (rsa == 1) {
 #define ROWS_CONTIG 1
-        switch (mr) {
-        case 6:
-            TILE256(6);
-            break;
-        case 5:
-            TILE256(5);
-            break;
-        case 4:
-            TILE256(4);
-            break;
-        case 3:
-            TILE256(3);
-            break;
-        case 2:
-            TILE256(2);
-            break;
-        default:
-            TILE256(1);
-            break;
-        }
-        return;
+        BY_HEIGHT_6(TILE256);
 #undef ROWS_CONTIG
+        return;
     }
 #define ROWS_CONTIG 0
-    switch (mr) {
-    case 6:
-        TILE256(6);
-        break;
-    case 5:
-        TILE256(5);
-        break;
-    case 4:
-        TILE256(4);
-        break;
-    case 3:
-        TILE256(3);
-        break;
-    case 2:
-        TILE256(2);
-        break;
-    default:
-        TILE256(1);
-        break;
-    }
+    BY_HEIGHT_6(TILE256);
 #undef ROWS_CONTIG
 }
 
