@@ -13,8 +13,9 @@
  * Score terms add their part to each block's rows as it is formed, so most
  * schemes' positional scores never exist as a [B,H,T,Tk] tensor (a scheme
  * whose bias is a learned function of each pair may form it whole and hand
- * it over with rg_bias_term). Training still keeps P, and the backward all
- * of dS, at that size.
+ * it over with rg_bias_term). Training still keeps P at that size, and the
+ * backward all of dS when a term's backward reads it (otherwise one block
+ * of rows per thread).
  *
  * Backward, with dO given and P saved:
  *   dv   = P^T dO
@@ -278,8 +279,12 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
     real *dq = rg_wants_grad(node, 0) ? rg_grad(ctx, q) : NULL;
     real *dk = rg_wants_grad(node, 1) ? rg_grad(ctx, k) : NULL;
     real *dv = rg_wants_grad(node, 2) ? rg_grad(ctx, v) : NULL;
-    /* dS for every (b,h): written by the loop, then read by the terms */
-    real *dS_all = rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss) * sizeof(real) + 1);
+    /* dS for every (b,h), written by the loop, then read by the terms; when
+     * no term reads it, one block of rows per thread */
+    bool keep_dS = false;
+    for (int t = 0; t < a->n_terms; t++) keep_dS |= s->terms[t]->backward != NULL;
+    size_t dS_size = keep_dS ? (size_t)(n_bh * ss) : (size_t)ctx->threads * ROWS * Tk;
+    real *dS_all = rg_arena_alloc(&ctx->arena, dS_size * sizeof(real) + 1);
     /* per thread: v transposed, [D, Tk] */
     real *vt_all = rg_arena_alloc(&ctx->arena, (size_t)ctx->threads * Tk * D * sizeof(real) + 1);
     const real *dO = node->out->grad;
@@ -288,14 +293,18 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
         int b = (int)(bh / H);
         const real *P = s->P + bh * ss, *dOb = dO + bh * qs;
         const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
-        real *dS = dS_all + bh * ss, *vt = vt_all + (long)omp_get_thread_num() * Tk * D;
-        memset(dS, 0, (size_t)ss * sizeof(real));
+        int thread = omp_get_thread_num();
+        real *vt = vt_all + (long)thread * Tk * D;
         transpose_rows(vb, D, 0, row_end_b(mask, b, T - 1, Tk), vt, Tk);
         for (int i0 = 0; i0 < T; i0 += ROWS) {
             int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0;
             int lim = row_end_b(mask, b, i1 - 1, Tk);
             const real *Pi = P + (long)i0 * Tk, *dOi = dOb + (long)i0 * D;
-            real *dSi = dS + (long)i0 * Tk;
+            real *dSi = keep_dS ? dS_all + bh * ss + (long)i0 * Tk
+                                : dS_all + (long)thread * ROWS * Tk; /* [n, Tk] */
+            if (keep_dS) /* the rows below write [0, lim); the rest is zero */
+                for (int r = 0; r < n; r++)
+                    memset(dSi + (long)r * Tk + lim, 0, (size_t)(Tk - lim) * sizeof(real));
             if (lim == 0) continue;
             if (dv) /* dv[0:lim] += P[i0:i1, 0:lim]^T dO[i0:i1] */
                 rg_gemm_small(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, NULL);
@@ -326,8 +335,9 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
                               dk + bh * ks, D, 1, NULL);
         }
     }
-    for (int t = 0; t < a->n_terms; t++)
-        if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], dS_all);
+    if (keep_dS)
+        for (int t = 0; t < a->n_terms; t++)
+            if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], dS_all);
 }
 
 /* The tape inputs: q, k, v, then every term's inputs. */
