@@ -13,8 +13,9 @@
  * Score terms add their part to each block's rows as it is formed, so most
  * schemes' positional scores never exist as a [B,H,T,Tk] tensor (a scheme
  * whose bias is a learned function of each pair may form it whole and hand
- * it over with rg_bias_term). Training still keeps P, and the backward all
- * of dS, at that size.
+ * it over with rg_bias_term). Training still keeps P at that size, and the
+ * backward all of dS when a term's backward reads it (otherwise one block
+ * of rows per thread).
  *
  * Backward, with dO given and P saved:
  *   dv   = P^T dO
@@ -116,6 +117,60 @@ static void block_scores(const kernel_call *a, int n, int first, int lim, const 
     }
 }
 
+/* out[r] = the sum over j in [lo[r], hi[r]) of X[r, j] (Y NULL) or of
+ * X[r, j] Y[r, j], adding in order of j from zero as the reference does
+ * (softmax's denominators, its backward's rowsum(P * dP)), for rows r < n
+ * of stride ld. One row's chain waits on each add; here eight rows' chains
+ * run side by side over the keys their windows share (rows whose windows
+ * start together), then each row's own tail: the same additions in the
+ * same order. */
+#define ROW_SUMS(TERM)                                                                             \
+    do {                                                                                           \
+        int r = 0;                                                                                 \
+        for (; r + 8 <= n; r += 8) {                                                               \
+            int start = lo[r], end = hi[r];                                                        \
+            bool together = true;                                                                  \
+            for (int x = 1; x < 8; x++) {                                                          \
+                together &= lo[r + x] == start;                                                    \
+                end = hi[r + x] < end ? hi[r + x] : end;                                           \
+            }                                                                                      \
+            if (!together) break;                                                                  \
+            const long o0 = (long)r * ld;                                                          \
+            real s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;                   \
+            for (long j = start; j < end; j++) {                                                   \
+                s0 += TERM(o0 + j), s1 += TERM(o0 + ld + j), s2 += TERM(o0 + 2 * ld + j);          \
+                s3 += TERM(o0 + 3 * ld + j), s4 += TERM(o0 + 4 * ld + j);                          \
+                s5 += TERM(o0 + 5 * ld + j), s6 += TERM(o0 + 6 * ld + j);                          \
+                s7 += TERM(o0 + 7 * ld + j);                                                       \
+            }                                                                                      \
+            real s[8] = {s0, s1, s2, s3, s4, s5, s6, s7};                                          \
+            for (int x = 0; x < 8; x++) {                                                          \
+                long o = (long)(r + x) * ld;                                                       \
+                for (long j = end > start ? end : start; j < hi[r + x]; j++) s[x] += TERM(o + j);  \
+                out[r + x] = s[x];                                                                 \
+            }                                                                                      \
+        }                                                                                          \
+        for (; r < n; r++) {                                                                       \
+            long o = (long)r * ld;                                                                 \
+            real s0 = 0;                                                                           \
+            for (long j = lo[r]; j < hi[r]; j++) s0 += TERM(o + j);                                \
+            out[r] = s0;                                                                           \
+        }                                                                                          \
+    } while (0)
+
+static void row_sums(int n, const int *lo, const int *hi, const real *X, long ld, real *out) {
+#define X_AT(at) X[at]
+    ROW_SUMS(X_AT);
+#undef X_AT
+}
+
+static void row_dots(int n, const int *lo, const int *hi, const real *X, const real *Y, long ld,
+                     real *out) {
+#define XY_AT(at) X[at] * Y[at]
+    ROW_SUMS(XY_AT);
+#undef XY_AT
+}
+
 /* Forward of one (b, h). P: [T, Tk] rows to keep (training), or NULL to use
  * the thread's block scratch (decoding: memory stays linear in Tk). */
 static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratch,
@@ -159,14 +214,17 @@ static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratc
                                  .scratch = scratch + sl->terms[t]};
             a->terms[t]->add(a->terms[t], &blk);
         }
-        for (int r = 0; r < n; r++) { /* masked softmax of each row */
-            real *row = S + (long)r * Tk, mx = -INFINITY, sum = 0;
-            /* (the maximum is the same value in any order; the sum runs in
-             * order, as the reference's does) */
+        for (int r = 0; r < n; r++) { /* masked softmax of each row: exp(S - max) */
+            real *row = S + (long)r * Tk, mx = -INFINITY;
+            /* (the maximum is the same value in any order) */
 #pragma omp simd reduction(max : mx)
             for (int j = lo[r]; j < hi[r]; j++) mx = row[j] > mx ? row[j] : mx;
             rg_exp_shifted(row + lo[r], mx, row + lo[r], hi[r] - lo[r]);
-            for (int j = lo[r]; j < hi[r]; j++) sum += row[j];
+        }
+        real sums[ROWS];
+        row_sums(n, lo, hi, S, Tk, sums);
+        for (int r = 0; r < n; r++) { /* divided by the row's sum */
+            real *row = S + (long)r * Tk, sum = sums[r];
 #pragma omp simd
             for (int j = lo[r]; j < hi[r]; j++) row[j] /= sum;
             int z0 = P ? 0 : first, z1 = P ? Tk : lim; /* zeros where the row sees nothing */
@@ -221,8 +279,12 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
     real *dq = rg_wants_grad(node, 0) ? rg_grad(ctx, q) : NULL;
     real *dk = rg_wants_grad(node, 1) ? rg_grad(ctx, k) : NULL;
     real *dv = rg_wants_grad(node, 2) ? rg_grad(ctx, v) : NULL;
-    /* dS for every (b,h): written by the loop, then read by the terms */
-    real *dS_all = rg_arena_alloc(&ctx->arena, (size_t)(n_bh * ss) * sizeof(real) + 1);
+    /* dS for every (b,h), written by the loop, then read by the terms; when
+     * no term reads it, one block of rows per thread */
+    bool keep_dS = false;
+    for (int t = 0; t < a->n_terms; t++) keep_dS |= s->terms[t]->backward != NULL;
+    size_t dS_size = keep_dS ? (size_t)(n_bh * ss) : (size_t)ctx->threads * ROWS * Tk;
+    real *dS_all = rg_arena_alloc(&ctx->arena, dS_size * sizeof(real) + 1);
     /* per thread: v transposed, [D, Tk] */
     real *vt_all = rg_arena_alloc(&ctx->arena, (size_t)ctx->threads * Tk * D * sizeof(real) + 1);
     const real *dO = node->out->grad;
@@ -231,27 +293,36 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
         int b = (int)(bh / H);
         const real *P = s->P + bh * ss, *dOb = dO + bh * qs;
         const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
-        real *dS = dS_all + bh * ss, *vt = vt_all + (long)omp_get_thread_num() * Tk * D;
-        memset(dS, 0, (size_t)ss * sizeof(real));
+        int thread = omp_get_thread_num();
+        real *vt = vt_all + (long)thread * Tk * D;
         transpose_rows(vb, D, 0, row_end_b(mask, b, T - 1, Tk), vt, Tk);
         for (int i0 = 0; i0 < T; i0 += ROWS) {
             int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0;
             int lim = row_end_b(mask, b, i1 - 1, Tk);
             const real *Pi = P + (long)i0 * Tk, *dOi = dOb + (long)i0 * D;
-            real *dSi = dS + (long)i0 * Tk;
+            real *dSi = keep_dS ? dS_all + bh * ss + (long)i0 * Tk
+                                : dS_all + (long)thread * ROWS * Tk; /* [n, Tk] */
+            if (keep_dS) /* the rows below write [0, lim); the rest is zero */
+                for (int r = 0; r < n; r++)
+                    memset(dSi + (long)r * Tk + lim, 0, (size_t)(Tk - lim) * sizeof(real));
             if (lim == 0) continue;
             if (dv) /* dv[0:lim] += P[i0:i1, 0:lim]^T dO[i0:i1] */
                 rg_gemm_small(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, NULL);
             /* dP[i0:i1, 0:lim] = dO[i0:i1] v[0:lim]^T, into dS's rows */
             rg_gemm_small(n, lim, D, 1, dOi, D, 1, vt, Tk, 1, 0, dSi, Tk, 1, NULL);
-            for (int r = 0; r < n; r++) { /* softmax backward, row by row */
+            int lo[ROWS], hi[ROWS]; /* the rows' windows */
+            real dots[ROWS];
+            for (int r = 0; r < n; r++) {
+                hi[r] = row_end_b(mask, b, i0 + r, Tk);
+                lo[r] = mask->key_lo ? mask->key_lo[i0 + r] : 0;
+                if (lo[r] > hi[r]) lo[r] = hi[r];
+            }
+            row_dots(n, lo, hi, Pi, dSi, Tk, dots); /* rowsum(P * dP) */
+            for (int r = 0; r < n; r++) {           /* softmax backward, row by row */
                 real *row = dSi + (long)r * Tk;
                 const real *p = Pi + (long)r * Tk;
-                int vis = row_end_b(mask, b, i0 + r, Tk);
-                int first = mask->key_lo ? mask->key_lo[i0 + r] : 0;
-                if (first > vis) first = vis;
-                real dot = 0;
-                for (int j = first; j < vis; j++) dot += p[j] * row[j];
+                int vis = hi[r], first = lo[r];
+                real dot = dots[r];
                 for (int j = 0; j < first; j++) row[j] = 0;
                 for (int j = first; j < vis; j++) row[j] = p[j] * (row[j] - dot);
                 for (int j = vis; j < lim; j++) row[j] = 0;
@@ -264,8 +335,9 @@ static void attention_backward(rg_ctx *ctx, rg_node *node) {
                               dk + bh * ks, D, 1, NULL);
         }
     }
-    for (int t = 0; t < a->n_terms; t++)
-        if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], dS_all);
+    if (keep_dS)
+        for (int t = 0; t < a->n_terms; t++)
+            if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], dS_all);
 }
 
 /* The tape inputs: q, k, v, then every term's inputs. */

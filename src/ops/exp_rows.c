@@ -26,6 +26,7 @@
 
 #if !defined(RELGRAD_F64) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define EXP_VECTOR 1
+#include <immintrin.h>
 
 /* glibc's __exp2f_data: tab[i] = bits(2^(i/32)) - (i << 47), and the
  * constants scaled for N = 32. */
@@ -45,37 +46,124 @@ static const uint64_t exp_tab[32] = {
 #define C1        0x1.ebfce50fac4f3p-13
 #define C2        0x1.62e42ff0c52d6p-6
 
-/* The loop, compiled once per vector width; returns whether a lane needs
- * the scalar function (|x - c| >= 88, infinities, NaN). */
-#define EXP_LOOP                                                                                   \
-    int slow = 0;                                                                                  \
-    _Pragma("omp simd reduction(| : slow)") for (long j = 0; j < n; j++) {                         \
-        float xf = x[j] - c;                                                                       \
-        uint32_t ux;                                                                               \
-        memcpy(&ux, &xf, sizeof ux);                                                               \
-        slow |= ((ux >> 20) & 0x7ff) > 0x42a;                                                      \
-        double xd = xf, kd = fma(INV_LN2_N, xd, SHIFT);                                            \
-        uint64_t ki;                                                                               \
-        memcpy(&ki, &kd, sizeof ki);                                                               \
-        kd -= SHIFT;                                                                               \
-        double r = fma(INV_LN2_N, xd, -kd);                                                        \
-        uint64_t t = exp_tab[ki % 32] + (ki << 47);                                                \
-        double s;                                                                                  \
-        memcpy(&s, &t, sizeof s);                                                                  \
-        double z = fma(C0, r, C1), y = fma(C2, r, 1.0);                                            \
-        y = fma(z, r * r, y);                                                                      \
-        out[j] = (float)(y * s);                                                                   \
-    }                                                                                              \
-    return slow
+/* Those operations for 8 (AVX2) or 16 (AVX-512) lanes at a time, the last
+ * vector masked; each returns whether a lane needs the scalar function
+ * (|x - c| >= 88, infinities, NaN). The table lookup is one gather (AVX2)
+ * or, the table held in registers, two permutes and a blend (AVX-512):
+ * written as a plain loop, GCC looked each lane up with scalar extracts
+ * and loads, a third of the loop's instructions. The arithmetic is the
+ * same operations in the same order, so the same bits
+ * (tests/test_decode_path.c checks them against expf). */
 
-__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))) static int
-exp_avx512(const float *x, float c, float *out, long n) {
-    EXP_LOOP;
-}
+/* y = (float)(poly(r) s) for four lanes of x (as doubles), the table lookup
+ * given as LOOKUP(ki & 31) -> 64-bit entries. */
+#define EXP_HALF(VD, VI, xd, LOOKUP, out)                                                          \
+    do {                                                                                           \
+        VD kd = FMA_PD(inv_ln2_n, xd, shift);                                                      \
+        VI ki = CAST_I(kd);                                                                        \
+        kd = SUB_PD(kd, shift);                                                                    \
+        VD r = FMSUB_PD(inv_ln2_n, xd, kd);                                                        \
+        VI t = ADD_I64(LOOKUP(AND_I(ki, idx_mask)), SLL_I64(ki, 47));                              \
+        VD z = FMA_PD(c0, r, c1), y = FMA_PD(c2, r, one);                                          \
+        y = FMA_PD(z, MUL_PD(r, r), y);                                                            \
+        out = CVT_PS(MUL_PD(y, CAST_D(t)));                                                        \
+    } while (0)
 
 __attribute__((target("avx2,fma"))) static int exp_avx2(const float *x, float c, float *out,
                                                         long n) {
-    EXP_LOOP;
+#define FMA_PD    _mm256_fmadd_pd
+#define FMSUB_PD  _mm256_fmsub_pd
+#define SUB_PD    _mm256_sub_pd
+#define MUL_PD    _mm256_mul_pd
+#define CAST_I    _mm256_castpd_si256
+#define CAST_D    _mm256_castsi256_pd
+#define ADD_I64   _mm256_add_epi64
+#define SLL_I64   _mm256_slli_epi64
+#define AND_I     _mm256_and_si256
+#define CVT_PS    _mm256_cvtpd_ps
+#define GATHER(i) _mm256_i64gather_epi64((const long long *)exp_tab, i, 8)
+    const __m256d inv_ln2_n = _mm256_set1_pd(INV_LN2_N), shift = _mm256_set1_pd(SHIFT);
+    const __m256d c0 = _mm256_set1_pd(C0), c1 = _mm256_set1_pd(C1), c2 = _mm256_set1_pd(C2);
+    const __m256d one = _mm256_set1_pd(1.0);
+    const __m256i idx_mask = _mm256_set1_epi64x(31);
+    const __m256 vc = _mm256_set1_ps(c);
+    const __m256i exp_field = _mm256_set1_epi32(0x7ff), edge = _mm256_set1_epi32(0x42a);
+    __m256i slow = _mm256_setzero_si256();
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (long j = 0; j < n; j += 8) { /* the last 1..8 lanes masked */
+        __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j < 8 ? (int)(n - j) : 8), lane);
+        __m256 xf = _mm256_sub_ps(_mm256_maskload_ps(x + j, live), vc);
+        __m256i e = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(xf), 20), exp_field);
+        /* (e <= 0x7ff: the signed compare is the unsigned one) */
+        slow = _mm256_or_si256(slow, _mm256_and_si256(live, _mm256_cmpgt_epi32(e, edge)));
+        __m128 lo, hi;
+        EXP_HALF(__m256d, __m256i, _mm256_cvtps_pd(_mm256_castps256_ps128(xf)), GATHER, lo);
+        EXP_HALF(__m256d, __m256i, _mm256_cvtps_pd(_mm256_extractf128_ps(xf, 1)), GATHER, hi);
+        _mm256_maskstore_ps(out + j, live, _mm256_set_m128(hi, lo));
+    }
+#undef FMA_PD
+#undef FMSUB_PD
+#undef SUB_PD
+#undef MUL_PD
+#undef CAST_I
+#undef CAST_D
+#undef ADD_I64
+#undef SLL_I64
+#undef AND_I
+#undef CVT_PS
+#undef GATHER
+    return !_mm256_testz_si256(slow, slow);
+}
+
+__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))) static int
+exp_avx512(const float *x, float c, float *out, long n) {
+#define FMA_PD   _mm512_fmadd_pd
+#define FMSUB_PD _mm512_fmsub_pd
+#define SUB_PD   _mm512_sub_pd
+#define MUL_PD   _mm512_mul_pd
+#define CAST_I   _mm512_castpd_si512
+#define CAST_D   _mm512_castsi512_pd
+#define ADD_I64  _mm512_add_epi64
+#define SLL_I64  _mm512_slli_epi64
+#define AND_I    _mm512_and_si512
+#define CVT_PS   _mm512_cvtpd_ps
+/* entries i & 15 from t0|t1 or t2|t3, the one of bit 4 */
+#define PERMUTE(i)                                                                                 \
+    _mm512_mask_blend_epi64(_mm512_test_epi64_mask(i, bit4), _mm512_permutex2var_epi64(t0, i, t1), \
+                            _mm512_permutex2var_epi64(t2, i, t3))
+    const __m512d inv_ln2_n = _mm512_set1_pd(INV_LN2_N), shift = _mm512_set1_pd(SHIFT);
+    const __m512d c0 = _mm512_set1_pd(C0), c1 = _mm512_set1_pd(C1), c2 = _mm512_set1_pd(C2);
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __m512i idx_mask = _mm512_set1_epi64(31), bit4 = _mm512_set1_epi64(16);
+    const __m512i t0 = _mm512_loadu_si512(exp_tab), t1 = _mm512_loadu_si512(exp_tab + 8);
+    const __m512i t2 = _mm512_loadu_si512(exp_tab + 16), t3 = _mm512_loadu_si512(exp_tab + 24);
+    const __m512 vc = _mm512_set1_ps(c);
+    const __m512i exp_field = _mm512_set1_epi32(0x7ff), edge = _mm512_set1_epi32(0x42a);
+    __mmask16 slow = 0;
+    for (long j = 0; j < n; j += 16) { /* the last 1..16 lanes masked */
+        __mmask16 live = n - j < 16 ? (__mmask16)((1u << (n - j)) - 1) : 0xffff;
+        __m512 xf = _mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + j), vc);
+        __m512i e = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(xf), 20), exp_field);
+        slow |= _mm512_mask_cmpgt_epi32_mask(live, e, edge);
+        __m256 lo, hi;
+        EXP_HALF(__m512d, __m512i, _mm512_cvtps_pd(_mm512_castps512_ps256(xf)), PERMUTE, lo);
+        EXP_HALF(__m512d, __m512i,
+                 _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xf), 1))),
+                 PERMUTE, hi);
+        _mm512_mask_storeu_ps(out + j, live, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+    }
+#undef FMA_PD
+#undef FMSUB_PD
+#undef SUB_PD
+#undef MUL_PD
+#undef CAST_I
+#undef CAST_D
+#undef ADD_I64
+#undef SLL_I64
+#undef AND_I
+#undef CVT_PS
+#undef PERMUTE
+    return slow != 0;
 }
 
 int rg_exp_level(void) {

@@ -50,6 +50,15 @@ void rg_sgemm_fma(int simd, long m, long n, long k, float alpha, const float *A,
 void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
                    const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
                    real *pack);
+/* The same with the code chosen (tests): RG_SIMD_AVX512 or RG_SIMD_AVX2
+ * take register-blocked tiles for short chains (k <= 16) or narrow C
+ * (n <= 16), RG_SIMD_SSE4 the loops for any shape; at most
+ * rg_small_level(), the best this CPU runs (RG_SIMD_SSE4 in the float64
+ * build). Every level gives the same bits. */
+int rg_small_level(void);
+void rg_gemm_small_at(int simd, long m, long n, long k, real alpha, const real *A, long rsa,
+                      long csa, const real *B, long rsb, long csb, real beta, real *C, long rsc,
+                      long csc, real *pack);
 
 /* y[j] = exp(x[j] - c) for j < n (y may be x), the same bits as the scalar
  * exp (glibc's expf in the float32 build) gives, several lanes at a time

@@ -22,7 +22,11 @@
  * baseline x86-64 and the best one the CPU supports is picked when the
  * program loads (target_clones); products of one to three rows (a decoded
  * token's) take rows_avx512 instead where the CPU has AVX-512: the same
- * chains with the accumulators in registers. */
+ * chains with the accumulators in registers. Products with short chains
+ * (k <= 16) or narrow C (n <= 16), the attention kernel's at small head
+ * widths, take register-blocked tiles (blocked_avx2, blocked_avx512) where
+ * the CPU has AVX2 and FMA: again the same chains, so the same bits
+ * (tests/test_small_gemm.c checks every level against them). */
 #include "ops_internal.h"
 
 enum {
@@ -228,6 +232,170 @@ __attribute__((target("avx512f"))) static bool rows_avx512(long m, int nj, long 
 #define HAVE_ROWS_AVX512 1
 #endif
 
+#if !defined(RELGRAD_F64) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+
+/* Register-blocked products for short chains and narrow C: the attention
+ * kernel's at small head widths D, where either k = D (scores S = q k^T,
+ * dP = dO v^T: C is [queries, keys]) or n = D (O = P v, dq = dS k,
+ * dk = dS^T q, dv = P^T dO: C is [rows, D]). tile_rows takes those through
+ * its any-width loop one row at a time, where the loop overhead is most of
+ * the work. Here MR rows by NV vectors of C are one tile whose accumulators
+ * stay in registers: per step p, NV loads of op(B)'s row p and MR
+ * broadcasts of op(A)'s column p; the last vector of a row is masked. Each
+ * element is still one chain of fused multiply-adds over p in order from
+ * zero, then alpha acc (+ beta C by one more FMA): the bits tile_rows gives.
+ * W-lane vectors: 8 (AVX2 with FMA) or 16 (AVX-512). */
+
+/* One MR x NV tile at rows i.., columns j.. (W lanes a vector), with loads
+ * and stores LD(ptr, v) / ST(ptr, v, x) that mask vector v. */
+#define BLOCK_TILE(VEC, W, MR, NV, ZERO, BCAST, FMA, MUL, LD, ST)                                  \
+    do {                                                                                           \
+        VEC acc[MR][NV];                                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++)                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = ZERO;                 \
+        for (long p = 0; p < k; p++) {                                                             \
+            const float *b = B + p * rsb + j;                                                      \
+            VEC bv[NV];                                                                            \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = LD(b + W * v, v);         \
+            const float *a = A + i * rsa + p * csa;                                                \
+            _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                                \
+                VEC ar = BCAST(a + r * rsa);                                                       \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] =                   \
+                    FMA(ar, bv[v], acc[r][v]);                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++)                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                 \
+            float *c = C + (i + r) * rsc + j + W * v;                                              \
+            VEC x = MUL(va, acc[r][v]);                                                            \
+            if (beta != 0) x = FMA(vb, LD(c, v), x);                                               \
+            ST(c, v, x);                                                                           \
+        }                                                                                          \
+    } while (0)
+
+/* Every row of C in tiles of MR rows (the rest one row at a time), columns
+ * j .. j + NV W (masks mk[0..NV-1] for the columns past n). */
+#define BLOCK_ROWS(TILE, MR, NV)                                                                   \
+    do {                                                                                           \
+        long i = 0;                                                                                \
+        for (; i + MR <= m; i += MR) TILE(MR, NV);                                                 \
+        for (; i < m; i++) TILE(1, NV);                                                            \
+    } while (0)
+
+/* AVX2: masks are lane vectors (all ones where the column is < n), used
+ * only where a vector may be partial (masked loads cost more than loads). */
+#define AVX2_LD(ptr, v)    (full[v] ? _mm256_loadu_ps(ptr) : _mm256_maskload_ps(ptr, mk[v]))
+#define AVX2_ST(ptr, v, x) (full[v] ? _mm256_storeu_ps(ptr, x) : _mm256_maskstore_ps(ptr, mk[v], x))
+#define AVX2_TILE(MR, NV)                                                                          \
+    BLOCK_TILE(__m256, 8, MR, NV, _mm256_setzero_ps(), _mm256_broadcast_ss, _mm256_fmadd_ps,       \
+               _mm256_mul_ps, AVX2_LD, AVX2_ST)
+/* BLOCK_ROWS with full[] constants: every vector full, or the last one not */
+#define AVX2_ROWS(MR, NV)                                                                          \
+    do {                                                                                           \
+        if (n - j >= 8 * NV) {                                                                     \
+            static const bool full[3] = {1, 1, 1};                                                 \
+            BLOCK_ROWS(AVX2_TILE, MR, NV);                                                         \
+        } else {                                                                                   \
+            static const bool full[3] = {NV > 1, NV > 2, 0};                                       \
+            avx2_masks(j, n, NV, mk);                                                              \
+            BLOCK_ROWS(AVX2_TILE, MR, NV);                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* Columns [j, j + 8 NV) of C: mk[v] for vector v. */
+static inline __attribute__((target("avx2,fma"))) void avx2_masks(long j, long n, int NV,
+                                                                  __m256i *mk) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int v = 0; v < NV; v++) {
+        long left = n - j - 8 * v;
+        mk[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(left < 0   ? 0
+                                                     : left > 8 ? 8
+                                                                : (int)left),
+                                   lane);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void blocked_avx2(long m, long n, long k, float alpha,
+                                                             const float *A, long rsa, long csa,
+                                                             const float *B, long rsb, float beta,
+                                                             float *C, long rsc) {
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    __m256i mk[3];
+    long j = 0;
+    if (n <= 8) { /* O = P v and friends at D <= 8 */
+        AVX2_ROWS(8, 1);
+        return;
+    }
+    if (n <= 16) {
+        AVX2_ROWS(6, 2);
+        return;
+    }
+    for (; j + 16 < n; j += 24) /* scores: 3 vectors of keys at a time */
+        AVX2_ROWS(4, 3);
+    for (; j < n; j += 8) AVX2_ROWS(4, 1);
+}
+
+/* AVX-512: masks are mask registers; C of at most 8 columns takes the AVX2
+ * code with the broadcasts folded into the FMAs (AVX-512VL). */
+#define Z_LD(ptr, v)    _mm512_maskz_loadu_ps(mk[v], ptr)
+#define Z_ST(ptr, v, x) _mm512_mask_storeu_ps(ptr, mk[v], x)
+#define Z_TILE(MR, NV)                                                                             \
+    BLOCK_TILE(__m512, 16, MR, NV, _mm512_setzero_ps(), Z_BCAST, _mm512_fmadd_ps, _mm512_mul_ps,   \
+               Z_LD, Z_ST)
+#define Z_BCAST(ptr) _mm512_set1_ps(*(ptr))
+#define Y_TILE(MR, NV)                                                                             \
+    BLOCK_TILE(__m256, 8, MR, NV, _mm256_setzero_ps(), Y_BCAST, _mm256_fmadd_ps, _mm256_mul_ps,    \
+               Y_LD, Y_ST)
+#define Y_BCAST(ptr)    _mm256_set1_ps(*(ptr))
+#define Y_LD(ptr, v)    _mm256_maskz_loadu_ps(ym, ptr)
+#define Y_ST(ptr, v, x) _mm256_mask_storeu_ps(ptr, ym, x)
+
+__attribute__((target("avx512f"))) static inline __mmask16 z_mask(long j, long n) {
+    long left = n - j;
+    return left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+}
+
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) static void
+blocked_avx512(long m, long n, long k, float alpha, const float *A, long rsa, long csa,
+               const float *B, long rsb, float beta, float *C, long rsc) {
+    long j = 0;
+    if (n <= 8) {
+        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+        __mmask8 ym = (__mmask8)((1u << n) - 1);
+        BLOCK_ROWS(Y_TILE, 8, 1);
+        return;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __mmask16 mk[3];
+    if (n <= 16) {
+        mk[0] = z_mask(j, n);
+        BLOCK_ROWS(Z_TILE, 8, 1);
+        return;
+    }
+    for (; j + 32 < n; j += 48) { /* scores: 3 vectors of keys at a time */
+        for (int v = 0; v < 3; v++) mk[v] = z_mask(j + 16 * v, n);
+        BLOCK_ROWS(Z_TILE, 8, 3);
+    }
+    for (; j < n; j += 16) {
+        mk[0] = z_mask(j, n);
+        BLOCK_ROWS(Z_TILE, 8, 1);
+    }
+}
+#define HAVE_BLOCKED 1
+#endif
+
+int rg_small_level(void) {
+#ifdef HAVE_BLOCKED
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("fma") || !__builtin_cpu_supports("avx2")) return RG_SIMD_SSE4;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? RG_SIMD_AVX512
+                                                                                   : RG_SIMD_AVX2;
+#else
+    return RG_SIMD_SSE4;
+#endif
+}
+
 /* tile_rows, or for one to three rows rows_avx512 where the CPU has it. */
 static void tile(long m, int nj, long k, real alpha, const real *A, long rsa, long csa,
                  const real *Bt, long rbt, real beta, real *C, long rsc) {
@@ -242,11 +410,29 @@ static void tile(long m, int nj, long k, real alpha, const real *A, long rsa, lo
 void rg_gemm_small(long m, long n, long k, real alpha, const real *A, long rsa, long csa,
                    const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
                    real *pack) {
+    rg_gemm_small_at(rg_small_level(), m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc,
+                     pack);
+}
+
+void rg_gemm_small_at(int simd, long m, long n, long k, real alpha, const real *A, long rsa,
+                      long csa, const real *B, long rsb, long csb, real beta, real *C, long rsc,
+                      long csc, real *pack) {
     if (m == 0 || n == 0) return;
     if (csc != 1) { /* C^T = op(B)^T op(A)^T: the same chains, roles swapped */
-        rg_gemm_small(n, m, k, alpha, B, csb, rsb, A, csa, rsa, beta, C, csc, rsc, pack);
+        rg_gemm_small_at(simd, n, m, k, alpha, B, csb, rsb, A, csa, rsa, beta, C, csc, rsc, pack);
         return;
     }
+#ifdef HAVE_BLOCKED
+    /* short chains or narrow C, op(B) with unit column stride, and not the
+     * split chains of few rows and long k */
+    if (simd > RG_SIMD_SSE4 && csb == 1 && (k <= 16 || n <= 16) && !(m < 4 && k > KSPLIT_MIN)) {
+        (simd == RG_SIMD_AVX512 ? blocked_avx512 : blocked_avx2)(m, n, k, alpha, A, rsa, csa, B,
+                                                                 rsb, beta, C, rsc);
+        return;
+    }
+#else
+    (void)simd;
+#endif
     long j0 = 0;
     if (m < 4 && csb == 1) /* few rows: wide passes, so that enough chains run at once */
         for (; j0 + 4 * TJ <= n; j0 += 4 * TJ)
