@@ -85,12 +85,16 @@ static double sigmoid(double x) {
 }
 
 /* Row i's counted positions over its visible keys [lo, hi) from its
- * content scores c[j] (already scaled): p[j] (clamped to P - 1), and
- * whether each was clamped. */
-static void count_positions(const real *c, int lo, int hi, int P, double *p, bool *clamped) {
+ * content scores c[j] (already scaled): p[j] (clamped to P - 1), whether
+ * each was clamped, and (unless gate is NULL) the gates g[j] themselves,
+ * which the backward reads again. */
+static void count_positions(const real *c, int lo, int hi, int P, double *p, bool *clamped,
+                            double *gate) {
     double sum = 0;
     for (int j = hi - 1; j >= lo; j--) {
-        sum += sigmoid(c[j]);
+        double g = sigmoid(c[j]);
+        if (gate) gate[j] = g;
+        sum += g;
         clamped[j] = sum > P - 1;
         p[j] = clamped[j] ? P - 1 : sum;
     }
@@ -120,7 +124,7 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     for (int r = 0; r < blk->n; r++) {
         real *row = blk->S + r * blk->ld;
         const real *x = X + (long)r * P;
-        count_positions(C + (long)r * Tk, blk->lo[r], blk->hi[r], P, p, clamped);
+        count_positions(C + (long)r * Tk, blk->lo[r], blk->hi[r], P, p, clamped, NULL);
         for (int j = blk->lo[r]; j < blk->hi[r]; j++) {
             int f = (int)floor(p[j]), c = (int)ceil(p[j]);
             double w = p[j] - f;
@@ -137,11 +141,11 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     real *dE = E_t->requires_grad ? rg_grad(ctx, E_t) : NULL;
     int B = t->B, H = t->H, T = t->T, Tk = t->Tk, P = d->P, dh = d->dh, threads = ctx->threads;
     /* per thread: C and dC [T,Tk], X and dX [T,P], its own dE [dh,P], a pack
-     * for the products whose right operand is transposed (k^T, E^T); p [Tk]
-     * and clamped [Tk] */
+     * for the products whose right operand is transposed (k^T, E^T); p and
+     * the gates [Tk] (double), clamped [Tk] */
     long per = 2L * T * Tk + 2L * T * P + (long)dh * P + (long)RG_SMALL_PACK(dh > P ? dh : P);
     real *scratch = rg_arena_alloc(&ctx->arena, (size_t)threads * per * sizeof(real) + 1);
-    double *pos_all = rg_arena_alloc(&ctx->arena, (size_t)threads * Tk * sizeof(double) + 1);
+    double *pos_all = rg_arena_alloc(&ctx->arena, (size_t)threads * 2 * Tk * sizeof(double) + 1);
     bool *cl_all = rg_arena_alloc(&ctx->arena, (size_t)threads * Tk + 1);
     memset(scratch, 0, (size_t)threads * per * sizeof(real));
 #pragma omp parallel for schedule(static) if (H > 1) num_threads(threads)
@@ -149,7 +153,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
         int th = omp_get_thread_num();
         real *C = scratch + th * per, *dC = C + (long)T * Tk, *X = dC + (long)T * Tk,
              *dX = X + (long)T * P, *dE_mine = dX + (long)T * P, *pack = dE_mine + (long)dh * P;
-        double *p = pos_all + (long)th * Tk;
+        double *p = pos_all + 2L * th * Tk, *gates = p + Tk;
         bool *clamped = cl_all + (long)th * Tk;
         for (int b = 0; b < B; b++) {
             long bh = (long)b * H + h;
@@ -163,7 +167,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
                 int end = i + t->diag + 1 < Tk ? i + t->diag + 1 : Tk;
                 const real *c = C + (long)i * Tk, *g = dS + (bh * T + i) * Tk, *x = X + (long)i * P;
                 real *dx = dX + (long)i * P, *dc = dC + (long)i * Tk;
-                count_positions(c, 0, end, P, p, clamped);
+                count_positions(c, 0, end, P, p, clamped, gates);
                 double run = 0; /* dg_it = sum over j <= t of dp_ij */
                 for (int j = 0; j < end; j++) {
                     int f = (int)floor(p[j]), ce = (int)ceil(p[j]);
@@ -171,8 +175,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
                     dx[f] += (real)((1 - w) * G);
                     dx[ce] += (real)(w * G);
                     run += clamped[j] ? 0 : G * (x[ce] - x[f]);
-                    double gate = sigmoid(c[j]);
-                    dc[j] = (real)(run * gate * (1 - gate));
+                    dc[j] = (real)(run * gates[j] * (1 - gates[j]));
                 }
             }
             if (dq) { /* dq += scale dC k + dX E^T */
