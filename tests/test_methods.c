@@ -87,6 +87,45 @@ Test(methods_data, coupled_positions_at_evaluation) {
     rg_batch_free(&b);
 }
 
+/* coupled_plus = carry: the SEP between a and b takes the final carry's
+ * position, in both digit orders and in training (where s is drawn), and
+ * nothing else moves. */
+Test(methods_data, coupled_plus_at_the_carry) {
+    rg_data_spec spec = {.task = RG_TASK_ADDITION,
+                         .n_symbols = 10,
+                         .coupled_max = 40,
+                         .coupled_plus = RG_PLUS_AT_CARRY};
+    rg_rng rng;
+    rg_rng_seed(&rng, 5);
+    rg_batch b;
+    rg_batch_init(&b);
+    rg_batch_draw(&b, &spec, 1, 4, 4, &rng);
+    rg_batch_coupled_positions(&b, &spec, NULL);
+    int lsb[] = {0, 2, 3, 4, 5, 6, 2, 3, 4, 5, 1, 2, 3, 4, 5, 6};
+    cr_expect_arr_eq(b.pos, lsb, sizeof lsb);
+    spec.digits = RG_DIGITS_MSB;
+    rg_batch_draw(&b, &spec, 1, 4, 4, &rng);
+    rg_batch_coupled_positions(&b, &spec, NULL);
+    int msb[] = {0, 5, 4, 3, 2, 6, 5, 4, 3, 2, 1, 6, 5, 4, 3, 2};
+    cr_expect_arr_eq(b.pos, msb, sizeof msb);
+    /* training: every row's '+' equals its final carry's position, its '='
+     * the start, one below its least significant digit */
+    spec.digits = RG_DIGITS_LSB;
+    spec.training = true;
+    rg_batch_draw(&b, &spec, 16, 2, 7, &rng);
+    rg_batch_coupled_positions(&b, &spec, &rng);
+    int starts = 0;
+    for (int r = 0; r < 16; r++) {
+        int n = b.in_len[r], P = rg_task_prompt_len(spec.task, n);
+        const int *pos = b.pos + (long)r * b.T;
+        cr_expect_eq(pos[n + 1], pos[P + n], "row %d: '+' at the carry's position", r);
+        cr_expect_eq(pos[P - 1] + 1, pos[1], "row %d: '=' at the start", r);
+        starts |= 1 << (pos[P - 1] & 31);
+    }
+    cr_expect(__builtin_popcount((unsigned)starts) > 1, "training draws the start per row");
+    rg_batch_free(&b);
+}
+
 Test(methods_data, fixed_set_keeps_its_hints) {
     rg_data_spec spec = {
         .task = RG_TASK_ADDITION, .n_symbols = 10, .n_hints = 20, .training = true};
@@ -218,6 +257,10 @@ Test(methods_config, refusals_name_the_fix) {
     expect_refused(&c, "random_positions", "64", "key 'coupled_positions'", "random_positions");
     expect_refused(&c, "arch", "encoder", "key 'coupled_positions'", "arch = decoder");
     expect_refused(&c, "coupled_max", "6", "key 'coupled_max'", "coupled_max >= 7");
+    test_set(&c, "coupled_plus", "carry");
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "coupled_plus = carry: %s", err.msg);
+    expect_refused(&c, "coupled_positions", "0", "key 'coupled_plus'", "coupled_positions = 1");
+    test_set(&c, "coupled_plus", "start");
     /* learned positions must reach coupled_max */
     test_set(&c, "pos", "learned");
     test_set(&c, "max_positions", "64");

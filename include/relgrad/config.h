@@ -56,11 +56,12 @@ typedef struct rg_config {
     int random_positions;                  /* L > 0: positions are a random subset of 0..L-1 */
     rg_positions_per random_positions_per; /* one draw per sequence or per batch   */
     rg_length_sampling length_sampling;    /* training lengths per example or batch */
-    int train_examples;    /* N > 0: train on a fixed set of N examples (0 = a stream) */
-    rg_digit_order digits; /* addition: least or most significant digit first  */
-    int coupled_positions; /* 1: coupled positions (addition; Cho et al. 2024)  */
-    int coupled_max;       /* the largest training position with them           */
-    int index_hints;       /* 1: index hints (addition; Zhou et al. 2024)       */
+    int train_examples;           /* N > 0: train on a fixed set of N examples (0 = a stream) */
+    rg_digit_order digits;        /* addition: least or most significant digit first  */
+    int coupled_positions;        /* 1: coupled positions (addition; Cho et al. 2024)  */
+    int coupled_max;              /* the largest training position with them           */
+    rg_coupled_plus coupled_plus; /* with them: where the SEP between a and b sits */
+    int index_hints;              /* 1: index hints (addition; Zhou et al. 2024)       */
     /* train */
     int steps, batch_size;
     double lr;

@@ -78,6 +78,10 @@ typedef enum { RG_POSITIONS_PER_SEQUENCE, RG_POSITIONS_PER_BATCH } rg_positions_
 /* Digit order of `addition`: least significant digit first (SPEC section
  * 6), or most significant first for a, b and the answer. */
 typedef enum { RG_DIGITS_LSB, RG_DIGITS_MSB } rg_digit_order;
+/* Where coupled positions put the SEP between a and b ('+'): at the start s
+ * with the second SEP (Cho et al.'s code), or at s + 1 + n, the position of
+ * the answer's final carry (relgrad's variant, docs/format.md). */
+typedef enum { RG_PLUS_AT_START, RG_PLUS_AT_CARRY } rg_coupled_plus;
 
 /* Token ids. n_hints is the number of index-hint tokens (0 unless addition
  * has index hints): the specials come after the symbols and the hints. */
@@ -153,12 +157,13 @@ typedef struct rg_data_spec {
     rg_digit_order digits;      /* addition only                    */
     rg_length_sampling lengths; /* training: per example or batch   */
     /* the methods of 2024 (SPEC section 8); 0 = off */
-    int n_hints;     /* index hints (addition, decoder): H hint tokens        */
-    int coupled_max; /* coupled positions (addition, decoder): in training the
-                        answer's last digit sits at most at this position     */
-    int abacus;      /* abacus ids: in training shifted by k in 0..K per batch */
-    bool training;   /* draw the offsets and the shift (training) or use 0
-                        (evaluation: hints from the first, positions from 1) */
+    int n_hints;                  /* index hints (addition, decoder): H hint tokens        */
+    int coupled_max;              /* coupled positions (addition, decoder): in training the
+                                     answer's last digit sits at most at this position     */
+    rg_coupled_plus coupled_plus; /* with them: the position of the first SEP */
+    int abacus;                   /* abacus ids: in training shifted by k in 0..K per batch */
+    bool training;                /* draw the offsets and the shift (training) or use 0
+                                     (evaluation: hints from the first, positions from 1) */
 } rg_data_spec;
 
 /* The lengths of an example of length n under spec: the task's
@@ -248,7 +253,9 @@ void rg_batch_random_positions(rg_batch *b, int L, rg_rng *rng);
 
 /* Coupled positions (Cho et al. 2024; spec->coupled_max > 0, addition, a
  * decoder batch, lsb or msb digits): each row's positions become BOS 0, both
- * SEPs s, the digit of significance i of a, b and y s + 1 + i (padding 0),
+ * SEPs s (with spec->coupled_plus = RG_PLUS_AT_CARRY the first SEP s + 1 + n,
+ * the final carry's), the digit of significance i of a, b and y s + 1 + i
+ * (padding 0),
  * where s is drawn per row, uniform in 1 .. coupled_max - (n+1), in
  * training (spec->training), and s = 1 at evaluation: the authors' start
  * (HanseulJo/position-coupling, AdditionDatasetWithCoupledPositions with

@@ -264,6 +264,16 @@ static const rg_key_info BASE_KEYS[] = {
      .def = "128",
      .help = "with coupled_positions: the largest position of a training sequence (Cho et al.'s "
              "max_position); >= train_len + 2"},
+    {.name = "coupled_plus",
+     .group = "task",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(coupled_plus),
+     .def = "start",
+     .help = "with coupled_positions: the position of the SEP between a and b; start = s, with "
+             "the second SEP (Cho et al.'s code); carry = s + 1 + n, the answer's final carry's, "
+             "so every answer token's query finds a key at its own and the next coupled position "
+             "(relgrad's variant, docs/format.md)"},
     {.name = "index_hints",
      .group = "task",
      .type = RG_KEY_INT,
@@ -516,6 +526,8 @@ static const char *const PER_NAMES[] = {
 static const char *const LENGTHS_NAMES[] = {
     [RG_LENGTHS_PER_EXAMPLE] = "example", [RG_LENGTHS_PER_BATCH] = "batch", NULL};
 static const char *const DIGITS_NAMES[] = {[RG_DIGITS_LSB] = "lsb", [RG_DIGITS_MSB] = "msb", NULL};
+static const char *const PLUS_NAMES[] = {
+    [RG_PLUS_AT_START] = "start", [RG_PLUS_AT_CARRY] = "carry", NULL};
 
 const char *const *rg_key_choices(const rg_key_info *key) {
     static const struct {
@@ -525,6 +537,7 @@ const char *const *rg_key_choices(const rg_key_info *key) {
                    {"random_positions_per", PER_NAMES},
                    {"length_sampling", LENGTHS_NAMES},
                    {"digits", DIGITS_NAMES},
+                   {"coupled_plus", PLUS_NAMES},
                    {"select", SELECT_NAMES}};
     if (key->kind != RG_V_CHOICE) return NULL;
     for (size_t i = 0; i < sizeof CHOICES / sizeof CHOICES[0]; i++)
@@ -765,6 +778,7 @@ rg_data_spec rg_config_data_spec(const rg_config *c, bool training) {
                           .lengths = training ? c->length_sampling : RG_LENGTHS_PER_EXAMPLE,
                           .n_hints = c->index_hints ? c->model.n_hints : 0,
                           .coupled_max = c->coupled_positions ? c->coupled_max : 0,
+                          .coupled_plus = c->coupled_plus,
                           .abacus = c->model.abacus,
                           .training = training};
 }

@@ -159,6 +159,12 @@ static int check_methods(const rg_config *c, const char *where, int longest, rg_
                            "vocabulary; set n_hints = 0 or index_hints = 1",
                            mc->n_hints,
                            rg_key_origin_note(c, KEY("index_hints"), note, sizeof note));
+    if (!c->coupled_positions && c->coupled_plus != RG_PLUS_AT_START)
+        return rg_fail_key(err, ORIGIN("coupled_plus"), KEY("coupled_plus"),
+                           "carry places a SEP among coupled positions, but coupled_positions = "
+                           "0%s; set coupled_positions = 1 or coupled_plus = start (or leave it "
+                           "out)",
+                           rg_key_origin_note(c, KEY("coupled_positions"), note, sizeof note));
     if (c->coupled_positions) {
         bool any_order = true, reads = false;
         for (int i = 0; i < mc->schemes.n; i++) {

@@ -58,7 +58,8 @@ void rg_batch_coupled_positions(rg_batch *b, const rg_data_spec *spec, rg_rng *r
             pos[1 + i] = s + 1 + significance(spec, i, n);     /* a */
             pos[n + 2 + i] = s + 1 + significance(spec, i, n); /* b */
         }
-        pos[n + 1] = pos[P - 1] = s; /* the SEPs */
+        pos[n + 1] = spec->coupled_plus == RG_PLUS_AT_CARRY ? s + 1 + n : s; /* '+' */
+        pos[P - 1] = s;                                                      /* '=' */
         for (int k = 0; k <= n && P + k < T; k++) pos[P + k] = s + 1 + significance(spec, k, n + 1);
     }
     b->pos = b->pos_buf;
