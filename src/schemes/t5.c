@@ -7,8 +7,13 @@
  * bidirectional form of SPEC section 7: the two halves of the buckets for
  * keys before and after the query, each split as above.
  *
+ * The kernel adds each head's table value per distance along the score rows
+ * (src/ops/distance_bias.c).
+ *
  * Backward: the table entry of (bucket, h) collects dS of every pair whose
- * distance falls in that bucket: dtable[bucket(p_i - p_j), h] += dS[b,h,i,j]. */
+ * distance falls in that bucket: dtable[bucket(p_i - p_j), h] += dS[b,h,i,j],
+ * a block of dS rows at a time inside the kernel's backward (no dS
+ * [B,H,T,Tk] kept), or from the whole dS (the unfused reference). */
 #include "scheme.h"
 
 #include <math.h>
@@ -88,22 +93,13 @@ static void declare_shared(rg_param_builder *pb, const rg_model_config *mc, rg_t
 }
 
 typedef struct {
-    const rg_attn_pos *pos;
-    const real *table; /* [nb, H] */
-    const int *bucket; /* [max_dist - min_dist + 1], from min_dist: bucket of each distance */
+    rg_dist_bias bias;  /* each head's table value per distance (distance_bias.c) */
+    const int *bucket;  /* [span]: bucket of distance max_dist - m, reversed as bias.rev */
+    const int *run_end; /* [span]: the first m' > m whose bucket differs from m's (or span) */
 } t5_data;
 
 static void add(const rg_term *t, const rg_term_block *blk) {
-    const t5_data *d = t->data;
-    const real *col = d->table + blk->h;
-    const int *bucket = d->bucket, lo = d->pos->min_dist;
-    int H = t->H;
-    for (int r = 0; r < blk->n; r++) {
-        int pi = rg_qpos(d->pos, blk->b, blk->i0 + r);
-        real *row = blk->S + r * blk->ld;
-        for (int j = blk->lo[r]; j < blk->hi[r]; j++)
-            row[j] += col[(long)bucket[pi - rg_kpos(d->pos, blk->b, j) - lo] * H];
-    }
+    rg_dist_bias_add(&((const t5_data *)t->data)->bias, blk);
 }
 
 /* Each thread owns some heads, so no two threads add into one table entry. */
@@ -112,34 +108,75 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     if (!t->in[0]->requires_grad) return;
     real *dtable = rg_grad(ctx, t->in[0]);
     int B = t->B, H = t->H, T = t->T, Tk = t->Tk;
-    const int *bucket = d->bucket, lo = d->pos->min_dist;
+    const rg_attn_pos *pos = d->bias.pos;
+    const int *bucket = d->bucket, top = pos->max_dist;
 #pragma omp parallel for schedule(static) if (H > 1) num_threads(ctx->threads)
     for (int h = 0; h < H; h++)
         for (int b = 0; b < B; b++)
             for (int i = 0; i < T; i++) {
                 const real *g = dS + (((long)b * H + h) * T + i) * Tk;
-                int pi = rg_qpos(d->pos, b, i), end = i + t->diag + 1 < Tk ? i + t->diag + 1 : Tk;
+                int pi = rg_qpos(pos, b, i), end = i + t->diag + 1 < Tk ? i + t->diag + 1 : Tk;
                 for (int j = 0; j < end; j++)
-                    dtable[(long)bucket[pi - rg_kpos(d->pos, b, j) - lo] * H + h] += g[j];
+                    dtable[(long)bucket[top - pi + rg_kpos(pos, b, j)] * H + h] += g[j];
             }
+}
+
+/* The same additions from one block of dS rows (the kernel's backward_rows:
+ * it walks each head's (b, rows) in the order above on one thread). Only
+ * the visible keys [lo, hi) are added: dS is zero elsewhere, and adding a
+ * zero to an entry that is never -0 (it starts at +0) changes nothing. With
+ * consecutive keys a row's distances run down one by one, so its keys fall
+ * into runs of one bucket each: a run's entry is read once, its values
+ * added in order in a register, and written back (the same additions). */
+static void backward_rows(const rg_term *t, const rg_term_block *blk, real *const *grads) {
+    const t5_data *d = t->data;
+    if (!grads[0]) return;
+    real *dcol = grads[0] + blk->h; /* dtable[., h] */
+    const rg_attn_pos *pos = d->bias.pos;
+    const int *bucket = d->bucket;
+    int H = t->H, b = blk->b, top = pos->max_dist, c = d->bias.k_first[d->bias.Bp == 1 ? 0 : b];
+    for (int r = 0; r < blk->n; r++) {
+        const real *g = blk->S + r * blk->ld;
+        int pi = rg_qpos(pos, b, blk->i0 + r), j0 = blk->lo[r], j1 = blk->hi[r];
+        if (c != INT_MIN) { /* key j at table index top - p_i + c + j */
+            long at = (long)top - pi + c;
+            for (int j = j0; j < j1;) {
+                long end = d->run_end[at + j] - at; /* the run's first key after it */
+                int je = end < j1 ? (int)end : j1;
+                real *entry = dcol + (long)bucket[at + j] * H, acc = *entry;
+                for (; j < je; j++) acc += g[j];
+                *entry = acc;
+            }
+        } else {
+            for (int j = j0; j < j1; j++)
+                dcol[(long)bucket[top - pi + rg_kpos(pos, b, j)] * H] += g[j];
+        }
+    }
 }
 
 static void scores(rg_scheme_call *call) {
     const rg_scheme_opts *o = call->opts;
     t5_data *d = rg_arena_alloc(&call->ctx->arena, sizeof *d);
-    d->pos = call->pos;
-    d->table = call->shared[TABLE]->data;
-    int lo = call->pos->min_dist, hi = call->pos->max_dist;
-    int *bucket = rg_arena_alloc(&call->ctx->arena, (size_t)(hi - lo + 1) * sizeof(int));
+    rg_dist_bias_init(call->ctx, &d->bias, call->pos, call->B, call->H, call->Tk);
+    int span = d->bias.span, top = call->pos->max_dist, H = call->H;
+    int *bucket = rg_arena_alloc(&call->ctx->arena, (size_t)span * sizeof(int));
     bool both_ways = call->m->cfg.arch == RG_ARCH_ENCODER; /* keys after the query too */
-    for (int n = lo; n <= hi; n++)
-        bucket[n - lo] = both_ways
-                             ? rg_t5_bucket_bidirectional(n, o->t5_buckets, o->t5_max_distance)
-                             : rg_t5_bucket(n, o->t5_buckets, o->t5_max_distance);
-    d->bucket = bucket;
+    const real *table = call->shared[TABLE]->data;         /* [nb, H] */
+    for (int m = 0; m < span; m++) {
+        int n = top - m;
+        bucket[m] = both_ways ? rg_t5_bucket_bidirectional(n, o->t5_buckets, o->t5_max_distance)
+                              : rg_t5_bucket(n, o->t5_buckets, o->t5_max_distance);
+        for (int h = 0; h < H; h++)
+            d->bias.rev[(long)h * span + m] = table[(long)bucket[m] * H + h];
+    }
+    int *run_end = rg_arena_alloc(&call->ctx->arena, (size_t)span * sizeof(int));
+    for (int m = span - 1; m >= 0; m--)
+        run_end[m] = m + 1 < span && bucket[m + 1] == bucket[m] ? run_end[m + 1] : m + 1;
+    d->bucket = bucket, d->run_end = run_end;
     rg_term *t = rg_term_new(call, "t5", d);
     t->add = add;
     t->backward = backward;
+    t->backward_rows = backward_rows;
     t->in[0] = call->shared[TABLE], t->n_in = 1;
 }
 
