@@ -319,6 +319,7 @@ static void backward_one(const backward_args *w, long bh, int thread) {
             int vis = hi[r], first = lo[r];
             real dot = dots[r];
             for (int j = 0; j < first; j++) row[j] = 0;
+#pragma omp simd
             for (int j = first; j < vis; j++) row[j] = p[j] * (row[j] - dot);
             for (int j = vis; j < lim; j++) row[j] = 0;
         }

@@ -127,7 +127,8 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
  * zero to an entry that is never -0 (it starts at +0) changes nothing. With
  * consecutive keys a row's distances run down one by one, so its keys fall
  * into runs of one bucket each: a run's entry is read once, its values
- * added in order in a register, and written back (the same additions). */
+ * added in order in a register (left to right: C's + associates so), and
+ * written back (the same additions). */
 static void backward_rows(const rg_term *t, const rg_term_block *blk, real *const *grads) {
     const t5_data *d = t->data;
     if (!grads[0]) return;
@@ -144,6 +145,7 @@ static void backward_rows(const rg_term *t, const rg_term_block *blk, real *cons
                 long end = d->run_end[at + j] - at; /* the run's first key after it */
                 int je = end < j1 ? (int)end : j1;
                 real *entry = dcol + (long)bucket[at + j] * H, acc = *entry;
+                for (; j + 4 <= je; j += 4) acc = acc + g[j] + g[j + 1] + g[j + 2] + g[j + 3];
                 for (; j < je; j++) acc += g[j];
                 *entry = acc;
             }
