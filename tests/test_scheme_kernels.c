@@ -4,7 +4,7 @@
  *     this CPU runs against the pair formula y0 = x0 cos - x1 sin,
  *     y1 = x0 sin + x1 cos, stored, added, or into a fresh gradient;
  *   - the distance-bias table (src/ops/distance_bias.c, ALiBi's and T5's
- *     forward) on a row of consecutive key positions (one run along the row)
+ *     forward) at every code level on a row of consecutive key positions (one run along the row)
  *     and a row with gaps (each key's position), against S + bias(p_i - p_j);
  *   - T5's table gradient taken a block of dS rows at a time inside the
  *     kernel (heads owned by threads) and from the whole dS after it (3
@@ -87,32 +87,34 @@ Test(scheme_kernels, distance_bias_both_paths) {
     for (int r = 0; r < T; r++) lo[r] = r / 3, hi[r] = r + 2 < Tk ? r + 2 : Tk; /* windows */
     real S0[T * Tk], S[T * Tk];
     fill(S0, T * Tk, 6);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int i0 = 0; i0 < T; i0 += 4) { /* blocks of up to 4 rows */
-                int n = T - i0 < 4 ? T - i0 : 4;
-                memcpy(S, S0, sizeof S);
-                rg_term_block blk = {.b = b,
-                                     .h = h,
-                                     .i0 = i0,
-                                     .n = n,
-                                     .lo = lo + i0,
-                                     .hi = hi + i0,
-                                     .S = S + (long)i0 * Tk,
-                                     .ld = Tk};
-                rg_dist_bias_add(&d, &blk);
-                for (int i = 0; i < T; i++)
-                    for (int j = 0; j < Tk; j++) {
-                        real want = S0[i * Tk + j];
-                        if (i >= i0 && i < i0 + n && j >= lo[i] && j < hi[i]) {
-                            int dist = qpos[b * T + i] - kpos[b * Tk + j];
-                            want += d.rev[(long)h * d.span + pos.max_dist - dist];
+    for (int simd = RG_SIMD_SSE4; simd <= rg_dist_bias_level(); simd++)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int i0 = 0; i0 < T; i0 += 4) { /* blocks of up to 4 rows */
+                    d.simd = simd;
+                    int n = T - i0 < 4 ? T - i0 : 4;
+                    memcpy(S, S0, sizeof S);
+                    rg_term_block blk = {.b = b,
+                                         .h = h,
+                                         .i0 = i0,
+                                         .n = n,
+                                         .lo = lo + i0,
+                                         .hi = hi + i0,
+                                         .S = S + (long)i0 * Tk,
+                                         .ld = Tk};
+                    rg_dist_bias_add(&d, &blk);
+                    for (int i = 0; i < T; i++)
+                        for (int j = 0; j < Tk; j++) {
+                            real want = S0[i * Tk + j];
+                            if (i >= i0 && i < i0 + n && j >= lo[i] && j < hi[i]) {
+                                int dist = qpos[b * T + i] - kpos[b * Tk + j];
+                                want += d.rev[(long)h * d.span + pos.max_dist - dist];
+                            }
+                            cr_assert(same_bits(S[i * Tk + j], want),
+                                      "level %d, b %d h %d rows %d..: S[%d,%d] = %a, want %a", simd,
+                                      b, h, i0, i, j, (double)S[i * Tk + j], (double)want);
                         }
-                        cr_assert(same_bits(S[i * Tk + j], want),
-                                  "b %d h %d rows %d..: S[%d,%d] = %a, want %a", b, h, i0, i, j,
-                                  (double)S[i * Tk + j], (double)want);
-                    }
-            }
+                }
     rg_ctx_free(&ctx);
 }
 

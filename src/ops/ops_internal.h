@@ -115,7 +115,10 @@ typedef struct rg_dist_bias {
     int H, span, Bp;    /* heads, distances, position rows (1: shared by the batch) */
     real *rev;          /* [H, span] */
     const int *k_first; /* [Bp]: key j at position k_first[b] + j, or INT_MIN */
+    int simd;           /* RG_SIMD_AVX2 or RG_SIMD_SSE4 (rg_dist_bias_level(): the best this CPU
+                           runs; tests may lower it): the same bits either way */
 } rg_dist_bias;
+int rg_dist_bias_level(void);
 void rg_dist_bias_init(rg_ctx *ctx, rg_dist_bias *d, const rg_attn_pos *pos, int B, int H, int Tk);
 void rg_dist_bias_add(const rg_dist_bias *d, const rg_term_block *blk);
 

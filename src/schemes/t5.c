@@ -96,7 +96,10 @@ typedef struct {
     rg_dist_bias bias;  /* each head's table value per distance (distance_bias.c) */
     const int *bucket;  /* [span]: bucket of distance max_dist - m, reversed as bias.rev */
     const int *run_end; /* [span]: the first m' > m whose bucket differs from m's (or span) */
+    int solo0, solo1;   /* indices around distance 0 whose buckets hold no other distance */
 } t5_data;
+
+enum { SOLO_MAX = 64 }; /* most such buckets backward_rows keeps in a local copy */
 
 static void add(const rg_term *t, const rg_term_block *blk) {
     rg_dist_bias_add(&((const t5_data *)t->data)->bias, blk);
@@ -121,14 +124,32 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
             }
 }
 
+/* dtable[bucket[m], h] += g[m - at] for the table indices m in [m0, m1) of
+ * one row, run by run: a run's entry is read once, its values added in
+ * order in a register (left to right: C's + associates so), and written
+ * back. */
+static void add_runs(const t5_data *d, real *dcol, int H, const real *g, long at, long m0,
+                     long m1) {
+    for (long m = m0; m < m1;) {
+        long me = d->run_end[m] < m1 ? d->run_end[m] : m1;
+        real *entry = dcol + (long)d->bucket[m] * H, acc = *entry;
+        for (; m + 4 <= me; m += 4)
+            acc = acc + g[m - at] + g[m + 1 - at] + g[m + 2 - at] + g[m + 3 - at];
+        for (; m < me; m++) acc += g[m - at];
+        *entry = acc;
+    }
+}
+
 /* The same additions from one block of dS rows (the kernel's backward_rows:
  * it walks each head's (b, rows) in the order above on one thread). Only
  * the visible keys [lo, hi) are added: dS is zero elsewhere, and adding a
  * zero to an entry that is never -0 (it starts at +0) changes nothing. With
- * consecutive keys a row's distances run down one by one, so its keys fall
- * into runs of one bucket each: a run's entry is read once, its values
- * added in order in a register (left to right: C's + associates so), and
- * written back (the same additions). */
+ * consecutive keys, key j of row i is at table index m = top - p_i + c + j:
+ * a row's indices are one range, falling into runs of one bucket each
+ * (add_runs). The buckets of one distance each (the exact ones around
+ * distance 0, indices [solo0, solo1)) get one value per row: the block
+ * keeps them in a local copy and adds a row's values to it as one vector
+ * run. Every entry gets its values in the order above. */
 static void backward_rows(const rg_term *t, const rg_term_block *blk, real *const *grads) {
     const t5_data *d = t->data;
     if (!grads[0]) return;
@@ -136,24 +157,33 @@ static void backward_rows(const rg_term *t, const rg_term_block *blk, real *cons
     const rg_attn_pos *pos = d->bias.pos;
     const int *bucket = d->bucket;
     int H = t->H, b = blk->b, top = pos->max_dist, c = d->bias.k_first[d->bias.Bp == 1 ? 0 : b];
-    for (int r = 0; r < blk->n; r++) {
-        const real *g = blk->S + r * blk->ld;
-        int pi = rg_qpos(pos, b, blk->i0 + r), j0 = blk->lo[r], j1 = blk->hi[r];
-        if (c != INT_MIN) { /* key j at table index top - p_i + c + j */
-            long at = (long)top - pi + c;
-            for (int j = j0; j < j1;) {
-                long end = d->run_end[at + j] - at; /* the run's first key after it */
-                int je = end < j1 ? (int)end : j1;
-                real *entry = dcol + (long)bucket[at + j] * H, acc = *entry;
-                for (; j + 4 <= je; j += 4) acc = acc + g[j] + g[j + 1] + g[j + 2] + g[j + 3];
-                for (; j < je; j++) acc += g[j];
-                *entry = acc;
-            }
-        } else {
-            for (int j = j0; j < j1; j++)
+    if (c == INT_MIN) { /* keys with gaps: pair by pair */
+        for (int r = 0; r < blk->n; r++) {
+            const real *g = blk->S + r * blk->ld;
+            int pi = rg_qpos(pos, b, blk->i0 + r);
+            for (int j = blk->lo[r]; j < blk->hi[r]; j++)
                 dcol[(long)bucket[top - pi + rg_kpos(pos, b, j)] * H] += g[j];
         }
+        return;
     }
+    int s0 = d->solo0, s1 = d->solo1;
+    real solo[SOLO_MAX];
+    for (int m = s0; m < s1; m++) solo[m - s0] = dcol[(long)bucket[m] * H];
+    for (int r = 0; r < blk->n; r++) {
+        const real *g = blk->S + r * blk->ld;
+        long at = (long)top - rg_qpos(pos, b, blk->i0 + r) + c;
+        long m0 = at + blk->lo[r], m1 = at + blk->hi[r];
+        long a = m0 > s0 ? m0 : s0, e = m1 < s1 ? m1 : s1;
+        if (a >= e) {
+            add_runs(d, dcol, H, g, at, m0, m1);
+            continue;
+        }
+        add_runs(d, dcol, H, g, at, m0, a);
+#pragma omp simd
+        for (long m = a; m < e; m++) solo[m - s0] += g[m - at];
+        add_runs(d, dcol, H, g, at, e, m1);
+    }
+    for (int m = s0; m < s1; m++) dcol[(long)bucket[m] * H] = solo[m - s0];
 }
 
 static void scores(rg_scheme_call *call) {
@@ -175,6 +205,19 @@ static void scores(rg_scheme_call *call) {
     for (int m = span - 1; m >= 0; m--)
         run_end[m] = m + 1 < span && bucket[m + 1] == bucket[m] ? run_end[m + 1] : m + 1;
     d->bucket = bucket, d->run_end = run_end;
+    /* the buckets that hold one distance of the span, around distance 0 (index top) */
+    int nb = o->t5_buckets, *count = rg_arena_calloc(&call->ctx->arena, (size_t)nb * sizeof(int));
+    for (int m = 0; m < span; m++)
+        if (bucket[m] >= 0 && bucket[m] < nb) count[bucket[m]]++;
+#define SOLO(m) (bucket[m] >= 0 && bucket[m] < nb && count[bucket[m]] == 1)
+    d->solo0 = d->solo1 = 0;
+    if (top >= 0 && top < span && SOLO(top)) {
+        int s0 = top, s1 = top + 1;
+        while (s0 > 0 && SOLO(s0 - 1) && s1 - s0 < SOLO_MAX) s0--;
+        while (s1 < span && SOLO(s1) && s1 - s0 < SOLO_MAX) s1++;
+        d->solo0 = s0, d->solo1 = s1;
+    }
+#undef SOLO
     rg_term *t = rg_term_new(call, "t5", d);
     t->add = add;
     t->backward = backward;
