@@ -142,6 +142,14 @@ struct rg_term {
      * backward may loop over j <= i + diag and add the zeros);
      * NULL when the term has no inputs that need one */
     void (*backward)(rg_ctx *ctx, const rg_term *t, const real *dS);
+    /* optional: the same backward from one block of dS rows at a time
+     * (blk->S holds dS of rows i0.., nonzero only in [lo[r], hi[r])), with
+     * grads[k] the gradient of in[k] (NULL: none wanted). The kernel calls
+     * it for every (b, h) in order of b, rows in order, and gives one
+     * thread all of a head's blocks, so a term that adds into per-head
+     * entries makes the additions `backward` would, in its order, and
+     * needs no dS [B,H,T,Tk] kept. */
+    void (*backward_rows)(const rg_term *t, const rg_term_block *blk, real *const *grads);
     size_t scratch_bytes; /* per thread                               */
     rg_tensor *in[4];     /* inputs backward adds gradients into      */
     int n_in;

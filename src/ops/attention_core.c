@@ -14,8 +14,9 @@
  * schemes' positional scores never exist as a [B,H,T,Tk] tensor (a scheme
  * whose bias is a learned function of each pair may form it whole and hand
  * it over with rg_bias_term). Training still keeps P at that size, and the
- * backward all of dS when a term's backward reads it (otherwise one block
- * of rows per thread).
+ * backward all of dS when a term's backward reads it whole (otherwise one
+ * block of rows per thread, which a term's backward_rows reads as it is
+ * made).
  *
  * Backward, with dO given and P saved:
  *   dv   = P^T dO
@@ -269,75 +270,125 @@ typedef struct {
     rg_term *terms[RG_MAX_INPUTS];
 } attn_saved;
 
+/* What the backward of one (b, h) reads and writes. */
+typedef struct {
+    const attn_saved *s;
+    const real *q, *k, *v, *dO;
+    real *dq, *dk, *dv; /* NULL: not wanted */
+    real *dS_all;       /* [B,H,T,Tk] (keep_dS), or one block of rows per thread */
+    bool keep_dS;
+    real *vt_all;                  /* per thread: v transposed, [D, Tk] */
+    real *grads[RG_MAX_INPUTS][4]; /* term t's input gradients, for backward_rows */
+} backward_args;
+
+static void backward_one(const backward_args *w, long bh, int thread) {
+    const kernel_call *a = &w->s->call;
+    const rg_attn_mask *mask = &a->opts.mask;
+    int H = a->H, T = a->T, Tk = a->Tk, D = a->D, b = (int)(bh / H);
+    long qs = (long)T * D, ks = a->kv_bh, ss = (long)T * Tk;
+    const real *P = w->s->P + bh * ss, *dOb = w->dO + bh * qs;
+    const real *qb = w->q + bh * qs, *kb = w->k + bh * ks, *vb = w->v + bh * ks;
+    real *dq = w->dq, *dk = w->dk, *dv = w->dv;
+    real *vt = w->vt_all + (long)thread * Tk * D;
+    transpose_rows(vb, D, 0, row_end_b(mask, b, T - 1, Tk), vt, Tk);
+    for (int i0 = 0; i0 < T; i0 += ROWS) {
+        int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0;
+        int lim = row_end_b(mask, b, i1 - 1, Tk);
+        const real *Pi = P + (long)i0 * Tk, *dOi = dOb + (long)i0 * D;
+        real *dSi = w->keep_dS ? w->dS_all + bh * ss + (long)i0 * Tk
+                               : w->dS_all + (long)thread * ROWS * Tk; /* [n, Tk] */
+        if (w->keep_dS) /* the rows below write [0, lim); the rest is zero */
+            for (int r = 0; r < n; r++)
+                memset(dSi + (long)r * Tk + lim, 0, (size_t)(Tk - lim) * sizeof(real));
+        if (lim == 0) continue;
+        if (dv) /* dv[0:lim] += P[i0:i1, 0:lim]^T dO[i0:i1] */
+            rg_gemm_small(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, NULL);
+        /* dP[i0:i1, 0:lim] = dO[i0:i1] v[0:lim]^T, into dS's rows */
+        rg_gemm_small(n, lim, D, 1, dOi, D, 1, vt, Tk, 1, 0, dSi, Tk, 1, NULL);
+        int lo[ROWS], hi[ROWS]; /* the rows' windows */
+        real dots[ROWS];
+        for (int r = 0; r < n; r++) {
+            hi[r] = row_end_b(mask, b, i0 + r, Tk);
+            lo[r] = mask->key_lo ? mask->key_lo[i0 + r] : 0;
+            if (lo[r] > hi[r]) lo[r] = hi[r];
+        }
+        row_dots(n, lo, hi, Pi, dSi, Tk, dots); /* rowsum(P * dP) */
+        for (int r = 0; r < n; r++) {           /* softmax backward, row by row */
+            real *row = dSi + (long)r * Tk;
+            const real *p = Pi + (long)r * Tk;
+            int vis = hi[r], first = lo[r];
+            real dot = dots[r];
+            for (int j = 0; j < first; j++) row[j] = 0;
+#pragma omp simd
+            for (int j = first; j < vis; j++) row[j] = p[j] * (row[j] - dot);
+            for (int j = vis; j < lim; j++) row[j] = 0;
+        }
+        for (int t = 0; t < a->n_terms; t++) /* terms that take dS a block at a time */
+            if (a->terms[t]->backward_rows && !w->keep_dS) {
+                rg_term_block blk = {.b = b,
+                                     .h = (int)(bh % H),
+                                     .i0 = i0,
+                                     .n = n,
+                                     .lo = lo,
+                                     .hi = hi,
+                                     .S = dSi,
+                                     .ld = Tk};
+                a->terms[t]->backward_rows(a->terms[t], &blk, w->grads[t]);
+            }
+        if (dq) /* dq[i0:i1] += scale dS[i0:i1, 0:lim] k[0:lim] */
+            rg_gemm_small(n, D, lim, a->scale, dSi, Tk, 1, kb, D, 1, 1, dq + bh * qs + (long)i0 * D,
+                          D, 1, NULL);
+        if (dk) /* dk[0:lim] += scale dS[i0:i1, 0:lim]^T q[i0:i1] */
+            rg_gemm_small(lim, D, n, a->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1, dk + bh * ks,
+                          D, 1, NULL);
+    }
+}
+
 static void attention_backward(rg_ctx *ctx, rg_node *node) {
     const attn_saved *s = node->saved;
     const kernel_call *a = &s->call;
-    const rg_attn_mask *mask = &a->opts.mask;
     rg_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
-    int H = a->H, T = a->T, Tk = a->Tk, D = a->D;
-    long n_bh = (long)a->B * H, qs = (long)T * D, ks = a->kv_bh, ss = (long)T * Tk;
-    real *dq = rg_wants_grad(node, 0) ? rg_grad(ctx, q) : NULL;
-    real *dk = rg_wants_grad(node, 1) ? rg_grad(ctx, k) : NULL;
-    real *dv = rg_wants_grad(node, 2) ? rg_grad(ctx, v) : NULL;
-    /* dS for every (b,h), written by the loop, then read by the terms; when
-     * no term reads it, one block of rows per thread */
-    bool keep_dS = false;
-    for (int t = 0; t < a->n_terms; t++) keep_dS |= s->terms[t]->backward != NULL;
-    size_t dS_size = keep_dS ? (size_t)(n_bh * ss) : (size_t)ctx->threads * ROWS * Tk;
-    real *dS_all = rg_arena_alloc(&ctx->arena, dS_size * sizeof(real) + 1);
-    /* per thread: v transposed, [D, Tk] */
-    real *vt_all = rg_arena_alloc(&ctx->arena, (size_t)ctx->threads * Tk * D * sizeof(real) + 1);
-    const real *dO = node->out->grad;
-#pragma omp parallel for schedule(static) if (n_bh > 1) num_threads(ctx->threads)
-    for (long bh = 0; bh < n_bh; bh++) {
-        int b = (int)(bh / H);
-        const real *P = s->P + bh * ss, *dOb = dO + bh * qs;
-        const real *qb = q->data + bh * qs, *kb = k->data + bh * ks, *vb = v->data + bh * ks;
-        int thread = omp_get_thread_num();
-        real *vt = vt_all + (long)thread * Tk * D;
-        transpose_rows(vb, D, 0, row_end_b(mask, b, T - 1, Tk), vt, Tk);
-        for (int i0 = 0; i0 < T; i0 += ROWS) {
-            int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0;
-            int lim = row_end_b(mask, b, i1 - 1, Tk);
-            const real *Pi = P + (long)i0 * Tk, *dOi = dOb + (long)i0 * D;
-            real *dSi = keep_dS ? dS_all + bh * ss + (long)i0 * Tk
-                                : dS_all + (long)thread * ROWS * Tk; /* [n, Tk] */
-            if (keep_dS) /* the rows below write [0, lim); the rest is zero */
-                for (int r = 0; r < n; r++)
-                    memset(dSi + (long)r * Tk + lim, 0, (size_t)(Tk - lim) * sizeof(real));
-            if (lim == 0) continue;
-            if (dv) /* dv[0:lim] += P[i0:i1, 0:lim]^T dO[i0:i1] */
-                rg_gemm_small(lim, D, n, 1, Pi, 1, Tk, dOi, D, 1, 1, dv + bh * ks, D, 1, NULL);
-            /* dP[i0:i1, 0:lim] = dO[i0:i1] v[0:lim]^T, into dS's rows */
-            rg_gemm_small(n, lim, D, 1, dOi, D, 1, vt, Tk, 1, 0, dSi, Tk, 1, NULL);
-            int lo[ROWS], hi[ROWS]; /* the rows' windows */
-            real dots[ROWS];
-            for (int r = 0; r < n; r++) {
-                hi[r] = row_end_b(mask, b, i0 + r, Tk);
-                lo[r] = mask->key_lo ? mask->key_lo[i0 + r] : 0;
-                if (lo[r] > hi[r]) lo[r] = hi[r];
-            }
-            row_dots(n, lo, hi, Pi, dSi, Tk, dots); /* rowsum(P * dP) */
-            for (int r = 0; r < n; r++) {           /* softmax backward, row by row */
-                real *row = dSi + (long)r * Tk;
-                const real *p = Pi + (long)r * Tk;
-                int vis = hi[r], first = lo[r];
-                real dot = dots[r];
-                for (int j = 0; j < first; j++) row[j] = 0;
-                for (int j = first; j < vis; j++) row[j] = p[j] * (row[j] - dot);
-                for (int j = vis; j < lim; j++) row[j] = 0;
-            }
-            if (dq) /* dq[i0:i1] += scale dS[i0:i1, 0:lim] k[0:lim] */
-                rg_gemm_small(n, D, lim, a->scale, dSi, Tk, 1, kb, D, 1, 1,
-                              dq + bh * qs + (long)i0 * D, D, 1, NULL);
-            if (dk) /* dk[0:lim] += scale dS[i0:i1, 0:lim]^T q[i0:i1] */
-                rg_gemm_small(lim, D, n, a->scale, dSi, 1, Tk, qb + (long)i0 * D, D, 1, 1,
-                              dk + bh * ks, D, 1, NULL);
-        }
+    int B = a->B, H = a->H, T = a->T, Tk = a->Tk, D = a->D, threads = ctx->threads;
+    long n_bh = (long)B * H;
+    backward_args w = {.s = s,
+                       .q = q->data,
+                       .k = k->data,
+                       .v = v->data,
+                       .dO = node->out->grad,
+                       .dq = rg_wants_grad(node, 0) ? rg_grad(ctx, q) : NULL,
+                       .dk = rg_wants_grad(node, 1) ? rg_grad(ctx, k) : NULL,
+                       .dv = rg_wants_grad(node, 2) ? rg_grad(ctx, v) : NULL};
+    /* Terms that read dS: a block at a time inside the loop (backward_rows),
+     * when every such term can and the heads split evenly between the
+     * threads (each thread owns whole heads, walked in order of b); else
+     * dS is kept for every (b,h) and their backward reads it after the
+     * loop. Both make the same additions in the same order. Without such
+     * terms, one block of dS rows per thread. */
+    bool any_dS = false, all_rows = true;
+    for (int t = 0; t < a->n_terms; t++) {
+        const rg_term *term = s->terms[t];
+        if (!term->backward) continue;
+        any_dS = true;
+        all_rows &= term->backward_rows != NULL;
+        for (int i = 0; i < term->n_in; i++)
+            w.grads[t][i] = term->in[i]->requires_grad ? rg_grad(ctx, term->in[i]) : NULL;
     }
-    if (keep_dS)
+    bool by_head = any_dS && all_rows && H % threads == 0;
+    w.keep_dS = any_dS && !by_head;
+    size_t dS_size = w.keep_dS ? (size_t)n_bh * T * Tk : (size_t)threads * ROWS * Tk;
+    w.dS_all = rg_arena_alloc(&ctx->arena, dS_size * sizeof(real) + 1);
+    w.vt_all = rg_arena_alloc(&ctx->arena, (size_t)threads * Tk * D * sizeof(real) + 1);
+    if (by_head) {
+#pragma omp parallel for schedule(static) if (H > 1) num_threads(threads)
+        for (int h = 0; h < H; h++)
+            for (int b = 0; b < B; b++) backward_one(&w, (long)b * H + h, omp_get_thread_num());
+    } else {
+#pragma omp parallel for schedule(static) if (n_bh > 1) num_threads(threads)
+        for (long bh = 0; bh < n_bh; bh++) backward_one(&w, bh, omp_get_thread_num());
+    }
+    if (w.keep_dS)
         for (int t = 0; t < a->n_terms; t++)
-            if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], dS_all);
+            if (s->terms[t]->backward) s->terms[t]->backward(ctx, s->terms[t], w.dS_all);
 }
 
 /* The tape inputs: q, k, v, then every term's inputs. */

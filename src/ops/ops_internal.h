@@ -103,6 +103,36 @@ extern const float rg_erf_t0[RG_ERF_N], rg_erf_t1[RG_ERF_N]; /* erf_table.c */
  * (rg_grad_fresh), g[j] = src[j] + 0: what adding to zeros gives. */
 void rg_add_into(rg_ctx *ctx, real *g, const real *src, long n, bool fresh);
 
+/* A per-head score bias that depends only on the distance p_i - p_j
+ * (src/ops/distance_bias.c): the caller fills rev[h * span + m] with head
+ * h's bias of distance pos->max_dist - m, m < span, for every distance
+ * pos->min_dist .. max_dist. rg_dist_bias_add adds it to a block of the
+ * kernel's score rows: along each row as one contiguous run when the batch
+ * row's keys are at consecutive positions (k_first[b] + j), else through
+ * each key's position; the same additions either way. */
+typedef struct rg_dist_bias {
+    const rg_attn_pos *pos;
+    int H, span, Bp;    /* heads, distances, position rows (1: shared by the batch) */
+    real *rev;          /* [H, span] */
+    const int *k_first; /* [Bp]: key j at position k_first[b] + j, or INT_MIN */
+    int simd;           /* RG_SIMD_AVX2 or RG_SIMD_SSE4 (rg_dist_bias_level(): the best this CPU
+                           runs; tests may lower it): the same bits either way */
+} rg_dist_bias;
+int rg_dist_bias_level(void);
+void rg_dist_bias_init(rg_ctx *ctx, rg_dist_bias *d, const rg_attn_pos *pos, int B, int H, int Tk);
+void rg_dist_bias_add(const rg_dist_bias *d, const rg_term_block *blk);
+
+/* RoPE's rotation over n values (src/ops/rotate_rows.c): v[e] = x[e] C[e] +
+ * x[e ^ 1] S[e], stored as y = v (RG_ROT_SET), y += v (RG_ROT_ADD) or y = v + 0
+ * (RG_ROT_FRESH, into a fresh gradient). x, C, S and y start at an even
+ * offset. rg_rotate_rows_at takes the code (tests): RG_SIMD_AVX512,
+ * RG_SIMD_AVX2 or RG_SIMD_SSE4, at most rg_rotate_level(); every level gives
+ * the same bits. */
+enum { RG_ROT_SET, RG_ROT_ADD, RG_ROT_FRESH };
+int rg_rotate_level(void);
+void rg_rotate_rows_at(int simd, const real *x, const real *C, const real *S, real *y, long n,
+                       int mode);
+
 /* Number of rows when the last dim is taken as the row length. */
 static inline long rg_rows(const rg_tensor *t) {
     return t->size / t->shape[t->ndim - 1];

@@ -1,7 +1,8 @@
 /* alibi.c: ALiBi, attention with linear biases (Press et al. 2022):
  *     S[i,j] = q_i . k_j / sqrt(dh) - s_h |p_i - p_j|
  * with a fixed slope s_h per head and no parameters, so its term has no
- * backward. The bias is computed inside the attention kernel block by block. */
+ * backward. The bias is added inside the attention kernel block by block,
+ * from a table of each head's penalty per distance. */
 #include "scheme.h"
 
 #include <math.h>
@@ -17,27 +18,21 @@ void rg_alibi_slopes(int H, double *slopes) {
     for (int h = P, i = 0; h < H; h++, i += 2) slopes[h] = pow(2.0, -8.0 * (i + 1) / (2 * P));
 }
 
-typedef struct {
-    const rg_attn_pos *pos;
-    double *slopes; /* [H] */
-} alibi_data;
-
+/* The penalty of each head and distance, as a table (src/ops/distance_bias.c):
+ * the value the kernel subtracts, -(real)(s_h |n|), computed once per call
+ * instead of per pair (a - v and a + (-v) are the same float). */
 static void add(const rg_term *t, const rg_term_block *blk) {
-    const alibi_data *d = t->data;
-    double s = d->slopes[blk->h];
-    for (int r = 0; r < blk->n; r++) {
-        int pi = rg_qpos(d->pos, blk->b, blk->i0 + r);
-        real *row = blk->S + r * blk->ld;
-        for (int j = blk->lo[r]; j < blk->hi[r]; j++)
-            row[j] -= (real)(s * abs(pi - rg_kpos(d->pos, blk->b, j)));
-    }
+    rg_dist_bias_add(t->data, blk);
 }
 
 static void scores(rg_scheme_call *call) {
-    alibi_data *d = rg_arena_alloc(&call->ctx->arena, sizeof *d);
-    d->pos = call->pos;
-    d->slopes = rg_arena_alloc(&call->ctx->arena, (size_t)call->H * sizeof(double));
-    rg_alibi_slopes(call->H, d->slopes);
+    rg_dist_bias *d = rg_arena_alloc(&call->ctx->arena, sizeof *d);
+    rg_dist_bias_init(call->ctx, d, call->pos, call->B, call->H, call->Tk);
+    double *slopes = rg_arena_alloc(&call->ctx->arena, (size_t)call->H * sizeof(double));
+    rg_alibi_slopes(call->H, slopes);
+    for (int h = 0; h < call->H; h++)
+        for (int m = 0; m < d->span; m++)
+            d->rev[(long)h * d->span + m] = -(real)(slopes[h] * abs(call->pos->max_dist - m));
     rg_term_new(call, "alibi", d)->add = add;
 }
 
