@@ -114,15 +114,15 @@ Test(methods_data, coupled_plus_at_the_carry) {
     spec.training = true;
     rg_batch_draw(&b, &spec, 16, 2, 7, &rng);
     rg_batch_coupled_positions(&b, &spec, &rng);
-    int starts = 0;
+    unsigned starts = 0; /* a bit per start seen (mod 32) */
     for (int r = 0; r < 16; r++) {
         int n = b.in_len[r], P = rg_task_prompt_len(spec.task, n);
         const int *pos = b.pos + (long)r * b.T;
         cr_expect_eq(pos[n + 1], pos[P + n], "row %d: '+' at the carry's position", r);
         cr_expect_eq(pos[P - 1] + 1, pos[1], "row %d: '=' at the start", r);
-        starts |= 1 << (pos[P - 1] & 31);
+        starts |= 1u << (pos[P - 1] & 31);
     }
-    cr_expect(__builtin_popcount((unsigned)starts) > 1, "training draws the start per row");
+    cr_expect(__builtin_popcount(starts) > 1, "training draws the start per row");
     rg_batch_free(&b);
 }
 
