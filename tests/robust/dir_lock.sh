@@ -22,12 +22,17 @@ expect_exit 0 "reference run" train ref
 "$BIN" train "$TINY" out_dir=held "steps=$STEPS" checkpoint_every=50 >held.out 2>held.err </dev/null &
 holder=$!
 if wait_lines held/train_log.csv 20 "$holder"; then
+    # Freeze the holder while the others knock: a stopped process keeps its
+    # flock, and on a loaded machine 1500 tiny steps can otherwise end before
+    # the third knock (CI saw the 2-rank train get the directory).
+    kill -STOP "$holder"
     expect_exit 2 "second train on a held out_dir" train held &&
         expect_stderr "second train" "in use by process $holder" "held/\.lock"
     expect_exit 2 "experiment on a held out_dir" "$BIN" experiment "$TINY" out_dir=held steps=10 &&
         expect_stderr "experiment" "in use by process $holder"
     expect_exit 2 "2-rank train on a held out_dir" mpi 2 "$BIN" train "$TINY" out_dir=held steps=10 &&
         expect_stderr "2-rank train" "in use by process $holder"
+    kill -CONT "$holder"
 else
     fail "the first run ended or never logged 20 steps" "$(cat held.err)"
 fi
