@@ -338,7 +338,7 @@ Test(config, key_table) {
         "n_symbols",  "train_len",
         "eval_lens",  "eval_n",           "fit_threshold",   "random_positions", "random_positions_per",
         "length_sampling", "train_examples", "digits",       "coupled_positions",
-        "coupled_max", "coupled_plus",    "index_hints",     "n_hints",         "steps",
+        "coupled_max", "coupled_plus",    "coupled_bos",     "index_hints",     "n_hints",         "steps",
         "batch_size",
         "lr",         "warmup",           "weight_decay",    "grad_clip",
         "seed",       "threads",          "out_dir",         "checkpoint_every",
@@ -414,6 +414,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "coupled_positions = 1\n"
                                 "coupled_max = 50\n"
                                 "coupled_plus = carry\n"
+                                "coupled_bos = end\n"
                                 "index_hints = 1\n"
                                 "n_hints = 31\n"
                                 "[train]\n"
@@ -490,6 +491,7 @@ Test(config, every_key_round_trips) {
               spec.lengths == RG_LENGTHS_PER_BATCH && spec.training);
     cr_expect(spec.n_hints == 31 && spec.coupled_max == 50 && spec.abacus == 9);
     cr_expect_eq(spec.coupled_plus, RG_PLUS_AT_CARRY);
+    cr_expect_eq(spec.coupled_bos, RG_BOS_AT_END);
     cr_expect_eq(c.model.abacus_max, 77);
     cr_expect_str_eq(c.position_keys[2], ":abacus=3:lr=0.5");
     cr_expect_str_eq(c.position_keys[0], "");

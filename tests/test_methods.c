@@ -126,6 +126,42 @@ Test(methods_data, coupled_plus_at_the_carry) {
     rg_batch_free(&b);
 }
 
+/* coupled_bos = end: BOS takes s + 2 + n, one past the final carry, so the
+ * query that writes EOS (at the final carry, s + 1 + n) finds a key at its
+ * next coupled position; in training no position passes coupled_max. */
+Test(methods_data, coupled_bos_at_the_end) {
+    rg_data_spec spec = {.task = RG_TASK_ADDITION,
+                         .n_symbols = 10,
+                         .coupled_max = 12,
+                         .coupled_plus = RG_PLUS_AT_CARRY,
+                         .coupled_bos = RG_BOS_AT_END};
+    rg_rng rng;
+    rg_rng_seed(&rng, 7);
+    rg_batch b;
+    rg_batch_init(&b);
+    rg_batch_draw(&b, &spec, 1, 4, 4, &rng);
+    rg_batch_coupled_positions(&b, &spec, NULL);
+    int lsb[] = {7, 2, 3, 4, 5, 6, 2, 3, 4, 5, 1, 2, 3, 4, 5, 6};
+    cr_expect_arr_eq(b.pos, lsb, sizeof lsb);
+    spec.training = true;
+    rg_batch_draw(&b, &spec, 32, 2, 9, &rng);
+    rg_batch_coupled_positions(&b, &spec, &rng);
+    unsigned starts = 0;
+    for (int r = 0; r < 32; r++) {
+        int n = b.in_len[r], P = rg_task_prompt_len(spec.task, n);
+        const int *pos = b.pos + (long)r * b.T;
+        cr_expect_eq(pos[0], pos[P + n] + 1, "row %d: BOS one past the final carry", r);
+        cr_expect_eq(pos[n + 1], pos[P + n], "row %d: '+' at the carry's position", r);
+        cr_expect(pos[0] <= spec.coupled_max, "row %d: BOS at %d > coupled_max %d", r, pos[0],
+                  spec.coupled_max);
+        for (int t = P + n + 1; t < b.T; t++)
+            cr_expect_eq(pos[t], 0, "row %d: EOS and padding at 0 (token %d)", r, t);
+        starts |= 1u << (pos[P - 1] & 31);
+    }
+    cr_expect(__builtin_popcount(starts) > 1, "training draws the start per row");
+    rg_batch_free(&b);
+}
+
 Test(methods_data, fixed_set_keeps_its_hints) {
     rg_data_spec spec = {
         .task = RG_TASK_ADDITION, .n_symbols = 10, .n_hints = 20, .training = true};
@@ -261,6 +297,15 @@ Test(methods_config, refusals_name_the_fix) {
     cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "coupled_plus = carry: %s", err.msg);
     expect_refused(&c, "coupled_positions", "0", "key 'coupled_plus'", "coupled_positions = 1");
     test_set(&c, "coupled_plus", "start");
+    test_set(&c, "coupled_bos", "end");
+    cr_expect_eq(rg_config_validate(&c, "test", &err), 0, "coupled_bos = end: %s", err.msg);
+    expect_refused(&c, "coupled_positions", "0", "key 'coupled_bos'", "coupled_positions = 1");
+    /* BOS after the final carry needs one more position */
+    test_set(&c, "coupled_max", "7");
+    cr_expect_neq(rg_config_validate(&c, "test", &err), 0, "coupled_max 7 with BOS at the end");
+    cr_expect(strstr(err.msg, "coupled_max >= 8") != NULL, "the message: %s", err.msg);
+    test_set(&c, "coupled_max", "48");
+    test_set(&c, "coupled_bos", "zero");
     /* learned positions must reach coupled_max */
     test_set(&c, "pos", "learned");
     test_set(&c, "max_positions", "64");

@@ -61,6 +61,7 @@ typedef struct rg_config {
     int coupled_positions;        /* 1: coupled positions (addition; Cho et al. 2024)  */
     int coupled_max;              /* the largest training position with them           */
     rg_coupled_plus coupled_plus; /* with them: where the SEP between a and b sits */
+    rg_coupled_bos coupled_bos;   /* with them: where BOS sits                   */
     int index_hints;              /* 1: index hints (addition; Zhou et al. 2024)       */
     /* train */
     int steps, batch_size;

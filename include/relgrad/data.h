@@ -82,6 +82,10 @@ typedef enum { RG_DIGITS_LSB, RG_DIGITS_MSB } rg_digit_order;
  * with the second SEP (Cho et al.'s code), or at s + 1 + n, the position of
  * the answer's final carry (relgrad's variant, docs/format.md). */
 typedef enum { RG_PLUS_AT_START, RG_PLUS_AT_CARRY } rg_coupled_plus;
+/* Where coupled positions put BOS: at 0 with EOS (Cho et al.'s code), or at
+ * s + 2 + n, one past the final carry, so EOS's query finds a key at its
+ * next coupled position (relgrad's variant, docs/format.md). */
+typedef enum { RG_BOS_AT_ZERO, RG_BOS_AT_END } rg_coupled_bos;
 
 /* Token ids. n_hints is the number of index-hint tokens (0 unless addition
  * has index hints): the specials come after the symbols and the hints. */
@@ -161,6 +165,7 @@ typedef struct rg_data_spec {
     int coupled_max;              /* coupled positions (addition, decoder): in training the
                                      answer's last digit sits at most at this position     */
     rg_coupled_plus coupled_plus; /* with them: the position of the first SEP */
+    rg_coupled_bos coupled_bos;   /* with them: the position of BOS           */
     int abacus;                   /* abacus ids: in training shifted by k in 0..K per batch */
     bool training;                /* draw the offsets and the shift (training) or use 0
                                      (evaluation: hints from the first, positions from 1) */
@@ -255,8 +260,9 @@ void rg_batch_random_positions(rg_batch *b, int L, rg_rng *rng);
  * decoder batch, lsb or msb digits): each row's positions become BOS 0, both
  * SEPs s (with spec->coupled_plus = RG_PLUS_AT_CARRY the first SEP s + 1 + n,
  * the final carry's), the digit of significance i of a, b and y s + 1 + i
- * (padding 0),
- * where s is drawn per row, uniform in 1 .. coupled_max - (n+1), in
+ * (padding 0; with spec->coupled_bos = RG_BOS_AT_END BOS s + 2 + n),
+ * where s is drawn per row, uniform in 1 .. coupled_max - (n+1) (n+2 with
+ * BOS at the end, so no position exceeds coupled_max), in
  * training (spec->training), and s = 1 at evaluation: the authors' start
  * (HanseulJo/position-coupling, AdditionDatasetWithCoupledPositions with
  * reverse_output; BOS and EOS 0, '+' and '=' the start). Positions repeat

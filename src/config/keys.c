@@ -274,6 +274,15 @@ static const rg_key_info BASE_KEYS[] = {
              "the second SEP (Cho et al.'s code); carry = s + 1 + n, the answer's final carry's, "
              "so every answer token's query finds a key at its own and the next coupled position "
              "(relgrad's variant, docs/format.md)"},
+    {.name = "coupled_bos",
+     .group = "task",
+     .type = RG_KEY_STRING,
+     .kind = RG_V_CHOICE,
+     .offset = AT(coupled_bos),
+     .def = "zero",
+     .help = "with coupled_positions: the position of BOS; zero = 0, EOS's (Cho et al.'s code); "
+             "end = s + 2 + n, one past the final carry, so EOS's query finds a key at its next "
+             "coupled position (relgrad's variant, docs/format.md)"},
     {.name = "index_hints",
      .group = "task",
      .type = RG_KEY_INT,
@@ -528,6 +537,7 @@ static const char *const LENGTHS_NAMES[] = {
 static const char *const DIGITS_NAMES[] = {[RG_DIGITS_LSB] = "lsb", [RG_DIGITS_MSB] = "msb", NULL};
 static const char *const PLUS_NAMES[] = {
     [RG_PLUS_AT_START] = "start", [RG_PLUS_AT_CARRY] = "carry", NULL};
+static const char *const BOS_NAMES[] = {[RG_BOS_AT_ZERO] = "zero", [RG_BOS_AT_END] = "end", NULL};
 
 const char *const *rg_key_choices(const rg_key_info *key) {
     static const struct {
@@ -538,6 +548,7 @@ const char *const *rg_key_choices(const rg_key_info *key) {
                    {"length_sampling", LENGTHS_NAMES},
                    {"digits", DIGITS_NAMES},
                    {"coupled_plus", PLUS_NAMES},
+                   {"coupled_bos", BOS_NAMES},
                    {"select", SELECT_NAMES}};
     if (key->kind != RG_V_CHOICE) return NULL;
     for (size_t i = 0; i < sizeof CHOICES / sizeof CHOICES[0]; i++)
@@ -779,6 +790,7 @@ rg_data_spec rg_config_data_spec(const rg_config *c, bool training) {
                           .n_hints = c->index_hints ? c->model.n_hints : 0,
                           .coupled_max = c->coupled_positions ? c->coupled_max : 0,
                           .coupled_plus = c->coupled_plus,
+                          .coupled_bos = c->coupled_bos,
                           .abacus = c->model.abacus,
                           .training = training};
 }

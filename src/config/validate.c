@@ -165,6 +165,12 @@ static int check_methods(const rg_config *c, const char *where, int longest, rg_
                            "0%s; set coupled_positions = 1 or coupled_plus = start (or leave it "
                            "out)",
                            rg_key_origin_note(c, KEY("coupled_positions"), note, sizeof note));
+    if (!c->coupled_positions && c->coupled_bos != RG_BOS_AT_ZERO)
+        return rg_fail_key(err, ORIGIN("coupled_bos"), KEY("coupled_bos"),
+                           "end places BOS among coupled positions, but coupled_positions = "
+                           "0%s; set coupled_positions = 1 or coupled_bos = zero (or leave it "
+                           "out)",
+                           rg_key_origin_note(c, KEY("coupled_positions"), note, sizeof note));
     if (c->coupled_positions) {
         bool any_order = true, reads = false;
         for (int i = 0; i < mc->schemes.n; i++) {
@@ -194,12 +200,13 @@ static int check_methods(const rg_config *c, const char *where, int longest, rg_
                                "continue each other's positions; set one of them to 0",
                                mc->mem_len,
                                rg_key_origin_note(c, KEY("mem_len"), note, sizeof note));
-        if (c->coupled_max < c->train_len + 2)
+        int end = c->coupled_bos == RG_BOS_AT_END; /* BOS one past the final carry */
+        if (c->coupled_max < c->train_len + 2 + end)
             return rg_fail_key(err, ORIGIN("coupled_max"), KEY("coupled_max"),
-                               "%d leaves no start for the %d digits of an answer at train_len = "
-                               "%d (positions s + 1 .. s + %d, s >= 1); set coupled_max >= %d",
-                               c->coupled_max, c->train_len + 1, c->train_len, c->train_len + 1,
-                               c->train_len + 2);
+                               "%d leaves no start for the %d digits of an answer%s at train_len "
+                               "= %d (positions s + 1 .. s + %d, s >= 1); set coupled_max >= %d",
+                               c->coupled_max, c->train_len + 1, end ? " and BOS after them" : "",
+                               c->train_len, c->train_len + 1 + end, c->train_len + 2 + end);
     }
     if (mc->abacus > 0) {
         rg_data_spec train = rg_config_data_spec(c, true), eval = rg_config_data_spec(c, false);
@@ -391,11 +398,15 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
     else
         snprintf(why, sizeof why, "%s %d of task %s", eval_longer ? "eval length" : "train_len",
                  worst, rg_task_name(c->task));
-    if (c->coupled_positions) { /* training up to coupled_max; evaluation from 1: n + 2 */
-        bool train_wider = c->coupled_max >= longest + 2;
-        read = (train_wider ? c->coupled_max : longest + 2) + 1;
+    if (c->coupled_positions) { /* training up to coupled_max; evaluation from 1: n + 2
+                                   (n + 3 with BOS at the end) */
+        int top = longest + 2 + (c->coupled_bos == RG_BOS_AT_END);
+        bool train_wider = c->coupled_max >= top;
+        read = (train_wider ? c->coupled_max : top) + 1;
         snprintf(why, sizeof why, "coupled positions up to %d (%s)", read - 1,
-                 train_wider ? "coupled_max" : "the longest eval length + 2");
+                 train_wider                       ? "coupled_max"
+                 : c->coupled_bos == RG_BOS_AT_END ? "the longest eval length + 3, BOS at the end"
+                                                   : "the longest eval length + 2");
     }
     if (check_model(mc, c, where, read, why, err)) return 2;
 

@@ -47,8 +47,9 @@ void rg_batch_coupled_positions(rg_batch *b, const rg_data_spec *spec, rg_rng *r
     for (int r = 0; r < b->B; r++) {
         int n = b->in_len[r], P = rg_task_prompt_len(spec->task, n),
             *pos = b->pos_buf + (long)r * T;
-        int top =
-            spec->coupled_max - (n + 1); /* the largest start: y's last digit at coupled_max */
+        int end = spec->coupled_bos == RG_BOS_AT_END; /* BOS at s + 2 + n */
+        int top = spec->coupled_max - (n + 1 + end);  /* the largest start: y's last digit (or
+                                                         BOS after it) at coupled_max */
         if (top < 1)
             rg_die("coupled positions: coupled_max %d is too small for %d digits",
                    spec->coupled_max, n);
@@ -61,6 +62,7 @@ void rg_batch_coupled_positions(rg_batch *b, const rg_data_spec *spec, rg_rng *r
         pos[n + 1] = spec->coupled_plus == RG_PLUS_AT_CARRY ? s + 1 + n : s; /* '+' */
         pos[P - 1] = s;                                                      /* '=' */
         for (int k = 0; k <= n && P + k < T; k++) pos[P + k] = s + 1 + significance(spec, k, n + 1);
+        if (end) pos[0] = s + 2 + n; /* BOS */
     }
     b->pos = b->pos_buf;
 }
