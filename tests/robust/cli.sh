@@ -206,6 +206,11 @@ grep -q "^    n_heads  *3  *argument 3" last.out && pass || fail "config, invali
 expect_exit 0 "config of an experiment" "$BIN" config "$ROOT/experiments/quick.ini" out_dir="$WORK/q"
 grep -q "plan: 40 runs" last.out && grep -q "valid for \`relgrad experiment\`" last.out && pass ||
     fail "config quick.ini: no plan of 40 runs" "$(tail -n 6 last.out)"
+# every shipped experiment file stays valid (a key renamed in the code, a
+# value out of range: `relgrad config` refuses it here, not in a user's grid)
+for ini in "$ROOT"/experiments/*.ini; do
+    expect_exit 0 "config $(basename "$ini")" "$BIN" config "$ini" out_dir="$WORK/cfg"
+done
 
 # ---- dry runs ---------------------------------------------------------------------------------
 snapshot() { find "$WORK/run" "$WORK/exp" -printf '%p %s %T@\n' | sort; }
