@@ -59,6 +59,60 @@ Test(train, adamw_hand_computed) {
     rg_model_free(&m);
 }
 
+/* AdamW's vector paths (rg_adamw_step_simd) give the scalar path's bits,
+ * value for value: parameters of sizes that leave tails (108 = 8*13 + 4),
+ * one large enough to be split between two threads (qkv: 3*108*108 >
+ * 32768), gradients of many magnitudes, zeros and a sign mix, three steps so
+ * that m and v are not their first values, with and without decay. Each
+ * path this CPU has is checked (the scalar one always runs). */
+Test(train, adamw_paths_same_bits) {
+    rg_config c;
+    rg_config_defaults(&c);
+    test_set(&c, "d_model", "108");
+    test_set(&c, "n_heads", "4");
+    test_set(&c, "n_layers", "1");
+    test_set(&c, "d_ff", "52");
+    test_set(&c, "pos", "none");
+    rg_error err;
+    rg_model ref, vec;
+    int level = rg_adamw_simd_level();
+    for (int simd = RG_ADAMW_AVX2; simd <= level; simd++) {
+        cr_assert_eq(rg_model_init(&ref, &c.model, 1, &err), 0, "%s", err.msg);
+        cr_assert_eq(rg_model_init(&vec, &c.model, 1, &err), 0, "%s", err.msg);
+        cr_assert(ref.n_values > 40000 && ref.n_values == vec.n_values);
+        rg_adamw a, b;
+        rg_adamw_init(&a, &ref, 0.1);
+        rg_adamw_init(&b, &vec, 0.1);
+        b.threads = 2;
+        rg_rng rng;
+        rg_rng_seed(&rng, 7);
+        for (int step = 0; step < 3; step++) {
+            for (long i = 0; i < ref.n_values; i++) {
+                double u = rg_rng_uniform(&rng);
+                real g = i % 17 == 0 ? 0 : (real)(rg_rng_normal(&rng) * pow(10, -6 + 8 * u));
+                ref.grads[i] = vec.grads[i] = g;
+            }
+            rg_adamw_step_simd(&a, &ref, 3e-3 * (step + 1), RG_ADAMW_SCALAR);
+            rg_adamw_step_simd(&b, &vec, 3e-3 * (step + 1), simd);
+            cr_assert(!memcmp(ref.values, vec.values, (size_t)ref.n_values * sizeof(real)),
+                      "path %d, step %d: parameters differ from the scalar path's", simd, step);
+            cr_assert(!memcmp(a.m, b.m, (size_t)ref.n_values * sizeof(real)), "path %d: m", simd);
+            cr_assert(!memcmp(a.v, b.v, (size_t)ref.n_values * sizeof(real)), "path %d: v", simd);
+        }
+        bool moved = false; /* the update did something */
+        rg_model fresh;
+        cr_assert_eq(rg_model_init(&fresh, &c.model, 1, &err), 0, "%s", err.msg);
+        for (long i = 0; i < ref.n_values && !moved; i++) moved = fresh.values[i] != ref.values[i];
+        cr_expect(moved);
+        rg_model_free(&fresh);
+        rg_adamw_free(&a);
+        rg_adamw_free(&b);
+        rg_model_free(&ref);
+        rg_model_free(&vec);
+    }
+    printf("AdamW: the scalar path and %d vector path(s) checked\n", level);
+}
+
 Test(train, schedule) {
     /* linear warmup to lr at step warmup-1, cosine to 0 at `steps` */
     cr_expect(fabs(rg_lr_at(0, 100, 10, 1.0) - 0.1) < 1e-12);

@@ -33,6 +33,13 @@ void rg_adamw_free(rg_adamw *opt);
  */
 void rg_adamw_step(rg_adamw *opt, rg_model *model, double lr);
 
+/* The code paths of the update (float32 builds; relgrad-f64 runs only the
+ * scalar one): the same bits on each. rg_adamw_step takes the widest this
+ * CPU has (cpuid), rg_adamw_simd_level(); tests run each one they can. */
+enum { RG_ADAMW_SCALAR = 0, RG_ADAMW_AVX2 = 1, RG_ADAMW_AVX512 = 2 };
+int rg_adamw_simd_level(void);
+void rg_adamw_step_simd(rg_adamw *opt, rg_model *model, double lr, int simd);
+
 /* lr at step s (0-based): lr_max * (s+1)/warmup during warmup, then cosine
  * from lr_max down to 0 at step `steps`. */
 double rg_lr_at(int s, int steps, int warmup, double lr_max);

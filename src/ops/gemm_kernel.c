@@ -152,7 +152,7 @@ static void pack_a(const float *A, long rsa, long csa, long i0, int mr, long p0,
         const float *rowp[MR];                                                                     \
         _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) rowp[r] = A + r * rsa;               \
         _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps(); \
-        for (long p = 0; p < kc; p++) {                                                            \
+        _Pragma("GCC unroll 4") for (long p = 0; p < kc; p++) {                                    \
             __m512 b0 = _mm512_load_ps(Bp + p * 32), b1 = _mm512_load_ps(Bp + p * 32 + 16);        \
             const float *a = A + p * csa;                                                          \
             _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                \
@@ -206,7 +206,7 @@ __attribute__((target("avx2,fma"))) static __m256i lanes_below(int n) {
         const float *rowp[MR];                                                                     \
         _Pragma("GCC unroll 6") for (int r = 0; r < MR; r++) rowp[r] = A + r * rsa;                \
         _Pragma("GCC unroll 6") for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();  \
-        for (long p = 0; p < kc; p++) {                                                            \
+        _Pragma("GCC unroll 4") for (long p = 0; p < kc; p++) {                                    \
             __m256 b0 = _mm256_load_ps(Bp + p * 16), b1 = _mm256_load_ps(Bp + p * 16 + 8);         \
             const float *a = A + p * csa;                                                          \
             _Pragma("GCC unroll 6") for (int r = 0; r < MR; r++) {                                 \

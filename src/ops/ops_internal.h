@@ -96,6 +96,18 @@ int rg_vmath_level(void);
 void rg_gelu_fwd_f32(int simd, const float *x, float *cdf, float *y, long n, int threads);
 void rg_gelu_bwd_f32(int simd, const float *x, const float *cdf, const float *dy, float *g, long n,
                      bool fresh, int threads);
+/* LayerNorm's rows (norm.c) on a chosen path: RG_SIMD_AVX2 (a group of 8
+ * rows' sums in one vector, where C % 8 == 0; otherwise the plain path) or
+ * RG_SIMD_SSE4, at most rg_layernorm_level(); the same bits on each (tests).
+ * Forward: y [R,C] and stats (mean, rstd per row, or NULL) on `threads`
+ * threads. Backward of rows [lo, hi): dx (+)= (fresh: =), pg/pb (or NULL)
+ * += that range's dg/db. */
+int rg_layernorm_level(void);
+void rg_layernorm_fwd_rows(int simd, const real *x, const real *g, const real *b, long R, int C,
+                           real *y, real *stats, int threads);
+void rg_layernorm_bwd_rows(int simd, const real *x, const real *g, const real *dy,
+                           const real *stats, long lo, long hi, int C, real *dx, bool fresh,
+                           real *pg, real *pb);
 enum { RG_ERF_N = 504 };
 extern const float rg_erf_t0[RG_ERF_N], rg_erf_t1[RG_ERF_N]; /* erf_table.c */
 

@@ -73,25 +73,50 @@ rg_tensor *rg_reshape(rg_ctx *ctx, rg_tensor *x, int ndim, const int *shape) {
  * into a fresh (unzeroed) gradient buffer as adding to zeros would. */
 typedef enum { HEADS_COPY, HEADS_ADD, HEADS_FRESH } heads_mode;
 
+/* The T rows of one (b, h): flat rows C apart, head rows D apart; inlined
+ * with D a constant for the usual head widths (a call to memcpy and a loop
+ * of unknown length per row cost more than the copy itself at D = 8 or 16). */
+static inline __attribute__((always_inline)) void
+heads_rows(real *flat, real *head, int T, int C, int D, bool to_heads, heads_mode mode) {
+    for (int t = 0; t < T; t++, flat += C, head += D) {
+        real *dst = to_heads ? head : flat;
+        const real *src = to_heads ? flat : head;
+        if (mode == HEADS_ADD)
+#pragma omp simd
+            for (int d = 0; d < D; d++) dst[d] += src[d];
+        else if (mode == HEADS_FRESH) /* what adding to zeros gives (-0 -> +0) */
+#pragma omp simd
+            for (int d = 0; d < D; d++) dst[d] = src[d] + (real)0;
+        else
+            memcpy(dst, src, (size_t)D * sizeof(real));
+    }
+}
+
 static void heads_copy(const rg_ctx *ctx, real *bthd, real *bhtd, int B, int T, int H, int D, int C,
                        int col0, bool to_heads, heads_mode mode) {
 #pragma omp parallel for collapse(2) schedule(static) if ((long)B * T * H * D > 32768)             \
     num_threads(ctx->threads)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int t = 0; t < T; t++) {
-                real *flat = bthd + ((long)b * T + t) * C + col0 + (long)h * D;
-                real *head = bhtd + (((long)b * H + h) * T + t) * D;
-                real *dst = to_heads ? head : flat, *src = to_heads ? flat : head;
-                if (mode == HEADS_ADD)
-#pragma omp simd
-                    for (int d = 0; d < D; d++) dst[d] += src[d];
-                else if (mode == HEADS_FRESH) /* what adding to zeros gives (-0 -> +0) */
-#pragma omp simd
-                    for (int d = 0; d < D; d++) dst[d] = src[d] + (real)0;
-                else
-                    memcpy(dst, src, (size_t)D * sizeof(real));
+        for (int h = 0; h < H; h++) {
+            real *flat = bthd + (long)b * T * C + col0 + (long)h * D;
+            real *head = bhtd + ((long)b * H + h) * T * D;
+            switch (D) {
+            case 8:
+                heads_rows(flat, head, T, C, 8, to_heads, mode);
+                break;
+            case 16:
+                heads_rows(flat, head, T, C, 16, to_heads, mode);
+                break;
+            case 32:
+                heads_rows(flat, head, T, C, 32, to_heads, mode);
+                break;
+            case 64:
+                heads_rows(flat, head, T, C, 64, to_heads, mode);
+                break;
+            default:
+                heads_rows(flat, head, T, C, D, to_heads, mode);
             }
+        }
 }
 
 /* iarg = {col0, C}. The first split to reach a fresh x gradient (of q, k
