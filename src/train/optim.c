@@ -7,7 +7,7 @@
  * AVX2 (cpuid, at run time) it runs 8 or 4 values at a time with the same
  * operations in the same order (IEEE add, mul, div and sqrt round the same
  * in a vector lane; no fused multiply-add), so the bits do not depend on
- * the path (tests/test_optim.c compares the paths). */
+ * the path (tests/test_train.c, adamw_paths_same_bits, compares them). */
 #include "relgrad/optim.h"
 
 #include <immintrin.h>
