@@ -91,15 +91,23 @@ __attribute__((target("avx2,fma"))) static int exp_avx2(const float *x, float c,
     __m256i slow = _mm256_setzero_si256();
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (long j = 0; j < n; j += 8) { /* the last 1..8 lanes masked */
-        __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j < 8 ? (int)(n - j) : 8), lane);
-        __m256 xf = _mm256_sub_ps(_mm256_maskload_ps(x + j, live), vc);
+        /* plain loads and stores where all 8 lanes are live: AMD's Zen 1-3
+         * take many cycles for a masked store (vmaskmovps), Intel one */
+        bool full = n - j >= 8;
+        __m256i live = full ? _mm256_set1_epi32(-1)
+                            : _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j)), lane);
+        __m256 xf =
+            _mm256_sub_ps(full ? _mm256_loadu_ps(x + j) : _mm256_maskload_ps(x + j, live), vc);
         __m256i e = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(xf), 20), exp_field);
         /* (e <= 0x7ff: the signed compare is the unsigned one) */
         slow = _mm256_or_si256(slow, _mm256_and_si256(live, _mm256_cmpgt_epi32(e, edge)));
         __m128 lo, hi;
         EXP_HALF(__m256d, __m256i, _mm256_cvtps_pd(_mm256_castps256_ps128(xf)), GATHER, lo);
         EXP_HALF(__m256d, __m256i, _mm256_cvtps_pd(_mm256_extractf128_ps(xf, 1)), GATHER, hi);
-        _mm256_maskstore_ps(out + j, live, _mm256_set_m128(hi, lo));
+        if (full)
+            _mm256_storeu_ps(out + j, _mm256_set_m128(hi, lo));
+        else
+            _mm256_maskstore_ps(out + j, live, _mm256_set_m128(hi, lo));
     }
 #undef FMA_PD
 #undef FMSUB_PD
