@@ -19,11 +19,14 @@ kazemnejad_arith: sort and addition (trained to 8, tested at 9..16). The
     best). relgrad's side: exact match averaged over 9..16 per seed, and the
     same reciprocal rank computed from it. Writes OUT_PREFIX.png and .md.
 ruoss: the same grid trained without (PLAIN) and with randomized positions
-    (RANDOM); per task and scheme the score Ruoss et al. 2023 report (per-token
-    accuracy averaged over the lengths beyond each run's training length) and
-    exact match, the gain from randomized positions, and its average over the
-    grid beside the only number of theirs we could read: +12.0% on average
-    (abstract; their table could not be recovered, see data/README.md).
+    (RANDOM); per task (with its group and chance: uniform guessing over the
+    classes of an answer token in their code) and scheme, the score Ruoss et
+    al. 2023 report (per-token accuracy averaged over the lengths beyond each
+    run's training length) and exact match, the gain from randomized
+    positions, and its average over the grid beside the only number of theirs
+    we could read: +12.0% on average (abstract; their table could not be
+    recovered, see data/README.md). The same table is docs/results.md's
+    `<!-- table: ruoss -->` (tools/tables.py ruoss_table).
     Writes OUT_PREFIX.png and OUT_PREFIX.md.
 Every table marks runs that did not fit their training length (exact match
 there below fit_threshold: a dagger, and a fit column of fitted/all runs)
@@ -249,46 +252,13 @@ def kazemnejad_arith(results, prefix):
 
 
 def ruoss(plain, random, prefix):
-    a, b = ours(plain), ours(random)
-    cells = sorted(set(a) | set(b))
-    lines = ["| task | scheme | fit: plain, randomized | token acc. beyond training: plain | randomized "
-             "| gain | gain, fitted runs | exact match: plain | randomized |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    gains, fitted_gains, labels, pa, ra = [], [], [], [], []
-
-    def beyond(m, key):
-        """{seed: (mean of key beyond that run's training length, fitted)}"""
-        per_seed, fit = {}, {}
-        for n, rows in m.items():
-            for r in rows:
-                if n > r["train_len"]:
-                    per_seed.setdefault(r["seed"], []).append(r[key])
-                    fit[r["seed"]] = r["fit"] is True
-        return {s: (mean(v), fit[s]) for s, v in per_seed.items()}
-
-    def values(seeds, only_fitted=False):
-        return [v for v, f in seeds.values() if f or not only_fitted]
-
-    for cell in cells:
-        task, pos = cell
-        ta, tb = beyond(a.get(cell, {}), "token_acc"), beyond(b.get(cell, {}), "token_acc")
-        ea, eb = beyond(a.get(cell, {}), "exact_match"), beyond(b.get(cell, {}), "exact_match")
-        gain = mean(values(tb)) - mean(values(ta)) if ta and tb else float("nan")
-        fa, fb = values(ta, True), values(tb, True)
-        fitted_gain = mean(fb) - mean(fa) if fa and fb else float("nan")
-        if not math.isnan(gain):
-            gains.append(gain)
-            labels.append("%s\n%s" % (task, pos))
-            pa.append(mean(values(ta)))
-            ra.append(mean(values(tb)))
-        if not math.isnan(fitted_gain):
-            fitted_gains.append(fitted_gain)
-        fmt = lambda v: "%.3f" % mean(values(v)) if v else "-"  # noqa: E731
-        lines.append("| %s | %s | %s, %s | %s | %s | %s | %s | %s | %s |" % (
-            task, pos, fit_cell(ta) if ta else "-", fit_cell(tb) if tb else "-", fmt(ta), fmt(tb),
-            "%+.3f" % gain if not math.isnan(gain) else "-",
-            "%+.3f" % fitted_gain if not math.isnan(fitted_gain) else tables.NO_FITTED,
-            fmt(ea), fmt(eb)))
+    a, b = results_file.read_runs(plain), results_file.read_runs(random)
+    lines, rows = tables.ruoss_table(a, b)
+    both = [r for r in rows if r["gain"] is not None]
+    gains = [r["gain"] for r in both]
+    fitted_gains = [r["fitted_gain"] for r in rows if r["fitted_gain"] is not None]
+    labels = ["%s\n%s" % (r["task"], r["pos"]) for r in both]
+    pa, ra = [r["plain"] for r in both], [r["randomized"] for r in both]
     avg = mean(gains)
     lines.append("")
     lines.append("Average gain from randomized positions over the %d (task, scheme) pairs that have both: "

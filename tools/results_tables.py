@@ -20,6 +20,11 @@ NAME is one of
     EXPERIMENT/beyond         per task and scheme: the mean beyond the training
                               length over fitted runs and over all runs; keys:
                               tasks=, positions=
+    ruoss                     Ruoss et al. 2023's comparison (tables.ruoss_table):
+                              per task, with its group and chance, and scheme,
+                              their score without and with randomized
+                              positions, the gain, exact match; keys:
+                              plain=ruoss random=ruoss_random (the defaults)
     verdicts                  the claims of the claims file: the paper's number,
                               relgrad's mean with its 95% interval and number of
                               runs, the rule and the verdict; keys: paper=TEXT
@@ -242,13 +247,35 @@ def verdict_table(results, claims, options, where):
 
 # ---- the document --------------------------------------------------------------------
 
+def ruoss_comparison(results, options, where):
+    for key in options:
+        if key not in ("plain", "random"):
+            raise BadInput("%s: key '%s' does not apply to ruoss; it takes plain, random"
+                           % (where, key))
+    plain = results.runs(options.get("plain", "ruoss"), where)
+    randomized = results.runs(options.get("random", "ruoss_random"), where)
+    lines, rows = tables.ruoss_table(plain, randomized)
+    gains = [r["gain"] for r in rows if r["gain"] is not None]
+    fitted = [r["fitted_gain"] for r in rows if r["fitted_gain"] is not None]
+    lines += ["", "score: Ruoss et al.'s, per-token accuracy averaged over the lengths beyond "
+              "each run's training length, mean over all runs; chance: uniform guessing over "
+              "the classes of an answer token in their code. Gain from randomized positions, "
+              "averaged over the %d (task, scheme) pairs with runs on both sides: %s; over "
+              "the %d pairs with fitted runs on both sides: %s." % (
+                  len(gains), "%+.3f" % tables.mean(gains) if gains else "-",
+                  len(fitted), "%+.3f" % tables.mean(fitted) if fitted else "-")]
+    return lines
+
+
 def generate(spec, options, where, results, claims_path, claims):
+    if spec == "ruoss":
+        return ruoss_comparison(results, options, where)
     if spec == "verdicts":
         if claims[0] is None:
             claims[0] = read_claims(claims_path)
         return verdict_table(results, claims[0], options, where)
     if "/" not in spec:
-        raise BadInput("%s: table '%s': write EXPERIMENT/KIND (e.g. quick/exact_match) or "
+        raise BadInput("%s: table '%s': write EXPERIMENT/KIND (e.g. quick/exact_match), ruoss or "
                        "verdicts" % (where, spec))
     experiment, kind = spec.rsplit("/", 1)
     return experiment_table(results, experiment, kind, options, where)

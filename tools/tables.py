@@ -149,3 +149,71 @@ def experiment_tables(runs):
               "Each run's mean over the evaluation lengths above its training length, then the "
               "mean over runs ± the half-width of its 95% interval (runs in brackets).", ""]
     return lines + beyond_table(runs) + [""]
+
+
+# Ruoss et al. 2023's fifteen tasks: (their group, the number of classes an
+# answer token takes in their code, task.output_size), in their order.
+# Chance is uniform guessing over those classes, per answer token (for a
+# one-token answer it is exact match's chance too).
+RUOSS_TASKS = (
+    ("even_pairs", "regular", 2), ("modular_arithmetic", "regular", 5),
+    ("parity_check", "regular", 2), ("cycle_navigation", "regular", 5),
+    ("stack_manipulation", "context-free", 3), ("reverse_string", "context-free", 2),
+    ("modular_arithmetic_brackets", "context-free", 5), ("solve_equation", "context-free", 5),
+    ("duplicate_string", "context-sensitive", 2), ("missing_duplicate_string", "context-sensitive", 2),
+    ("odds_first", "context-sensitive", 2), ("binary_addition", "context-sensitive", 3),
+    ("binary_multiplication", "context-sensitive", 3), ("compute_sqrt", "context-sensitive", 2),
+    ("bucket_sort", "context-sensitive", 5))
+RUOSS_POSITIONS = ("none", "sinusoidal", "xl", "rope", "alibi")
+
+
+def ruoss_table(plain, randomized):
+    """Ruoss et al. 2023's comparison from two lists of runs, the grid without
+    and with randomized positions: per task (with its group and chance) and
+    scheme, the fitted runs of each side, their score (per-token accuracy
+    averaged over the lengths beyond each run's training length, mean over
+    all runs), the gain from randomized positions (over all runs, and over
+    fitted runs when both sides have one) and exact match beyond training.
+    Returns (markdown lines, rows): one row a (task, scheme) as a dict of
+    task, pos, plain and randomized (scores), gain and fitted_gain (None
+    where a side has no run, or no fitted run)."""
+    def side(runs, task, pos):
+        return [r for r in runs if r["task"] == task and r["pos"] == pos]
+
+    def score(group, metric, only_fitted=False):
+        values = [v for v in (beyond(r, metric) for r in group if fitted(r) or not only_fitted)
+                  if v is not None]
+        return mean(values) if values else None
+
+    def fit(group):
+        if not group:
+            return "-"
+        n = sum(fitted(r) for r in group)
+        return "%d/%d%s" % (n, len(group), "" if n == len(group) else " " + DAGGER)
+
+    known = {name: (group, k) for name, group, k in RUOSS_TASKS}
+    names = {r["task"] for r in plain + randomized}
+    tasks = [t for t, _, _ in RUOSS_TASKS if t in names] + sorted(names - set(known))
+    lines = ["| group | task | chance | pos | fit: plain, randomized | score: plain | randomized | "
+             "gain | gain, fitted runs | exact match: plain | randomized |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
+    fmt = lambda v: "-" if v is None else "%.3f" % v  # noqa: E731
+    for task in tasks:
+        group, classes = known.get(task, ("-", 0))
+        positions = {r["pos"] for r in plain + randomized if r["task"] == task}
+        for pos in _ordered(positions, RUOSS_POSITIONS):
+            a, b = side(plain, task, pos), side(randomized, task, pos)
+            sa, sb = score(a, "token_acc"), score(b, "token_acc")
+            fa, fb = score(a, "token_acc", True), score(b, "token_acc", True)
+            gain = sb - sa if sa is not None and sb is not None else None
+            fitted_gain = fb - fa if fa is not None and fb is not None else None
+            rows.append({"task": task, "pos": pos, "plain": sa, "randomized": sb, "gain": gain,
+                         "fitted_gain": fitted_gain})
+            lines.append("| %s | %s | %s | %s | %s, %s | %s | %s | %s | %s | %s | %s |" % (
+                group, task, "%.3f" % (1.0 / classes) if classes else "-", pos, fit(a), fit(b),
+                fmt(sa), fmt(sb), "-" if gain is None else "%+.3f" % gain,
+                "%+.3f" % fitted_gain if fitted_gain is not None
+                else (NO_FITTED if a and b else "-"),
+                fmt(score(a, "exact_match")), fmt(score(b, "exact_match"))))
+    return lines, rows

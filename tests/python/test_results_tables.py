@@ -214,11 +214,20 @@ def check_document(check, tmp, results_dir):
                         ("<!-- table: nosuch/exact_match -->\n<!-- end table -->\n", "nosuch/results.h5"),
                         ("<!-- table: quick/exact -->\n<!-- end table -->\n", "unknown table kind 'exact'"),
                         ("<!-- table: quick/beyond lengths=4 -->\n<!-- end table -->\n", "key 'lengths'"),
+                        ("<!-- table: ruoss lengths=4 -->\n<!-- end table -->\n",
+                         "key 'lengths' does not apply to ruoss"),
                         ("text\n<!-- end table -->\n", "results.md:2: a marker out of place")):
         with open(doc, "w") as f:
             f.write(bad)
         rc, out = run(args + ["--check"])
         check(rc == 2 and needle in out, "bad input exits 2 saying %r (%d: %s)" % (needle, rc, out.strip()))
+    with open(doc, "w") as f:
+        f.write("<!-- table: ruoss plain=quick random=other -->\n<!-- end table -->\n")
+    rc, out = run(args)
+    text = open(doc).read()
+    check(rc == 0 and "| group | task | chance | pos | fit: plain, randomized | score: plain |" in text
+          and "Gain from randomized positions" in text,
+          "a ruoss table from two experiments (%d: %s)" % (rc, text[:300]))
     rc, out = run(["--nonsense"])
     check(rc == 2 and "argument 1" in out, "an unknown option: exit 2 naming the argument")
 
@@ -248,16 +257,24 @@ def check_compare_papers(check, tmp):
     check(row.get("t5", [""])[1] == "no fitted run", "compare_papers kazemnejad: t5 'no fitted run': %s" % row.get("t5"))
     check("relgrad, fitted runs: none > rope;" in text, "ranking over fitted runs leaves t5 out")
     plain, rand = os.path.join(tmp, "plain.h5"), os.path.join(tmp, "rand.h5")
-    write_results(plain, [("copy", "rope", 1, 20, lens, [1.0] + [0.0] * 20, [1.0] + [0.2] * 20, 1.0)])
-    write_results(rand, [("copy", "rope", 1, 20, lens, [0.5] + [0.0] * 20, [0.9] + [0.5] * 20, 0.5)])
+    write_results(plain, [("copy", "rope", 1, 20, lens, [1.0] + [0.0] * 20, [1.0] + [0.2] * 20, 1.0),
+                          ("cycle_navigation", "rope", 1, 20, lens, [1.0] + [0.4] * 20, [1.0] + [0.4] * 20,
+                           1.0)])
+    write_results(rand, [("copy", "rope", 1, 20, lens, [0.5] + [0.0] * 20, [0.9] + [0.5] * 20, 0.5),
+                         ("cycle_navigation", "rope", 1, 20, lens, [1.0] + [0.7] * 20, [1.0] + [0.7] * 20,
+                          1.0)])
     p = subprocess.run(["/usr/bin/python3", script, "ruoss", plain, rand, os.path.join(tmp, "r")],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     text = open(os.path.join(tmp, "r.md")).read() if p.returncode == 0 else p.stderr
-    check("| copy | rope | 1/1, 0/1 † | 0.200 | 0.500 | +0.300 | no fitted run | 0.000 | 0.000 |" in text
-          and "no pair has fitted runs on both sides" in text,
-          "compare_papers ruoss: beyond each run's train_len, the gain over all runs, none over fitted: %s"
-          % text.split("\n")[2:3])
-
+    check("| - | copy | - | rope | 1/1, 0/1 † | 0.200 | 0.500 | +0.300 | no fitted run | 0.000 | 0.000 |"
+          in text, "compare_papers ruoss: beyond each run's train_len, the gain over all runs, none over "
+          "fitted; a task not theirs has no group or chance: %s" % text.split("\n")[2:4])
+    check("| regular | cycle_navigation | 0.200 | rope | 1/1, 1/1 | 0.400 | 0.700 | +0.300 | +0.300 | 0.400 "
+          "| 0.700 |" in text, "compare_papers ruoss: their group and chance (1/5) beside the score: %s"
+          % text.split("\n")[2:4])
+    check("over the 2 (task, scheme) pairs that have both: +30.0 percentage points" in text
+          and "+30.0 percentage points over 1 pairs" in text,
+          "compare_papers ruoss: average gain over both pairs, fitted gain over one: %s" % text[-400:])
 
 def main():
     check = common.Checks()
