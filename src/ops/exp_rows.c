@@ -150,7 +150,8 @@ exp_avx512(const float *x, float c, float *out, long n) {
     __mmask16 slow = 0;
     for (long j = 0; j < n; j += 16) { /* the last 1..16 lanes masked */
         __mmask16 live = n - j < 16 ? (__mmask16)((1u << (n - j)) - 1) : 0xffff;
-        __m512 xf = _mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + j), vc);
+        __m512 xf = _mm512_sub_ps(
+            live == 0xffff ? _mm512_loadu_ps(x + j) : _mm512_maskz_loadu_ps(live, x + j), vc);
         __m512i e = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(xf), 20), exp_field);
         slow |= _mm512_mask_cmpgt_epi32_mask(live, e, edge);
         __m256 lo, hi;
@@ -158,7 +159,11 @@ exp_avx512(const float *x, float c, float *out, long n) {
         EXP_HALF(__m512d, __m512i,
                  _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xf), 1))),
                  PERMUTE, hi);
-        _mm512_mask_storeu_ps(out + j, live, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+        __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+        if (live == 0xffff) /* plain stores for full vectors: masked ones cost more on AMD */
+            _mm512_storeu_ps(out + j, v);
+        else
+            _mm512_mask_storeu_ps(out + j, live, v);
     }
 #undef FMA_PD
 #undef FMSUB_PD

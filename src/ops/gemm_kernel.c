@@ -166,15 +166,28 @@ static void pack_a(const float *A, long rsa, long csa, long i0, int mr, long p0,
                        : ncols > 16 ? (__mmask16)((1u << (ncols - 16)) - 1)                        \
                                     : 0;                                                           \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                              \
-        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                    \
-            float *cr = C + r * rsc;                                                               \
-            __m512 v0 = _mm512_mul_ps(va, c0[r]), v1 = _mm512_mul_ps(va, c1[r]);                   \
-            if (beta != 0) {                                                                       \
-                v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), v0);                       \
-                v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);                  \
+        if (ncols >= 32) { /* whole tiles: plain loads and stores (see TILE256) */                 \
+            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                \
+                float *cr = C + r * rsc;                                                           \
+                __m512 v0 = _mm512_mul_ps(va, c0[r]), v1 = _mm512_mul_ps(va, c1[r]);               \
+                if (beta != 0) {                                                                   \
+                    v0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr), v0);                             \
+                    v1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + 16), v1);                        \
+                }                                                                                  \
+                _mm512_storeu_ps(cr, v0);                                                          \
+                _mm512_storeu_ps(cr + 16, v1);                                                     \
             }                                                                                      \
-            _mm512_mask_storeu_ps(cr, m0, v0);                                                     \
-            _mm512_mask_storeu_ps(cr + 16, m1, v1);                                                \
+        } else {                                                                                   \
+            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                \
+                float *cr = C + r * rsc;                                                           \
+                __m512 v0 = _mm512_mul_ps(va, c0[r]), v1 = _mm512_mul_ps(va, c1[r]);               \
+                if (beta != 0) {                                                                   \
+                    v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), v0);                   \
+                    v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);              \
+                }                                                                                  \
+                _mm512_mask_storeu_ps(cr, m0, v0);                                                 \
+                _mm512_mask_storeu_ps(cr + 16, m1, v1);                                            \
+            }                                                                                      \
         }                                                                                          \
     } while (0)
 
@@ -220,7 +233,7 @@ __attribute__((target("avx2,fma"))) static __m256i lanes_below(int n) {
         _Pragma("GCC unroll 6") for (int r = 0; r < MR; r++) {                                     \
             float *cr = C + r * rsc;                                                               \
             __m256 v0 = _mm256_mul_ps(va, c0[r]), v1 = _mm256_mul_ps(va, c1[r]);                   \
-            if (ncols == 16) { /* plain: Zen 1-3 take many cycles per masked store */              \
+            if (ncols == 16) { /* plain: AMD Zen 1-3 take many cycles per masked store */              \
                 if (beta != 0) {                                                                   \
                     v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), v0);                             \
                     v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), v1);                         \

@@ -336,10 +336,13 @@ __attribute__((target("avx2,fma"))) static void blocked_avx2(long m, long n, lon
     for (; j < n; j += 8) AVX2_ROWS(4, 1);
 }
 
-/* AVX-512: masks are mask registers; C of at most 8 columns takes the AVX2
- * code with the broadcasts folded into the FMAs (AVX-512VL). */
-#define Z_LD(ptr, v)    _mm512_maskz_loadu_ps(mk[v], ptr)
-#define Z_ST(ptr, v, x) _mm512_mask_storeu_ps(ptr, mk[v], x)
+/* AVX-512: masks are mask registers, used only where a vector may be
+ * partial (a k-masked store costs more than a plain one on AMD's Zen 5,
+ * docs/performance.md); C of at most 8 columns takes the AVX2 code with the broadcasts
+ * folded into the FMAs (AVX-512VL). */
+#define Z_LD(ptr, v) (mk[v] == 0xffff ? _mm512_loadu_ps(ptr) : _mm512_maskz_loadu_ps(mk[v], ptr))
+#define Z_ST(ptr, v, x)                                                                            \
+    (mk[v] == 0xffff ? _mm512_storeu_ps(ptr, x) : _mm512_mask_storeu_ps(ptr, mk[v], x))
 #define Z_TILE(MR, NV)                                                                             \
     BLOCK_TILE(__m512, 16, MR, NV, _mm512_setzero_ps(), Z_BCAST, _mm512_fmadd_ps, _mm512_mul_ps,   \
                Z_LD, Z_ST)
