@@ -351,8 +351,8 @@ __attribute__((target("avx2,fma"))) static void blocked_avx2(long m, long n, lon
     BLOCK_TILE(__m256, 8, MR, NV, _mm256_setzero_ps(), Y_BCAST, _mm256_fmadd_ps, _mm256_mul_ps,    \
                Y_LD, Y_ST)
 #define Y_BCAST(ptr)    _mm256_set1_ps(*(ptr))
-#define Y_LD(ptr, v)    _mm256_maskz_loadu_ps(ym, ptr)
-#define Y_ST(ptr, v, x) _mm256_mask_storeu_ps(ptr, ym, x)
+#define Y_LD(ptr, v)    (ym == 0xff ? _mm256_loadu_ps(ptr) : _mm256_maskz_loadu_ps(ym, ptr))
+#define Y_ST(ptr, v, x) (ym == 0xff ? _mm256_storeu_ps(ptr, x) : _mm256_mask_storeu_ps(ptr, ym, x))
 
 __attribute__((target("avx512f"))) static inline __mmask16 z_mask(long j, long n) {
     long left = n - j;
