@@ -426,9 +426,9 @@ void rg_gemm_small_at(int simd, long m, long n, long k, real alpha, const real *
         return;
     }
 #ifdef HAVE_BLOCKED
-    /* short chains or narrow C, op(B) with unit column stride, and not the
-     * split chains of few rows and long k */
-    if (simd > RG_SIMD_SSE4 && csb == 1 && (k <= 16 || n <= 16) && !(m < 4 && k > KSPLIT_MIN)) {
+    /* short chains or narrow C (head widths up to 32), op(B) with unit
+     * column stride, and not the split chains of few rows and long k */
+    if (simd > RG_SIMD_SSE4 && csb == 1 && (k <= 32 || n <= 32) && !(m < 4 && k > KSPLIT_MIN)) {
         (simd == RG_SIMD_AVX512 ? blocked_avx512 : blocked_avx2)(m, n, k, alpha, A, rsa, csa, B,
                                                                  rsb, beta, C, rsc);
         return;
