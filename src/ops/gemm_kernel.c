@@ -233,7 +233,7 @@ __attribute__((target("avx2,fma"))) static __m256i lanes_below(int n) {
         _Pragma("GCC unroll 6") for (int r = 0; r < MR; r++) {                                     \
             float *cr = C + r * rsc;                                                               \
             __m256 v0 = _mm256_mul_ps(va, c0[r]), v1 = _mm256_mul_ps(va, c1[r]);                   \
-            if (ncols == 16) { /* plain: AMD Zen 1-3 take many cycles per masked store */              \
+            if (ncols == 16) { /* plain: AMD Zen 1-3 take many cycles per masked store */          \
                 if (beta != 0) {                                                                   \
                     v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), v0);                             \
                     v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), v1);                         \
