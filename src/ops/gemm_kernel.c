@@ -166,28 +166,24 @@ static void pack_a(const float *A, long rsa, long csa, long i0, int mr, long p0,
                        : ncols > 16 ? (__mmask16)((1u << (ncols - 16)) - 1)                        \
                                     : 0;                                                           \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                              \
-        if (ncols >= 32) { /* whole tiles: plain loads and stores (see TILE256) */                 \
-            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                \
-                float *cr = C + r * rsc;                                                           \
-                __m512 v0 = _mm512_mul_ps(va, c0[r]), v1 = _mm512_mul_ps(va, c1[r]);               \
+        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                    \
+            float *cr = C + r * rsc;                                                               \
+            __m512 v0 = _mm512_mul_ps(va, c0[r]), v1 = _mm512_mul_ps(va, c1[r]);                   \
+            if (ncols >= 32) { /* plain: masked zmm stores cost more on AMD's Zen 5 */             \
                 if (beta != 0) {                                                                   \
                     v0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr), v0);                             \
                     v1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + 16), v1);                        \
                 }                                                                                  \
                 _mm512_storeu_ps(cr, v0);                                                          \
                 _mm512_storeu_ps(cr + 16, v1);                                                     \
+                continue;                                                                          \
             }                                                                                      \
-        } else {                                                                                   \
-            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                \
-                float *cr = C + r * rsc;                                                           \
-                __m512 v0 = _mm512_mul_ps(va, c0[r]), v1 = _mm512_mul_ps(va, c1[r]);               \
-                if (beta != 0) {                                                                   \
-                    v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), v0);                   \
-                    v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);              \
-                }                                                                                  \
-                _mm512_mask_storeu_ps(cr, m0, v0);                                                 \
-                _mm512_mask_storeu_ps(cr + 16, m1, v1);                                            \
+            if (beta != 0) {                                                                       \
+                v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), v0);                       \
+                v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);                  \
             }                                                                                      \
+            _mm512_mask_storeu_ps(cr, m0, v0);                                                     \
+            _mm512_mask_storeu_ps(cr + 16, m1, v1);                                                \
         }                                                                                          \
     } while (0)
 
