@@ -12,11 +12,24 @@
  * S[i,j] += X[i, p_i - p_j] / sqrt(dh). Backward, per (b, h):
  *     G[i, n]   = sum over j with p_i - p_j = n of dS[i,j] / sqrt(dh)
  *     d(q+v)   += G R_h,     dR_h += G^T (q + v)      (summed over b)
- * and the ops that made q + v and R carry it on to q, v, Wr. */
+ * and the ops that made q + v and R carry it on to q, v, Wr.
+ *
+ * That product is cheap when positions are 0, 1, 2, ...: a block's rows see
+ * at most T + Tk - 1 distances. Randomized positions (drawn from 0 .. L-1)
+ * spread the span to up to 2L - 1 while a row still has only Tk pairs, and
+ * the product would take a dot product for every distance in the span
+ * (at L = 2048 and T = 40 up to about 100 times the pairs; a randomized xl run
+ * trained 10x slower than the other schemes). So when the span is more than
+ * twice the keys, each pair takes its own dot product (per_pair):
+ *     S[i,j] += (q+v)_i . R_h[p_i - p_j] / sqrt(dh)
+ *     d(q+v)_i += g R_h[n],   dR_h[n] += g (q+v)_i   with g = dS[i,j] / sqrt(dh)
+ * The same sums in another order: the same term within rounding. Plain
+ * positions always take the product, so their results keep their bits. */
 #include "scheme.h"
 
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -59,10 +72,36 @@ typedef struct {
     const real *R;  /* [H, Nd, dh] projected distance encodings  */
     int lo, Nd, dh; /* row n of R is the distance lo + n           */
     real scale;
+    bool per_pair; /* one dot product per pair (sparse distances) */
 } xl_data;
+
+static real dot(const real *a, const real *b, int n) {
+    real s = 0;
+    for (int c = 0; c < n; c++) s += a[c] * b[c];
+    return s;
+}
+
+/* S[i,j] += (q+v)_i . R_h[p_i - p_j] / sqrt(dh), pair by pair */
+static void add_per_pair(const rg_term *t, const rg_term_block *blk) {
+    const xl_data *d = t->data;
+    int b = blk->b, dh = d->dh;
+    const real *qv = d->qv + (((long)b * t->H + blk->h) * t->T + blk->i0) * dh;
+    const real *R = d->R + (long)blk->h * d->Nd * dh; /* row n - lo: distance n */
+    for (int r = 0; r < blk->n; r++) {
+        int pi = rg_qpos(d->pos, b, blk->i0 + r);
+        real *row = blk->S + r * blk->ld;
+        for (int j = blk->lo[r]; j < blk->hi[r]; j++)
+            row[j] += d->scale * dot(qv + (long)r * dh,
+                                     R + (long)(pi - rg_kpos(d->pos, b, j) - d->lo) * dh, dh);
+    }
+}
 
 static void add(const rg_term *t, const rg_term_block *blk) {
     const xl_data *d = t->data;
+    if (d->per_pair) {
+        add_per_pair(t, blk);
+        return;
+    }
     int b = blk->b, dh = d->dh;
     /* the distances this block sees: n0 .. n1 (positions increase along keys) */
     int n0 = INT_MAX, n1 = INT_MIN;
@@ -88,12 +127,44 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     }
 }
 
+/* d(q+v)_i += g R_h[n], dR_h[n] += g (q+v)_i, g = dS[i,j] / sqrt(dh), pair by pair;
+ * each thread owns some heads, as in backward */
+static void backward_per_pair(rg_ctx *ctx, const rg_term *t, const real *dS, real *dqv, real *dR) {
+    const xl_data *d = t->data;
+    int B = t->B, H = t->H, T = t->T, Tk = t->Tk, Nd = d->Nd, dh = d->dh;
+#pragma omp parallel for schedule(static) if (H > 1) num_threads(ctx->threads)
+    for (int h = 0; h < H; h++) {
+        const real *R = d->R + (long)h * Nd * dh; /* row n - lo: distance n */
+        real *dRh = dR ? dR + (long)h * Nd * dh : NULL;
+        for (int b = 0; b < B; b++) {
+            long bh = (long)b * H + h;
+            for (int i = 0; i < T; i++) {
+                const real *g = dS + (bh * T + i) * Tk, *qv = d->qv + (bh * T + i) * dh;
+                real *dq = dqv ? dqv + (bh * T + i) * dh : NULL;
+                int pi = rg_qpos(d->pos, b, i), end = i + t->diag + 1 < Tk ? i + t->diag + 1 : Tk;
+                for (int j = 0; j < end; j++) {
+                    real gs = d->scale * g[j];
+                    long n = pi - rg_kpos(d->pos, b, j) - d->lo; /* row of R */
+                    if (dq)
+                        for (int c = 0; c < dh; c++) dq[c] += gs * R[n * dh + c];
+                    if (dRh)
+                        for (int c = 0; c < dh; c++) dRh[n * dh + c] += gs * qv[c];
+                }
+            }
+        }
+    }
+}
+
 static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     const xl_data *d = t->data;
     rg_tensor *qv_t = t->in[0], *R_t = t->in[1];
     real *dqv = qv_t->requires_grad ? rg_grad(ctx, qv_t) : NULL;
     real *dR = R_t->requires_grad ? rg_grad(ctx, R_t) : NULL;
     if (!dqv && !dR) return;
+    if (d->per_pair) {
+        backward_per_pair(ctx, t, dS, dqv, dR);
+        return;
+    }
     int B = t->B, H = t->H, T = t->T, Tk = t->Tk, Nd = d->Nd, dh = d->dh, threads = ctx->threads;
     real *G_all = rg_arena_alloc(&ctx->arena, (size_t)threads * T * Nd * sizeof(real));
     /* each thread owns some heads: dR_h is written by one thread only */
@@ -138,11 +209,13 @@ static void scores(rg_scheme_call *call) {
                    .lo = call->table_lo,
                    .Nd = R->shape[2],
                    .dh = call->dh,
-                   .scale = call->scale};
+                   .scale = call->scale,
+                   .per_pair = R->shape[2] > 2 * call->Tk};
     rg_term *t = rg_term_new(call, "xl", d);
     t->add = add;
     t->backward = backward;
-    t->scratch_bytes = ((size_t)RG_ATTN_BLOCK * d->Nd + RG_SMALL_PACK(d->dh)) * sizeof(real);
+    if (!d->per_pair)
+        t->scratch_bytes = ((size_t)RG_ATTN_BLOCK * d->Nd + RG_SMALL_PACK(d->dh)) * sizeof(real);
     t->in[0] = qv, t->in[1] = R, t->n_in = 2;
 }
 
