@@ -12,7 +12,9 @@
 #include "ops/ops_internal.h"
 #include "testing.h"
 
+#include <blis.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Values with many significant bits, so that any other order of the sums
@@ -291,4 +293,69 @@ Test(gemm, rg_gemm_follows_its_rule) {
     cr_expect(!rg_gemm_own(1280, 64, 31) && !rg_gemm_own(1280, 64, 20), "k < 32: BLIS");
     /* the shapes cover both sides of the rule */
     if (own_ok) cr_expect(n_own > 0 && n_blis > 0, "own %d, BLIS %d", n_own, n_blis);
+}
+
+/* rg_gemm_packed (gemm_packed.c: BLIS's skx micro-kernel fed by relgrad's
+ * packing) gives bli_sgemm's bits: shapes across every blocking edge (MR =
+ * 32 and NR = 12 tiles, MC = 480, NC = 3072, segments of k at 384 with the
+ * rest taken whole up to 480), every layout of A and B, C row-major, alpha
+ * and beta. This process asks BLIS for its skx kernels when the CPU has
+ * AVX-512 (as relgrad's startup does where BLIS would run generic ones),
+ * so the test runs wherever the path can run. */
+Test(gemm, packed_path_has_blis_bits) {
+#ifdef RELGRAD_F64
+    cr_expect(!rg_gemm_packed_ready(), "the float64 build's products must stay BLIS's own");
+#else
+    __builtin_cpu_init();
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512cd");
+    if (!avx512) { /* skx kernels cannot run here: the path must not be taken */
+        cr_expect(!rg_gemm_packed_ready(), "no AVX-512, yet the packed path is ready");
+        return;
+    }
+    setenv("BLIS_ARCH_TYPE", "0", 0); /* BLIS_ARCH_SKX, unless the environment says otherwise */
+    if (!rg_gemm_packed_ready()) {    /* the environment chose other kernels */
+        cr_expect_neq(bli_arch_query_id(), BLIS_ARCH_SKX,
+                      "BLIS runs its skx kernels, yet the packed path is not ready");
+        return;
+    }
+    typedef struct {
+        long m, n, k;
+        float alpha, beta;
+    } case_t;
+    const case_t cases[] = {
+        {2, 2, 1, 1, 0},        {13, 33, 5, 1, 1},
+        {64, 256, 64, 1, 0},    {100, 45, 383, 0.25f, 0.5f},
+        {70, 31, 384, 1, 1},    {33, 500, 385, -1, 0},
+        {40, 481, 450, 1, 2},   {97, 12, 480, 1, 0},
+        {12, 97, 481, 0.5f, 1}, {50, 40, 865, 1, 0},
+        {257, 255, 1000, 1, 1}, {3100, 14, 40, 1, 0},
+        {64, 37, 2048, 1, 1},   {1024, 768, 256, 1, 0},
+    };
+    int n_cases = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int layout = 0; layout < 4; layout++) {
+            shape s = {cases[c].m,        cases[c].n, cases[c].k,     layout & 1,
+                       (layout >> 1) & 1, false,      cases[c].alpha, cases[c].beta};
+            operands o = make_operands(&s);
+            rg_gemm_packed(s.m, s.n, s.k, cases[c].alpha, o.A, o.rsa, o.csa, o.B, o.rsb, o.csb,
+                           cases[c].beta, o.C, o.rsc, o.csc);
+            rntm_t rntm = BLIS_RNTM_INITIALIZER;
+            bli_rntm_set_num_threads(1, &rntm);
+            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, s.m, s.n, s.k,
+                         (float *)&cases[c].alpha, o.A, o.rsa, o.csa, o.B, o.rsb, o.csb,
+                         (float *)&cases[c].beta, o.R, o.rsc, o.csc, NULL, &rntm);
+            long first, bad = differing(&o, &first);
+            cr_expect_eq(bad, 0,
+                         "m=%ld n=%ld k=%ld ta=%d tb=%d alpha=%g beta=%g: %ld of %ld elements "
+                         "differ from bli_sgemm (first at %ld: %.9g vs %.9g)",
+                         s.m, s.n, s.k, s.ta, s.tb, (double)s.alpha, (double)s.beta, bad, o.nc,
+                         first, first >= 0 ? (double)o.C[first] : 0,
+                         first >= 0 ? (double)o.R[first] : 0);
+            free_operands(&o);
+            n_cases++;
+        }
+    cr_expect_eq(n_cases, 56);
+#endif
 }

@@ -8,7 +8,11 @@
  *     with AVX-512 or AVX2 and FMA (cpuid, at run time): relgrad's own
  *     kernels (gemm_kernel.c), one FMA chain per element of C;
  *   - everything else: BLIS's gemm, with the work shared between OpenMP
- *     threads by relgrad rather than by BLIS (rg_gemm_blis).
+ *     threads by relgrad rather than by BLIS (rg_gemm_blis); where BLIS
+ *     runs its skx kernels, a float32 part with a row-major C goes to
+ *     BLIS's micro-kernel through relgrad's packing (gemm_packed.c: the
+ *     same bits as bli_sgemm, without BLIS 0.9's slow packing of 32-row
+ *     panels).
  *
  * The rule is where the own kernels were measured faster than BLIS 0.9's
  * zen3 kernels (BLIS's choice on this Zen 4) for the linear layers of the
@@ -74,6 +78,12 @@ static void gemm_one(long m, long n, long k, real alpha, const real *A, long rsa
                 C[i * rsc + j * csc] = beta == 0 ? 0 : beta * C[i * rsc + j * csc];
         return;
     }
+#ifndef RELGRAD_F64
+    if (csc == 1 && rsc != 1 && m >= 2 && n >= 2 && rg_gemm_packed_ready()) {
+        rg_gemm_packed(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
+        return;
+    }
+#endif
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(1, &rntm);
 #ifdef RELGRAD_F64

@@ -29,6 +29,14 @@ void rg_gemm_blis(long m, long n, long k, real alpha, const real *A, long rsa, l
                   const real *B, long rsb, long csb, real beta, real *C, long rsc, long csc,
                   int threads);
 
+/* One single-threaded float32 product on BLIS's own micro-kernel with
+ * relgrad's packing (src/ops/gemm_packed.c): bit for bit what bli_sgemm
+ * computes, for a row-stored C (csc = 1, rsc != 1) with m, n >= 2 and
+ * k >= 1, when rg_gemm_packed_ready() (BLIS runs its skx kernels). */
+bool rg_gemm_packed_ready(void);
+void rg_gemm_packed(long m, long n, long k, float alpha, const float *A, long rsa, long csa,
+                    const float *B, long rsb, long csb, float beta, float *C, long rsc, long csc);
+
 /* relgrad's own single-precision GEMM (src/ops/gemm_kernel.c): each element
  * of C is a chain of FMAs over p in order, restarted at every multiple of
  * 384, each segment's sum then applied as C = alpha acc (first segment,
