@@ -563,6 +563,23 @@ static void bias_backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
         }
 }
 
+/* The same additions a block of dS rows at a time (the kernel's
+ * backward_rows, which walks each head's b in order on one thread, as the
+ * loop above does): dE[bp, h, i0 + r, j] += dS[r, j] over the row's window
+ * [lo, hi). Outside it dS is zero and bias_backward adds +0, which leaves
+ * dE as it is (dE starts at +0 and never becomes -0), so the bits are the
+ * same; the kernel then keeps no dS [B,H,T,Tk] for this term. */
+static void bias_backward_rows(const rg_term *t, const rg_term_block *blk, real *const *grads) {
+    const bias_data *d = t->data;
+    real *dE = grads[0];
+    if (!dE) return;
+    int bp = d->Bp == 1 ? 0 : blk->b;
+    real *dst = dE + (((long)bp * t->H + blk->h) * t->T + blk->i0) * t->Tk;
+    for (int r = 0; r < blk->n; r++)
+        for (int j = blk->lo[r]; j < blk->hi[r]; j++)
+            dst[(long)r * t->Tk + j] += blk->S[r * blk->ld + j];
+}
+
 rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag) {
     if (E->ndim != 4 || (E->shape[0] != 1 && E->shape[0] != B))
         rg_die_shapes("bias_term", "E must be [B or 1,H,T,Tk]", E, NULL);
@@ -572,6 +589,7 @@ rg_term *rg_bias_term(rg_ctx *ctx, rg_tensor *E, int B, int diag) {
     t->name = "bias";
     t->add = bias_add;
     t->backward = bias_backward;
+    t->backward_rows = bias_backward_rows;
     t->in[0] = E, t->n_in = 1;
     t->B = B, t->H = E->shape[1], t->T = E->shape[2], t->Tk = E->shape[3], t->diag = diag;
     t->data = d;
