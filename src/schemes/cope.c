@@ -100,10 +100,19 @@ static void count_positions(const real *c, int lo, int hi, int P, double *p, boo
     }
 }
 
-/* scratch: X [BLOCK, P], C [BLOCK, Tk], a pack, then p [Tk] (double) and
- * clamped [Tk] */
+/* kt [dh, n] = the n keys from k (row stride dh) turned on their side, so
+ * that q k^T reads its right operand with unit column stride: the small
+ * GEMM's register-blocked kernel then takes it (the same chains, so the
+ * same bits, as its generic loop over a packed k). */
+static void keys_transposed(const real *k, int n, int dh, real *kt) {
+    for (int j = 0; j < n; j++)
+        for (int c = 0; c < dh; c++) kt[(long)c * n + j] = k[(long)j * dh + c];
+}
+
+/* scratch: X [BLOCK, P], C [BLOCK, Tk], kt [dh, Tk], a pack, then p [Tk]
+ * (double) and clamped [Tk] */
 static size_t scratch_bytes(int P, int Tk, int dh) {
-    return ((size_t)RG_ATTN_BLOCK * (P + Tk) + RG_SMALL_PACK(dh)) * sizeof(real) +
+    return ((size_t)RG_ATTN_BLOCK * (P + Tk) + (size_t)dh * Tk + RG_SMALL_PACK(dh)) * sizeof(real) +
            (size_t)Tk * (sizeof(double) + 1) + 64;
 }
 
@@ -111,16 +120,19 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     const cope_data *d = t->data;
     int P = d->P, dh = d->dh;
     int Tk = t->Tk, first = blk->lo[0], lim = blk->hi[blk->n - 1]; /* windows move right */
-    real *X = blk->scratch, *C = X + (long)RG_ATTN_BLOCK * P, *pack = C + (long)RG_ATTN_BLOCK * Tk;
+    real *X = blk->scratch, *C = X + (long)RG_ATTN_BLOCK * P, *kt = C + (long)RG_ATTN_BLOCK * Tk,
+         *pack = kt + (long)dh * Tk;
     double *p = (double *)(pack + RG_SMALL_PACK(dh));
     bool *clamped = (bool *)(p + Tk);
     long bh = (long)blk->b * t->H + blk->h;
     const real *q = d->q + (bh * t->T + blk->i0) * dh, *k = d->k + bh * d->k_bh;
     /* X[r, x] = q_i . E[:, x];  C[r, j] = scale q_i . k_j for the keys the block sees */
     rg_gemm_small(blk->n, P, dh, 1, q, dh, 1, d->E, P, 1, 0, X, P, 1, pack);
-    if (lim > first)
-        rg_gemm_small(blk->n, lim - first, dh, d->scale, q, dh, 1, k + (long)first * dh, 1, dh, 0,
-                      C + first, Tk, 1, pack);
+    if (lim > first) {
+        keys_transposed(k + (long)first * dh, lim - first, dh, kt);
+        rg_gemm_small(blk->n, lim - first, dh, d->scale, q, dh, 1, kt, lim - first, 1, 0, C + first,
+                      Tk, 1, pack);
+    }
     for (int r = 0; r < blk->n; r++) {
         real *row = blk->S + r * blk->ld;
         const real *x = X + (long)r * P;
@@ -140,10 +152,12 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     real *dk = k_t->requires_grad ? rg_grad(ctx, k_t) : NULL;
     real *dE = E_t->requires_grad ? rg_grad(ctx, E_t) : NULL;
     int B = t->B, H = t->H, T = t->T, Tk = t->Tk, P = d->P, dh = d->dh, threads = ctx->threads;
-    /* per thread: C and dC [T,Tk], X and dX [T,P], its own dE [dh,P], a pack
-     * for the products whose right operand is transposed (k^T, E^T); p and
-     * the gates [Tk] (double), clamped [Tk] */
-    long per = 2L * T * Tk + 2L * T * P + (long)dh * P + (long)RG_SMALL_PACK(dh > P ? dh : P);
+    /* per thread: C and dC [T,Tk], X and dX [T,P], its own dE [dh,P], k^T
+     * [dh,Tk]; p and the gates [Tk] (double), clamped [Tk]. Shared: E^T [P,dh],
+     * so that dX E^T reads it with unit column stride (as kt for q k^T). */
+    long per = 2L * T * Tk + 2L * T * P + (long)dh * P + (long)dh * Tk;
+    real *Et = rg_arena_alloc(&ctx->arena, (size_t)P * dh * sizeof(real));
+    keys_transposed(d->E, dh, P, Et); /* E [dh, P] read as P-wide rows: Et [P, dh] */
     real *scratch = rg_arena_alloc(&ctx->arena, (size_t)threads * per * sizeof(real) + 1);
     double *pos_all = rg_arena_alloc(&ctx->arena, (size_t)threads * 2 * Tk * sizeof(double) + 1);
     bool *cl_all = rg_arena_alloc(&ctx->arena, (size_t)threads * Tk + 1);
@@ -152,14 +166,15 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
     for (int h = 0; h < H; h++) {
         int th = omp_get_thread_num();
         real *C = scratch + th * per, *dC = C + (long)T * Tk, *X = dC + (long)T * Tk,
-             *dX = X + (long)T * P, *dE_mine = dX + (long)T * P, *pack = dE_mine + (long)dh * P;
+             *dX = X + (long)T * P, *dE_mine = dX + (long)T * P, *kt = dE_mine + (long)dh * P;
         double *p = pos_all + 2L * th * Tk, *gates = p + Tk;
         bool *clamped = cl_all + (long)th * Tk;
         for (int b = 0; b < B; b++) {
             long bh = (long)b * H + h;
             const real *qb = d->q + bh * T * dh, *kb = d->k + bh * d->k_bh;
             /* C = scale q k^T, X = q E */
-            rg_gemm_small(T, Tk, dh, d->scale, qb, dh, 1, kb, 1, dh, 0, C, Tk, 1, pack);
+            keys_transposed(kb, Tk, dh, kt);
+            rg_gemm_small(T, Tk, dh, d->scale, qb, dh, 1, kt, Tk, 1, 0, C, Tk, 1, NULL);
             rg_gemm_small(T, P, dh, 1, qb, dh, 1, d->E, P, 1, 0, X, P, 1, NULL);
             memset(dC, 0, (size_t)T * Tk * sizeof(real));
             memset(dX, 0, (size_t)T * P * sizeof(real));
@@ -181,7 +196,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
             if (dq) { /* dq += scale dC k + dX E^T */
                 rg_gemm_small(T, dh, Tk, d->scale, dC, Tk, 1, kb, dh, 1, 1, dq + bh * T * dh, dh, 1,
                               NULL);
-                rg_gemm_small(T, dh, P, 1, dX, P, 1, d->E, 1, P, 1, dq + bh * T * dh, dh, 1, pack);
+                rg_gemm_small(T, dh, P, 1, dX, P, 1, Et, dh, 1, 1, dq + bh * T * dh, dh, 1, NULL);
             }
             if (dk) /* dk += scale dC^T q */
                 rg_gemm_small(Tk, dh, T, d->scale, dC, 1, Tk, qb, dh, 1, 1, dk + bh * d->k_bh, dh,
