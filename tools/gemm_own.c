@@ -118,6 +118,9 @@ int main(int argc, char **argv) {
     }
     int threads = argc > 1 ? (int)parse(argv[1], "threads", 1, 256) : 1;
     int rounds = argc > 2 ? (int)parse(argv[2], "rounds", 1, MAX_ROUNDS) : 7;
+    /* BLIS checks BLIS_ARCH_TYPE against its registered kernel sets, which
+     * exist only after bli_init: asking for the arch first aborted */
+    bli_init();
     int simd = rg_sgemm_fma_level();
     if (simd == RG_SIMD_SSE4) {
         fprintf(stderr, "gemm_own: this CPU has neither AVX-512 nor AVX2 with FMA: relgrad's "
