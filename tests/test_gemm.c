@@ -287,10 +287,22 @@ Test(gemm, rg_gemm_follows_its_rule) {
         free(A), free(B), free(C), free(R);
         free_operands(&o);
     }
-    /* the rule itself (src/ops/gemm.c): k from 32 to 64 */
+    /* the rule itself (src/ops/gemm.c): k from 32 to 64; where BLIS runs
+     * its skx kernels, also longer k whose segments agree with BLIS's,
+     * but not long k with many rows and few columns */
     cr_expect(rg_gemm_own(1280, 192, 64) && rg_gemm_own(1280, 64, 32), "32 <= k <= 64: own");
-    cr_expect(!rg_gemm_own(1280, 64, 65) && !rg_gemm_own(192, 64, 1280), "k > 64: BLIS");
     cr_expect(!rg_gemm_own(1280, 64, 31) && !rg_gemm_own(1280, 64, 20), "k < 32: BLIS");
+    if (rg_gemm_packed_ready()) {
+        cr_expect(rg_gemm_own(1280, 64, 65) && rg_gemm_own(192, 64, 1280) &&
+                      rg_gemm_own(2048, 256, 768) && rg_gemm_own(256, 1024, 2048),
+                  "BLIS on skx, segments agree: own");
+        cr_expect(!rg_gemm_own(64, 64, 385) && !rg_gemm_own(64, 64, 480) &&
+                      !rg_gemm_own(64, 64, 800),
+                  "BLIS on skx, segments differ (rest of 385 to 480): BLIS");
+        cr_expect(!rg_gemm_own(2048, 256, 1024), "BLIS on skx, k > 768 and m >= 8 n: BLIS");
+    } else {
+        cr_expect(!rg_gemm_own(1280, 64, 65) && !rg_gemm_own(192, 64, 1280), "k > 64: BLIS");
+    }
     /* the shapes cover both sides of the rule */
     if (own_ok) cr_expect(n_own > 0 && n_blis > 0, "own %d, BLIS %d", n_own, n_blis);
 }
@@ -333,7 +345,7 @@ Test(gemm, packed_path_has_blis_bits) {
         {257, 255, 1000, 1, 1}, {3100, 14, 40, 1, 0},
         {64, 37, 2048, 1, 1},   {1024, 768, 256, 1, 0},
     };
-    int n_cases = 0;
+    int n_cases = 0, n_own = 0;
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
         for (int layout = 0; layout < 4; layout++) {
             shape s = {cases[c].m,        cases[c].n, cases[c].k,     layout & 1,
@@ -347,6 +359,24 @@ Test(gemm, packed_path_has_blis_bits) {
                          (float *)&cases[c].alpha, o.A, o.rsa, o.csa, o.B, o.rsb, o.csb,
                          (float *)&cases[c].beta, o.R, o.rsc, o.csc, NULL, &rntm);
             long first, bad = differing(&o, &first);
+            /* where the segments of k agree, relgrad's own kernels give the
+             * same bits (what rg_gemm's rule on skx counts on), 1 and 2 threads */
+            long r = s.k % 384;
+            if (s.k >= 32 && (s.k <= 384 || r == 0 || r > 96))
+                for (int threads = 1; threads <= 2; threads++) {
+                    float *own = malloc((size_t)o.nc * sizeof(float));
+                    fillf(own, o.nc, 3); /* C's starting values, as make_operands */
+                    rg_sgemm_fma(RG_SIMD_AVX512, s.m, s.n, s.k, cases[c].alpha, o.A, o.rsa, o.csa,
+                                 o.B, o.rsb, o.csb, cases[c].beta, own, o.rsc, o.csc, threads);
+                    long own_bad = 0;
+                    for (long e = 0; e < o.nc; e++) own_bad += memcmp(&own[e], &o.R[e], 4) != 0;
+                    cr_expect_eq(own_bad, 0,
+                                 "own kernels, %d thread(s), m=%ld n=%ld k=%ld ta=%d tb=%d: %ld "
+                                 "of %ld elements differ from bli_sgemm",
+                                 threads, s.m, s.n, s.k, s.ta, s.tb, own_bad, o.nc);
+                    free(own);
+                    n_own++;
+                }
             cr_expect_eq(bad, 0,
                          "m=%ld n=%ld k=%ld ta=%d tb=%d alpha=%g beta=%g: %ld of %ld elements "
                          "differ from bli_sgemm (first at %ld: %.9g vs %.9g)",
@@ -357,5 +387,6 @@ Test(gemm, packed_path_has_blis_bits) {
             n_cases++;
         }
     cr_expect_eq(n_cases, 56);
+    cr_expect(n_own >= 40, "own kernels compared on %d cases", n_own);
 #endif
 }

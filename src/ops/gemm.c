@@ -6,7 +6,10 @@
  *     part of C's columns (gemv_shared);
  *   - float32 products with 32 <= k <= 64 (OWN_K_MIN, OWN_K_MAX), on a CPU
  *     with AVX-512 or AVX2 and FMA (cpuid, at run time): relgrad's own
- *     kernels (gemm_kernel.c), one FMA chain per element of C;
+ *     kernels (gemm_kernel.c), one FMA chain per element of C; where BLIS
+ *     runs its skx kernels, also every k >= 32 whose segments agree with
+ *     BLIS's (then the two give the same bits), but long k with m >= 8 n
+ *     (rg_gemm_own, measured on the Zen 5);
  *   - everything else: BLIS's gemm, with the work shared between OpenMP
  *     threads by relgrad rather than by BLIS (rg_gemm_blis); where BLIS
  *     runs its skx kernels, a float32 part with a row-major C goes to
@@ -145,9 +148,24 @@ static void gemv_shared(long n, long k, real alpha, const real *A, long csa, con
     }
 }
 
+/* Do BLIS's segments of k (384 while more than 480 remain, then the rest
+ * whole: gemm_packed.c) fall where the own kernels' do (every multiple of
+ * 384)? They differ only when the rest is 385 to 480 values long. */
+static bool same_segments(long k) {
+    long r = k % 384;
+    return k <= 384 || r == 0 || r > 96;
+}
+
 bool rg_gemm_own(long m, long n, long k) {
-    (void)m, (void)n;
-    return k >= OWN_K_MIN && k <= OWN_K_MAX;
+    if (k >= OWN_K_MIN && k <= OWN_K_MAX) return true;
+    /* Where BLIS runs its skx kernels the own kernels compute BLIS's bits
+     * whenever the segments agree, and on the Zen 5 they were faster for
+     * the linear layers of configs (a) and (b) (tools/gemm_own, 7 rounds,
+     * 2 threads: 1.15-1.63x on the products config (a) gave BLIS, 1.03-1.20x
+     * on config (b)'s) except the long-k products of many rows and few
+     * columns (b's fc2 y = x W^T and fc1 dX = dY W, k = 1024, m = 8 n:
+     * 0.89x and 0.96x), which stay BLIS's. Below k = 32 BLIS as above. */
+    return k >= OWN_K_MIN && same_segments(k) && !(k > 768 && m >= 8 * n) && rg_gemm_packed_ready();
 }
 
 void rg_gemm(long m, long n, long k, real alpha, const real *A, long rsa, long csa, const real *B,

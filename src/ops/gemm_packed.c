@@ -71,7 +71,10 @@ bool rg_gemm_packed_ready(void) {
            bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cntx) == MR &&
            bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_MR, cntx) == MR &&
            bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cntx) == NR &&
-           bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NR, cntx) == NR;
+           bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NR, cntx) == NR &&
+           /* the segments of k gemm.c's rule counts on */
+           bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, cntx) == 384 &&
+           bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, cntx) == 480;
 }
 
 /* The transposes below use AVX2: rg_gemm_packed runs only where BLIS runs
