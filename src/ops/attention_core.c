@@ -88,9 +88,7 @@ static scratch_layout layout_of(const kernel_call *a, bool keep_P) {
     return s;
 }
 
-/* xt[d * ld + j] = x[j * D + d] for j in [j0, j1): keys or values made
- * column-major, so that the products against them run along j. */
-static void transpose_rows(const real *x, int D, int j0, int j1, real *xt, long ld) {
+void rg_transpose_rows(const real *x, int D, int j0, int j1, real *xt, long ld) {
     for (int j = j0; j < j1; j++)
         for (int d = 0; d < D; d++) xt[(long)d * ld + j] = x[(long)j * D + d];
 }
@@ -189,7 +187,7 @@ static void attend_one(const kernel_call *a, int b, int h, real *P, char *scratc
         /* the first block's first key is the smallest any block reads */
         int k_end = row_end_b(mask, b, T - 1, Tk), k_first = mask->key_lo ? mask->key_lo[0] : 0;
         if (k_first > row_end_b(mask, b, 0, Tk)) k_first = row_end_b(mask, b, 0, Tk);
-        transpose_rows(kb, D, k_first, k_end, (real *)kt, Tk);
+        rg_transpose_rows(kb, D, k_first, k_end, (real *)kt, Tk);
     }
     for (int t = 0; t < a->n_terms; t++)
         if (a->terms[t]->begin) a->terms[t]->begin(a->terms[t], b, h, scratch + sl->terms[t]);
@@ -290,7 +288,7 @@ static void backward_one(const backward_args *w, long bh, int thread) {
     const real *qb = w->q + bh * qs, *kb = w->k + bh * ks, *vb = w->v + bh * ks;
     real *dq = w->dq, *dk = w->dk, *dv = w->dv;
     real *vt = w->vt_all + (long)thread * Tk * D;
-    transpose_rows(vb, D, 0, row_end_b(mask, b, T - 1, Tk), vt, Tk);
+    rg_transpose_rows(vb, D, 0, row_end_b(mask, b, T - 1, Tk), vt, Tk);
     for (int i0 = 0; i0 < T; i0 += ROWS) {
         int i1 = i0 + ROWS < T ? i0 + ROWS : T, n = i1 - i0;
         int lim = row_end_b(mask, b, i1 - 1, Tk);

@@ -49,6 +49,12 @@ void rg_sgemm_fma(int simd, long m, long n, long k, float alpha, const float *A,
                   const float *B, long rsb, long csb, float beta, float *C, long rsc, long csc,
                   int threads);
 
+/* xt[d * ld + j] = x[j * D + d] for j in [j0, j1) (src/ops/attention_core.c):
+ * rows of width D (keys, values, a table) made column-major, so that the
+ * small products against them read op(B) with unit column stride and take
+ * rg_gemm_small's register-blocked kernel. */
+void rg_transpose_rows(const real *x, int D, int j0, int j1, real *xt, long ld);
+
 /* The same product for small matrices (src/ops/small_gemm.c), without BLIS's
  * per-call cost and with BLIS's arithmetic (the same bits for k up to a few
  * hundred), single-threaded. C must have unit column or row stride. `pack`

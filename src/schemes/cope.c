@@ -100,15 +100,6 @@ static void count_positions(const real *c, int lo, int hi, int P, double *p, boo
     }
 }
 
-/* kt [dh, n] = the n keys from k (row stride dh) turned on their side, so
- * that q k^T reads its right operand with unit column stride: the small
- * GEMM's register-blocked kernel then takes it (the same chains, so the
- * same bits, as its generic loop over a packed k). */
-static void keys_transposed(const real *k, int n, int dh, real *kt) {
-    for (int j = 0; j < n; j++)
-        for (int c = 0; c < dh; c++) kt[(long)c * n + j] = k[(long)j * dh + c];
-}
-
 /* scratch: X [BLOCK, P], C [BLOCK, Tk], kt [dh, Tk], a pack, then p [Tk]
  * (double) and clamped [Tk] */
 static size_t scratch_bytes(int P, int Tk, int dh) {
@@ -126,10 +117,12 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     bool *clamped = (bool *)(p + Tk);
     long bh = (long)blk->b * t->H + blk->h;
     const real *q = d->q + (bh * t->T + blk->i0) * dh, *k = d->k + bh * d->k_bh;
-    /* X[r, x] = q_i . E[:, x];  C[r, j] = scale q_i . k_j for the keys the block sees */
+    /* X[r, x] = q_i . E[:, x];  C[r, j] = scale q_i . k_j for the keys the block sees,
+     * from k turned on its side (kt [dh, keys]) so that the small GEMM's
+     * register-blocked kernel takes it: the same chains, so the same bits */
     rg_gemm_small(blk->n, P, dh, 1, q, dh, 1, d->E, P, 1, 0, X, P, 1, pack);
     if (lim > first) {
-        keys_transposed(k + (long)first * dh, lim - first, dh, kt);
+        rg_transpose_rows(k + (long)first * dh, dh, 0, lim - first, kt, lim - first);
         rg_gemm_small(blk->n, lim - first, dh, d->scale, q, dh, 1, kt, lim - first, 1, 0, C + first,
                       Tk, 1, pack);
     }
@@ -157,7 +150,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
      * so that dX E^T reads it with unit column stride (as kt for q k^T). */
     long per = 2L * T * Tk + 2L * T * P + (long)dh * P + (long)dh * Tk;
     real *Et = rg_arena_alloc(&ctx->arena, (size_t)P * dh * sizeof(real));
-    keys_transposed(d->E, dh, P, Et); /* E [dh, P] read as P-wide rows: Et [P, dh] */
+    rg_transpose_rows(d->E, P, 0, dh, Et, dh); /* E [dh, P] as dh rows of P: Et [P, dh] */
     real *scratch = rg_arena_alloc(&ctx->arena, (size_t)threads * per * sizeof(real) + 1);
     double *pos_all = rg_arena_alloc(&ctx->arena, (size_t)threads * 2 * Tk * sizeof(double) + 1);
     bool *cl_all = rg_arena_alloc(&ctx->arena, (size_t)threads * Tk + 1);
@@ -173,7 +166,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
             long bh = (long)b * H + h;
             const real *qb = d->q + bh * T * dh, *kb = d->k + bh * d->k_bh;
             /* C = scale q k^T, X = q E */
-            keys_transposed(kb, Tk, dh, kt);
+            rg_transpose_rows(kb, dh, 0, Tk, kt, Tk);
             rg_gemm_small(T, Tk, dh, d->scale, qb, dh, 1, kt, Tk, 1, 0, C, Tk, 1, NULL);
             rg_gemm_small(T, P, dh, 1, qb, dh, 1, d->E, P, 1, 0, X, P, 1, NULL);
             memset(dC, 0, (size_t)T * Tk * sizeof(real));
