@@ -82,7 +82,7 @@ static void gemm_one(long m, long n, long k, real alpha, const real *A, long rsa
         return;
     }
 #ifndef RELGRAD_F64
-    if (csc == 1 && rsc != 1 && m >= 2 && n >= 2 && rg_gemm_packed_ready()) {
+    if (csc == 1 && (rsc != 1 || n == 1) && m >= 2 && rg_gemm_packed_ready()) {
         rg_gemm_packed(m, n, k, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
         return;
     }

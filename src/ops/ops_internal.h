@@ -31,8 +31,9 @@ void rg_gemm_blis(long m, long n, long k, real alpha, const real *A, long rsa, l
 
 /* One single-threaded float32 product on BLIS's own micro-kernel with
  * relgrad's packing (src/ops/gemm_packed.c): bit for bit what bli_sgemm
- * computes, for a row-stored C (csc = 1, rsc != 1) with m, n >= 2 and
- * k >= 1, when rg_gemm_packed_ready() (BLIS runs its skx kernels). */
+ * computes, for a row-stored C (csc = 1, and rsc != 1 unless n = 1) with
+ * m >= 2, n >= 1 and k >= 1, when rg_gemm_packed_ready() (BLIS runs its
+ * skx kernels). */
 bool rg_gemm_packed_ready(void);
 void rg_gemm_packed(long m, long n, long k, float alpha, const float *A, long rsa, long csa,
                     const float *B, long rsb, long csb, float beta, float *C, long rsc, long csc);
