@@ -116,66 +116,44 @@ AVX2 static inline void transpose4x8(const float *src, long ld, float *dst, long
     }
 }
 
-/* A's rows i0 .. i0+mc-1, columns p0 .. p0+kc-1 ((i, p) at A[i*rs + p*cs])
- * into panels of MR rows: panel q holds row i0 + q*MR + r, column p0 + p at
- * dst[q*MR*kc + p*MR + r], zero where the row is past mc. */
-AVX2 static void pack_a(long mc, long kc, const float *A, long rs, long cs, float *dst) {
-    for (long q = 0; q < mc; q += MR, dst += (long)MR * kc) {
-        long rows = mc - q < MR ? mc - q : MR;
-        const float *a = A + q * rs;
-        if (rs == 1 && rows == MR) { /* a column of the panel is contiguous */
-            for (long p = 0; p < kc; p++) memcpy(dst + p * MR, a + p * cs, MR * sizeof(float));
-        } else if (cs == 1 && rows == MR) { /* rows contiguous: transpose, 8 x 8 at a time */
+/* `len` lines of kc values, value p of line x at src[x*sx + p*sp], into
+ * panels of W lines: panel q holds line q*W + w, value p at
+ * dst[q*W*kc + p*W + w], zero where the line is past len. A's rows go in
+ * panels of MR (32), B's columns in panels of NR (12): W is 8 j or 8 j + 4,
+ * and is a constant wherever this is inlined (pack_a, pack_b). */
+AVX2 static inline __attribute__((always_inline)) void
+pack(int W, long len, long kc, const float *src, long sx, long sp, float *dst) {
+    for (long q = 0; q < len; q += W, dst += (long)W * kc) {
+        long lines = len - q < W ? len - q : W;
+        const float *s = src + q * sx;
+        if (sx == 1 && lines == W) { /* a panel's W values of one p are contiguous */
+            for (long p = 0; p < kc; p++) memcpy(dst + p * W, s + p * sp, W * sizeof(float));
+        } else if (sp == 1 && lines == W) { /* lines contiguous: transpose 8 values at a time */
             long p8 = kc / 8 * 8;
-            for (long p = 0; p < p8; p += 8)
-                for (int r = 0; r < MR; r += 8)
-                    transpose8(a + r * rs + p, rs, dst + p * MR + r, MR);
-            for (long r = 0; r < MR; r++)
-                for (long p = p8; p < kc; p++) dst[p * MR + r] = a[r * rs + p];
-        } else if (cs == 1) { /* rows contiguous, a panel cut short */
-            for (long r = 0; r < rows; r++)
-                for (long p = 0; p < kc; p++) dst[p * MR + r] = a[r * rs + p];
-            for (long p = 0; p < kc; p++)
-                for (long r = rows; r < MR; r++) dst[p * MR + r] = 0;
-        } else {
+            for (long p = 0; p < p8; p += 8) {
+                int w = 0;
+                for (; w + 8 <= W; w += 8) transpose8(s + w * sx + p, sx, dst + p * W + w, W);
+                if (w < W) transpose4x8(s + w * sx + p, sx, dst + p * W + w, W);
+            }
+            for (long w = 0; w < W; w++)
+                for (long p = p8; p < kc; p++) dst[p * W + w] = s[w * sx + p];
+        } else { /* a panel cut short, or neither way contiguous */
             for (long p = 0; p < kc; p++) {
-                for (long r = 0; r < rows; r++) dst[p * MR + r] = a[r * rs + p * cs];
-                for (long r = rows; r < MR; r++) dst[p * MR + r] = 0;
+                for (long w = 0; w < lines; w++) dst[p * W + w] = s[w * sx + p * sp];
+                for (long w = lines; w < W; w++) dst[p * W + w] = 0;
             }
         }
     }
 }
 
-/* B's rows p0 .. p0+kc-1, columns j0 .. j0+nc-1 ((p, j) at B[p*rs + j*cs])
- * into panels of NR columns: panel q holds column j0 + q*NR + c, row p0 + p
- * at dst[q*NR*kc + p*NR + c], zero where the column is past nc. */
+/* A's rows (i, p) at A[i*rs + p*cs], mc of them, in panels of MR rows */
+AVX2 static void pack_a(long mc, long kc, const float *A, long rs, long cs, float *dst) {
+    pack(MR, mc, kc, A, rs, cs, dst);
+}
+
+/* B's columns (p, j) at B[p*rs + j*cs], nc of them, in panels of NR columns */
 AVX2 static void pack_b(long kc, long nc, const float *B, long rs, long cs, float *dst) {
-    for (long q = 0; q < nc; q += NR, dst += (long)NR * kc) {
-        long cols = nc - q < NR ? nc - q : NR;
-        const float *b = B + q * cs;
-        if (cs == 1 && cols == NR) { /* a row of the panel is contiguous */
-            for (long p = 0; p < kc; p++) memcpy(dst + p * NR, b + p * rs, NR * sizeof(float));
-        } else if (rs == 1 &&
-                   cols == NR) { /* columns contiguous: transpose, 8 values of p at a time */
-            long p8 = kc / 8 * 8;
-            for (long p = 0; p < p8; p += 8) {
-                transpose8(b + p, cs, dst + p * NR, NR);
-                transpose4x8(b + 8 * cs + p, cs, dst + p * NR + 8, NR);
-            }
-            for (long c = 0; c < NR; c++)
-                for (long p = p8; p < kc; p++) dst[p * NR + c] = b[c * cs + p];
-        } else if (rs == 1) { /* columns contiguous, a panel cut short */
-            for (long c = 0; c < cols; c++)
-                for (long p = 0; p < kc; p++) dst[p * NR + c] = b[c * cs + p];
-            for (long p = 0; p < kc; p++)
-                for (long c = cols; c < NR; c++) dst[p * NR + c] = 0;
-        } else {
-            for (long p = 0; p < kc; p++) {
-                for (long c = 0; c < cols; c++) dst[p * NR + c] = b[p * rs + c * cs];
-                for (long c = cols; c < NR; c++) dst[p * NR + c] = 0;
-            }
-        }
-    }
+    pack(NR, nc, kc, B, cs, rs, dst);
 }
 
 /* The length of the segment of k that starts at p (BLIS's
