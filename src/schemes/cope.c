@@ -100,10 +100,11 @@ static void count_positions(const real *c, int lo, int hi, int P, double *p, boo
     }
 }
 
-/* scratch: X [BLOCK, P], C [BLOCK, Tk], kt [dh, Tk], a pack, then p [Tk]
- * (double) and clamped [Tk] */
+/* scratch: X [BLOCK, P], C [BLOCK, Tk], kt [dh, Tk], then p [Tk] (double)
+ * and clamped [Tk] (both products read op(B) with unit column stride, so
+ * rg_gemm_small needs no pack) */
 static size_t scratch_bytes(int P, int Tk, int dh) {
-    return ((size_t)RG_ATTN_BLOCK * (P + Tk) + (size_t)dh * Tk + RG_SMALL_PACK(dh)) * sizeof(real) +
+    return ((size_t)RG_ATTN_BLOCK * (P + Tk) + (size_t)dh * Tk) * sizeof(real) +
            (size_t)Tk * (sizeof(double) + 1) + 64;
 }
 
@@ -111,20 +112,19 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     const cope_data *d = t->data;
     int P = d->P, dh = d->dh;
     int Tk = t->Tk, first = blk->lo[0], lim = blk->hi[blk->n - 1]; /* windows move right */
-    real *X = blk->scratch, *C = X + (long)RG_ATTN_BLOCK * P, *kt = C + (long)RG_ATTN_BLOCK * Tk,
-         *pack = kt + (long)dh * Tk;
-    double *p = (double *)(pack + RG_SMALL_PACK(dh));
+    real *X = blk->scratch, *C = X + (long)RG_ATTN_BLOCK * P, *kt = C + (long)RG_ATTN_BLOCK * Tk;
+    double *p = (double *)(kt + (long)dh * Tk);
     bool *clamped = (bool *)(p + Tk);
     long bh = (long)blk->b * t->H + blk->h;
     const real *q = d->q + (bh * t->T + blk->i0) * dh, *k = d->k + bh * d->k_bh;
     /* X[r, x] = q_i . E[:, x];  C[r, j] = scale q_i . k_j for the keys the block sees,
      * from k turned on its side (kt [dh, keys]) so that the small GEMM's
      * register-blocked kernel takes it: the same chains, so the same bits */
-    rg_gemm_small(blk->n, P, dh, 1, q, dh, 1, d->E, P, 1, 0, X, P, 1, pack);
+    rg_gemm_small(blk->n, P, dh, 1, q, dh, 1, d->E, P, 1, 0, X, P, 1, NULL);
     if (lim > first) {
         rg_transpose_rows(k + (long)first * dh, dh, 0, lim - first, kt, lim - first);
         rg_gemm_small(blk->n, lim - first, dh, d->scale, q, dh, 1, kt, lim - first, 1, 0, C + first,
-                      Tk, 1, pack);
+                      Tk, 1, NULL);
     }
     for (int r = 0; r < blk->n; r++) {
         real *row = blk->S + r * blk->ld;
