@@ -8,10 +8,14 @@
  *     and a row with gaps (each key's position), against S + bias(p_i - p_j);
  *   - T5's table gradient taken a block of dS rows at a time inside the
  *     kernel (heads owned by threads) and from the whole dS after it (3
- *     heads on 2 threads): the same bits, with and without random positions. */
+ *     heads on 2 threads): the same bits, with and without random positions;
+ *   - FIRE's bias op (src/schemes/fire.c) at every vector code this CPU runs
+ *     against the plain build's code, forward and every parameter's
+ *     gradient, on 1 and 2 threads. */
 #include "testing.h"
 
 #include "ops/ops_internal.h"
+#include "schemes/scheme.h"
 
 #include <limits.h>
 #include <math.h>
@@ -159,5 +163,69 @@ Test(scheme_kernels, t5_table_gradient_by_rows_equals_whole) {
                       random_pos ? "random positions" : "positions 0..T-1", i, (double)by_rows[i],
                       (double)whole[i]);
         free(by_rows), free(whole);
+    }
+}
+
+/* ---- FIRE's op at each vector code ------------------------------------------------- */
+
+/* E and the six parameter gradients of fire_bias at `simd` on `threads`
+ * threads, for a fixed draw: 2 rows of 37 queries after 3 memory keys,
+ * randomly spaced positions, 3 heads, width 21 (not a multiple of any
+ * vector width), fire_L 2 so both sides of max(p_i, thr) occur. */
+static real *fire_values(int simd, int threads, long *n) {
+    enum { BP = 2, T = 37, DIAG = 3, TK = T + DIAG, H = 3, W = 21 };
+    rg_rng rng;
+    rg_rng_seed(&rng, 5);
+    int shapes[6][2] = {{1, 1}, {1, 1}, {W, 1}, {W, 1}, {H, W}, {H, 1}};
+    int ndims[6] = {1, 1, 2, 1, 2, 1};
+    rg_tensor *p[6];
+    for (int k = 0; k < 6; k++) {
+        p[k] = rg_tensor_random(&rng, ndims[k], shapes[k], 1.0, NULL);
+        p[k]->requires_grad = true;
+    }
+    p[0]->data[0] = (real)0.1, p[1]->data[0] = (real)2.3;
+    int qpos[BP * T], kpos[BP * TK];
+    for (int b = 0; b < BP; b++) {
+        int at = 0;
+        for (int j = 0; j < TK; j++) kpos[b * TK + j] = at, at += 1 + (int)(rg_rng_u64(&rng) % 3);
+        for (int i = 0; i < T; i++) qpos[b * T + i] = kpos[b * TK + DIAG + i];
+    }
+    rg_ctx ctx;
+    rg_ctx_init(&ctx, threads);
+    rg_tensor *E = rg_fire_bias_at(&ctx, simd, qpos, kpos, BP, T, TK, DIAG, p, (real)2);
+    real *seed = malloc((size_t)E->size * sizeof(real));
+    fill(seed, E->size, 6);
+    rg_backward_seeded(&ctx, E, seed);
+    *n = E->size + 2 + 2 * W + H * W + H;
+    real *out = malloc((size_t)*n * sizeof(real)), *o = out;
+    memcpy(o, E->data, (size_t)E->size * sizeof(real)), o += E->size;
+    for (int k = 0; k < 6; k++) {
+        real *g = rg_grad(&ctx, p[k]);
+        memcpy(o, g, (size_t)p[k]->size * sizeof(real)), o += p[k]->size;
+        rg_tensor_free(p[k]);
+    }
+    free(seed);
+    rg_ctx_free(&ctx);
+    return out;
+}
+
+Test(scheme_kernels, fire_every_level) {
+    for (int threads = 1; threads <= 2; threads++) {
+        long n0, n;
+        real *plain = fire_values(RG_SIMD_SSE4, threads, &n0);
+        int nonzero = 0;
+        for (long i = 0; i < n0; i++) nonzero += plain[i] != 0;
+        cr_assert_gt(nonzero, n0 / 2, "fire's values are mostly zero: the test checks little");
+        for (int simd = RG_SIMD_SSE4 + 1; simd <= rg_fire_level(); simd++) {
+            real *v = fire_values(simd, threads, &n);
+            cr_assert_eq(n, n0);
+            for (long i = 0; i < n; i++)
+                cr_assert(same_bits(v[i], plain[i]),
+                          "level %d, %d threads: value %ld (E, then c, L, fc1.weight, fc1.bias, "
+                          "fc2.weight, fc2.bias) = %a, the plain code's %a",
+                          simd, threads, i, (double)v[i], (double)plain[i]);
+            free(v);
+        }
+        free(plain);
     }
 }

@@ -92,70 +92,209 @@ static double z_denominator(double c, int p, double thr) {
  *   where dm/dthr = 1 if thr > p_i, 1/2 if thr = p_i, else 0.
  * The hidden layer is recomputed in the backward rather than kept. */
 
+/* The op's shapes and its parameters in double (exact copies: the same
+ * products as reading the floats), and psi(d) of each visible pair, kept
+ * by the forward for the backward: N[(bp * T + i) * Tk + j]. */
 typedef struct {
     const int *qpos, *kpos;
     int Bp, T, Tk, diag, W, H;
-    real L_scale;
-} fire_args;
+    double c, thr, Lv, s;  /* c, thr = |L s|, L and s = fire_L */
+    int simd;              /* the vector code (rg_fire_level) */
+    const double *w1, *b1; /* [W] */
+    const double *w2;      /* [H,W], fc2.weight */
+    const double *w2t;     /* [W,H], its transpose (the forward's inner loop runs over heads) */
+    double *N;             /* [Bp,T,Tk] or NULL (no backward) */
+    const long *work;      /* [Bp*T + 1]: visible pairs in rows before each row */
+} fire_op;
 
 static double sgn(double x) {
     return (x > 0) - (x < 0);
 }
 
+/* Visible keys of query row i: j < i + diag + 1, j < Tk. */
+static int visible(const fire_op *op, int i) {
+    int end = i + op->diag + 1 < op->Tk ? i + op->diag + 1 : op->Tk;
+    return end > 0 ? end : 0;
+}
+
+/* Rows (bp, i), flattened as r = bp * T + i, for thread t of nt: a
+ * contiguous range holding about 1/nt of the visible pairs (the rows of a
+ * causal call grow in length, so equal row counts would leave the first
+ * thread a quarter of the work at 2 threads). The backward's per-thread sums
+ * depend on this split, so it depends on the shape and nt only. */
+static void thread_rows(const fire_op *op, int t, int nt, long *r0, long *r1) {
+    long n = (long)op->Bp * op->T, total = op->work[n];
+    long goal0 = total * t / nt, goal1 = total * (t + 1) / nt;
+    long lo = 0, hi = n; /* first row whose pairs before it reach goal0 */
+    while (lo < hi) {
+        long mid = (lo + hi) / 2;
+        if (op->work[mid] < goal0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *r0 = lo;
+    hi = n;
+    while (lo < hi) {
+        long mid = (lo + hi) / 2;
+        if (op->work[mid] < goal1)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *r1 = t == nt - 1 ? n : lo;
+}
+
+/* Forward of rows [r0, r1): E (zeroed) gets f(z) at each visible pair. Each
+ * head's value is summed over the units in unit order, as floats, whatever
+ * the vector width: the loops run across heads or units, never reorder a
+ * sum. */
+static inline __attribute__((always_inline)) void
+forward_rows_body(const fire_op *op, const real *b2, real *E, long r0, long r1) {
+    int W = op->W, H = op->H, T = op->T, Tk = op->Tk;
+    real acc[256]; /* H <= 256: one per head */
+    for (long r = r0; r < r1; r++) {
+        int bp = (int)(r / T), i = (int)(r % T);
+        int pi = op->qpos[r];
+        double Dn = z_denominator(op->c, pi, op->thr);
+        int end = visible(op, i);
+        for (int j = 0; j < end; j++) {
+            double N = psi(op->c, pi - op->kpos[(long)bp * Tk + j]), z = N / Dn;
+            if (op->N) op->N[r * Tk + j] = N;
+            for (int h = 0; h < H; h++) acc[h] = b2[h];
+            for (int w = 0; w < W; w++) {
+                double a = op->w1[w] * z + op->b1[w];
+                if (a <= 0) continue;
+                const double *w2t = op->w2t + (long)w * H;
+#pragma omp simd
+                for (int h = 0; h < H; h++) acc[h] += (real)(w2t[h] * a);
+            }
+            real *e = E + ((long)bp * H * T + i) * Tk + j; /* e[h * T * Tk] */
+            for (int h = 0; h < H; h++) e[(long)h * T * Tk] = acc[h];
+        }
+    }
+}
+
+/* Backward of rows [r0, r1) into one thread's sums a = {dc, dL, dW1 [W],
+ * db1 [W], dW2 [H,W], db2 [H]}; dE the op's output gradient. Each sum takes
+ * the pairs in row order, and within a pair the heads (du) and units (dz)
+ * in order: the vector loops run across units, each unit its own sum. */
+static inline __attribute__((always_inline)) void
+backward_rows_body(const fire_op *op, const real *dE, double *a, long r0, long r1) {
+    int W = op->W, H = op->H, T = op->T, Tk = op->Tk;
+    double cv = op->c, thr = op->thr, Lv = op->Lv, s = op->s;
+    double *dc = a, *dL = a + 1, *dW1 = a + 2, *db1 = dW1 + W, *dW2 = db1 + W, *db2 = dW2 + H * W;
+    double hid[256], pre[256], du[256], da[256], gh[256]; /* W, H <= 256 */
+    for (long r = r0; r < r1; r++) {
+        int bp = (int)(r / T), i = (int)(r % T);
+        int pi = op->qpos[r];
+        double m = pi > thr ? pi : thr;
+        double Dn = z_denominator(cv, pi, thr);
+        double dDn_dc = sgn(cv * m) * m / (fabs(cv * m) + 1);
+        double dDn_dm = sgn(cv * m) * cv / (fabs(cv * m) + 1);
+        double dm_dthr = thr > pi ? 1 : thr == pi ? 0.5 : 0;
+        int end = visible(op, i);
+        for (int j = 0; j < end; j++) {
+            double d = pi - op->kpos[(long)bp * Tk + j];
+            double N = op->N[r * Tk + j], z = N / Dn;
+            const real *g = dE + ((long)bp * H * T + i) * Tk + j; /* g[h * T * Tk] */
+            for (int h = 0; h < H; h++) gh[h] = g[(long)h * T * Tk];
+#pragma omp simd
+            for (int w = 0; w < W; w++) {
+                pre[w] = op->w1[w] * z + op->b1[w];
+                hid[w] = pre[w] > 0 ? pre[w] : 0;
+                du[w] = 0;
+            }
+            for (int h = 0; h < H; h++) { /* du_w = sum_h W2[h,w] g_h; dW2[h,w] += g_h u_w */
+                const double *w2 = op->w2 + (long)h * W;
+                double *d2 = dW2 + (long)h * W, gv = gh[h];
+#pragma omp simd
+                for (int w = 0; w < W; w++) {
+                    du[w] += w2[w] * gv;
+                    d2[w] += gv * hid[w];
+                }
+            }
+#pragma omp simd
+            for (int w = 0; w < W; w++) {
+                da[w] = pre[w] > 0 ? du[w] : 0;
+                dW1[w] += da[w] * z;
+                db1[w] += da[w];
+            }
+            double dz = 0;
+            for (int w = 0; w < W; w++) dz += op->w1[w] * da[w];
+            for (int h = 0; h < H; h++) db2[h] += gh[h];
+            double dN_dc = sgn(cv * d) * d / (fabs(cv * d) + 1);
+            *dc += dz * (dN_dc * Dn - N * dDn_dc) / (Dn * Dn);
+            *dL += dz * (-N / (Dn * Dn)) * dDn_dm * dm_dthr * sgn(Lv * s) * s;
+        }
+    }
+}
+
+/* The bodies built for each vector width; every width gives the same bits
+ * (no sum is reordered, and contraction into FMA is off). */
+typedef void forward_fn(const fire_op *op, const real *b2, real *E, long r0, long r1);
+typedef void backward_fn(const fire_op *op, const real *dE, double *a, long r0, long r1);
+#define FIRE_ROWS(suffix, target)                                                                  \
+    target static void forward_rows_##suffix(const fire_op *op, const real *b2, real *E, long r0,  \
+                                             long r1) {                                            \
+        forward_rows_body(op, b2, E, r0, r1);                                                      \
+    }                                                                                              \
+    target static void backward_rows_##suffix(const fire_op *op, const real *dE, double *a,        \
+                                              long r0, long r1) {                                  \
+        backward_rows_body(op, dE, a, r0, r1);                                                     \
+    }
+FIRE_ROWS(sse4, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FIRE_WIDE 1
+FIRE_ROWS(avx2, __attribute__((target("avx2"))))
+FIRE_ROWS(avx512, __attribute__((target("avx512f"))))
+#endif
+
+int rg_fire_level(void) {
+#ifdef FIRE_WIDE
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return RG_SIMD_AVX512;
+    if (__builtin_cpu_supports("avx2")) return RG_SIMD_AVX2;
+#endif
+    return RG_SIMD_SSE4;
+}
+
+static forward_fn *forward_at(int simd) {
+#ifdef FIRE_WIDE
+    if (simd == RG_SIMD_AVX512) return forward_rows_avx512;
+    if (simd == RG_SIMD_AVX2) return forward_rows_avx2;
+#endif
+    (void)simd;
+    return forward_rows_sse4;
+}
+
+static backward_fn *backward_at(int simd) {
+#ifdef FIRE_WIDE
+    if (simd == RG_SIMD_AVX512) return backward_rows_avx512;
+    if (simd == RG_SIMD_AVX2) return backward_rows_avx2;
+#endif
+    (void)simd;
+    return backward_rows_sse4;
+}
+
 static void fire_backward(rg_ctx *ctx, rg_node *node) {
-    const fire_args *fa = node->saved;
+    const fire_op *op = node->saved;
     rg_tensor *c = node->in[0], *Lp = node->in[1], *W1 = node->in[2], *b1 = node->in[3];
     rg_tensor *W2 = node->in[4], *b2 = node->in[5];
-    int W = fa->W, H = fa->H, T = fa->T, Tk = fa->Tk, threads = ctx->threads;
+    int W = op->W, H = op->H, threads = ctx->threads;
     /* per-thread sums of the parameter gradients, added in a fixed order after */
     long per = 2 + 2L * W + (long)H * W + H;
     double *acc = rg_arena_calloc(&ctx->arena, (size_t)(threads * per) * sizeof(double));
     const real *dE = node->out->grad;
-    double cv = c->data[0], Lv = Lp->data[0], s = fa->L_scale;
-    double thr = fabs(Lv * s);
+    backward_fn *rows = backward_at(op->simd);
+    int used = 1;
 #pragma omp parallel num_threads(threads)
     {
-        double *a = acc + omp_get_thread_num() * per;
-        double *dc = a, *dL = a + 1, *dW1 = a + 2, *db1 = dW1 + W, *dW2 = db1 + W,
-               *db2 = dW2 + H * W;
-        double hid[256], pre[256]; /* W <= 256 (checked by the forward) */
-#pragma omp for schedule(static) collapse(2)
-        for (int bp = 0; bp < fa->Bp; bp++)
-            for (int i = 0; i < T; i++) {
-                int pi = fa->qpos[(long)bp * T + i];
-                double m = pi > thr ? pi : thr;
-                double Dn = z_denominator(cv, pi, thr);
-                double dDn_dc = sgn(cv * m) * m / (fabs(cv * m) + 1);
-                double dDn_dm = sgn(cv * m) * cv / (fabs(cv * m) + 1);
-                double dm_dthr = thr > pi ? 1 : thr == pi ? 0.5 : 0;
-                int end = i + fa->diag + 1 < Tk ? i + fa->diag + 1 : Tk;
-                for (int j = 0; j < end; j++) {
-                    double d = pi - fa->kpos[(long)bp * Tk + j];
-                    double N = psi(cv, d), z = N / Dn;
-                    const real *g = dE + ((long)bp * H * T + i) * Tk + j; /* g[h * T * Tk] */
-                    for (int w = 0; w < W; w++) {
-                        pre[w] = W1->data[w] * z + b1->data[w];
-                        hid[w] = pre[w] > 0 ? pre[w] : 0;
-                    }
-                    double dz = 0;
-                    for (int w = 0; w < W; w++) {
-                        double du = 0;
-                        for (int h = 0; h < H; h++) {
-                            double gh = g[(long)h * T * Tk];
-                            du += W2->data[h * W + w] * gh;
-                            dW2[h * W + w] += gh * hid[w];
-                        }
-                        double da = pre[w] > 0 ? du : 0;
-                        dW1[w] += da * z;
-                        db1[w] += da;
-                        dz += W1->data[w] * da;
-                    }
-                    for (int h = 0; h < H; h++) db2[h] += g[(long)h * T * Tk];
-                    double dN_dc = sgn(cv * d) * d / (fabs(cv * d) + 1);
-                    *dc += dz * (dN_dc * Dn - N * dDn_dc) / (Dn * Dn);
-                    *dL += dz * (-N / (Dn * Dn)) * dDn_dm * dm_dthr * sgn(Lv * s) * s;
-                }
-            }
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (t == 0) used = nt;
+        long r0, r1;
+        thread_rows(op, t, nt, &r0, &r1);
+        rows(op, dE, acc + t * per, r0, r1);
     }
     rg_tensor *ins[6] = {c, Lp, W1, b1, W2, b2};
     long offs[6] = {0, 1, 2, 2 + W, 2 + 2L * W, 2 + 2L * W + (long)H * W};
@@ -164,56 +303,63 @@ static void fire_backward(rg_ctx *ctx, rg_node *node) {
         real *g = rg_grad(ctx, ins[k]);
         for (long e = 0; e < ins[k]->size; e++) {
             double sum = 0;
-            for (int th = 0; th < threads; th++) sum += acc[th * per + offs[k] + e];
+            for (int th = 0; th < used; th++) sum += acc[th * per + offs[k] + e];
             g[e] += (real)sum;
         }
     }
 }
 
 /* p: c [1], L [1], fc1.weight [W,1], fc1.bias [W], fc2.weight [H,W], fc2.bias [H]. */
-static rg_tensor *fire_bias(rg_ctx *ctx, const int *qpos, const int *kpos, int Bp, int T, int Tk,
-                            int diag, rg_tensor *const p[6], real L_scale) {
+rg_tensor *rg_fire_bias_at(rg_ctx *ctx, int simd, const int *qpos, const int *kpos, int Bp, int T,
+                           int Tk, int diag, rg_tensor *const p[6], real L_scale) {
     rg_tensor *c = p[0], *Lp = p[1], *W1 = p[2], *b1 = p[3], *W2 = p[4], *b2 = p[5];
     int W = W1->shape[0], H = W2->shape[0];
     if (c->size != 1 || Lp->size != 1 || W1->ndim != 2 || W1->shape[1] != 1 || b1->size != W ||
         W2->ndim != 2 || W2->shape[1] != W || b2->size != H)
         rg_die_shapes("fire_bias", "need c [1], L [1], W1 [W,1], b1 [W], W2 [H,W], b2 [H]", W1, W2);
-    if (W > 256) rg_die("fire_bias: width %d exceeds 256", W);
+    if (W > 256 || H > 256) rg_die("fire_bias: width %d or heads %d exceed 256", W, H);
     rg_tensor *E = rg_zeros(ctx, 4, (int[]){Bp, H, T, Tk});
-    double cv = c->data[0], thr = fabs(Lp->data[0] * (double)L_scale);
-#pragma omp parallel for schedule(static) collapse(2) if ((long)Bp * T * Tk * W > 32768)           \
-    num_threads(ctx->threads)
-    for (int bp = 0; bp < Bp; bp++)
-        for (int i = 0; i < T; i++) {
-            int pi = qpos[(long)bp * T + i];
-            double Dn = z_denominator(cv, pi, thr);
-            int end = i + diag + 1 < Tk ? i + diag + 1 : Tk;
-            for (int j = 0; j < end; j++) {
-                double z = psi(cv, pi - kpos[(long)bp * Tk + j]) / Dn;
-                real *e = E->data + ((long)bp * H * T + i) * Tk + j; /* e[h * T * Tk] */
-                for (int h = 0; h < H; h++) e[(long)h * T * Tk] = b2->data[h];
-                for (int w = 0; w < W; w++) {
-                    double a = W1->data[w] * z + b1->data[w];
-                    if (a <= 0) continue;
-                    for (int h = 0; h < H; h++)
-                        e[(long)h * T * Tk] += (real)(W2->data[h * W + w] * a);
-                }
-            }
-        }
     rg_tensor *in[6] = {c, Lp, W1, b1, W2, b2};
-    if (rg_needs_grad(ctx, in, 6)) {
-        fire_args *fa = rg_arena_alloc(&ctx->arena, sizeof *fa);
-        *fa = (fire_args){.qpos = qpos,
-                          .kpos = kpos,
-                          .Bp = Bp,
-                          .T = T,
-                          .Tk = Tk,
-                          .diag = diag,
-                          .W = W,
-                          .H = H,
-                          .L_scale = L_scale};
-        rg_record_scheme_op(ctx, "fire_bias", fire_backward, E, in, 6)->saved = fa;
+    bool grad = rg_needs_grad(ctx, in, 6);
+    fire_op *op = rg_arena_alloc(&ctx->arena, sizeof *op);
+    double *w = rg_arena_alloc(&ctx->arena, (size_t)(2 * W + 2 * H * W) * sizeof(double));
+    long n = (long)Bp * T, *work = rg_arena_alloc(&ctx->arena, (size_t)(n + 1) * sizeof(long));
+    *op = (fire_op){.qpos = qpos,
+                    .kpos = kpos,
+                    .Bp = Bp,
+                    .T = T,
+                    .Tk = Tk,
+                    .diag = diag,
+                    .W = W,
+                    .H = H,
+                    .c = c->data[0],
+                    .thr = fabs(Lp->data[0] * (double)L_scale),
+                    .Lv = Lp->data[0],
+                    .s = L_scale,
+                    .simd = simd,
+                    .w1 = w,
+                    .b1 = w + W,
+                    .w2 = w + 2 * W,
+                    .w2t = w + 2 * W + H * W,
+                    .N = grad ? rg_arena_alloc(&ctx->arena, (size_t)n * Tk * sizeof(double) + 1)
+                              : NULL,
+                    .work = work};
+    for (int u = 0; u < W; u++) {
+        w[u] = W1->data[u], w[W + u] = b1->data[u];
+        for (int h = 0; h < H; h++)
+            w[2 * W + h * W + u] = w[2 * W + H * W + u * H + h] = W2->data[h * W + u];
     }
+    work[0] = 0;
+    for (long r = 0; r < n; r++) work[r + 1] = work[r] + visible(op, (int)(r % T));
+    forward_fn *rows = forward_at(simd);
+    int threads = (long)work[n] * W * H > 32768 ? ctx->threads : 1;
+#pragma omp parallel num_threads(threads)
+    {
+        long r0, r1;
+        thread_rows(op, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+        rows(op, b2->data, E->data, r0, r1);
+    }
+    if (grad) rg_record_scheme_op(ctx, "fire_bias", fire_backward, E, in, 6)->saved = op;
     return E;
 }
 
@@ -234,8 +380,8 @@ static void scores(rg_scheme_call *call) {
     int Bp = rg_dense_positions(call, &qpos, &kpos);
     rg_tensor *const *p = call->params;
     rg_tensor *params[6] = {p[C], p[L], p[FC1_W], p[FC1_B], p[FC2_W], p[FC2_B]};
-    rg_tensor *E = fire_bias(call->ctx, qpos, kpos, Bp, call->T, call->Tk, call->diag, params,
-                             (real)call->opts->fire_L); /* (Bp,H,T,Tk) */
+    rg_tensor *E = rg_fire_bias_at(call->ctx, rg_fire_level(), qpos, kpos, Bp, call->T, call->Tk,
+                                   call->diag, params, (real)call->opts->fire_L); /* (Bp,H,T,Tk) */
     rg_term *t = rg_bias_term(call->ctx, E, call->B, call->diag);
     if (call->n_terms == RG_MAX_TERMS) rg_die("fire: too many score terms");
     call->terms[call->n_terms++] = t;
@@ -335,7 +481,8 @@ static rg_check_rule check_rule(int slot) {
  * so both sides of max(p_i, thr) occur; relu units off their kinks. */
 static rg_tensor *f_fire(rg_ctx *ctx, rg_tensor **x, void *arg) {
     const rg_op_check *st = arg;
-    return fire_bias(ctx, st->idx, st->idx2, st->s.B, st->s.T, st->s.Tk, st->s.diag, x, (real)2);
+    return rg_fire_bias_at(ctx, rg_fire_level(), st->idx, st->idx2, st->s.B, st->s.T, st->s.Tk,
+                           st->s.diag, x, (real)2);
 }
 
 static int s_fire(rg_op_check *st, rg_rng *rng) {
