@@ -122,27 +122,21 @@ static int visible(const fire_op *op, int i) {
  * causal call grow in length, so equal row counts would leave the first
  * thread a quarter of the work at 2 threads). The backward's per-thread sums
  * depend on this split, so it depends on the shape and nt only. */
+static long first_row_reaching(const fire_op *op, long goal) { /* work[row] >= goal */
+    long lo = 0, hi = (long)op->Bp * op->T;
+    while (lo < hi) {
+        long mid = (lo + hi) / 2;
+        if (op->work[mid] < goal)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 static void thread_rows(const fire_op *op, int t, int nt, long *r0, long *r1) {
     long n = (long)op->Bp * op->T, total = op->work[n];
-    long goal0 = total * t / nt, goal1 = total * (t + 1) / nt;
-    long lo = 0, hi = n; /* first row whose pairs before it reach goal0 */
-    while (lo < hi) {
-        long mid = (lo + hi) / 2;
-        if (op->work[mid] < goal0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *r0 = lo;
-    hi = n;
-    while (lo < hi) {
-        long mid = (lo + hi) / 2;
-        if (op->work[mid] < goal1)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *r1 = t == nt - 1 ? n : lo;
+    *r0 = first_row_reaching(op, total * t / nt);
+    *r1 = t == nt - 1 ? n : first_row_reaching(op, total * (t + 1) / nt);
 }
 
 /* Forward of rows [r0, r1): E (zeroed) gets f(z) at each visible pair. Each
@@ -259,22 +253,18 @@ int rg_fire_level(void) {
     return RG_SIMD_SSE4;
 }
 
-static forward_fn *forward_at(int simd) {
-#ifdef FIRE_WIDE
-    if (simd == RG_SIMD_AVX512) return forward_rows_avx512;
-    if (simd == RG_SIMD_AVX2) return forward_rows_avx2;
-#endif
-    (void)simd;
-    return forward_rows_sse4;
-}
+typedef struct {
+    forward_fn *forward;
+    backward_fn *backward;
+} fire_code;
 
-static backward_fn *backward_at(int simd) {
+static fire_code code_at(int simd) {
 #ifdef FIRE_WIDE
-    if (simd == RG_SIMD_AVX512) return backward_rows_avx512;
-    if (simd == RG_SIMD_AVX2) return backward_rows_avx2;
+    if (simd == RG_SIMD_AVX512) return (fire_code){forward_rows_avx512, backward_rows_avx512};
+    if (simd == RG_SIMD_AVX2) return (fire_code){forward_rows_avx2, backward_rows_avx2};
 #endif
     (void)simd;
-    return backward_rows_sse4;
+    return (fire_code){forward_rows_sse4, backward_rows_sse4};
 }
 
 static void fire_backward(rg_ctx *ctx, rg_node *node) {
@@ -286,7 +276,7 @@ static void fire_backward(rg_ctx *ctx, rg_node *node) {
     long per = 2 + 2L * W + (long)H * W + H;
     double *acc = rg_arena_calloc(&ctx->arena, (size_t)(threads * per) * sizeof(double));
     const real *dE = node->out->grad;
-    backward_fn *rows = backward_at(op->simd);
+    backward_fn *rows = code_at(op->simd).backward;
     int used = 1;
 #pragma omp parallel num_threads(threads)
     {
@@ -351,7 +341,7 @@ rg_tensor *rg_fire_bias_at(rg_ctx *ctx, int simd, const int *qpos, const int *kp
     }
     work[0] = 0;
     for (long r = 0; r < n; r++) work[r + 1] = work[r] + visible(op, (int)(r % T));
-    forward_fn *rows = forward_at(simd);
+    forward_fn *rows = code_at(simd).forward;
     int threads = (long)work[n] * W * H > 32768 ? ctx->threads : 1;
 #pragma omp parallel num_threads(threads)
     {
