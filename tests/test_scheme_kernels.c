@@ -15,7 +15,6 @@
 #include "testing.h"
 
 #include "ops/ops_internal.h"
-#include "schemes/scheme.h"
 
 #include <limits.h>
 #include <math.h>

@@ -9,6 +9,8 @@
 #ifndef RELGRAD_SCHEMES_H
 #define RELGRAD_SCHEMES_H
 
+#include "relgrad/tensor.h"
+
 #include <stdbool.h>
 
 #define RG_MAX_SCHEMES     16     /* room in the registry                          */
@@ -63,5 +65,15 @@ int rg_t5_bucket(int n, int n_buckets, int max_distance);
 int rg_t5_bucket_bidirectional(int r, int n_buckets, int max_distance);
 /* DeBERTa's relative index clamp(delta, -K, K-1) + K, in 0..2K-1. */
 int rg_deberta_rel(int delta, int K);
+/* FIRE's bias op (src/schemes/fire.c) with its vector code chosen: simd 0
+ * (SSE4, any x86-64-v2), 1 (AVX2) or 2 (AVX-512), at most rg_fire_level(),
+ * the widest this CPU runs and the one the scheme uses; every level gives
+ * the same bits, forward and backward. Queries at qpos [Bp,T], keys at kpos
+ * [Bp,Tk], key j visible to query i when j <= i + diag; p = c [1], L [1],
+ * fc1.weight [W,1], fc1.bias [W], fc2.weight [H,W], fc2.bias [H]; L_scale =
+ * fire_L. Returns E [Bp,H,T,Tk]. */
+int rg_fire_level(void);
+rg_tensor *rg_fire_bias_at(rg_ctx *ctx, int simd, const int *qpos, const int *kpos, int Bp, int T,
+                           int Tk, int diag, rg_tensor *const p[6], real L_scale);
 
 #endif

@@ -151,14 +151,4 @@ int rg_dense_positions(rg_scheme_call *call, const int **qpos, const int **kpos)
  * [sin(p w_0..), cos(p w_0..)] (sinusoidal.c). */
 void rg_sinusoid_row(int p, int d, real *out, bool interleaved);
 
-/* FIRE's bias op (fire.c) with its vector code chosen (tests): RG_SIMD_AVX512,
- * RG_SIMD_AVX2 or RG_SIMD_SSE4, at most rg_fire_level() (the widest this CPU
- * runs, which the scheme uses); every level gives the same bits, forward and
- * backward. Queries qpos [Bp,T], keys kpos [Bp,Tk], key j visible to query i
- * when j <= i + diag; p = c [1], L [1], fc1.weight [W,1], fc1.bias [W],
- * fc2.weight [H,W], fc2.bias [H]; L_scale = fire_L. Returns [Bp,H,T,Tk]. */
-int rg_fire_level(void);
-rg_tensor *rg_fire_bias_at(rg_ctx *ctx, int simd, const int *qpos, const int *kpos, int Bp, int T,
-                           int Tk, int diag, rg_tensor *const p[6], real L_scale);
-
 #endif
