@@ -146,9 +146,12 @@ rg_term *rg_term_new(rg_scheme_call *call, const char *name, void *data);
 /* Every row's query and key positions as dense arrays ([Bp,T] and [Bp,Tk]),
  * Bp = 1 when the positions are shared by the batch. */
 int rg_dense_positions(rg_scheme_call *call, const int **qpos, const int **kpos);
-/* The sinusoid of position p over d features (d even), w_m = 10000^(-2m/d):
- * interleaved [sin(p w_0), cos(p w_0), sin(p w_1), ...] or sines first
- * [sin(p w_0..), cos(p w_0..)] (sinusoidal.c). */
-void rg_sinusoid_row(int p, int d, real *out, bool interleaved);
+/* The sinusoid of position p over d features (d even), from the frequencies
+ * w [d/2] that rg_sinusoid_freqs fills (w_m = 10000^(-2m/d)): interleaved
+ * [sin(p w_0), cos(p w_0), sin(p w_1), ...] or sines first [sin(p w_0..),
+ * cos(p w_0..)] (sinusoidal.c). A table of rows computes w once: pow took
+ * a fifth of a row's time (xl's tables with randomized positions). */
+void rg_sinusoid_freqs(int d, double *w);
+void rg_sinusoid_row(int p, int d, const double *w, real *out, bool interleaved);
 
 #endif

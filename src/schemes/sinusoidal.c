@@ -6,9 +6,13 @@
 
 #include <math.h>
 
-void rg_sinusoid_row(int p, int d, real *out, bool interleaved) {
+void rg_sinusoid_freqs(int d, double *w) {
+    for (int m = 0; m < d / 2; m++) w[m] = pow(10000.0, -2.0 * m / d);
+}
+
+void rg_sinusoid_row(int p, int d, const double *w, real *out, bool interleaved) {
     for (int m = 0; m < d / 2; m++) {
-        double w = pow(10000.0, -2.0 * m / d), s = sin(p * w), c = cos(p * w);
+        double s = sin(p * w[m]), c = cos(p * w[m]);
         if (interleaved)
             out[2 * m] = (real)s, out[2 * m + 1] = (real)c;
         else
@@ -32,9 +36,11 @@ static rg_tensor *embed(rg_ctx *ctx, const rg_model_config *mc, rg_tensor *const
     (void)shared;
     int d = mc->d_model, rows = pos_stride ? B : 1;
     rg_tensor *pe = rg_empty(ctx, 3, (int[]){rows, T, d});
+    double *w = rg_arena_alloc(&ctx->arena, (size_t)(d / 2) * sizeof *w);
+    rg_sinusoid_freqs(d, w);
     for (int b = 0; b < rows; b++)
         for (int t = 0; t < T; t++)
-            rg_sinusoid_row(pos[b * pos_stride + t], d, pe->data + ((long)b * T + t) * d, true);
+            rg_sinusoid_row(pos[b * pos_stride + t], d, w, pe->data + ((long)b * T + t) * d, true);
     return pe;
 }
 

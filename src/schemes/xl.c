@@ -62,7 +62,9 @@ static void declare_layer(rg_param_builder *pb, const rg_model_config *mc, int l
 /* e(lo .. lo+rows-1), sines first: [rows, d] */
 static rg_tensor *encodings(rg_ctx *ctx, int lo, int rows, int d) {
     rg_tensor *e = rg_empty(ctx, 2, (int[]){rows, d});
-    for (int n = 0; n < rows; n++) rg_sinusoid_row(lo + n, d, e->data + (long)n * d, false);
+    double *w = rg_arena_alloc(&ctx->arena, (size_t)(d / 2) * sizeof *w);
+    rg_sinusoid_freqs(d, w);
+    for (int n = 0; n < rows; n++) rg_sinusoid_row(lo + n, d, w, e->data + (long)n * d, false);
     return e;
 }
 
@@ -127,6 +129,17 @@ static void add(const rg_term *t, const rg_term_block *blk) {
     }
 }
 
+/* y += a x over n entries, four at a time: restrict and the fixed inner
+ * count let the compiler make each group of four one vector operation at
+ * -O2 (each entry is its own sum: the same bits). As a plain loop it ran
+ * one float at a time: 13% of a randomized xl step. */
+static inline void axpy(real *restrict y, real a, const real *restrict x, int n) {
+    int c = 0;
+    for (; c + 4 <= n; c += 4)
+        for (int e = 0; e < 4; e++) y[c + e] += a * x[c + e];
+    for (; c < n; c++) y[c] += a * x[c];
+}
+
 /* d(q+v)_i += g R_h[n], dR_h[n] += g (q+v)_i, g = dS[i,j] / sqrt(dh), pair by pair;
  * each thread owns some heads, as in backward */
 static void backward_per_pair(rg_ctx *ctx, const rg_term *t, const real *dS, real *dqv, real *dR) {
@@ -145,10 +158,8 @@ static void backward_per_pair(rg_ctx *ctx, const rg_term *t, const real *dS, rea
                 for (int j = 0; j < end; j++) {
                     real gs = d->scale * g[j];
                     long n = pi - rg_kpos(d->pos, b, j) - d->lo; /* row of R */
-                    if (dq)
-                        for (int c = 0; c < dh; c++) dq[c] += gs * R[n * dh + c];
-                    if (dRh)
-                        for (int c = 0; c < dh; c++) dRh[n * dh + c] += gs * qv[c];
+                    if (dq) axpy(dq, gs, R + n * dh, dh);
+                    if (dRh) axpy(dRh + n * dh, gs, qv, dh);
                 }
             }
         }
