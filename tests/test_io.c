@@ -1236,7 +1236,7 @@ Test(io, results_info_absent) {
 }
 
 /* rg_run_info_provenance: this build's commit (as --version says it),
- * precision and the CPU's model name. */
+ * precision and the CPU: its model name, family and model. */
 Test(io, run_info_provenance) {
     rg_run_info info;
     rg_run_info_init(&info);
@@ -1245,17 +1245,21 @@ Test(io, run_info_provenance) {
     rg_run_info_provenance(&info);
     cr_expect_str_eq(info.precision, RG_REAL_NAME);
     cr_expect(info.git_commit[0], "no commit");
-    char model[256] = "unknown", line[512];
+    /* the first processor's lines, read here with sscanf */
+    char name[256] = "", family[32] = "", model[32] = "", line[512];
     FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            const char *v = strchr(line, ':') + 1;
-            while (*v == ' ' || *v == '\t') v++;
-            snprintf(model, sizeof model, "%.*s", (int)strcspn(v, "\n"), v);
-            break;
-        }
+    while (f && fgets(line, sizeof line, f) && line[0] != '\n') {
+        if (!name[0]) sscanf(line, "model name : %255[^\n]", name);
+        sscanf(line, "cpu family : %31s", family);
+        if (!strncmp(line, "model\t", 6)) sscanf(line, "model : %31s", model);
+    }
     if (f) fclose(f);
-    cr_expect_str_eq(info.cpu_model, model);
+    char want[400] = "unknown";
+    if (name[0] && family[0] && model[0])
+        snprintf(want, sizeof want, "%s (family %s, model %s)", name, family, model);
+    else if (name[0])
+        snprintf(want, sizeof want, "%s", name);
+    cr_expect_str_eq(info.cpu_model, want);
 }
 
 /* select = best's state: best_step and best_val_exact_match travel in

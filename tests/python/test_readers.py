@@ -59,12 +59,18 @@ def check_provenance(check, rows):
     commit (as --version says), precision and CPU model."""
     version = common.run([common.binary("RELGRAD_BIN", "build/relgrad"), "--version"])
     commit = next(l.split()[-1] for l in version.splitlines() if l.startswith("git commit"))
-    cpu = "unknown"
+    fields = {}
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name") and ":" in line:
-                cpu = line.split(":", 1)[1].strip()
-                break
+            if not line.strip():
+                break  # the first processor only
+            if ":" in line:
+                key, value = line.split(":", 1)
+                fields.setdefault(key.strip(), value.strip())
+    cpu = fields.get("model name") or "unknown"
+    if "model name" in fields and "cpu family" in fields and "model" in fields:
+        cpu = "%s (family %s, model %s)" % (fields["model name"], fields["cpu family"],
+                                             fields["model"])
     check(all(r["git_commit"] == commit and r["precision"] == "float32" and r["cpu_model"] == cpu
               for r in rows), "git_commit = --version's (%s), precision float32, cpu_model = "
           "/proc/cpuinfo's (%s)" % (commit, cpu))
