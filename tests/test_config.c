@@ -345,7 +345,7 @@ Test(config, key_table) {
         "eval_every", "init_from",        "quiet",           "select",
         "val_n",      "tasks",
         "positions",  "seeds",            "jobs",            "max_positions",   "rope_base",
-        "rope_scale", "t5_buckets",       "t5_max_distance", "deberta_span",
+        "rope_scale", "alibi_left",       "t5_buckets",      "t5_max_distance", "deberta_span",
         "fire_width", "fire_L",           "cope_npos"};
     /* clang-format on */
     cr_assert_eq((int)(sizeof expected / sizeof expected[0]), n);
@@ -387,6 +387,7 @@ static const char EVERY_KEY[] = "; every key\n"
                                 "max_positions = 300\n"
                                 "rope_base = 500.5\n"
                                 "rope_scale = 2.5\n"
+                                "alibi_left = 0.5\n"
                                 "t5_buckets = 16\n"
                                 "t5_max_distance = 64\n"
                                 "deberta_span = 7\n"
@@ -479,6 +480,7 @@ Test(config, every_key_round_trips) {
     cr_expect_eq(c.model.schemes.id[1], rg_scheme_find("deberta"));
     cr_expect_eq(c.model.opts.rope_base, 500.5);
     cr_expect_eq(c.model.opts.fire_L, 128.5);
+    cr_expect_eq(c.model.opts.alibi_left, 0.5);
     cr_expect_eq(c.task, RG_TASK_DUPLICATE);
     cr_expect_eq(c.model.arch, RG_ARCH_ENCODER);
     cr_expect_eq(c.random_positions_per, RG_POSITIONS_PER_BATCH);

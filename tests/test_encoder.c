@@ -7,7 +7,8 @@
  *   - PAD keys are hidden: a row's logits at its real tokens do not depend on
  *     how much PAD follows, nor on what the PAD rows hold;
  *   - the fused kernel equals the unfused ops with the same mask;
- *   - each scheme's encoder form: ALiBi penalizes |p_i - p_j| both ways, T5's
+ *   - each scheme's encoder form: ALiBi penalizes |p_i - p_j| both ways (or
+ *     keys before the query less, with alibi_left), T5's
  *     bidirectional buckets as HF T5 computes them, fire refused.
  * Schemes come from the registry: a new one is covered without editing
  * this file (fire is the one without an encoder form).
@@ -254,20 +255,44 @@ Test(encoder_props, t5_bidirectional_buckets_as_hf) {
     cr_expect_eq(rg_t5_bucket_bidirectional(0, 32, 128), 0);
 }
 
-/* ALiBi's penalty is symmetric: swapping the two tokens of a 2-token
- * sequence of NoPE-equal content gives mirrored attention. Tested through
- * the logits: with rope off and two identical tokens, alibi's encoder gives
- * both positions the same logits (|p_0 - p_1| is the same seen from each). */
-Test(encoder_props, alibi_symmetric) {
+/* ALiBi's penalty is symmetric: in a row "x y x" the two x's see the same
+ * keys at the same distances |p_i - p_j|, mirrored, so with rope off an
+ * encoder gives them the same logits. (Two tokens alone would not test it:
+ * with equal keys and values any attention weights give the same output.) */
+static double alibi_mirror_gap(double alibi_left) {
     rg_config c;
     encoder_config(&c, "alibi");
+    c.model.opts.alibi_left = alibi_left;
     rg_model m;
     make_encoder(&m, &c, 6);
-    int tok[2] = {1, 1};
-    real *a = logits_of(&m, tok, NULL, 1, 2);
-    cr_expect_leq(max_diff(a, a + m.V, m.V), EQ_TOL, "alibi encoder: the two positions differ");
+    int tok[3] = {1, 2, 1};
+    real *a = logits_of(&m, tok, NULL, 1, 3);
+    double gap = max_diff(a, a + 2 * m.V, m.V);
     free(a);
     rg_model_free(&m);
+    return gap;
+}
+
+Test(encoder_props, alibi_symmetric) {
+    double gap = alibi_mirror_gap(0.0);
+    cr_expect_leq(gap, EQ_TOL, "alibi encoder: the mirrored positions differ by %g", gap);
+}
+
+/* alibi_left = a (Ruoss et al.'s code: 0.5) penalizes keys before the query
+ * by s (r - a), keys after it by s |r|: the bias values, and the two x's of
+ * alibi_symmetric's row now get different logits. */
+Test(encoder_props, alibi_left_breaks_the_symmetry) {
+    cr_expect_eq(rg_alibi_bias(0.5, 3, 0.5), -1.25, "before the query: -s (r - a)");
+    cr_expect_eq(rg_alibi_bias(0.5, -3, 0.5), -1.5, "after the query: -s |r|");
+    cr_expect_eq(rg_alibi_bias(0.5, 0, 0.5), 0.0, "the query's own key: 0");
+    cr_expect_eq(rg_alibi_bias(0.25, 3, 0.0), -0.75, "a = 0: symmetric");
+    cr_expect_eq(rg_alibi_bias(0.25, -3, 0.0), -0.75, "a = 0: symmetric");
+    double lefts[2] = {0.25, 0.5};
+    for (int k = 0; k < 2; k++) {
+        double gap = alibi_mirror_gap(lefts[k]);
+        cr_expect_gt(gap, 100 * EQ_TOL, "alibi_left = %g: the mirrored positions agree (%g)",
+                     lefts[k], gap);
+    }
 }
 
 Test(encoder_config, fire_and_cope_are_refused) {

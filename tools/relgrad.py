@@ -66,10 +66,10 @@ MODEL_DEFAULTS = {
     "pos": "none", "max_positions": 0, "rope_base": 10000.0, "rope_scale": 1.0,
     "t5_buckets": 32, "t5_max_distance": 128, "deberta_span": 16, "mem_len": 0,
     "segment_len": 0, "init_std": 0.02, "fire_width": 32, "fire_L": 512.0,
-    "random_positions": 0, "arch": "decoder", "cope_npos": 64,
+    "random_positions": 0, "arch": "decoder", "cope_npos": 64, "alibi_left": 0.0,
     "abacus": 0, "abacus_max": 256, "n_hints": 0, "index_hints": 0, "coupled_positions": 0,
 }
-REAL_KEYS = ("rope_base", "rope_scale", "init_std", "fire_L")
+REAL_KEYS = ("rope_base", "rope_scale", "init_std", "fire_L", "alibi_left")
 STRING_KEYS = ("pos", "arch")
 
 LN_EPS = 1e-5  # SPEC section 1
@@ -491,9 +491,11 @@ class Attention(nn.Module):
         if self.scheme == "rope":
             q = rope_rotate(q, qpos[:, None, :], cfg["rope_base"], cfg["rope_scale"])
             k = rope_rotate(k, kpos[:, None, :], cfg["rope_base"], cfg["rope_scale"])
-        elif self.scheme == "alibi":  # - s_h |p_i - p_j|
+        elif self.scheme == "alibi":  # - s_h |p_i - p_j|; keys before the query - s_h (r - alibi_left)
             slopes = torch.tensor(alibi_slopes(H), dtype=torch.float64)
-            extra = (-slopes[None, :, None, None] * seen.abs()[:, None].to(torch.float64)).to(q.dtype)
+            r = seen.to(torch.float64)
+            penalty = torch.where(r > 0, r - cfg["alibi_left"], r.abs())
+            extra = (-slopes[None, :, None, None] * penalty[:, None]).to(q.dtype)
         elif self.scheme == "t5":
             bucket = t5_buckets_of(seen, cfg["t5_buckets"], cfg["t5_max_distance"], encoder)
             extra = shared["t5_bias"].weight[bucket].permute(0, 3, 1, 2)  # [B,H,T,N]

@@ -32,6 +32,7 @@ typedef struct rg_scheme_opts {
     int fire_width;
     double fire_L;
     int cope_npos;
+    double alibi_left; /* alibi: keys before the query are penalized s_h (|r| - this) */
 } rg_scheme_opts;
 
 int rg_scheme_count(void);
@@ -56,6 +57,9 @@ const char *rg_scheme_names_text(char *buf, unsigned long n);
 
 /* ALiBi slopes for H heads (Press et al. 2022). */
 void rg_alibi_slopes(int H, double *slopes);
+/* ALiBi's bias of slope s at distance r = p_i - p_j: -s |r|, or -s (r - left)
+ * for a key before the query (r > 0) when alibi_left = left > 0. */
+double rg_alibi_bias(double slope, int r, double left);
 /* T5 bucket of a causal distance n >= 0 (Raffel et al. 2020). */
 int rg_t5_bucket(int n, int n_buckets, int max_distance);
 /* The encoder's bidirectional bucket of a signed distance r = p_i - p_j (as
