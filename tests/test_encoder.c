@@ -70,10 +70,12 @@ static rg_tensor *f_encoder(rg_ctx *ctx, rg_tensor **inputs, void *arg) {
     return rg_model_forward(ctx, a->m, a->tokens, a->pos, NULL, a->B, a->T, 0, NULL);
 }
 
-static void check_encoder(const char *pos, int random_positions) {
+/* alibi_left: ALiBi's left-side offset (0 = SPEC's symmetric form) */
+static void check_encoder_left(const char *pos, int random_positions, double alibi_left) {
     rg_config c;
     encoder_config(&c, pos);
     c.model.n_layers = 3; /* room for three-entry lists */
+    c.model.opts.alibi_left = alibi_left;
     rg_model m;
     make_encoder(&m, &c, 11);
     enum { B = 3, T = 6 };
@@ -88,7 +90,8 @@ static void check_encoder(const char *pos, int random_positions) {
     for (int i = 0; i < m.n_params; i++) in[i] = &m.params[i].t;
     rg_gc_result res;
     char what[128];
-    snprintf(what, sizeof what, "encoder %s%s", pos, random_positions ? " random positions" : "");
+    snprintf(what, sizeof what, "encoder %s%s%s", pos, alibi_left > 0 ? " alibi_left" : "",
+             random_positions ? " random positions" : "");
     /* float64: a step of 5e-4, not the default 1e-3: the encoder's
      * fourth-order truncation error is larger than the decoder's (every
      * token sees every other), measured 7.7e-7 at 1e-3 and 4.8e-8 at 5e-4
@@ -102,6 +105,10 @@ static void check_encoder(const char *pos, int random_positions) {
               res.numeric);
     free(in);
     rg_model_free(&m);
+}
+
+static void check_encoder(const char *pos, int random_positions) {
+    check_encoder_left(pos, random_positions, 0.0);
 }
 
 Test(encoder_grad, every_scheme) {
@@ -118,6 +125,13 @@ Test(encoder_grad, hybrid) {
     check_encoder("t5,deberta,none", 0);
     check_encoder("xl,alibi", 0);
     check_encoder("rope,alibi", 30);
+}
+
+/* ALiBi in Ruoss et al.'s form (alibi_left = 0.5): a constant bias still,
+ * so the gradients through the content path must match as before. */
+Test(encoder_grad, alibi_left) {
+    check_encoder_left("alibi", 0, 0.5);
+    check_encoder_left("xl,alibi", 40, 0.5);
 }
 
 /* logits [B,T,V] of an encoder forward, malloc'd */
