@@ -9,7 +9,8 @@
  *   - the fused kernel equals the unfused ops with the same mask;
  *   - each scheme's encoder form: ALiBi penalizes |p_i - p_j| both ways (or
  *     keys before the query less, with alibi_left), T5's
- *     bidirectional buckets as HF T5 computes them, fire refused.
+ *     bidirectional buckets as HF T5 computes them, fire refused;
+ *   - xl's distance table is made once per forward, not once per layer.
  * Schemes come from the registry: a new one is covered without editing
  * this file (fire is the one without an encoder form).
  */
@@ -307,6 +308,41 @@ Test(encoder_props, alibi_left_breaks_the_symmetry) {
         cr_expect_gt(gap, 100 * EQ_TOL, "alibi_left = %g: the mirrored positions agree (%g)",
                      lefts[k], gap);
     }
+}
+
+/* xl's sinusoids of the distances are the same in every layer, so a
+ * forward makes them once (the memo of scheme.h): with positions spread
+ * apart (4 positions from 0..96, the per-pair path) each layer's projection
+ * r(n) = e(n) Wr^T reads the same table e, one per forward. */
+Test(encoder_props, xl_table_made_once_per_forward) {
+    rg_config c;
+    encoder_config(&c, "xl");
+    test_set(&c, "n_layers", "3");
+    rg_model m;
+    make_encoder(&m, &c, 3);
+    enum { B = 2, T = 4 };
+    int len[B] = {T, T - 1}, tok[B * T], pos[B * T] = {0, 31, 64, 96, 5, 17, 40, 90};
+    padded_tokens(tok, B, T, len, m.V, rg_tok_pad(c.model.n_symbols, 0), 2);
+    for (int pass = 0; pass < 2; pass++) { /* twice: a new forward makes its own */
+        rg_ctx ctx;
+        rg_ctx_init(&ctx, 1);
+        rg_model_forward(&ctx, &m, tok, pos, NULL, B, T, 0, NULL);
+        const rg_tensor *table = NULL;
+        int n = 0;
+        for (const rg_node *node = ctx.tape; node; node = node->prev) {
+            if (node->kind != RG_OP_LINEAR || !node->in[1]->name ||
+                !strstr(node->in[1]->name, ".attn.r.weight"))
+                continue;
+            if (!table) table = node->in[0];
+            cr_expect_eq(node->in[0], table, "%s reads another table than the last layer's",
+                         node->in[1]->name);
+            cr_expect_eq(node->in[0]->shape[0], 2 * 96 + 1, "the table spans -96..96");
+            n++;
+        }
+        cr_expect_eq(n, 3, "%d projections of the distance table, want one per layer", n);
+        rg_ctx_free(&ctx);
+    }
+    rg_model_free(&m);
 }
 
 Test(encoder_config, fire_and_cope_are_refused) {

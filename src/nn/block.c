@@ -84,6 +84,7 @@ static rg_tensor *attention_sublayer(rg_ctx *ctx, rg_model *m, int l, rg_tensor 
         .k = K,
         .shared = m->shared[L->scheme],
         .params = L->sp,
+        .memo = &f->memo[L->scheme],
         .q_content = q,
         .scale = (real)(1 / sqrt((double)dh)),
     };

@@ -308,12 +308,14 @@ static rg_tensor *model_forward(rg_ctx *ctx, rg_model *m, const int *tokens, con
     /* in the arena: score terms read it again in the backward */
     rg_attn_pos *ap = rg_arena_alloc(&ctx->arena, sizeof *ap);
     forward_positions(ctx, m, pos, offset, B, T, recurrent ? mem : NULL, M, ap);
+    rg_fwd_memo memo[RG_MAX_SCHEMES] = {0};
     rg_fwd f = {.pos = ap,
                 .mask = {.diag = M},
                 .opts = &m->cfg.opts,
                 .mem = recurrent ? mem : NULL,
                 .M = M,
-                .probs = probs};
+                .probs = probs,
+                .memo = memo};
     if (m->cfg.arch == RG_ARCH_ENCODER) { /* both ways; PAD keys (at the row's end) hidden */
         if (recurrent) rg_die("model: an encoder has no segment memory");
         int *key_end = rg_arena_alloc(&ctx->arena, (size_t)B * sizeof(int));
@@ -422,8 +424,13 @@ static rg_tensor *decode(rg_ctx *ctx, rg_model *m, rg_kv_cache *kv, const int *t
     for (int i = 0; i < n; i++) lo[i] = window_start(&m->cfg, p0 + i);
     rg_attn_pos *ap = rg_arena_alloc(&ctx->arena, sizeof *ap);
     *ap = (rg_attn_pos){.q = kv->pos + p0, .k = kv->pos, .q_stride = stride, .k_stride = stride};
-    rg_fwd f = {
-        .pos = ap, .mask = {.diag = p0, .key_lo = lo}, .opts = &kv->opts, .kv = kv, .p0 = p0};
+    rg_fwd_memo memo[RG_MAX_SCHEMES] = {0};
+    rg_fwd f = {.pos = ap,
+                .mask = {.diag = p0, .key_lo = lo},
+                .opts = &kv->opts,
+                .kv = kv,
+                .p0 = p0,
+                .memo = memo};
     rg_attn_pos_limits(ap, &f.mask, B, n, p0 + n);
     rg_tensor *logits = forward(ctx, m, tokens, ids, B, n, &f, !all);
     kv->len = p0 + n;

@@ -22,6 +22,9 @@ typedef struct rg_fwd {
     /* without memory or cache: where each layer's attention probabilities
      * go, [n_layers, B, H, T, T] (rg_model_forward_probs), or NULL */
     real *probs;
+    /* each scheme's table kept for the forward's other layers ([RG_MAX_SCHEMES],
+     * zeroed at the forward's start; scheme.h: rg_fwd_memo) */
+    rg_fwd_memo *memo;
 } rg_fwd;
 
 /* One Transformer block, the only one (SPEC section 1), for training,

@@ -49,6 +49,17 @@ struct rg_scheme_check {
 #define RG_MAX_TABLES 2
 
 /* One layer's attention, as a scheme sees it. */
+/* A table made from positions alone (no parameters, so no gradient), which
+ * the scheme's tables hook may keep for the other layers of the same forward
+ * that use the scheme: one per scheme and forward (rg_fwd), empty (t NULL)
+ * at its start. xl keeps its sinusoids of the distances lo .. lo+rows-1 in
+ * it, the same in every layer (sin and cos of up to 4095 distances a layer
+ * with randomized positions). The hook checks lo and rows before reusing it. */
+typedef struct rg_fwd_memo {
+    int lo, rows;
+    rg_tensor *t;
+} rg_fwd_memo;
+
 typedef struct rg_scheme_call {
     rg_ctx *ctx;
     const rg_model *m;
@@ -64,6 +75,7 @@ typedef struct rg_scheme_call {
     rg_tensor *const *tables;  /* what its tables hook made, covering distances
                                   table_lo .. (row 0 of a distance table is table_lo)     */
     int table_lo;
+    rg_fwd_memo *memo; /* this scheme's memo for the forward (never NULL)             */
     /* set by the scheme's scores hook (defaults: q, 1/sqrt(dh), no terms) */
     rg_tensor *q_content;
     real scale;

@@ -59,12 +59,17 @@ static void declare_layer(rg_param_builder *pb, const rg_model_config *mc, int l
     slot[V] = rg_declare(pb, name, RG_SHAPE(H, d / H), false, RG_INIT_ZEROS, 0);
 }
 
-/* e(lo .. lo+rows-1), sines first: [rows, d] */
-static rg_tensor *encodings(rg_ctx *ctx, int lo, int rows, int d) {
+/* e(lo .. lo+rows-1), sines first: [rows, d]. The same in every layer, so
+ * made once per forward and kept in the call's memo for the other layers. */
+static rg_tensor *encodings(const rg_scheme_call *call, int lo, int rows, int d) {
+    rg_fwd_memo *memo = call->memo;
+    if (memo->t && memo->lo == lo && memo->rows == rows) return memo->t;
+    rg_ctx *ctx = call->ctx;
     rg_tensor *e = rg_empty(ctx, 2, (int[]){rows, d});
     double *w = rg_arena_alloc(&ctx->arena, (size_t)(d / 2) * sizeof *w);
     rg_sinusoid_freqs(d, w);
     for (int n = 0; n < rows; n++) rg_sinusoid_row(lo + n, d, w, e->data + (long)n * d, false);
+    *memo = (rg_fwd_memo){.lo = lo, .rows = rows, .t = e};
     return e;
 }
 
@@ -204,7 +209,7 @@ static void backward(rg_ctx *ctx, const rg_term *t, const real *dS) {
 /* R [1, H, rows, dh] for the distances lo .. hi, through ops. */
 static void tables(const rg_scheme_call *call, int *lo, int *hi, rg_tensor **out) {
     int d = call->m->cfg.d_model;
-    rg_tensor *e = encodings(call->ctx, *lo, *hi - *lo + 1, d);
+    rg_tensor *e = encodings(call, *lo, *hi - *lo + 1, d);
     out[0] = rg_project_heads(call->ctx, e, call->params[WR], call->H, call->dh);
 }
 
