@@ -102,6 +102,14 @@ static const bad_case BAD[] = {
     {"checkpoint_every = 0\n", {0}, {"bad.ini:1:", "'checkpoint_every'", "must be >= 1"}},
     {"seed = -1\n", {0}, {"bad.ini:1:", "'seed'", "must be >= 0"}},
     {"train_len = 0\n", {0}, {"bad.ini:1:", "'train_len'", "must be 1 .. 1000000"}},
+    /* memory: a training step's batch, and evaluation's RG_EVAL_BATCH rows */
+    {"batch_size = 100000\n",
+     {0},
+     {"bad.ini:1:", "'batch_size'", "activation values per step", "lower batch_size"}},
+    {"pos = rope\neval_lens = 3000\n",
+     {0},
+     {"bad.ini:2:", "'eval_lens'", "evaluation at length 3000", "64 examples at a time",
+      "lower the longest eval length"}},
     /* names and lists */
     {"task = copyy\n",
      {0},
@@ -755,6 +763,33 @@ Test(config, task_seq_len) {
     cr_expect_eq(rg_task_seq_len(RG_TASK_COMPUTE_SQRT, 5), 11);
     cr_expect_eq(rg_task_seq_len(RG_TASK_COMPUTE_SQRT, 6), 12);
     cr_expect_eq(rg_task_seq_len(RG_TASK_DUPLICATE_STRING, 5), 18);
+}
+
+/* The memory bound asks of batch_size only what a training step holds
+ * (train_len), and of eval lengths only RG_EVAL_BATCH rows: Ruoss et al.'s
+ * encoder (batch 128, train_len 40) evaluates to 497 symbols (it was refused
+ * when batch_size times the longest eval length was counted), and a small
+ * eval_n reaches further. */
+Test(config, memory_bound_by_phase) {
+    rg_config c;
+    rg_config_defaults(&c);
+    test_set(&c, "arch", "encoder");
+    test_set(&c, "pos", "rope");
+    test_set(&c, "task", "bucket_sort");
+    test_set(&c, "d_model", "64");
+    test_set(&c, "n_heads", "8");
+    test_set(&c, "n_layers", "5");
+    test_set(&c, "d_ff", "256");
+    test_set(&c, "batch_size", "128");
+    test_set(&c, "train_len", "40");
+    test_set(&c, "eval_lens", "10, 40, 41..497:8");
+    rg_error err = {{0}};
+    cr_expect_eq(rg_config_validate(&c, "ruoss", &err), 0, "%s", err.msg);
+    test_set(&c, "eval_lens", "1500");
+    cr_expect_eq(rg_config_validate(&c, "ruoss", &err), 2, "length 1500 in rows of 64 passed");
+    cr_expect(strstr(err.msg, "'eval_lens'") != NULL, "%s", err.msg);
+    test_set(&c, "eval_n", "8");
+    cr_expect_eq(rg_config_validate(&c, "ruoss", &err), 0, "%s", err.msg);
 }
 
 /* A task with its own alphabet sets n_symbols unless the config set it; any

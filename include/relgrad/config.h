@@ -46,13 +46,17 @@ typedef struct rg_model_config {
  * validation set (checked every eval_every steps and at the last). */
 typedef enum { RG_SELECT_LAST, RG_SELECT_BEST } rg_select;
 
+/* Evaluation (and validation) runs this many examples of one length at a
+ * time, whatever the training batch_size. */
+#define RG_EVAL_BATCH 64
+
 typedef struct rg_config {
     rg_model_config model;
     /* task */
     rg_task task;
     int train_len;
-    char eval_lens[RG_TEXT_MAX]; /* items n, a..b, a..b:s; see rg_config_eval_lens */
-    int eval_n;
+    char eval_lens[RG_TEXT_MAX];           /* items n, a..b, a..b:s; see rg_config_eval_lens */
+    int eval_n;                            /* examples per length, RG_EVAL_BATCH at a time */
     int random_positions;                  /* L > 0: positions are a random subset of 0..L-1 */
     rg_positions_per random_positions_per; /* one draw per sequence or per batch   */
     rg_length_sampling length_sampling;    /* training lengths per example or batch */

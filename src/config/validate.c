@@ -376,6 +376,13 @@ int rg_model_config_validate(const rg_model_config *mc, const char *where, rg_er
     return check_model(mc, NULL, where, 0, "", err);
 }
 
+/* Activation values a step over B rows of T tokens may keep: every layer's
+ * row-wise tensors and its attention probabilities. */
+static double step_activations(const rg_model_config *mc, double B, double T) {
+    double L = mc->n_layers, dd = mc->d_model, F = mc->d_ff;
+    return B * T * L * (20 * dd + 3 * F) + B * mc->n_heads * T * T * L;
+}
+
 int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
     if (!where || !where[0]) where = "config";
     int n = rg_config_key_count();
@@ -434,15 +441,26 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
                                c->random_positions, mc->mem_len,
                                rg_key_origin_note(c, KEY("mem_len"), note, sizeof note));
     }
-    /* activations that fit in memory */
-    double T = seq, B = c->batch_size, L = mc->n_layers, dd = mc->d_model, F = mc->d_ff;
-    double activations = B * T * L * (20 * dd + 3 * F) + B * mc->n_heads * T * T * L;
+    /* activations that fit in memory: a training step holds batch_size rows
+     * of up to train_len; evaluation RG_EVAL_BATCH rows of one eval length at
+     * a time (bounded by the same count, without a tape: a safe overestimate) */
+    int train_seq = rg_spec_seq_len(&spec, c->train_len) - 1;
+    double activations = step_activations(mc, c->batch_size, train_seq);
     if (activations > MAX_ACTIVATIONS)
         return rg_fail_key(err, ORIGIN("batch_size"), KEY("batch_size"),
-                           "a batch of %d sequences of up to %.0f tokens would need about %.3g "
-                           "activation values per step, more than relgrad's limit of %.0f; lower "
-                           "batch_size, the lengths or the model size",
-                           c->batch_size, T, activations, (double)MAX_ACTIVATIONS);
+                           "a batch of %d sequences of up to %d tokens (train_len %d) would need "
+                           "about %.3g activation values per step, more than relgrad's limit of "
+                           "%.0f; lower batch_size, train_len or the model size",
+                           c->batch_size, train_seq, c->train_len, activations,
+                           (double)MAX_ACTIVATIONS);
+    int eval_rows = c->eval_n < RG_EVAL_BATCH ? c->eval_n : RG_EVAL_BATCH;
+    activations = step_activations(mc, eval_rows, seq);
+    if (eval_longer && activations > MAX_ACTIVATIONS)
+        return rg_fail_key(err, ORIGIN("eval_lens"), KEY("eval_lens"),
+                           "evaluation at length %d (%d tokens, %d examples at a time) would "
+                           "need about %.3g activation values, more than relgrad's limit of "
+                           "%.0f; lower the longest eval length",
+                           longest, seq, eval_rows, activations, (double)MAX_ACTIVATIONS);
     return 0;
 #undef ORIGIN
 #undef KEY

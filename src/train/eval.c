@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EVAL_BATCH = 64, CHUNK = 64 };
+enum { EVAL_BATCH = RG_EVAL_BATCH, CHUNK = 64 };
 
 void rg_eval_result_free(rg_eval_result *r) {
     free(r->len);
