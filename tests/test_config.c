@@ -109,7 +109,10 @@ static const bad_case BAD[] = {
     {"pos = rope\neval_lens = 3000\n",
      {0},
      {"bad.ini:2:", "'eval_lens'", "evaluation at length 3000", "64 examples at a time",
-      "lower the longest eval length"}},
+      "lower the longest eval length, or eval_n"}},
+    {"pos = rope\ntrain_len = 1500\nbatch_size = 1\n",
+     {0},
+     {"'eval_n'", "evaluation at length 1500", "lower train_len, or eval_n"}},
     /* names and lists */
     {"task = copyy\n",
      {0},

@@ -24,6 +24,9 @@
 #include <string.h>
 
 #define AT(field) offsetof(rg_config, field)
+/* a number macro as a string literal, for help texts */
+#define RG_STR_(x) #x
+#define RG_STR(x)  RG_STR_(x)
 
 static const char *const SELECT_NAMES[] = {"last", "best", NULL}; /* rg_select */
 
@@ -183,7 +186,8 @@ static const rg_key_info BASE_KEYS[] = {
      .hi = INT_MAX,
      .def = "200",
      .flags = RG_KEY_EVAL | RG_KEY_RESUME_FREE,
-     .help = "examples evaluated per length (64 at a time, whatever batch_size); >= 1"},
+     .help = "examples evaluated per length (" RG_STR(
+         RG_EVAL_BATCH) " at a time, whatever batch_size); >= 1"},
     {.name = "fit_threshold",
      .group = "task",
      .type = RG_KEY_REAL,
@@ -324,7 +328,8 @@ static const rg_key_info BASE_KEYS[] = {
      .lo = 1,
      .hi = INT_MAX,
      .def = "32",
-     .help = "examples per training step (evaluation takes 64 at a time); >= 1"},
+     .help =
+         "examples per training step (evaluation takes " RG_STR(RG_EVAL_BATCH) " at a time); >= 1"},
     {.name = "lr",
      .group = "train",
      .type = RG_KEY_REAL,

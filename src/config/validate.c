@@ -455,12 +455,15 @@ int rg_config_validate(const rg_config *c, const char *where, rg_error *err) {
                            (double)MAX_ACTIVATIONS);
     int eval_rows = c->eval_n < RG_EVAL_BATCH ? c->eval_n : RG_EVAL_BATCH;
     activations = step_activations(mc, eval_rows, seq);
-    if (eval_longer && activations > MAX_ACTIVATIONS)
-        return rg_fail_key(err, ORIGIN("eval_lens"), KEY("eval_lens"),
+    if (activations > MAX_ACTIVATIONS) {
+        const char *key = eval_longer ? "eval_lens" : "eval_n";
+        return rg_fail_key(err, ORIGIN(key), KEY(key),
                            "evaluation at length %d (%d tokens, %d examples at a time) would "
                            "need about %.3g activation values, more than relgrad's limit of "
-                           "%.0f; lower the longest eval length",
-                           longest, seq, eval_rows, activations, (double)MAX_ACTIVATIONS);
+                           "%.0f; lower %s, or eval_n (below %d it is the examples at a time)",
+                           worst, seq, eval_rows, activations, (double)MAX_ACTIVATIONS,
+                           eval_longer ? "the longest eval length" : "train_len", RG_EVAL_BATCH);
+    }
     return 0;
 #undef ORIGIN
 #undef KEY

@@ -48,7 +48,6 @@ struct rg_scheme_check {
 
 #define RG_MAX_TABLES 2
 
-/* One layer's attention, as a scheme sees it. */
 /* A table made from positions alone (no parameters, so no gradient), which
  * the scheme's tables hook may keep for the other layers of the same forward
  * that use the scheme: one per scheme and forward (rg_fwd), empty (t NULL)
@@ -60,6 +59,7 @@ typedef struct rg_fwd_memo {
     rg_tensor *t;
 } rg_fwd_memo;
 
+/* One layer's attention, as a scheme sees it. */
 typedef struct rg_scheme_call {
     rg_ctx *ctx;
     const rg_model *m;

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EVAL_BATCH = RG_EVAL_BATCH, CHUNK = 64 };
+enum { CHUNK = 64 };
 
 void rg_eval_result_free(rg_eval_result *r) {
     free(r->len);
@@ -156,7 +156,7 @@ void rg_eval_batch_draw(const rg_config *cfg, int B, int n, rg_rng *rng, rg_rng 
  * b (B rows), drawn from rng (examples) and pos_rng (random positions). */
 static int next_eval_batch(const rg_config *cfg, int n, int done, rg_batch *b, rg_rng *rng,
                            rg_rng *pos_rng) {
-    int B = cfg->eval_n - done < EVAL_BATCH ? cfg->eval_n - done : EVAL_BATCH;
+    int B = cfg->eval_n - done < RG_EVAL_BATCH ? cfg->eval_n - done : RG_EVAL_BATCH;
     rg_eval_batch_draw(cfg, B, n, rng, pos_rng, b);
     return B;
 }
@@ -234,7 +234,7 @@ double rg_validate(rg_ctx *ctx, rg_model *m, const rg_config *cfg) {
     long exact = 0, right = 0, total = 0;
     for (int n = 1; n <= cfg->train_len; n++)
         for (int done = 0; done < count[n];) {
-            int B = count[n] - done < EVAL_BATCH ? count[n] - done : EVAL_BATCH;
+            int B = count[n] - done < RG_EVAL_BATCH ? count[n] - done : RG_EVAL_BATCH;
             rg_eval_batch_draw(cfg, B, n, &rng, &pos_rng, &batch);
             batch_accuracy(ctx, m, cfg, &batch, n, &exact, &right, &total);
             done += B;
