@@ -10,6 +10,7 @@
 #                       [--decode-lens 256,1024,4096] [--no-decode]
 #                       [--eval-lens 128,512,2048] [--eval-batch 1] [--no-eval]
 #                       [--no-two-jobs] [--no-peak] [--no-wait]
+#                       [--torch-blis same|own]
 #   --quick     fewer timed steps, 1 repetition, decoding at 32,64,128 tokens,
 #               evaluation at 16,32,64 symbols and a short two-jobs test (a
 #               smoke test, not a result)
@@ -19,6 +20,12 @@
 #   --schemes   which schemes; config e runs those an encoder has (not fire,
 #               which has no encoder form) and says so
 #   --no-peak   do not run gemm_peak (MFU columns n/a)
+#   --torch-blis which BLIS kernels PyTorch runs: `same` (default) the set
+#               relgrad runs, so both programs multiply with one GEMM; `own`
+#               BLIS's own choice, as PyTorch's users get it (issue 22's
+#               definition; differs where relgrad overrides BLIS for itself,
+#               src/core/runtime.c). A BLIS_ARCH_TYPE set by the user goes to
+#               both programs either way; gemm_peak always runs relgrad's set.
 #   --no-wait   do not wait for an idle machine before each run (by default
 #               each run waits, up to 120 s, until other processes use less
 #               than ~20% of the CPUs: a 2-thread OpenMP run sharing its cores
@@ -40,9 +47,11 @@
 #      started together, each with --threads threads: each one's ms/step over
 #      the alone run's (1.0 = no slowdown; 2.0 = a fair share of the cores).
 # BLIS kernels: relgrad picks BLIS's vector kernels itself when BLIS would
-# fall back to its generic ones (src/core/runtime.c); PyTorch's GEMMs run in
-# the same BLIS (libblas.so.3), so PyTorch and gemm_peak get the same kernels
-# through BLIS_ARCH_TYPE (printed at the top): both programs use one GEMM.
+# fall back to its generic ones, or to AVX2 on an AVX-512 CPU it cannot name
+# (src/core/runtime.c); PyTorch's GEMMs run in the same BLIS (libblas.so.3),
+# and by default PyTorch and gemm_peak get the same kernels through
+# BLIS_ARCH_TYPE (printed at the top): both programs use one GEMM
+# (--torch-blis own: PyTorch on BLIS's own choice).
 # Needs build/relgrad (tools/build.sh), experiments/bench.ini, and Debian's
 # /usr/bin/python3 with torch. Builds build/gemm_peak from tools/gemm_peak.c
 # if it is missing. Raw outputs go to build/bench-logs/; the Markdown table
@@ -81,7 +90,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0 threads=2 reps=3 wait_idle=1 max_tries=3 configs=a,b,e schemes=none,rope,alibi,t5,xl,deberta,fire
-decode_lens=256,1024,4096 do_decode=1 do_two=1 do_peak=1
+decode_lens=256,1024,4096 do_decode=1 do_two=1 do_peak=1 torch_blis=same
 eval_lens=128,512,2048 eval_batch=1 do_eval=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -96,6 +105,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift ;;
     --reps) reps=$2; shift ;;
     --no-wait) wait_idle=0 ;;
+    --torch-blis) torch_blis=$2; shift ;;
     --configs) configs=$2; shift ;;
     --schemes) schemes=$2; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -106,6 +116,10 @@ done
 [ "$quick" = 1 ] && [ "$reps" = 3 ] && reps=1 max_tries=1
 [ "$quick" = 1 ] && [ "$decode_lens" = 256,1024,4096 ] && decode_lens=32,64,128
 [ "$quick" = 1 ] && [ "$eval_lens" = 128,512,2048 ] && eval_lens=16,32,64
+case "$torch_blis" in
+  same|own) ;;
+  *) echo "bench.sh: --torch-blis takes 'same' or 'own', not '$torch_blis'" >&2; exit 2 ;;
+esac
 for v in "$threads" "$reps" "$eval_batch"; do
   [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: '$v' is not a positive integer (--threads, --reps, --eval-batch)" >&2; exit 2; }
 done
@@ -197,12 +211,21 @@ fi
 
 # ---- which BLIS kernels: relgrad's choice, given to PyTorch and gemm_peak too
 blas_line="(relgrad missing)"
+user_arch=${BLIS_ARCH_TYPE:-}
 if [ "$have_relgrad" = 1 ]; then
   blas_line=$("$RELGRAD" bench "$INI" steps=1 threads=1 | sed -n 's/^blas: //p')
   arch=$(echo "$blas_line" | sed -n 's/.*BLIS_ARCH_TYPE=\([0-9]*\).*/\1/p')
   [ -n "$arch" ] && export BLIS_ARCH_TYPE=$arch
 fi
 echo "bench.sh: relgrad runs $blas_line" >&2
+# PyTorch's command prefix: with --torch-blis own (and no BLIS_ARCH_TYPE of
+# the user's), PyTorch runs without relgrad's choice, on BLIS's own
+TORCH=("$PY")
+torch_arch=${BLIS_ARCH_TYPE:-unset}
+if [ "$torch_blis" = own ] && [ -z "$user_arch" ]; then
+  TORCH=(env -u BLIS_ARCH_TYPE "$PY")
+  torch_arch="unset (BLIS's own choice)"
+fi
 
 # ---- BLIS's own sgemm speed
 if [ "$do_peak" = 1 ] && { [ ! -x build/gemm_peak ] || [ tools/gemm_peak.c -nt build/gemm_peak ]; }; then
@@ -237,7 +260,7 @@ run_one() {
   else
     local targs=() kv
     for kv in $keys; do targs+=("--${kv%%=*}" "${kv#*=}"); done   # key=value -> --key value
-    set -- "$PY" tools/bench_torch.py "${targs[@]}" --pos "$pos" --threads "$threads" --steps "$steps"
+    set -- "${TORCH[@]}" tools/bench_torch.py "${targs[@]}" --pos "$pos" --threads "$threads" --steps "$steps"
   fi
   local try line
   for ((try = 1; try <= max_tries; try++)); do
@@ -285,7 +308,7 @@ if [ "$do_decode" = 1 ]; then
           # shellcheck disable=SC2086
           set -- "$RELGRAD" bench --decode "$len" "$INI" $decode_keys pos=rope threads="$threads"
         else
-          set -- "$PY" tools/bench_torch.py --d_model 256 --n_heads 8 --n_layers 4 --d_ff 1024 \
+          set -- "${TORCH[@]}" tools/bench_torch.py --d_model 256 --n_heads 8 --n_layers 4 --d_ff 1024 \
             --pos rope --threads "$threads" --decode "$len"
         fi
         wait_for_idle
@@ -317,7 +340,7 @@ if [ "$do_eval" = 1 ]; then
         else
           targs=()
           for kv in $eval_keys; do targs+=("--${kv%%=*}" "${kv#*=}"); done
-          set -- "$PY" tools/bench_torch.py "${targs[@]}" --pos rope --threads "$threads" --eval "$len,$eval_batch"
+          set -- "${TORCH[@]}" tools/bench_torch.py "${targs[@]}" --pos rope --threads "$threads" --eval "$len,$eval_batch"
         fi
         wait_for_idle
         echo "bench.sh: [$r] $*" >&2
@@ -357,7 +380,7 @@ if [ "$do_two" = 1 ] && [ "$have_relgrad" = 1 ]; then
 fi
 
 # ---- table (medians over repetitions)
-echo "BLIS: $blas_line; PyTorch and gemm_peak ran with BLIS_ARCH_TYPE=${BLIS_ARCH_TYPE:-unset}"
+echo "BLIS: $blas_line; PyTorch ran with BLIS_ARCH_TYPE=$torch_arch, gemm_peak with BLIS_ARCH_TYPE=${BLIS_ARCH_TYPE:-unset}"
 echo
 "$PY" - "$results" "$gflops" "$threads" "$reps" "$configs" "$schemes" "$gemm_foreign" "$decode_results" "$two_results" \
   "$eval_results" "$eval_batch" "$skipped" <<'EOF'

@@ -23,7 +23,10 @@
  *                    asks BLIS (in a forked child, so this process's BLIS is
  *                    still unset) what it would choose, and when that is the
  *                    generic set on a CPU that has AVX-512 (or AVX2 + FMA),
- *                    selects BLIS's skx (or haswell) kernels instead.
+ *                    selects BLIS's skx (or haswell) kernels instead. A BLIS
+ *                    that picks haswell on an AVX-512 CPU it cannot name (an
+ *                    Intel Xeon under KVM, say: 1.76x slower sgemm there)
+ *                    gets skx too.
  *
  * Library users (tests, programs linking librelgrad) get neither unless
  * their main calls rg_runtime_prepare first. docs/performance.md has the

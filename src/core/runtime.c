@@ -14,37 +14,59 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-/* True when this BLIS would run its generic kernels here: asked in a child
- * process, because BLIS fixes its choice for good the first time it is asked. */
-static bool blis_would_be_generic(void) {
+/* The kernel set this BLIS would choose by itself here (an arch_t), asked
+ * in a child process, because BLIS fixes its choice for good the first time
+ * it is asked; -1 when the child could not be run. */
+static int blis_own_choice(void) {
     pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) _exit(bli_arch_query_id() == BLIS_ARCH_GENERIC ? 1 : 0);
+    if (pid < 0) return -1;
+    if (pid == 0) _exit((int)bli_arch_query_id());
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
     }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* BLIS's best kernels for this CPU when BLIS itself does not know it: -1 = none. */
-static int blis_kernels_for_cpu(void) {
+static bool cpu_has_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512cd");
+}
+
+/* The kernel set relgrad runs instead of BLIS's own choice `own`, or -1 to
+ * keep BLIS's. Two cases:
+ * - BLIS does not know the CPU and would run its portable C kernels (BLIS
+ *   0.9.0 on AMD Zen 5): skx on an AVX-512 CPU, haswell on AVX2 + FMA.
+ * - BLIS chose haswell (AVX2) on a CPU with AVX-512. BLIS 0.9.0 takes skx
+ *   only when it can count two 512-bit FMA units, which it reads off the
+ *   CPU's brand string; a virtual machine's "Intel(R) Xeon(R) Processor"
+ *   names no model, so it settles for haswell. On an Intel Xeon (family 6
+ *   model 207) under KVM, BLIS's skx kernels ran a 2-thread sgemm at 1.76x
+ *   its haswell kernels' speed (docs/performance.md, "A fourth CPU"). On a
+ *   part with one 512-bit FMA unit skx is about as fast as haswell. */
+static int blis_kernels_instead_of(int own) {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512cd"))
-        return BLIS_ARCH_SKX;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return BLIS_ARCH_HASWELL;
+    bool avx512 = cpu_has_avx512();
+    if (own == BLIS_ARCH_GENERIC) {
+        if (avx512) return BLIS_ARCH_SKX;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            return BLIS_ARCH_HASWELL;
+        return -1;
+    }
+    if (own == BLIS_ARCH_HASWELL && avx512) return BLIS_ARCH_SKX;
     return -1;
 }
 
 void rg_runtime_prepare(char **argv) {
-    if (!getenv("BLIS_ARCH_TYPE") && blis_would_be_generic()) {
-        int arch = blis_kernels_for_cpu();
+    if (!getenv("BLIS_ARCH_TYPE")) {
+        int own = blis_own_choice();
+        int arch = own >= 0 ? blis_kernels_instead_of(own) : -1;
         if (arch >= 0) {
             char id[16];
             snprintf(id, sizeof id, "%d", arch);
             setenv("BLIS_ARCH_TYPE", id, 1);
-            setenv("RELGRAD_BLIS_CHOSEN", "1", 1); /* read by rg_runtime_blas_text */
+            /* read by rg_runtime_blas_text: what BLIS would have run */
+            setenv("RELGRAD_BLIS_OWN", bli_arch_string((arch_t)own), 1);
         }
     }
     if (RUNNING_ON_VALGRIND || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
@@ -56,11 +78,12 @@ void rg_runtime_prepare(char **argv) {
 const char *rg_runtime_blas_text(char *buf, unsigned long n) {
     arch_t arch = bli_arch_query_id();
     const char *set = getenv("BLIS_ARCH_TYPE");
-    if (getenv("RELGRAD_BLIS_CHOSEN") && set)
+    const char *own = getenv("RELGRAD_BLIS_OWN");
+    if (own && set)
         snprintf(buf, n,
                  "BLIS %s, %s kernels (BLIS_ARCH_TYPE=%s, chosen by relgrad: this BLIS "
-                 "would run its generic kernels on this CPU)",
-                 bli_info_get_version_str(), bli_arch_string(arch), set);
+                 "would run its %s kernels on this CPU)",
+                 bli_info_get_version_str(), bli_arch_string(arch), set, own);
     else if (set)
         snprintf(buf, n, "BLIS %s, %s kernels (BLIS_ARCH_TYPE=%s from the environment)",
                  bli_info_get_version_str(), bli_arch_string(arch), set);

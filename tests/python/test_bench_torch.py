@@ -16,7 +16,9 @@ and bench.sh's encoder config and evaluation table run.
     "e: encoder d64 H8 L5 F256 B128 T82" with a time for relgrad and for
     PyTorch, and an evaluation row for each; both programs' logs report an
     encoder, 82 tokens per row and the same parameter count, the one
-    expected_params gives for config e; an unknown config is refused (exit 2).
+    expected_params gives for config e; an unknown config is refused (exit 2);
+    with --torch-blis own the BLIS line says PyTorch ran on BLIS's own kernel
+    choice, and a --torch-blis value other than same/own is refused (exit 2).
 Exit 77 (skipped) when torch or the relgrad binary is missing.
 """
 import os
@@ -114,8 +116,10 @@ def main():
     relgrad_bin = binary("RELGRAD_BIN", "build/relgrad")
     with tempfile.TemporaryDirectory() as logs:
         env = dict(os.environ, RELGRAD=relgrad_bin, BENCH_LOGS=logs)
+        env.pop("BLIS_ARCH_TYPE", None)
         cmd = ["tools/bench.sh", "--quick", "--configs", "e", "--schemes", "t5", "--threads", "1",
-               "--no-wait", "--no-peak", "--no-decode", "--no-two-jobs", "--eval-lens", "8"]
+               "--no-wait", "--no-peak", "--no-decode", "--no-two-jobs", "--eval-lens", "8",
+               "--torch-blis", "own"]
         p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         check(p.returncode == 0, "%s exits 0 (got %d; stderr ends %r)" % (" ".join(cmd), p.returncode,
                                                                           p.stderr[-600:]))
@@ -126,6 +130,9 @@ def main():
               + ("" if row else ":\n" + p.stdout[:1500]))
         ev = re.search(r"^\| 8 \| 18 \| (%s) \| (%s) \|" % (num, num), p.stdout, re.M)
         check(ev is not None, "bench.sh: the encoder's evaluation row at 8 symbols (18 tokens), both programs")
+        check(re.search(r"^BLIS: .*; PyTorch ran with BLIS_ARCH_TYPE=unset \(BLIS's own choice\), gemm_peak with",
+                        p.stdout, re.M) is not None,
+              "bench.sh --torch-blis own: the BLIS line says PyTorch ran on BLIS's own choice")
 
         def config_line(name):
             path = os.path.join(logs, name)
@@ -144,6 +151,10 @@ def main():
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         check(p.returncode == 2 and "unknown config 'z'" in p.stderr,
               "bench.sh --configs a,z: exit 2 naming z, before running anything (exit %d)" % p.returncode)
+        p = subprocess.run(["tools/bench.sh", "--quick", "--torch-blis", "mine"], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        check(p.returncode == 2 and "--torch-blis takes 'same' or 'own', not 'mine'" in p.stderr,
+              "bench.sh --torch-blis mine: exit 2 naming the value (exit %d)" % p.returncode)
     return check.finish("test_bench_torch")
 
 
